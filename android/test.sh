@@ -1,0 +1,120 @@
+#!/usr/bin/env bash
+# Builds cdtg-core with its Kotlin API, generates the Kotlin bindings (library mode), and runs the
+# Kotlin tests on the desktop JVM. Installs only what is missing:
+#   - JNA from Debian (libjna-java: the jar plus its native libjnidispatch);
+#   - kotlinc from the npm package kotlin-compiler, into a cache outside the repository.
+# The closing line is "N passed, M failed"; the exit status is non-zero if anything failed.
+#
+# Environment:
+#   CARGO_TARGET_DIR  honoured if set (absolute or relative to the repository root)
+#   CDTG_KOTLIN_DIR   npm prefix for kotlinc (default /var/tmp/cdtg-kotlin)
+#   CDTG_E2E_URL      if set, also runs the end-to-end sync scripts (src/e2e/*.kts) against that
+#                     server's /graphql endpoint
+set -euo pipefail
+
+ANDROID_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+ROOT="$(cd "$ANDROID_DIR/.." && pwd)"
+BUILD="$ANDROID_DIR/build"
+KOTLIN_VERSION="2.4.20"
+KOTLIN_DIR="${CDTG_KOTLIN_DIR:-/var/tmp/cdtg-kotlin}"
+KOTLINC="$KOTLIN_DIR/node_modules/kotlin-compiler/bin/kotlinc"
+JNA_JAR="/usr/share/java/jna.jar"
+
+say() { printf '==> %s\n' "$*" >&2; }
+
+as_root() {
+    if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+# --- tools -----------------------------------------------------------------------------------
+if [ ! -f "$JNA_JAR" ]; then
+    say "installing libjna-java"
+    if ! apt-cache show libjna-java >/dev/null 2>&1; then
+        as_root apt-get update
+    fi
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y libjna-java
+fi
+
+if [ ! -x "$KOTLINC" ]; then
+    say "installing kotlin-compiler@$KOTLIN_VERSION into $KOTLIN_DIR"
+    npm install --prefix "$KOTLIN_DIR" --no-audit --no-fund "kotlin-compiler@$KOTLIN_VERSION" >&2
+fi
+COROUTINES_JAR="$KOTLIN_DIR/node_modules/kotlin-compiler/lib/kotlinx-coroutines-core-jvm.jar"
+
+# --- Rust library and bindings generator -----------------------------------------------------
+cd "$ROOT"
+say "building cdtg-core (features ffi, uniffi/cli)"
+# One feature set for the library and the generator, so cargo builds uniffi once.
+cargo build -p cdtg-core --features "ffi uniffi/cli" --lib --bin uniffi-bindgen >&2
+
+TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
+case "$TARGET_DIR" in /*) ;; *) TARGET_DIR="$ROOT/$TARGET_DIR" ;; esac
+LIB_DIR="$TARGET_DIR/debug"
+case "$(uname -s)" in
+    Darwin) LIB="$LIB_DIR/libcdtg_core.dylib" ;;
+    *) LIB="$LIB_DIR/libcdtg_core.so" ;;
+esac
+[ -f "$LIB" ] || { echo "missing $LIB" >&2; exit 1; }
+
+say "generating Kotlin bindings (library mode, desktop config)"
+rm -rf "$BUILD/generated"
+mkdir -p "$BUILD/generated"
+"$LIB_DIR/uniffi-bindgen" generate "$LIB" --language kotlin --out-dir "$BUILD/generated" \
+    --no-format --config "$ANDROID_DIR/uniffi-desktop.toml" >&2
+mapfile -t SOURCES < <(find "$BUILD/generated" -name '*.kt' | sort)
+[ "${#SOURCES[@]}" -gt 0 ] || { echo "no Kotlin bindings generated" >&2; exit 1; }
+if grep -q 'import android\.' "${SOURCES[@]}"; then
+    echo "generated bindings import android.*: the desktop config was not applied" >&2
+    exit 1
+fi
+
+say "compiling the bindings"
+"$KOTLINC" -nowarn -classpath "$JNA_JAR:$COROUTINES_JAR" "${SOURCES[@]}" -d "$BUILD/bindings.jar" >&2
+
+# --- tests -------------------------------------------------------------------------------------
+run_script() {
+    local script="$1"
+    say "running $(basename "$script")"
+    # Output goes to the terminal and to a log that the totals are read from.
+    set +e
+    "$KOTLINC" -nowarn -classpath "$JNA_JAR:$COROUTINES_JAR:$BUILD/bindings.jar" \
+        -J-ea -J-Djna.library.path="$LIB_DIR" -script "$script" 2>&1 | tee "$BUILD/last-run.log"
+    local status="${PIPESTATUS[0]}"
+    set -e
+    local line
+    line="$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$BUILD/last-run.log" | tail -n 1 || true)"
+    if [ -z "$line" ]; then
+        # The script died before its summary (compile error, crash): count it as one failure.
+        TOTAL_FAILED=$((TOTAL_FAILED + 1))
+        return
+    fi
+    local p f
+    p="${line%% passed*}"
+    f="${line#*, }"; f="${f%% failed}"
+    TOTAL_PASSED=$((TOTAL_PASSED + p))
+    TOTAL_FAILED=$((TOTAL_FAILED + f))
+    if [ "$status" -ne 0 ] && [ "$f" -eq 0 ]; then
+        TOTAL_FAILED=$((TOTAL_FAILED + 1))
+    fi
+}
+
+TOTAL_PASSED=0
+TOTAL_FAILED=0
+for script in "$ANDROID_DIR"/src/test/*.kts; do
+    run_script "$script"
+done
+if [ -n "${CDTG_E2E_URL:-}" ]; then
+    shopt -s nullglob
+    e2e_scripts=("$ANDROID_DIR"/src/e2e/*.kts)
+    shopt -u nullglob
+    if [ "${#e2e_scripts[@]}" -eq 0 ]; then
+        echo "CDTG_E2E_URL is set but there is no end-to-end script in android/src/e2e/" >&2
+        TOTAL_FAILED=$((TOTAL_FAILED + 1))
+    fi
+    for script in "${e2e_scripts[@]}"; do
+        CDTG_E2E_URL="$CDTG_E2E_URL" run_script "$script"
+    done
+fi
+
+echo "$TOTAL_PASSED passed, $TOTAL_FAILED failed"
+[ "$TOTAL_FAILED" -eq 0 ]

@@ -1,0 +1,521 @@
+//! Input validation shared by the server and the phone.
+//!
+//! Every function here takes the raw value a client sent plus the name of the input `field` it
+//! came in, and either returns the canonical value to store or a [`ValidationError`] naming that
+//! field with a short English sentence. Text is trimmed and NFC-normalised before it is measured,
+//! so limits count characters the user sees, not bytes or code points of a decomposed form.
+//!
+//! The server calls these from its service layer and the Android companion calls the very same
+//! functions through UniFFI, so a form the phone accepts offline is a form the server accepts.
+
+use crate::error::ValidationError;
+use crate::text::nfc;
+
+/// Longest URL accepted, in characters: the de-facto limit of browsers and most platforms' link fields.
+pub const MAX_URL_CHARS: usize = 2048;
+/// Longest part (family, middle or given) of a person's name, in characters.
+pub const MAX_NAME_PART_CHARS: usize = 50;
+
+/// Trims, NFC-normalises, and collapses every internal whitespace run (tabs, newlines, no-break
+/// spaces) to one space.
+fn single_line(value: &str) -> String {
+    nfc(value.trim())
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn chars_between(field: &str, value: &str, min: usize, max: usize) -> Result<(), ValidationError> {
+    let n = value.chars().count();
+    if n < min {
+        if min == 1 {
+            return Err(ValidationError::new(field, "Must not be empty."));
+        }
+        return Err(ValidationError::new(
+            field,
+            format!("Must be at least {min} characters long."),
+        ));
+    }
+    if n > max {
+        return Err(ValidationError::new(
+            field,
+            format!("Must be at most {max} characters long."),
+        ));
+    }
+    Ok(())
+}
+
+/// Validates a required one-line text (a title, a group name): trimmed, NFC, internal whitespace
+/// collapsed to single spaces, 1..=`max_chars` characters, no control characters.
+///
+/// Line breaks and tabs count as whitespace and are collapsed rather than rejected: they usually
+/// come from pasting and would break list layouts. Other control characters are rejected because
+/// they are invisible and never intended.
+pub fn required_text(
+    field: &str,
+    value: &str,
+    max_chars: usize,
+) -> Result<String, ValidationError> {
+    let text = single_line(value);
+    if text.chars().any(char::is_control) {
+        return Err(ValidationError::new(
+            field,
+            "Must not contain control characters.",
+        ));
+    }
+    chars_between(field, &text, 1, max_chars)?;
+    Ok(text)
+}
+
+/// Validates an optional multi-line text (a note): absent or blank gives `Ok(None)`; otherwise
+/// trimmed, NFC, line endings unified to `\n`, at most `max_chars` characters, and no control
+/// characters other than line breaks and tabs.
+///
+/// Internal whitespace is kept as typed, because notes are free text where layout can matter.
+pub fn optional_text(
+    field: &str,
+    value: Option<&str>,
+    max_chars: usize,
+) -> Result<Option<String>, ValidationError> {
+    let Some(raw) = value else { return Ok(None) };
+    let trimmed = raw.trim();
+    if trimmed.is_empty() {
+        return Ok(None);
+    }
+    let text = nfc(&trimmed.replace("\r\n", "\n").replace('\r', "\n"));
+    if text
+        .chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\t')
+    {
+        return Err(ValidationError::new(
+            field,
+            "Must not contain control characters.",
+        ));
+    }
+    chars_between(field, &text, 1, max_chars)?;
+    Ok(Some(text))
+}
+
+/// Validates one part of a person's name (family, middle or given name): 1..=50 characters of
+/// letters in any script (Vietnamese included), spaces, apostrophes (`'` or `’`), hyphens and
+/// periods, with at least one letter.
+///
+/// Digits and symbols are refused because they are almost always typos or pasted phone numbers,
+/// and the folded search key built from names should stay clean.
+pub fn person_name_part(field: &str, value: &str) -> Result<String, ValidationError> {
+    let name = single_line(value);
+    chars_between(field, &name, 1, MAX_NAME_PART_CHARS)?;
+    let allowed = |c: char| {
+        c.is_alphabetic()
+            || unicode_normalization::char::is_combining_mark(c)
+            || matches!(c, ' ' | '\'' | '\u{2019}' | '-' | '.')
+    };
+    if !name.chars().all(allowed) {
+        return Err(ValidationError::new(
+            field,
+            "May contain only letters, spaces, apostrophes, hyphens and periods.",
+        ));
+    }
+    if !name.chars().any(char::is_alphabetic) {
+        return Err(ValidationError::new(
+            field,
+            "Must contain at least one letter.",
+        ));
+    }
+    Ok(name)
+}
+
+/// Validates a Vietnamese **mobile** number and returns it as `+84` followed by the 9-digit
+/// subscriber number.
+///
+/// Accepted as typed: spaces, dots, dashes and parentheses anywhere; the prefixes `0` (national),
+/// `84`, `+84` and `0084` (international), and a redundant trunk `0` after the country code
+/// (`+84 (0)905 123 456`). The subscriber part must be 9 digits starting with 3, 5, 7, 8 or 9 —
+/// the mobile ranges since the 2018 renumbering. Landlines (`02x…`) are refused on purpose: members
+/// and residents are reached by SMS and Zalo, which need a mobile number.
+pub fn phone(field: &str, value: &str) -> Result<String, ValidationError> {
+    const SHAPE: &str = "Enter a Vietnamese mobile number, e.g. 0905 123 456 or +84 905 123 456.";
+    let compact: String = value
+        .trim()
+        .chars()
+        .filter(|c| !matches!(c, ' ' | '.' | '-' | '(' | ')' | '\u{00A0}'))
+        .collect();
+    if compact.is_empty() {
+        return Err(ValidationError::new(field, "Must not be empty."));
+    }
+    let (international, digits) = match compact.strip_prefix('+') {
+        Some(rest) => (true, rest),
+        None => (false, compact.as_str()),
+    };
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(ValidationError::new(field, SHAPE));
+    }
+    let subscriber = if international {
+        digits
+            .strip_prefix("84")
+            .map(|s| s.strip_prefix('0').unwrap_or(s))
+    } else if let Some(rest) = digits
+        .strip_prefix("0084")
+        .or_else(|| digits.strip_prefix("84"))
+    {
+        Some(rest.strip_prefix('0').unwrap_or(rest))
+    } else {
+        digits.strip_prefix('0')
+    };
+    let Some(subscriber) = subscriber else {
+        return Err(ValidationError::new(field, SHAPE));
+    };
+    if subscriber.len() != 9 {
+        return Err(ValidationError::new(
+            field,
+            "A Vietnamese mobile number has 10 digits including the leading 0.",
+        ));
+    }
+    if !matches!(subscriber.as_bytes()[0], b'3' | b'5' | b'7' | b'8' | b'9') {
+        return Err(ValidationError::new(
+            field,
+            "Not a mobile number: mobile numbers start with 03, 05, 07, 08 or 09.",
+        ));
+    }
+    Ok(format!("+84{subscriber}"))
+}
+
+/// Validates an absolute `http`/`https` URL with a host, at most 2048 characters, and returns it
+/// trimmed but otherwise exactly as given.
+///
+/// The URL is returned as typed (not re-serialised by the parser) so that listing links keep the
+/// form the platform handed out. Whitespace inside is refused rather than percent-encoded, since
+/// it signals a broken paste.
+pub fn http_url(field: &str, value: &str) -> Result<String, ValidationError> {
+    let text = value.trim();
+    if text.is_empty() {
+        return Err(ValidationError::new(field, "Must not be empty."));
+    }
+    chars_between(field, text, 1, MAX_URL_CHARS)?;
+    if text.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(ValidationError::new(
+            field,
+            "A URL must not contain spaces.",
+        ));
+    }
+    let parsed = url::Url::parse(text).map_err(|_| {
+        ValidationError::new(field, "Enter a full web address starting with https://.")
+    })?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return Err(ValidationError::new(
+            field,
+            "Only http and https addresses are accepted.",
+        ));
+    }
+    if parsed.host_str().is_none_or(str::is_empty) {
+        return Err(ValidationError::new(field, "The address must name a host."));
+    }
+    Ok(text.to_owned())
+}
+
+/// Accepts `value` when it is zero or more: counts, money amounts (integer VND) and targets.
+pub fn non_negative(field: &str, value: i64) -> Result<i64, ValidationError> {
+    if value < 0 {
+        return Err(ValidationError::new(field, "Must not be negative."));
+    }
+    Ok(value)
+}
+
+/// Accepts `value` when `min <= value <= max`; the message names both bounds so the user knows
+/// what would have been accepted.
+pub fn count_in_range(field: &str, value: i64, min: i64, max: i64) -> Result<i64, ValidationError> {
+    if value < min || value > max {
+        return Err(ValidationError::new(
+            field,
+            format!("Must be between {min} and {max}."),
+        ));
+    }
+    Ok(value)
+}
+
+/// Accepts an OCOP star rating, 0..=5 (0 meaning not rated; the OCOP programme awards 3 to 5 stars).
+pub fn ocop_stars(field: &str, value: i32) -> Result<i32, ValidationError> {
+    if !(0..=5).contains(&value) {
+        return Err(ValidationError::new(
+            field,
+            "Must be between 0 and 5 stars.",
+        ));
+    }
+    Ok(value)
+}
+
+/// Validates a client-generated idempotency key: 8..=128 characters of `A-Z a-z 0-9 _ . : -`.
+///
+/// Wide enough for UUIDs, ULIDs and `device:counter` schemes, narrow enough to store and log
+/// safely. The lower bound stops trivially colliding keys such as `1`.
+pub fn idempotency_key(field: &str, value: &str) -> Result<String, ValidationError> {
+    let key = value.trim();
+    chars_between(field, key, 8, 128)?;
+    if !key
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b':' | b'-'))
+    {
+        return Err(ValidationError::new(
+            field,
+            "May contain only letters A-Z, digits and the characters _ . : -",
+        ));
+    }
+    Ok(key.to_owned())
+}
+
+/// Validates a login name and returns it lower-cased: 3..=64 characters of `a-z 0-9 . _ -`.
+///
+/// Lower-casing first makes logins case-insensitive without a case-insensitive index; ASCII only
+/// avoids look-alike (homoglyph) accounts.
+pub fn login_name(field: &str, value: &str) -> Result<String, ValidationError> {
+    let name = value.trim().to_lowercase();
+    chars_between(field, &name, 3, 64)?;
+    if !name
+        .bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-'))
+    {
+        return Err(ValidationError::new(
+            field,
+            "May contain only letters a-z, digits and the characters . _ -",
+        ));
+    }
+    Ok(name)
+}
+
+/// Checks a new password's length: 10..=256 characters.
+///
+/// Unlike every other function here the password is **not** trimmed or normalised: the exact
+/// characters typed are what gets hashed, and leading spaces are legitimate. Length is what
+/// matters for strength (NIST SP 800-63B); the upper bound caps hashing cost. Only an all-blank
+/// password is refused in addition.
+pub fn password(field: &str, value: &str) -> Result<(), ValidationError> {
+    chars_between(field, value, 10, 256)?;
+    if value.trim().is_empty() {
+        return Err(ValidationError::new(field, "Must not be only spaces."));
+    }
+    Ok(())
+}
+
+/// Checks that `later` is not before `earlier` (equal is fine), reporting the error on `field`,
+/// the name of the *later* input, since that is the one the user should change (e.g. a due date
+/// before the start date, a membership that ends before it began).
+pub fn not_before<T: PartialOrd>(
+    field: &str,
+    earlier: &T,
+    later: &T,
+) -> Result<(), ValidationError> {
+    if later < earlier {
+        return Err(ValidationError::new(
+            field,
+            "Must not be earlier than the date it follows.",
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn field_of<T: std::fmt::Debug>(r: Result<T, ValidationError>) -> String {
+        r.expect_err("expected a validation error").field
+    }
+
+    #[test]
+    fn required_text_trims_collapses_and_normalises() {
+        assert_eq!(
+            required_text("title", "  Hỗ trợ \t VNeID\n tổ 5 ", 100).unwrap(),
+            "Hỗ trợ VNeID tổ 5"
+        );
+        assert_eq!(
+            required_text("title", "Nguye\u{302}\u{303}n", 100).unwrap(),
+            "Nguyễn"
+        );
+    }
+
+    #[test]
+    fn required_text_rejects_blank_long_and_control() {
+        let e = required_text("title", "   ", 10).unwrap_err();
+        assert_eq!(e.field, "title");
+        assert_eq!(e.message, "Must not be empty.");
+        assert_eq!(field_of(required_text("name", "abcdefghijk", 10)), "name");
+        assert!(required_text("t", "abc\u{0007}def", 10).is_err());
+        // Limits count characters, not bytes: 10 Vietnamese letters fit in 10.
+        assert!(required_text("t", "ễễễễễễễễễễ", 10).is_ok());
+        assert!(required_text("t", "ễễễễễễễễễễễ", 10).is_err());
+    }
+
+    #[test]
+    fn optional_text_none_blank_and_newlines() {
+        assert_eq!(optional_text("note", None, 10).unwrap(), None);
+        assert_eq!(optional_text("note", Some("  \n "), 10).unwrap(), None);
+        assert_eq!(
+            optional_text("note", Some(" dòng 1\r\ndòng 2 "), 100)
+                .unwrap()
+                .as_deref(),
+            Some("dòng 1\ndòng 2")
+        );
+        assert_eq!(
+            field_of(optional_text("note", Some("x\u{0000}"), 100)),
+            "note"
+        );
+        assert!(optional_text("note", Some("abcdefghijk"), 10).is_err());
+        assert!(optional_text("note", Some("abcdefghij"), 10).is_ok());
+    }
+
+    #[test]
+    fn person_name_parts() {
+        assert_eq!(person_name_part("givenName", " Phước ").unwrap(), "Phước");
+        assert_eq!(person_name_part("familyName", "Tôn Nữ").unwrap(), "Tôn Nữ");
+        assert!(person_name_part("f", "O'Neil-Smith Jr.").is_ok());
+        assert!(person_name_part("f", "Đặng").is_ok());
+        assert!(person_name_part("f", "Анна").is_ok());
+        assert_eq!(
+            field_of(person_name_part("givenName", "Chung2")),
+            "givenName"
+        );
+        assert!(person_name_part("f", "a@b").is_err());
+        assert!(person_name_part("f", "").is_err());
+        assert!(person_name_part("f", "--").is_err());
+        assert!(person_name_part("f", &"a".repeat(50)).is_ok());
+        assert!(person_name_part("f", &"a".repeat(51)).is_err());
+    }
+
+    #[test]
+    fn phone_accepts_common_spellings() {
+        for input in [
+            "0905 123 456",
+            "0905.123.456",
+            "0905-123-456",
+            "0905123456",
+            "84905123456",
+            "+84905123456",
+            "+84 905 123 456",
+            "+84 (0)905123456",
+            "0084 905 123 456",
+            "(0905) 123456",
+        ] {
+            assert_eq!(phone("phone", input).unwrap(), "+84905123456", "{input}");
+        }
+        for prefix in ["03", "05", "07", "08", "09"] {
+            assert!(
+                phone("phone", &format!("{prefix}12345678")).is_ok(),
+                "{prefix}"
+            );
+        }
+    }
+
+    #[test]
+    fn phone_rejects_landlines_lengths_and_letters() {
+        for input in [
+            "0236 3822 123", // Da Nang landline
+            "0212345678",    // 02x prefix
+            "0105123456",    // no 01x mobiles since 2018
+            "0405123456",
+            "0605123456",
+            "090512345",
+            "09051234567",
+            "905123456", // no prefix at all
+            "0905abc456",
+            "+1 905 123 4567",
+            "++84905123456",
+            "84+905123456",
+            "",
+            "   ",
+        ] {
+            let e = phone("phone", input).expect_err(input);
+            assert_eq!(e.field, "phone");
+        }
+    }
+
+    #[test]
+    fn urls() {
+        assert_eq!(
+            http_url("url", "  https://voso.vn/san-pham/123  ").unwrap(),
+            "https://voso.vn/san-pham/123"
+        );
+        assert!(http_url("url", "http://example.com").is_ok());
+        assert_eq!(field_of(http_url("url", "ftp://example.com/x")), "url");
+        assert!(http_url("url", "voso.vn/x").is_err());
+        assert!(http_url("url", "https://").is_err());
+        assert!(http_url("url", "https://a b.com").is_err());
+        assert!(http_url("url", "https://example.com/a b").is_err());
+        assert!(http_url("url", "mailto:a@b.c").is_err());
+        assert!(http_url("url", "").is_err());
+        let long = format!("https://e.com/{}", "a".repeat(MAX_URL_CHARS));
+        assert!(http_url("url", &long).is_err());
+        let exact = format!("https://e.com/{}", "a".repeat(MAX_URL_CHARS - 14));
+        assert_eq!(exact.chars().count(), MAX_URL_CHARS);
+        assert!(http_url("url", &exact).is_ok());
+    }
+
+    #[test]
+    fn numbers() {
+        assert_eq!(non_negative("target", 0).unwrap(), 0);
+        assert_eq!(field_of(non_negative("target", -1)), "target");
+        assert_eq!(count_in_range("n", 5, 0, 5).unwrap(), 5);
+        let e = count_in_range("n", 6, 0, 5).unwrap_err();
+        assert!(
+            e.message.contains('0') && e.message.contains('5'),
+            "{}",
+            e.message
+        );
+        assert!(count_in_range("n", -1, 0, 5).is_err());
+        assert_eq!(ocop_stars("ocopStars", 0).unwrap(), 0);
+        assert_eq!(ocop_stars("ocopStars", 5).unwrap(), 5);
+        assert!(ocop_stars("ocopStars", 6).is_err());
+        assert!(ocop_stars("ocopStars", -1).is_err());
+    }
+
+    #[test]
+    fn idempotency_keys() {
+        assert_eq!(
+            idempotency_key("idempotencyKey", " 0b7d1c2e-8f0a-4c1e-9a55-3f2d8b6a9e10 ").unwrap(),
+            "0b7d1c2e-8f0a-4c1e-9a55-3f2d8b6a9e10"
+        );
+        assert!(idempotency_key("k", "device:42.a_b").is_ok());
+        assert!(idempotency_key("k", "1234567").is_err());
+        assert!(idempotency_key("k", "12345678").is_ok());
+        assert!(idempotency_key("k", &"a".repeat(128)).is_ok());
+        assert!(idempotency_key("k", &"a".repeat(129)).is_err());
+        assert_eq!(
+            field_of(idempotency_key("idempotencyKey", "abc def ghi")),
+            "idempotencyKey"
+        );
+        assert!(idempotency_key("k", "khóa-12345").is_err());
+    }
+
+    #[test]
+    fn login_names() {
+        assert_eq!(
+            login_name("login", " PhuocMy-Leader ").unwrap(),
+            "phuocmy-leader"
+        );
+        assert!(login_name("login", "ab").is_err());
+        assert!(login_name("login", &"a".repeat(64)).is_ok());
+        assert!(login_name("login", &"a".repeat(65)).is_err());
+        assert!(login_name("login", "phước").is_err());
+        assert!(login_name("login", "a b c").is_err());
+    }
+
+    #[test]
+    fn passwords() {
+        assert!(password("password", "0123456789").is_ok());
+        assert!(
+            password("password", " 123456789").is_ok(),
+            "leading space is kept and counted"
+        );
+        assert_eq!(field_of(password("password", "012345678")), "password");
+        assert!(password("password", &"x".repeat(256)).is_ok());
+        assert!(password("password", &"x".repeat(257)).is_err());
+        assert!(password("password", &" ".repeat(12)).is_err());
+    }
+
+    #[test]
+    fn ordering() {
+        assert!(not_before("dueOn", &1, &2).is_ok());
+        assert!(not_before("dueOn", &2, &2).is_ok());
+        assert_eq!(field_of(not_before("dueOn", &3, &2)), "dueOn");
+        assert!(not_before("leftOn", &"2025-07-01", &"2025-06-30").is_err());
+    }
+}
