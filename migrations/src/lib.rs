@@ -1,0 +1,16 @@
+//! The CDTG database schema. This crate is the only place the schema changes: every change is a
+//! new migration with both `up` and `down`, and the server runs pending migrations at start-up.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261128_000001_create_schema;
+
+/// All migrations, oldest first.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261128_000001_create_schema::Migration)]
+    }
+}
