@@ -1,0 +1,26 @@
+//! The `admin_units` table.
+
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "admin_units")]
+pub struct Model {
+    #[sea_orm(primary_key)]
+    pub id: i64,
+    pub code: Option<String>,
+    pub name: String,
+    pub name_folded: String,
+    pub kind: String,
+    pub parent_id: Option<i64>,
+    pub path: String,
+    pub depth: i32,
+    pub valid_from: Date,
+    pub valid_to: Option<Date>,
+    pub merged_into_id: Option<i64>,
+    pub created_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

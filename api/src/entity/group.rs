@@ -1,0 +1,28 @@
+//! The `groups` table.
+
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "groups")]
+pub struct Model {
+    #[sea_orm(primary_key)]
+    pub id: i64,
+    pub name: String,
+    pub name_folded: String,
+    pub kind: String,
+    pub unit_id: i64,
+    pub unit_path: String,
+    pub established_on: Option<Date>,
+    pub decision_number: Option<String>,
+    pub zalo_url: Option<String>,
+    pub status: String,
+    pub leader_member_id: Option<i64>,
+    pub version: i32,
+    pub created_at: DateTimeUtc,
+    pub updated_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,125 @@
+//! The service layer's error type. Each variant is one of the closed set of `extensions.code`
+//! values the API contract promises (DESIGN.md §4), and documents what the client sees.
+//!
+//! `ApiError` deliberately does not implement `Display`: async-graphql converts anything that
+//! does into an error *without* a code, so a stray `?` would silently drop the code. Without
+//! `Display`, the only way into a GraphQL error is [`From<ApiError>`], which always sets it.
+
+use async_graphql::ErrorExtensions;
+use cdtg_core::error::ValidationError;
+use sea_orm::DbErr;
+
+/// Why a request failed, as the client is allowed to know it.
+#[derive(Debug, Clone)]
+pub enum ApiError {
+    /// No valid credentials: missing, malformed, expired or revoked token, disabled user.
+    Unauthenticated(&'static str),
+    /// The caller is known but the role or scope does not allow the action.
+    Forbidden(String),
+    /// Missing — or outside the caller's scope, which must look exactly the same.
+    NotFound(&'static str),
+    /// The input is invalid; `field` names the offending input field (GraphQL name).
+    BadUserInput { field: String, message: String },
+    /// The write lost a race: stale `expectedVersion`, duplicate key with other content, …
+    Conflict(String),
+    /// Too many attempts; the client may retry after the given number of seconds.
+    RateLimited { retry_after_secs: u64 },
+    /// The database is unreachable or the pool is exhausted; retrying later may succeed.
+    Unavailable,
+    /// Anything else. The detail is logged on the server and never sent to the client.
+    Internal(String),
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;
+
+impl ApiError {
+    pub fn bad_input(field: impl Into<String>, message: impl Into<String>) -> Self {
+        ApiError::BadUserInput {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        ApiError::Forbidden(message.into())
+    }
+
+    /// The stable code from DESIGN.md §4.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::Unauthenticated(_) => "UNAUTHENTICATED",
+            ApiError::Forbidden(_) => "FORBIDDEN",
+            ApiError::NotFound(_) => "NOT_FOUND",
+            ApiError::BadUserInput { .. } => "BAD_USER_INPUT",
+            ApiError::Conflict(_) => "CONFLICT",
+            ApiError::RateLimited { .. } => "RATE_LIMITED",
+            ApiError::Unavailable | ApiError::Internal(_) => "INTERNAL",
+        }
+    }
+
+    /// The message a client may see.
+    pub fn public_message(&self) -> String {
+        match self {
+            ApiError::Unauthenticated(why) => format!("authentication required: {why}"),
+            ApiError::Forbidden(m) => m.clone(),
+            ApiError::NotFound(what) => format!("{what} not found"),
+            ApiError::BadUserInput { field, message } => format!("{field}: {message}"),
+            ApiError::Conflict(m) => m.clone(),
+            ApiError::RateLimited { retry_after_secs } => {
+                format!("too many requests; retry after {retry_after_secs} s")
+            }
+            ApiError::Unavailable => "service temporarily unavailable".to_owned(),
+            ApiError::Internal(_) => "internal error".to_owned(),
+        }
+    }
+}
+
+impl From<ApiError> for async_graphql::Error {
+    fn from(err: ApiError) -> Self {
+        if let ApiError::Internal(detail) = &err {
+            tracing::error!(error = %detail, "internal error");
+        }
+        let message = err.public_message();
+        async_graphql::Error::new(message).extend_with(|_, ext| {
+            ext.set("code", err.code());
+            match &err {
+                ApiError::BadUserInput { field, .. } => ext.set("field", field.as_str()),
+                ApiError::RateLimited { retry_after_secs } => {
+                    ext.set("retryAfter", *retry_after_secs)
+                }
+                ApiError::Unavailable => ext.set("retryable", true),
+                _ => {}
+            }
+        })
+    }
+}
+
+impl From<DbErr> for ApiError {
+    fn from(err: DbErr) -> Self {
+        match &err {
+            DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => {
+                tracing::warn!(error = %err, "database unavailable");
+                ApiError::Unavailable
+            }
+            _ => ApiError::Internal(err.to_string()),
+        }
+    }
+}
+
+impl From<ValidationError> for ApiError {
+    fn from(err: ValidationError) -> Self {
+        ApiError::BadUserInput {
+            field: err.field,
+            message: err.message,
+        }
+    }
+}
+
+/// True when the database refused a write because of a unique constraint; callers turn that into
+/// a `CONFLICT` or an idempotent replay instead of an internal error.
+pub fn is_unique_violation(err: &DbErr) -> bool {
+    matches!(
+        err.sql_err(),
+        Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
+    )
+}

@@ -1,0 +1,120 @@
+//! Relay cursor connections: `{ edges { cursor node } nodes pageInfo totalCount }`.
+//!
+//! `totalCount` is computed only when asked for: the connection carries either the total (when
+//! fetching the page produced it, as batched nested pages do) or a deferred count query.
+
+use std::sync::Arc;
+
+use async_graphql::SimpleObject;
+use futures_util::future::BoxFuture;
+
+use crate::error::ApiResult;
+use crate::service::page::{Page, encode_cursor};
+
+#[derive(SimpleObject, Clone, Debug)]
+pub struct PageInfo {
+    pub has_next_page: bool,
+    pub has_previous_page: bool,
+    pub start_cursor: Option<String>,
+    pub end_cursor: Option<String>,
+}
+
+/// A deferred `COUNT(*)`.
+pub type CountFn = Arc<dyn Fn() -> BoxFuture<'static, ApiResult<u64>> + Send + Sync>;
+
+#[derive(Clone)]
+pub enum Total {
+    Known(u64),
+    Deferred(CountFn),
+}
+
+impl Total {
+    pub async fn get(&self) -> ApiResult<u64> {
+        match self {
+            Total::Known(n) => Ok(*n),
+            Total::Deferred(f) => f().await,
+        }
+    }
+}
+
+pub fn page_info<T>(page: &Page<T>) -> PageInfo {
+    let n = page.items.len() as u64;
+    PageInfo {
+        has_next_page: page.has_next,
+        has_previous_page: page.has_previous,
+        start_cursor: (n > 0).then(|| encode_cursor(page.offset)),
+        end_cursor: (n > 0).then(|| encode_cursor(page.offset + n - 1)),
+    }
+}
+
+/// Chooses the known total if the page has one, else the deferred count.
+pub fn total_for<T>(page: &Page<T>, deferred: CountFn) -> Total {
+    match page.total {
+        Some(n) => Total::Known(n),
+        None => Total::Deferred(deferred),
+    }
+}
+
+/// Defines `<Name>Connection` and `<Name>Edge` for a node type.
+macro_rules! connection {
+    ($conn:ident, $edge:ident, $node:ty) => {
+        pub struct $conn {
+            pub page: $crate::service::page::Page<$node>,
+            pub total: $crate::graphql::connection::Total,
+        }
+
+        #[async_graphql::Object]
+        impl $conn {
+            async fn edges(&self) -> Vec<$edge> {
+                self.page
+                    .items
+                    .iter()
+                    .enumerate()
+                    .map(|(i, node)| $edge {
+                        cursor: $crate::service::page::encode_cursor(self.page.offset + i as u64),
+                        node: node.clone(),
+                    })
+                    .collect()
+            }
+
+            async fn nodes(&self) -> Vec<$node> {
+                self.page.items.clone()
+            }
+
+            async fn page_info(&self) -> $crate::graphql::connection::PageInfo {
+                $crate::graphql::connection::page_info(&self.page)
+            }
+
+            /// Number of items in the whole connection (all pages), within the caller's scope.
+            async fn total_count(&self) -> async_graphql::Result<i64> {
+                Ok(self.total.get().await? as i64)
+            }
+        }
+
+        pub struct $edge {
+            pub cursor: String,
+            pub node: $node,
+        }
+
+        #[async_graphql::Object]
+        impl $edge {
+            async fn cursor(&self) -> &str {
+                &self.cursor
+            }
+            async fn node(&self) -> &$node {
+                &self.node
+            }
+        }
+    };
+}
+
+pub(crate) use connection;
+
+/// Wraps a count query as a deferred total.
+pub fn deferred<F, Fut>(f: F) -> CountFn
+where
+    F: Fn() -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = ApiResult<u64>> + Send + 'static,
+{
+    Arc::new(move || Box::pin(f()))
+}

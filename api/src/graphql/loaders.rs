@@ -1,0 +1,246 @@
+//! Per-request DataLoaders: every nested edge is batched into one service call per nesting
+//! level (and per distinct argument set), so a query's statement count is bounded by its depth,
+//! not by its row count. The loader carries the request's principal, so batched reads apply
+//! exactly the same scope as single ones.
+
+use std::collections::HashMap;
+use std::hash::Hash;
+
+use async_graphql::dataloader::Loader;
+use sea_orm::DatabaseConnection;
+
+use crate::entity::{
+    activity, activity_outcome, admin_unit, group, listing, member, membership, product, task,
+    unit_survey,
+};
+use crate::error::{ApiError, ApiResult};
+use crate::principal::Principal;
+use crate::service::page::{Page, Window};
+use crate::service::{groups, members, products, surveys, tasks, units};
+
+pub struct BatchLoader {
+    pub db: DatabaseConnection,
+    pub principal: Principal,
+}
+
+/// Groups keys by their non-id parameters, so each distinct parameter set is one query.
+fn by_params<K, P: Eq + Hash + Clone>(
+    keys: &[K],
+    params: impl Fn(&K) -> (i64, P),
+) -> HashMap<P, Vec<i64>> {
+    let mut out: HashMap<P, Vec<i64>> = HashMap::new();
+    for k in keys {
+        let (id, p) = params(k);
+        out.entry(p).or_default().push(id);
+    }
+    out
+}
+
+macro_rules! by_id_loader {
+    ($key:ident, $model:ty, $fetch:path) => {
+        #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+        pub struct $key(pub i64);
+
+        impl Loader<$key> for BatchLoader {
+            type Value = $model;
+            type Error = ApiError;
+
+            async fn load(&self, keys: &[$key]) -> ApiResult<HashMap<$key, $model>> {
+                let ids: Vec<i64> = keys.iter().map(|k| k.0).collect();
+                let found = $fetch(&self.db, &self.principal, &ids).await?;
+                Ok(found.into_iter().map(|(id, m)| ($key(id), m)).collect())
+            }
+        }
+    };
+}
+
+by_id_loader!(UnitById, admin_unit::Model, units::get_by_ids);
+by_id_loader!(GroupById, group::Model, groups::get_by_ids);
+by_id_loader!(MemberById, member::Model, members::get_by_ids);
+by_id_loader!(TaskById, task::Model, tasks::get_by_ids);
+by_id_loader!(ProductById, product::Model, products::get_by_ids);
+by_id_loader!(UnitChildren, Vec<admin_unit::Model>, units::children_of);
+by_id_loader!(
+    MemberMemberships,
+    Vec<membership::Model>,
+    members::memberships_of
+);
+by_id_loader!(GroupProducts, Vec<product::Model>, products::of_groups);
+by_id_loader!(ProductListings, Vec<listing::Model>, products::listings_of);
+by_id_loader!(UnitSurveys, Vec<unit_survey::Model>, surveys::of_units);
+
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub struct ActivityOutcomes(pub i64);
+
+impl Loader<ActivityOutcomes> for BatchLoader {
+    type Value = Vec<activity_outcome::Model>;
+    type Error = ApiError;
+
+    async fn load(
+        &self,
+        keys: &[ActivityOutcomes],
+    ) -> ApiResult<HashMap<ActivityOutcomes, Self::Value>> {
+        let ids: Vec<i64> = keys.iter().map(|k| k.0).collect();
+        let found = tasks::outcomes_of(&self.db, &ids).await?;
+        Ok(found
+            .into_iter()
+            .map(|(id, v)| (ActivityOutcomes(id), v))
+            .collect())
+    }
+}
+
+/// The page of a parent that had no row in the window. From the start of the list that means
+/// the parent has no rows at all; past the start the total is unknown and counted on demand.
+fn empty_page<T>(window: Window) -> Page<T> {
+    let (offset, total) = match window {
+        Window::Range { offset: 0, .. } | Window::Tail { .. } => (0, Some(0)),
+        Window::Range { offset, .. } => (offset, None),
+    };
+    Page {
+        items: vec![],
+        offset,
+        has_next: false,
+        has_previous: offset > 0,
+        total,
+    }
+}
+
+/// A nested page under a parent, with the arguments that shape it.
+#[derive(Clone, PartialEq, Eq, Hash, Debug)]
+pub struct Nested<P> {
+    pub parent: i64,
+    pub params: P,
+    pub window: Window,
+}
+
+macro_rules! nested_loader {
+    ($params:ty, $model:ty, |$this:ident, $ids:ident, $p:ident, $window:ident| $body:expr) => {
+        impl Loader<Nested<$params>> for BatchLoader {
+            type Value = Page<$model>;
+            type Error = ApiError;
+
+            async fn load(
+                &self,
+                keys: &[Nested<$params>],
+            ) -> ApiResult<HashMap<Nested<$params>, Page<$model>>> {
+                let mut out = HashMap::new();
+                for (($p, $window), $ids) in
+                    by_params(keys, |k| (k.parent, (k.params.clone(), k.window)))
+                {
+                    let $this = self;
+                    let mut pages = $body;
+                    for id in $ids {
+                        let page = pages.remove(&id).unwrap_or_else(|| empty_page($window));
+                        out.insert(
+                            Nested {
+                                parent: id,
+                                params: $p.clone(),
+                                window: $window,
+                            },
+                            page,
+                        );
+                    }
+                }
+                Ok(out)
+            }
+        }
+    };
+}
+
+/// `group.members(includeFormer:)`.
+#[derive(Clone, PartialEq, Eq, Hash, Debug)]
+pub struct GroupMembersParams {
+    pub include_former: bool,
+}
+nested_loader!(GroupMembersParams, member::Model, |this, ids, p, window| {
+    groups::members_of(&this.db, &this.principal, &ids, p.include_former, window).await?
+});
+
+/// `unit.groups(filter:)`.
+#[derive(Clone, PartialEq, Eq, Hash, Debug)]
+pub struct UnitGroupsParams {
+    pub kind: Option<String>,
+    pub status: Option<String>,
+    pub search: Option<String>,
+}
+nested_loader!(UnitGroupsParams, group::Model, |this, ids, p, window| {
+    let f = groups::GroupFilter {
+        unit_id: None,
+        kind: p.kind.clone(),
+        status: p.status.clone(),
+        search: p.search.clone(),
+    };
+    groups::in_units(&this.db, &this.principal, &ids, &f, window).await?
+});
+
+/// `unit.members`.
+#[derive(Clone, PartialEq, Eq, Hash, Debug)]
+pub struct UnitMembersParams;
+nested_loader!(UnitMembersParams, member::Model, |this, ids, _p, window| {
+    members::in_units(&this.db, &this.principal, &ids, window).await?
+});
+
+/// `group.tasks(filter:)`.
+#[derive(Clone, PartialEq, Eq, Hash, Debug)]
+pub struct GroupTasksParams {
+    pub status: Option<Vec<&'static str>>,
+    pub kind: Option<&'static str>,
+    pub overdue: Option<bool>,
+}
+nested_loader!(GroupTasksParams, task::Model, |this, ids, p, window| {
+    let f = tasks::TaskFilter {
+        status: p.status.as_ref().map(|v| {
+            v.iter()
+                .filter_map(|s| cdtg_core::task::TaskStatus::parse(s))
+                .collect()
+        }),
+        kind: p.kind.and_then(cdtg_core::task::TaskKind::parse),
+        overdue: p.overdue,
+        ..Default::default()
+    };
+    tasks::of_groups(&this.db, &this.principal, &ids, &f, window).await?
+});
+
+/// `task.activities`.
+#[derive(Clone, PartialEq, Eq, Hash, Debug)]
+pub struct TaskActivitiesParams;
+nested_loader!(
+    TaskActivitiesParams,
+    activity::Model,
+    |this, ids, _p, window| {
+        tasks::activities_of(&this.db, &this.principal, &ids, window).await?
+    }
+);
+
+/// `group.memberships(includeFormer:)`.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub struct GroupMemberships {
+    pub group_id: i64,
+    pub include_former: bool,
+}
+
+impl Loader<GroupMemberships> for BatchLoader {
+    type Value = Vec<membership::Model>;
+    type Error = ApiError;
+
+    async fn load(
+        &self,
+        keys: &[GroupMemberships],
+    ) -> ApiResult<HashMap<GroupMemberships, Self::Value>> {
+        let mut out = HashMap::new();
+        for (include_former, ids) in by_params(keys, |k| (k.group_id, k.include_former)) {
+            let mut found =
+                members::memberships_in(&self.db, &self.principal, &ids, include_former).await?;
+            for id in ids {
+                out.insert(
+                    GroupMemberships {
+                        group_id: id,
+                        include_former,
+                    },
+                    found.remove(&id).unwrap_or_default(),
+                );
+            }
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,691 @@
+//! The mutation root. Relay style: one `input` object in, a payload named after the mutation
+//! out. Each resolver decodes IDs and calls one service function, which validates, authorises,
+//! writes in a transaction and audits.
+
+use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
+use chrono::{DateTime, NaiveDate, Utc};
+
+use super::context::{db, principal, state};
+use super::enums::*;
+use super::objects::*;
+use crate::error::ApiError;
+use crate::events::TaskEventKind;
+use crate::ids::{NodeType, decode};
+use crate::service::{groups, members, products, surveys, tasks, users};
+
+pub struct MutationRoot;
+
+/// Client facts the HTTP layer attaches to each request (for throttling and audit).
+#[derive(Clone, Debug, Default)]
+pub struct ClientInfo {
+    pub address: String,
+    pub request_id: String,
+}
+
+/// The object a mutation acts on: unknown or foreign IDs are `NOT_FOUND`.
+fn target(t: NodeType, id: &ID, what: &'static str) -> Result<i64, ApiError> {
+    decode(t, id).ok_or(ApiError::NotFound(what))
+}
+
+/// An object an input refers to: a malformed ID is bad input naming the field.
+fn reference(t: NodeType, id: &ID, field: &str) -> Result<i64, ApiError> {
+    decode(t, id).ok_or_else(|| ApiError::bad_input(field, format!("is not a {} ID", t.name())))
+}
+
+fn opt_reference(t: NodeType, id: &Option<ID>, field: &str) -> Result<Option<i64>, ApiError> {
+    id.as_ref().map(|id| reference(t, id, field)).transpose()
+}
+
+#[derive(InputObject)]
+pub struct LoginInput {
+    pub username: String,
+    pub password: String,
+}
+
+#[derive(SimpleObject)]
+pub struct LoginPayload {
+    /// Send as `Authorization: Bearer <accessToken>`.
+    pub access_token: String,
+    /// Single use: exchange it with `refreshToken` for a new pair.
+    pub refresh_token: String,
+    /// When the access token expires.
+    pub expires_at: DateTime<Utc>,
+    pub user: User,
+}
+
+impl From<users::Session> for LoginPayload {
+    fn from(s: users::Session) -> Self {
+        LoginPayload {
+            access_token: s.access_token,
+            refresh_token: s.refresh_token,
+            expires_at: DateTime::from_timestamp(s.expires_at, 0).unwrap_or_else(Utc::now),
+            user: User(s.user),
+        }
+    }
+}
+
+#[derive(InputObject)]
+pub struct RefreshTokenInput {
+    pub refresh_token: String,
+}
+
+#[derive(InputObject)]
+pub struct LogoutInput {
+    pub refresh_token: String,
+}
+
+#[derive(SimpleObject)]
+pub struct LogoutPayload {
+    /// True when a session was ended.
+    pub revoked: bool,
+}
+
+#[derive(InputObject)]
+pub struct CreateUserInput {
+    pub username: String,
+    pub password: String,
+    pub role: Role,
+    /// For unit roles (`CITY_ADMIN`, `DISTRICT_OFFICER`, `WARD_LEADER`, `VIEWER`).
+    pub scope_unit_id: Option<ID>,
+    /// For group roles (`GROUP_LEADER`, `MEMBER`).
+    pub scope_group_id: Option<ID>,
+    pub member_id: Option<ID>,
+}
+
+#[derive(SimpleObject)]
+pub struct CreateUserPayload {
+    pub user: User,
+}
+
+#[derive(InputObject)]
+pub struct SetUserDisabledInput {
+    pub id: ID,
+    pub disabled: bool,
+}
+
+#[derive(SimpleObject)]
+pub struct SetUserDisabledPayload {
+    pub user: User,
+}
+
+#[derive(InputObject)]
+pub struct CreateGroupInput {
+    pub name: String,
+    pub kind: GroupKind,
+    pub unit_id: ID,
+    pub established_on: Option<NaiveDate>,
+    pub decision_number: Option<String>,
+    pub zalo_url: Option<String>,
+}
+
+#[derive(SimpleObject)]
+pub struct CreateGroupPayload {
+    pub group: Group,
+}
+
+#[derive(InputObject)]
+pub struct UpdateGroupInput {
+    pub id: ID,
+    /// The version you read; a stale one is `CONFLICT`.
+    pub expected_version: Option<i32>,
+    pub name: Option<String>,
+    pub status: Option<GroupStatus>,
+    pub unit_id: Option<ID>,
+    pub established_on: Option<NaiveDate>,
+    pub decision_number: Option<String>,
+    /// Empty string clears it.
+    pub zalo_url: Option<String>,
+    pub leader_id: Option<ID>,
+}
+
+#[derive(SimpleObject)]
+pub struct UpdateGroupPayload {
+    pub group: Group,
+}
+
+#[derive(InputObject)]
+pub struct CreateMemberInput {
+    pub family_name: String,
+    pub middle_name: Option<String>,
+    pub given_name: String,
+    /// Vietnamese mobile number in any common spelling; stored as +84…
+    pub phone: Option<String>,
+    pub affiliation: Affiliation,
+    pub trained_on: Option<NaiveDate>,
+    pub unit_id: ID,
+}
+
+#[derive(SimpleObject)]
+pub struct CreateMemberPayload {
+    pub member: Member,
+}
+
+#[derive(InputObject)]
+pub struct UpdateMemberInput {
+    pub id: ID,
+    pub expected_version: Option<i32>,
+    pub family_name: Option<String>,
+    pub middle_name: Option<String>,
+    pub given_name: Option<String>,
+    /// Empty string clears it.
+    pub phone: Option<String>,
+    pub affiliation: Option<Affiliation>,
+    pub trained_on: Option<NaiveDate>,
+}
+
+#[derive(SimpleObject)]
+pub struct UpdateMemberPayload {
+    pub member: Member,
+}
+
+#[derive(InputObject)]
+pub struct AddMembershipInput {
+    pub member_id: ID,
+    pub group_id: ID,
+    #[graphql(default_with = "MembershipRole::Member")]
+    pub role: MembershipRole,
+    /// Defaults to today (Asia/Ho_Chi_Minh).
+    pub joined_on: Option<NaiveDate>,
+}
+
+#[derive(SimpleObject)]
+pub struct AddMembershipPayload {
+    pub membership: Membership,
+}
+
+#[derive(InputObject)]
+pub struct EndMembershipInput {
+    pub id: ID,
+    /// Defaults to today (Asia/Ho_Chi_Minh).
+    pub left_on: Option<NaiveDate>,
+}
+
+#[derive(SimpleObject)]
+pub struct EndMembershipPayload {
+    pub membership: Membership,
+}
+
+#[derive(InputObject)]
+pub struct CreateTaskInput {
+    pub group_id: ID,
+    /// A current member of the group, or none for the whole group.
+    pub assignee_id: Option<ID>,
+    pub title: String,
+    pub description: Option<String>,
+    pub kind: TaskKind,
+    #[graphql(default_with = "TaskPriority::Normal")]
+    pub priority: TaskPriority,
+    pub due_on: Option<NaiveDate>,
+    /// e.g. 50 VNeID activations.
+    pub target: Option<i64>,
+}
+
+#[derive(SimpleObject)]
+pub struct CreateTaskPayload {
+    pub task: Task,
+}
+
+#[derive(InputObject)]
+pub struct UpdateTaskInput {
+    pub id: ID,
+    /// The version you read; a stale one is `CONFLICT` and changes nothing.
+    pub expected_version: i32,
+    pub group_id: Option<ID>,
+    pub assignee_id: Option<ID>,
+    /// Set to true to remove the assignee.
+    pub clear_assignee: Option<bool>,
+    pub title: Option<String>,
+    pub description: Option<String>,
+    pub priority: Option<TaskPriority>,
+    pub due_on: Option<NaiveDate>,
+    pub target: Option<i64>,
+}
+
+#[derive(SimpleObject)]
+pub struct UpdateTaskPayload {
+    pub task: Task,
+}
+
+#[derive(InputObject)]
+pub struct TransitionTaskInput {
+    pub id: ID,
+    pub action: TaskAction,
+    pub expected_version: i32,
+}
+
+#[derive(SimpleObject)]
+pub struct TransitionTaskPayload {
+    pub task: Task,
+}
+
+#[derive(InputObject)]
+pub struct OutcomeInput {
+    pub kind: OutcomeKind,
+    pub count: i32,
+}
+
+#[derive(InputObject)]
+pub struct ReportActivityInput {
+    /// Generated by the phone when the report is recorded; a retry sends the same key.
+    pub idempotency_key: String,
+    pub task_id: ID,
+    pub occurred_at: DateTime<Utc>,
+    pub residents_helped: i32,
+    #[graphql(default)]
+    pub outcomes: Vec<OutcomeInput>,
+    pub note: Option<String>,
+}
+
+#[derive(SimpleObject)]
+pub struct ReportActivityPayload {
+    pub activity: Activity,
+    /// The task with its updated progress.
+    pub task: Task,
+    /// False when this was a replay of a report already stored.
+    pub created: bool,
+}
+
+#[derive(InputObject)]
+pub struct CreateProductInput {
+    pub name: String,
+    pub category: String,
+    /// The producing household or business.
+    pub producer: String,
+    /// Unit of sale (kg, bottle, …).
+    pub sale_unit: String,
+    #[graphql(default)]
+    pub ocop_stars: i32,
+    /// The supporting group.
+    pub group_id: ID,
+}
+
+#[derive(SimpleObject)]
+pub struct CreateProductPayload {
+    pub product: Product,
+}
+
+#[derive(InputObject)]
+pub struct UpsertListingInput {
+    pub product_id: ID,
+    pub platform: Platform,
+    pub url: String,
+    pub status: ListingStatus,
+    pub listed_on: Option<NaiveDate>,
+}
+
+#[derive(SimpleObject)]
+pub struct UpsertListingPayload {
+    pub listing: Listing,
+}
+
+#[derive(InputObject)]
+pub struct RecordUnitSurveyInput {
+    pub unit_id: ID,
+    pub period_start: NaiveDate,
+    pub period_end: NaiveDate,
+    pub households: i64,
+    pub with_computer: i64,
+    pub with_internet: i64,
+    pub with_smartphone: i64,
+    pub businesses: i64,
+    pub business_households: i64,
+    pub avg_income_vnd: Option<i64>,
+    pub five_skills_households: i64,
+}
+
+#[derive(SimpleObject)]
+pub struct RecordUnitSurveyPayload {
+    pub survey: UnitSurvey,
+}
+
+fn client(ctx: &Context<'_>) -> ClientInfo {
+    ctx.data_opt::<ClientInfo>().cloned().unwrap_or_default()
+}
+
+#[Object]
+impl MutationRoot {
+    /// Exchanges a username and password for an access token and a refresh token.
+    async fn login(&self, ctx: &Context<'_>, input: LoginInput) -> Result<LoginPayload> {
+        let st = state(ctx);
+        let s = users::login(
+            &st.db,
+            &st.keys,
+            &st.throttle,
+            &input.username,
+            &input.password,
+            &client(ctx).address,
+        )
+        .await?;
+        Ok(s.into())
+    }
+
+    /// Rotates a refresh token: the old one stops working; reusing it ends the whole session.
+    async fn refresh_token(
+        &self,
+        ctx: &Context<'_>,
+        input: RefreshTokenInput,
+    ) -> Result<LoginPayload> {
+        let st = state(ctx);
+        Ok(users::refresh(&st.db, &st.keys, &input.refresh_token)
+            .await?
+            .into())
+    }
+
+    /// Ends the session the refresh token belongs to.
+    async fn logout(&self, ctx: &Context<'_>, input: LogoutInput) -> Result<LogoutPayload> {
+        let p = principal(ctx)?;
+        let revoked =
+            crate::auth::refresh::revoke_by_token(db(ctx), p.user_id, &input.refresh_token).await?;
+        Ok(LogoutPayload { revoked })
+    }
+
+    async fn create_user(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateUserInput,
+    ) -> Result<CreateUserPayload> {
+        let p = principal(ctx)?;
+        let new = users::NewUser {
+            username: input.username,
+            password: input.password,
+            role: input.role.into(),
+            scope_unit_id: opt_reference(NodeType::AdminUnit, &input.scope_unit_id, "scopeUnitId")?,
+            scope_group_id: opt_reference(NodeType::Group, &input.scope_group_id, "scopeGroupId")?,
+            member_id: opt_reference(NodeType::Member, &input.member_id, "memberId")?,
+        };
+        Ok(CreateUserPayload {
+            user: User(users::create(db(ctx), p, new).await?),
+        })
+    }
+
+    async fn set_user_disabled(
+        &self,
+        ctx: &Context<'_>,
+        input: SetUserDisabledInput,
+    ) -> Result<SetUserDisabledPayload> {
+        let p = principal(ctx)?;
+        let id = target(NodeType::User, &input.id, "user")?;
+        Ok(SetUserDisabledPayload {
+            user: User(users::set_disabled(db(ctx), p, id, input.disabled).await?),
+        })
+    }
+
+    async fn create_group(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateGroupInput,
+    ) -> Result<CreateGroupPayload> {
+        let p = principal(ctx)?;
+        let new = groups::NewGroup {
+            name: input.name,
+            kind: input.kind.as_str().to_owned(),
+            unit_id: reference(NodeType::AdminUnit, &input.unit_id, "unitId")?,
+            established_on: input.established_on,
+            decision_number: input.decision_number,
+            zalo_url: input.zalo_url,
+        };
+        Ok(CreateGroupPayload {
+            group: Group(groups::create(db(ctx), p, new).await?),
+        })
+    }
+
+    async fn update_group(
+        &self,
+        ctx: &Context<'_>,
+        input: UpdateGroupInput,
+    ) -> Result<UpdateGroupPayload> {
+        let p = principal(ctx)?;
+        let id = target(NodeType::Group, &input.id, "group")?;
+        let changes = groups::GroupChanges {
+            name: input.name,
+            status: input.status.map(|s| s.as_str().to_owned()),
+            unit_id: opt_reference(NodeType::AdminUnit, &input.unit_id, "unitId")?,
+            established_on: input.established_on,
+            decision_number: input.decision_number,
+            zalo_url: input.zalo_url,
+            leader_member_id: opt_reference(NodeType::Member, &input.leader_id, "leaderId")?,
+            expected_version: input.expected_version,
+        };
+        Ok(UpdateGroupPayload {
+            group: Group(groups::update(db(ctx), p, id, changes).await?),
+        })
+    }
+
+    async fn create_member(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateMemberInput,
+    ) -> Result<CreateMemberPayload> {
+        let p = principal(ctx)?;
+        let new = members::NewMember {
+            family_name: input.family_name,
+            middle_name: input.middle_name,
+            given_name: input.given_name,
+            phone: input.phone,
+            affiliation: input.affiliation.as_str().to_owned(),
+            trained_on: input.trained_on,
+            unit_id: reference(NodeType::AdminUnit, &input.unit_id, "unitId")?,
+        };
+        Ok(CreateMemberPayload {
+            member: Member(members::create(db(ctx), p, new).await?),
+        })
+    }
+
+    async fn update_member(
+        &self,
+        ctx: &Context<'_>,
+        input: UpdateMemberInput,
+    ) -> Result<UpdateMemberPayload> {
+        let p = principal(ctx)?;
+        let id = target(NodeType::Member, &input.id, "member")?;
+        let changes = members::MemberChanges {
+            family_name: input.family_name,
+            middle_name: input.middle_name,
+            given_name: input.given_name,
+            phone: input.phone,
+            affiliation: input.affiliation.map(|a| a.as_str().to_owned()),
+            trained_on: input.trained_on,
+            expected_version: input.expected_version,
+        };
+        Ok(UpdateMemberPayload {
+            member: Member(members::update(db(ctx), p, id, changes).await?),
+        })
+    }
+
+    async fn add_membership(
+        &self,
+        ctx: &Context<'_>,
+        input: AddMembershipInput,
+    ) -> Result<AddMembershipPayload> {
+        let p = principal(ctx)?;
+        let new = members::NewMembership {
+            member_id: reference(NodeType::Member, &input.member_id, "memberId")?,
+            group_id: reference(NodeType::Group, &input.group_id, "groupId")?,
+            role: input.role.as_str().to_owned(),
+            joined_on: input.joined_on,
+        };
+        Ok(AddMembershipPayload {
+            membership: Membership(members::add_membership(db(ctx), p, new).await?),
+        })
+    }
+
+    async fn end_membership(
+        &self,
+        ctx: &Context<'_>,
+        input: EndMembershipInput,
+    ) -> Result<EndMembershipPayload> {
+        let p = principal(ctx)?;
+        let id = target(NodeType::Membership, &input.id, "membership")?;
+        Ok(EndMembershipPayload {
+            membership: Membership(members::end_membership(db(ctx), p, id, input.left_on).await?),
+        })
+    }
+
+    async fn create_task(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateTaskInput,
+    ) -> Result<CreateTaskPayload> {
+        let p = principal(ctx)?;
+        let new = tasks::NewTask {
+            group_id: reference(NodeType::Group, &input.group_id, "groupId")?,
+            assignee_id: opt_reference(NodeType::Member, &input.assignee_id, "assigneeId")?,
+            title: input.title,
+            description: input.description,
+            kind: input.kind.into(),
+            priority: input.priority.into(),
+            due_on: input.due_on,
+            target: input.target,
+        };
+        let task = tasks::create(db(ctx), p, new).await?;
+        state(ctx)
+            .events
+            .publish(TaskEventKind::Assigned, &task)
+            .await;
+        Ok(CreateTaskPayload { task: Task(task) })
+    }
+
+    async fn update_task(
+        &self,
+        ctx: &Context<'_>,
+        input: UpdateTaskInput,
+    ) -> Result<UpdateTaskPayload> {
+        let p = principal(ctx)?;
+        let id = target(NodeType::Task, &input.id, "task")?;
+        let assignee = if input.clear_assignee == Some(true) {
+            Some(None)
+        } else {
+            opt_reference(NodeType::Member, &input.assignee_id, "assigneeId")?.map(Some)
+        };
+        let changes = tasks::TaskChanges {
+            group_id: opt_reference(NodeType::Group, &input.group_id, "groupId")?,
+            assignee_id: assignee,
+            title: input.title,
+            description: input.description,
+            priority: input.priority.map(Into::into),
+            due_on: input.due_on.map(Some),
+            target: input.target.map(Some),
+        };
+        let task = tasks::update(db(ctx), p, id, input.expected_version, changes).await?;
+        state(ctx)
+            .events
+            .publish(TaskEventKind::Updated, &task)
+            .await;
+        Ok(UpdateTaskPayload { task: Task(task) })
+    }
+
+    /// Moves a task through its life cycle (see `TaskAction`).
+    async fn transition_task(
+        &self,
+        ctx: &Context<'_>,
+        input: TransitionTaskInput,
+    ) -> Result<TransitionTaskPayload> {
+        let p = principal(ctx)?;
+        let id = target(NodeType::Task, &input.id, "task")?;
+        let task =
+            tasks::transition(db(ctx), p, id, input.action.into(), input.expected_version).await?;
+        state(ctx)
+            .events
+            .publish(TaskEventKind::Transitioned, &task)
+            .await;
+        Ok(TransitionTaskPayload { task: Task(task) })
+    }
+
+    /// Records one field session. Safe to retry: the same key with the same content returns the
+    /// original result and stores nothing new.
+    async fn report_activity(
+        &self,
+        ctx: &Context<'_>,
+        input: ReportActivityInput,
+    ) -> Result<ReportActivityPayload> {
+        let p = principal(ctx)?;
+        let report = tasks::Report {
+            idempotency_key: input.idempotency_key,
+            task_id: reference(NodeType::Task, &input.task_id, "taskId")?,
+            occurred_at: input.occurred_at,
+            residents_helped: input.residents_helped as i64,
+            outcomes: input
+                .outcomes
+                .into_iter()
+                .map(|o| (o.kind.into(), o.count as i64))
+                .collect(),
+            note: input.note,
+        };
+        let st = state(ctx);
+        let r = tasks::report_activity(&st.db, p, report, st.settings.max_residents_per_session)
+            .await?;
+        if r.created {
+            st.events
+                .publish(TaskEventKind::ActivityReported, &r.task)
+                .await;
+        }
+        Ok(ReportActivityPayload {
+            activity: Activity(r.activity),
+            task: Task(r.task),
+            created: r.created,
+        })
+    }
+
+    async fn create_product(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateProductInput,
+    ) -> Result<CreateProductPayload> {
+        let p = principal(ctx)?;
+        let new = products::NewProduct {
+            name: input.name,
+            category: input.category,
+            producer: input.producer,
+            sale_unit: input.sale_unit,
+            ocop_stars: input.ocop_stars,
+            group_id: reference(NodeType::Group, &input.group_id, "groupId")?,
+        };
+        Ok(CreateProductPayload {
+            product: Product(products::create(db(ctx), p, new).await?),
+        })
+    }
+
+    /// Creates the product's listing on a platform, or updates it.
+    async fn upsert_listing(
+        &self,
+        ctx: &Context<'_>,
+        input: UpsertListingInput,
+    ) -> Result<UpsertListingPayload> {
+        let p = principal(ctx)?;
+        let new = products::ListingInput {
+            product_id: reference(NodeType::Product, &input.product_id, "productId")?,
+            platform: input.platform.as_str().to_owned(),
+            url: input.url,
+            status: input.status.as_str().to_owned(),
+            listed_on: input.listed_on,
+        };
+        Ok(UpsertListingPayload {
+            listing: Listing(products::upsert_listing(db(ctx), p, new).await?),
+        })
+    }
+
+    /// Records (or replaces) a unit's household survey for a period.
+    async fn record_unit_survey(
+        &self,
+        ctx: &Context<'_>,
+        input: RecordUnitSurveyInput,
+    ) -> Result<RecordUnitSurveyPayload> {
+        let p = principal(ctx)?;
+        let s = surveys::SurveyInput {
+            unit_id: reference(NodeType::AdminUnit, &input.unit_id, "unitId")?,
+            period_start: input.period_start,
+            period_end: input.period_end,
+            households: input.households,
+            with_computer: input.with_computer,
+            with_internet: input.with_internet,
+            with_smartphone: input.with_smartphone,
+            businesses: input.businesses,
+            business_households: input.business_households,
+            avg_income_vnd: input.avg_income_vnd,
+            five_skills_households: input.five_skills_households,
+        };
+        Ok(RecordUnitSurveyPayload {
+            survey: UnitSurvey(surveys::record(db(ctx), p, s).await?),
+        })
+    }
+}

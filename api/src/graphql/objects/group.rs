@@ -1,0 +1,204 @@
+//! `Group`: a community digital technology group or a ward management team.
+
+use async_graphql::{Context, ID, InputObject, Object, Result};
+use chrono::{DateTime, NaiveDate, Utc};
+
+use super::{
+    AdminUnit, Member, MemberConnection, Membership, Product, Task, TaskConnection, page_args,
+};
+use crate::entity::group;
+use crate::graphql::connection::{connection, deferred, total_for};
+use crate::graphql::context::{db, loader, principal};
+use crate::graphql::enums::{GroupKind, GroupStatus, TaskKind, TaskStatus};
+use crate::graphql::loaders::{
+    GroupMembersParams, GroupMemberships, GroupProducts, GroupTasksParams, MemberById, Nested,
+    UnitById,
+};
+use crate::ids::{NodeType, encode};
+use crate::service::page::Page;
+use crate::service::{members, tasks};
+
+#[derive(Clone)]
+pub struct Group(pub group::Model);
+
+connection!(GroupConnection, GroupEdge, Group);
+
+/// Filter for a group's tasks (`Group.tasks`).
+#[derive(InputObject, Default, Clone)]
+pub struct GroupTasksFilter {
+    /// Any of these statuses.
+    pub status: Option<Vec<TaskStatus>>,
+    pub kind: Option<TaskKind>,
+    /// Past the due date (Asia/Ho_Chi_Minh) and neither done nor cancelled.
+    pub overdue: Option<bool>,
+}
+
+#[Object]
+impl Group {
+    pub async fn id(&self) -> ID {
+        encode(NodeType::Group, self.0.id)
+    }
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    async fn kind(&self) -> Option<GroupKind> {
+        GroupKind::parse(&self.0.kind)
+    }
+    async fn status(&self) -> Option<GroupStatus> {
+        GroupStatus::parse(&self.0.status)
+    }
+    /// The unit the group works in (usually a residential group or a ward).
+    async fn unit(&self, ctx: &Context<'_>) -> Result<Option<AdminUnit>> {
+        Ok(loader(ctx)?
+            .load_one(UnitById(self.0.unit_id))
+            .await?
+            .map(AdminUnit))
+    }
+    async fn established_on(&self) -> Option<NaiveDate> {
+        self.0.established_on
+    }
+    /// Number of the decision that established the group.
+    async fn decision_number(&self) -> Option<&str> {
+        self.0.decision_number.as_deref()
+    }
+    /// Link to the group's Zalo chat.
+    async fn zalo_url(&self) -> Option<&str> {
+        self.0.zalo_url.as_deref()
+    }
+    async fn leader(&self, ctx: &Context<'_>) -> Result<Option<Member>> {
+        match self.0.leader_member_id {
+            None => Ok(None),
+            Some(id) => Ok(loader(ctx)?.load_one(MemberById(id)).await?.map(Member)),
+        }
+    }
+    /// For `expectedVersion` in `updateGroup`.
+    async fn version(&self) -> i32 {
+        self.0.version
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.0.updated_at
+    }
+    /// Current members (all who ever belonged with `includeFormer: true`), by name.
+    async fn members(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = false)] include_former: bool,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> Result<MemberConnection> {
+        let window = page_args(first, after, last, before).window()?;
+        let key = Nested {
+            parent: self.0.id,
+            params: GroupMembersParams { include_former },
+            window,
+        };
+        let page = loader(ctx)?
+            .load_one(key)
+            .await?
+            .unwrap_or_else(|| Page::from_probe(vec![], 0, 0, false));
+        let (db, p, gid) = (db(ctx).clone(), principal(ctx)?.clone(), self.0.id);
+        let total = total_for(
+            &page,
+            deferred(move || {
+                let (db, p) = (db.clone(), p.clone());
+                async move {
+                    members::count(
+                        &db,
+                        &p,
+                        &members::MemberFilter {
+                            group_id: Some(gid),
+                            ..Default::default()
+                        },
+                    )
+                    .await
+                }
+            }),
+        );
+        Ok(MemberConnection {
+            page: page.map(Member),
+            total,
+        })
+    }
+    /// Memberships with roles and dates; former ones with `includeFormer: true`.
+    async fn memberships(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = false)] include_former: bool,
+    ) -> Result<Vec<Membership>> {
+        let key = GroupMemberships {
+            group_id: self.0.id,
+            include_former,
+        };
+        Ok(loader(ctx)?
+            .load_one(key)
+            .await?
+            .unwrap_or_default()
+            .into_iter()
+            .map(Membership)
+            .collect())
+    }
+    /// Tasks assigned to the group, by due date.
+    async fn tasks(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<GroupTasksFilter>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> Result<TaskConnection> {
+        let f = filter.unwrap_or_default();
+        let params = GroupTasksParams {
+            status: f.status.as_ref().map(|v| {
+                v.iter()
+                    .map(|s| cdtg_core::task::TaskStatus::from(*s).as_str())
+                    .collect()
+            }),
+            kind: f.kind.map(|k| cdtg_core::task::TaskKind::from(k).as_str()),
+            overdue: f.overdue,
+        };
+        let window = page_args(first, after, last, before).window()?;
+        let page = loader(ctx)?
+            .load_one(Nested {
+                parent: self.0.id,
+                params,
+                window,
+            })
+            .await?
+            .unwrap_or_else(|| Page::from_probe(vec![], 0, 0, false));
+        let (db, p, gid) = (db(ctx).clone(), principal(ctx)?.clone(), self.0.id);
+        let filter = tasks::TaskFilter {
+            group_id: Some(gid),
+            status: f.status.map(|v| v.into_iter().map(Into::into).collect()),
+            kind: f.kind.map(Into::into),
+            overdue: f.overdue,
+            ..Default::default()
+        };
+        let total = total_for(
+            &page,
+            deferred(move || {
+                let (db, p, filter) = (db.clone(), p.clone(), filter.clone());
+                async move { tasks::count(&db, &p, &filter).await }
+            }),
+        );
+        Ok(TaskConnection {
+            page: page.map(Task),
+            total,
+        })
+    }
+    /// Local products the group supports.
+    async fn products(&self, ctx: &Context<'_>) -> Result<Vec<Product>> {
+        Ok(loader(ctx)?
+            .load_one(GroupProducts(self.0.id))
+            .await?
+            .unwrap_or_default()
+            .into_iter()
+            .map(Product)
+            .collect())
+    }
+}

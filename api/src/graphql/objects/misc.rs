@@ -1,0 +1,167 @@
+//! `UnitSurvey`, `User` and `AuditEvent`.
+
+use async_graphql::{Context, ID, Object, Result};
+use chrono::{DateTime, NaiveDate, Utc};
+
+use super::{AdminUnit, Group, Member};
+use crate::entity::{audit_event, unit_survey, user};
+use crate::graphql::connection::connection;
+use crate::graphql::context::loader;
+use crate::graphql::enums::Role;
+use crate::graphql::loaders::{GroupById, MemberById, UnitById};
+use crate::ids::{NodeType, encode};
+
+#[derive(Clone)]
+pub struct UnitSurvey(pub unit_survey::Model);
+
+fn rate(part: i64, whole: i64) -> Option<f64> {
+    (whole > 0).then(|| part as f64 / whole as f64)
+}
+
+#[Object]
+impl UnitSurvey {
+    pub async fn id(&self) -> ID {
+        encode(NodeType::UnitSurvey, self.0.id)
+    }
+    async fn unit(&self, ctx: &Context<'_>) -> Result<Option<AdminUnit>> {
+        Ok(loader(ctx)?
+            .load_one(UnitById(self.0.unit_id))
+            .await?
+            .map(AdminUnit))
+    }
+    async fn period_start(&self) -> NaiveDate {
+        self.0.period_start
+    }
+    async fn period_end(&self) -> NaiveDate {
+        self.0.period_end
+    }
+    async fn households(&self) -> i64 {
+        self.0.households
+    }
+    async fn with_computer(&self) -> i64 {
+        self.0.with_computer
+    }
+    async fn with_internet(&self) -> i64 {
+        self.0.with_internet
+    }
+    async fn with_smartphone(&self) -> i64 {
+        self.0.with_smartphone
+    }
+    async fn businesses(&self) -> i64 {
+        self.0.businesses
+    }
+    async fn business_households(&self) -> i64 {
+        self.0.business_households
+    }
+    /// Average monthly income per capita, in VND.
+    async fn avg_income_vnd(&self) -> Option<i64> {
+        self.0.avg_income_vnd
+    }
+    /// Households with at least one person who masters the five basic digital skills.
+    async fn five_skills_households(&self) -> i64 {
+        self.0.five_skills_households
+    }
+    /// Share of households with internet access (0–1), null without households.
+    async fn internet_rate(&self) -> Option<f64> {
+        rate(self.0.with_internet, self.0.households)
+    }
+    async fn recorded_at(&self) -> DateTime<Utc> {
+        self.0.recorded_at
+    }
+}
+
+#[derive(Clone)]
+pub struct User(pub user::Model);
+
+#[Object]
+impl User {
+    pub async fn id(&self) -> ID {
+        encode(NodeType::User, self.0.id)
+    }
+    async fn username(&self) -> &str {
+        &self.0.username
+    }
+    async fn role(&self) -> Option<Role> {
+        cdtg_core::policy::Role::parse(&self.0.role).map(Into::into)
+    }
+    /// The unit the role applies to (unit-scoped roles).
+    async fn scope_unit(&self, ctx: &Context<'_>) -> Result<Option<AdminUnit>> {
+        match self.0.scope_unit_id {
+            None => Ok(None),
+            Some(id) => Ok(loader(ctx)?.load_one(UnitById(id)).await?.map(AdminUnit)),
+        }
+    }
+    /// The group the role applies to (group leaders and members).
+    async fn scope_group(&self, ctx: &Context<'_>) -> Result<Option<Group>> {
+        match self.0.scope_group_id {
+            None => Ok(None),
+            Some(id) => Ok(loader(ctx)?.load_one(GroupById(id)).await?.map(Group)),
+        }
+    }
+    async fn member(&self, ctx: &Context<'_>) -> Result<Option<Member>> {
+        match self.0.member_id {
+            None => Ok(None),
+            Some(id) => Ok(loader(ctx)?.load_one(MemberById(id)).await?.map(Member)),
+        }
+    }
+    async fn disabled(&self) -> bool {
+        self.0.disabled
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+}
+
+#[derive(Clone)]
+pub struct AuditEvent(pub audit_event::Model);
+
+connection!(AuditEventConnection, AuditEventEdge, AuditEvent);
+
+#[Object]
+impl AuditEvent {
+    pub async fn id(&self) -> ID {
+        encode(NodeType::AuditEvent, self.0.id)
+    }
+    async fn occurred_at(&self) -> DateTime<Utc> {
+        self.0.occurred_at
+    }
+    /// Login name of the actor ("system" for command-line maintenance).
+    async fn actor(&self) -> &str {
+        &self.0.actor_name
+    }
+    /// The mutation or query, e.g. `createTask`.
+    async fn action(&self) -> &str {
+        &self.0.action
+    }
+    async fn object_type(&self) -> &str {
+        &self.0.object_type
+    }
+    /// Global ID of the object, when there is one.
+    async fn object_id(&self) -> Option<ID> {
+        let id: i64 = self.0.object_id.as_deref()?.parse().ok()?;
+        let t = match self.0.object_type.as_str() {
+            "Group" => NodeType::Group,
+            "Member" => NodeType::Member,
+            "Membership" => NodeType::Membership,
+            "Task" => NodeType::Task,
+            "Activity" => NodeType::Activity,
+            "Product" => NodeType::Product,
+            "Listing" => NodeType::Listing,
+            "UnitSurvey" => NodeType::UnitSurvey,
+            "User" => NodeType::User,
+            _ => return None,
+        };
+        Some(encode(t, id))
+    }
+    /// `SUCCEEDED`, `DENIED` or `REJECTED`.
+    async fn outcome(&self) -> &str {
+        &self.0.outcome
+    }
+    /// The error code of a denied or rejected request.
+    async fn detail(&self) -> Option<&str> {
+        self.0.detail.as_deref()
+    }
+    async fn request_id(&self) -> Option<&str> {
+        self.0.request_id.as_deref()
+    }
+}

@@ -1,0 +1,44 @@
+//! GraphQL object types: thin wrappers over entity models whose nested edges go through the
+//! request's DataLoader (and so through the service layer and its scope rules).
+
+pub mod group;
+pub mod member;
+pub mod misc;
+pub mod product;
+pub mod task;
+pub mod unit;
+
+pub use group::{Group, GroupConnection};
+pub use member::{Member, MemberConnection, Membership};
+pub use misc::{AuditEvent, AuditEventConnection, UnitSurvey, User};
+pub use product::{Listing, ListingConnection, Product, ProductConnection};
+pub use task::{Activity, Task, TaskConnection};
+pub use unit::{AdminUnit, AdminUnitConnection};
+
+use async_graphql::InputObject;
+
+use crate::service::page::PageArgs;
+
+/// Relay arguments as one value, for passing to the service layer.
+pub fn page_args(
+    first: Option<i32>,
+    after: Option<String>,
+    last: Option<i32>,
+    before: Option<String>,
+) -> PageArgs {
+    PageArgs {
+        first,
+        after,
+        last,
+        before,
+    }
+}
+
+/// Filter for groups under a unit (`AdminUnit.groups`).
+#[derive(InputObject, Default, Clone)]
+pub struct UnitGroupsFilter {
+    pub kind: Option<super::enums::GroupKind>,
+    pub status: Option<super::enums::GroupStatus>,
+    /// Accent-insensitive text in the group name.
+    pub search: Option<String>,
+}

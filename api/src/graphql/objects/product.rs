@@ -1,0 +1,93 @@
+//! `Product` and `Listing`.
+
+use async_graphql::{Context, ID, Object, Result};
+use chrono::{DateTime, NaiveDate, Utc};
+
+use super::Group;
+use crate::entity::{listing, product};
+use crate::graphql::connection::connection;
+use crate::graphql::context::loader;
+use crate::graphql::enums::{ListingStatus, Platform};
+use crate::graphql::loaders::{GroupById, ProductById, ProductListings};
+use crate::ids::{NodeType, encode};
+
+#[derive(Clone)]
+pub struct Product(pub product::Model);
+
+connection!(ProductConnection, ProductEdge, Product);
+
+#[derive(Clone)]
+pub struct Listing(pub listing::Model);
+
+connection!(ListingConnection, ListingEdge, Listing);
+
+#[Object]
+impl Product {
+    pub async fn id(&self) -> ID {
+        encode(NodeType::Product, self.0.id)
+    }
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    async fn category(&self) -> &str {
+        &self.0.category
+    }
+    /// The producing household or business.
+    async fn producer(&self) -> &str {
+        &self.0.producer
+    }
+    /// Unit of sale (kg, bottle, box, …).
+    async fn sale_unit(&self) -> &str {
+        &self.0.sale_unit
+    }
+    /// OCOP rating, 0 (unrated) to 5 stars.
+    async fn ocop_stars(&self) -> i32 {
+        self.0.ocop_stars
+    }
+    /// The group that supports the producer (null when outside the caller's reach).
+    async fn group(&self, ctx: &Context<'_>) -> Result<Option<Group>> {
+        Ok(loader(ctx)?
+            .load_one(GroupById(self.0.group_id))
+            .await?
+            .map(Group))
+    }
+    async fn listings(&self, ctx: &Context<'_>) -> Result<Vec<Listing>> {
+        let rows = loader(ctx)?
+            .load_one(ProductListings(self.0.id))
+            .await?
+            .unwrap_or_default();
+        Ok(rows.into_iter().map(Listing).collect())
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+}
+
+#[Object]
+impl Listing {
+    pub async fn id(&self) -> ID {
+        encode(NodeType::Listing, self.0.id)
+    }
+    async fn platform(&self) -> Option<Platform> {
+        Platform::parse(&self.0.platform)
+    }
+    async fn url(&self) -> &str {
+        &self.0.url
+    }
+    /// `ACTIVE` when the account displays, searches, messages or transacts.
+    async fn status(&self) -> Option<ListingStatus> {
+        ListingStatus::parse(&self.0.status)
+    }
+    async fn listed_on(&self) -> Option<NaiveDate> {
+        self.0.listed_on
+    }
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.0.updated_at
+    }
+    async fn product(&self, ctx: &Context<'_>) -> Result<Option<Product>> {
+        Ok(loader(ctx)?
+            .load_one(ProductById(self.0.product_id))
+            .await?
+            .map(Product))
+    }
+}

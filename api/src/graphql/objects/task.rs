@@ -1,0 +1,177 @@
+//! `Task` and `Activity` (a field report).
+
+use async_graphql::{Context, ID, Object, Result, SimpleObject};
+use chrono::{DateTime, NaiveDate, Utc};
+
+use super::{Group, Member, page_args};
+use crate::entity::{activity, task};
+use crate::graphql::connection::{Total, connection};
+use crate::graphql::context::loader;
+use crate::graphql::enums::{OutcomeKind, TaskKind, TaskPriority, TaskStatus};
+use crate::graphql::loaders::{
+    ActivityOutcomes, GroupById, MemberById, Nested, TaskActivitiesParams, TaskById,
+};
+use crate::ids::{NodeType, encode};
+use crate::service::page::Page;
+use crate::service::today_in_vietnam;
+
+#[derive(Clone)]
+pub struct Task(pub task::Model);
+
+connection!(TaskConnection, TaskEdge, Task);
+
+#[derive(Clone)]
+pub struct Activity(pub activity::Model);
+
+connection!(ActivityConnection, ActivityEdge, Activity);
+
+#[Object]
+impl Task {
+    pub async fn id(&self) -> ID {
+        encode(NodeType::Task, self.0.id)
+    }
+    async fn title(&self) -> &str {
+        &self.0.title
+    }
+    async fn description(&self) -> Option<&str> {
+        self.0.description.as_deref()
+    }
+    async fn kind(&self) -> Option<TaskKind> {
+        cdtg_core::task::TaskKind::parse(&self.0.kind).map(Into::into)
+    }
+    async fn status(&self) -> Option<TaskStatus> {
+        cdtg_core::task::TaskStatus::parse(&self.0.status).map(Into::into)
+    }
+    async fn priority(&self) -> Option<TaskPriority> {
+        cdtg_core::task::TaskPriority::parse(&self.0.priority).map(Into::into)
+    }
+    async fn due_on(&self) -> Option<NaiveDate> {
+        self.0.due_on
+    }
+    /// Past its due date (judged in Asia/Ho_Chi_Minh) and neither done nor cancelled.
+    async fn overdue(&self) -> bool {
+        let open = !matches!(self.0.status.as_str(), "DONE" | "CANCELLED");
+        open && self.0.due_on.is_some_and(|d| d < today_in_vietnam())
+    }
+    /// The number to reach, e.g. 50 VNeID activations.
+    async fn target(&self) -> Option<i64> {
+        self.0.target
+    }
+    /// Sum of the reported outcomes that count toward the target (for kinds without a specific
+    /// outcome: residents helped).
+    async fn progress(&self) -> i64 {
+        self.0.progress
+    }
+    /// Pass as `expectedVersion` to `updateTask` and `transitionTask`.
+    async fn version(&self) -> i32 {
+        self.0.version
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.0.updated_at
+    }
+    async fn completed_at(&self) -> Option<DateTime<Utc>> {
+        self.0.completed_at
+    }
+    async fn group(&self, ctx: &Context<'_>) -> Result<Option<Group>> {
+        Ok(loader(ctx)?
+            .load_one(GroupById(self.0.group_id))
+            .await?
+            .map(Group))
+    }
+    /// The member the task is assigned to, if one was named.
+    async fn assignee(&self, ctx: &Context<'_>) -> Result<Option<Member>> {
+        match self.0.assignee_member_id {
+            None => Ok(None),
+            Some(id) => Ok(loader(ctx)?.load_one(MemberById(id)).await?.map(Member)),
+        }
+    }
+    /// Field reports on this task, newest first.
+    async fn activities(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> Result<ActivityConnection> {
+        let window = page_args(first, after, last, before).window()?;
+        let page = loader(ctx)?
+            .load_one(Nested {
+                parent: self.0.id,
+                params: TaskActivitiesParams,
+                window,
+            })
+            .await?
+            .unwrap_or_else(|| Page::from_probe(vec![], 0, 0, false));
+        let total = Total::Known(page.total.unwrap_or(page.offset + page.items.len() as u64));
+        Ok(ActivityConnection {
+            page: page.map(Activity),
+            total,
+        })
+    }
+}
+
+/// How many of one kind of outcome a session achieved.
+#[derive(SimpleObject, Clone)]
+pub struct Outcome {
+    pub kind: Option<OutcomeKind>,
+    pub count: i32,
+}
+
+#[Object]
+impl Activity {
+    pub async fn id(&self) -> ID {
+        encode(NodeType::Activity, self.0.id)
+    }
+    async fn occurred_at(&self) -> DateTime<Utc> {
+        self.0.occurred_at
+    }
+    async fn residents_helped(&self) -> i32 {
+        self.0.residents_helped
+    }
+    async fn outcomes(&self, ctx: &Context<'_>) -> Result<Vec<Outcome>> {
+        let rows = loader(ctx)?
+            .load_one(ActivityOutcomes(self.0.id))
+            .await?
+            .unwrap_or_default();
+        Ok(rows
+            .into_iter()
+            .map(|o| Outcome {
+                kind: cdtg_core::activity::OutcomeKind::parse(&o.kind).map(Into::into),
+                count: o.count,
+            })
+            .collect())
+    }
+    async fn note(&self) -> Option<&str> {
+        self.0.note.as_deref()
+    }
+    /// The key the reporting phone generated; replays with it return this activity.
+    async fn idempotency_key(&self) -> &str {
+        &self.0.idempotency_key
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+    async fn task(&self, ctx: &Context<'_>) -> Result<Option<Task>> {
+        Ok(loader(ctx)?
+            .load_one(TaskById(self.0.task_id))
+            .await?
+            .map(Task))
+    }
+    async fn group(&self, ctx: &Context<'_>) -> Result<Option<Group>> {
+        Ok(loader(ctx)?
+            .load_one(GroupById(self.0.group_id))
+            .await?
+            .map(Group))
+    }
+    /// The member who reported it (none when an officer reported it).
+    async fn member(&self, ctx: &Context<'_>) -> Result<Option<Member>> {
+        match self.0.member_id {
+            None => Ok(None),
+            Some(id) => Ok(loader(ctx)?.load_one(MemberById(id)).await?.map(Member)),
+        }
+    }
+}

@@ -1,0 +1,206 @@
+//! `AdminUnit`: a node of the administrative tree.
+
+use async_graphql::{Context, ID, Object, Result};
+use chrono::NaiveDate;
+
+use super::{
+    Group, GroupConnection, Member, MemberConnection, UnitGroupsFilter, UnitSurvey, page_args,
+};
+use crate::entity::admin_unit;
+use crate::graphql::connection::{Total, connection, deferred, total_for};
+use crate::graphql::context::{db, loader, principal};
+use crate::graphql::enums::UnitKind;
+use crate::graphql::loaders::{
+    Nested, UnitById, UnitChildren, UnitGroupsParams, UnitMembersParams, UnitSurveys,
+};
+use crate::ids::{NodeType, encode};
+use crate::service::page::{Page, Window};
+use crate::service::{groups, members, units};
+
+#[derive(Clone)]
+pub struct AdminUnit(pub admin_unit::Model);
+
+connection!(AdminUnitConnection, AdminUnitEdge, AdminUnit);
+
+#[Object]
+impl AdminUnit {
+    pub async fn id(&self) -> ID {
+        encode(NodeType::AdminUnit, self.0.id)
+    }
+    /// GSO code, where known.
+    async fn code(&self) -> Option<&str> {
+        self.0.code.as_deref()
+    }
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    async fn kind(&self) -> Option<UnitKind> {
+        UnitKind::parse(&self.0.kind)
+    }
+    /// 0 for a root (province), 1 for its children, …
+    async fn depth(&self) -> i32 {
+        self.0.depth
+    }
+    async fn valid_from(&self) -> NaiveDate {
+        self.0.valid_from
+    }
+    /// Set when the unit was abolished or merged (e.g. districts on 1 July 2025).
+    async fn valid_to(&self) -> Option<NaiveDate> {
+        self.0.valid_to
+    }
+    async fn merged_into(&self, ctx: &Context<'_>) -> Result<Option<AdminUnit>> {
+        match self.0.merged_into_id {
+            None => Ok(None),
+            Some(id) => Ok(loader(ctx)?.load_one(UnitById(id)).await?.map(AdminUnit)),
+        }
+    }
+    async fn parent(&self, ctx: &Context<'_>) -> Result<Option<AdminUnit>> {
+        match self.0.parent_id {
+            None => Ok(None),
+            Some(id) => Ok(loader(ctx)?.load_one(UnitById(id)).await?.map(AdminUnit)),
+        }
+    }
+    /// From the root down to the parent.
+    async fn ancestors(&self, ctx: &Context<'_>) -> Result<Vec<AdminUnit>> {
+        let rows = units::ancestors(db(ctx), principal(ctx)?, &self.0).await?;
+        Ok(rows.into_iter().map(AdminUnit).collect())
+    }
+    /// Direct children, by name.
+    async fn children(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> Result<AdminUnitConnection> {
+        let window = page_args(first, after, last, before).window()?;
+        let all = loader(ctx)?
+            .load_one(UnitChildren(self.0.id))
+            .await?
+            .unwrap_or_default();
+        let page = slice(all, window).map(AdminUnit);
+        let total = Total::Known(page.total.unwrap_or_default());
+        Ok(AdminUnitConnection { page, total })
+    }
+    /// Groups anywhere in this unit's subtree, within the caller's scope.
+    async fn groups(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<UnitGroupsFilter>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> Result<GroupConnection> {
+        let f = filter.unwrap_or_default();
+        let params = UnitGroupsParams {
+            kind: f.kind.map(|k| k.as_str().to_owned()),
+            status: f.status.map(|s| s.as_str().to_owned()),
+            search: f.search.clone(),
+        };
+        let window = page_args(first, after, last, before).window()?;
+        let key = Nested {
+            parent: self.0.id,
+            params: params.clone(),
+            window,
+        };
+        let page = loader(ctx)?
+            .load_one(key)
+            .await?
+            .unwrap_or_else(|| Page::from_probe(vec![], 0, 0, false));
+        let (db, p, unit_id) = (db(ctx).clone(), principal(ctx)?.clone(), self.0.id);
+        let filter = groups::GroupFilter {
+            unit_id: Some(unit_id),
+            kind: params.kind,
+            status: params.status,
+            search: params.search,
+        };
+        let total = total_for(
+            &page,
+            deferred(move || {
+                let (db, p, filter) = (db.clone(), p.clone(), filter.clone());
+                async move { groups::count(&db, &p, &filter).await }
+            }),
+        );
+        Ok(GroupConnection {
+            page: page.map(Group),
+            total,
+        })
+    }
+    /// Members registered anywhere in this unit's subtree, within the caller's scope.
+    async fn members(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> Result<MemberConnection> {
+        let window = page_args(first, after, last, before).window()?;
+        let key = Nested {
+            parent: self.0.id,
+            params: UnitMembersParams,
+            window,
+        };
+        let page = loader(ctx)?
+            .load_one(key)
+            .await?
+            .unwrap_or_else(|| Page::from_probe(vec![], 0, 0, false));
+        let (db, p, unit_id) = (db(ctx).clone(), principal(ctx)?.clone(), self.0.id);
+        let total = total_for(
+            &page,
+            deferred(move || {
+                let (db, p) = (db.clone(), p.clone());
+                async move {
+                    members::count(
+                        &db,
+                        &p,
+                        &members::MemberFilter {
+                            unit_id: Some(unit_id),
+                            ..Default::default()
+                        },
+                    )
+                    .await
+                }
+            }),
+        );
+        Ok(MemberConnection {
+            page: page.map(Member),
+            total,
+        })
+    }
+    /// Household surveys recorded for this unit, newest period first.
+    async fn surveys(&self, ctx: &Context<'_>) -> Result<Vec<UnitSurvey>> {
+        let rows = loader(ctx)?
+            .load_one(UnitSurveys(self.0.id))
+            .await?
+            .unwrap_or_default();
+        Ok(rows.into_iter().map(UnitSurvey).collect())
+    }
+}
+
+/// Windows an already complete, small list (children of one unit).
+pub fn slice<T>(all: Vec<T>, window: Window) -> Page<T> {
+    let total = all.len() as u64;
+    let (offset, limit, bounded) = match window {
+        Window::Range {
+            offset,
+            limit,
+            bounded_above,
+        } => (offset, limit, bounded_above),
+        Window::Tail { limit } => (total.saturating_sub(limit), limit, false),
+    };
+    let items: Vec<T> = all
+        .into_iter()
+        .skip(offset as usize)
+        .take(limit as usize)
+        .collect();
+    Page {
+        has_next: offset + (items.len() as u64) < total || bounded,
+        has_previous: offset > 0,
+        items,
+        offset,
+        total: Some(total),
+    }
+}

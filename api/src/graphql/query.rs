@@ -1,0 +1,422 @@
+//! The query root. Each field decodes its arguments and calls one service function.
+
+use async_graphql::{Context, Enum, ID, InputObject, Object, Result};
+
+use super::connection::{Total, deferred};
+use super::context::{db, loader, principal};
+use super::enums::*;
+use super::loaders::{GroupById, MemberById, ProductById, TaskById, UnitById};
+use super::node::{self, Node};
+use super::objects::*;
+use crate::ids::{NodeType, decode};
+use crate::service::{audit, groups, members, products, tasks, units};
+
+pub struct QueryRoot;
+
+#[derive(InputObject, Default)]
+pub struct AdminUnitFilter {
+    /// Accent-insensitive text in the name: "phuoc my" finds "Phước Mỹ".
+    pub search: Option<String>,
+    pub kind: Option<UnitKind>,
+    pub parent_id: Option<ID>,
+    /// Only units without a parent.
+    pub roots_only: Option<bool>,
+    pub code: Option<String>,
+    /// Only units inside this unit's subtree (the unit included).
+    pub within: Option<ID>,
+    /// Exclude units that were abolished or merged.
+    pub current_only: Option<bool>,
+}
+
+#[derive(InputObject, Default)]
+pub struct GroupFilter {
+    /// Groups anywhere in this unit's subtree.
+    pub unit_id: Option<ID>,
+    pub kind: Option<GroupKind>,
+    pub status: Option<GroupStatus>,
+    /// Accent-insensitive text in the group name.
+    pub search: Option<String>,
+}
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Default)]
+pub enum GroupOrderField {
+    #[default]
+    Name,
+    EstablishedOn,
+    CreatedAt,
+}
+
+#[derive(InputObject)]
+pub struct GroupOrder {
+    pub field: GroupOrderField,
+    #[graphql(default_with = "SortDirection::Asc")]
+    pub direction: SortDirection,
+}
+
+#[derive(InputObject, Default)]
+pub struct MemberFilter {
+    pub unit_id: Option<ID>,
+    /// Current members of this group.
+    pub group_id: Option<ID>,
+    pub affiliation: Option<Affiliation>,
+    /// Only members who have (or have not) completed training.
+    pub trained: Option<bool>,
+    /// Accent-insensitive text in the full name: "nguyen van" finds "Nguyễn Văn …".
+    pub search: Option<String>,
+}
+
+#[derive(InputObject, Default)]
+pub struct TaskFilter {
+    pub unit_id: Option<ID>,
+    pub group_id: Option<ID>,
+    pub assignee_id: Option<ID>,
+    /// Any of these statuses.
+    pub status: Option<Vec<TaskStatus>>,
+    pub kind: Option<TaskKind>,
+    /// Past the due date (judged in Asia/Ho_Chi_Minh) and neither done nor cancelled.
+    pub overdue: Option<bool>,
+    pub search: Option<String>,
+}
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Default)]
+pub enum TaskOrderField {
+    #[default]
+    DueOn,
+    CreatedAt,
+    Priority,
+    Title,
+}
+
+#[derive(InputObject)]
+pub struct TaskOrder {
+    pub field: TaskOrderField,
+    #[graphql(default_with = "SortDirection::Asc")]
+    pub direction: SortDirection,
+}
+
+#[derive(InputObject, Default)]
+pub struct ProductFilter {
+    pub unit_id: Option<ID>,
+    pub group_id: Option<ID>,
+    pub category: Option<String>,
+    pub min_ocop_stars: Option<i32>,
+    /// Products listed on this platform.
+    pub platform: Option<Platform>,
+    /// Accent-insensitive text in the product name.
+    pub search: Option<String>,
+}
+
+#[derive(InputObject, Default)]
+pub struct ListingFilter {
+    pub unit_id: Option<ID>,
+    pub product_id: Option<ID>,
+    pub platform: Option<Platform>,
+    pub status: Option<ListingStatus>,
+}
+
+/// Decodes an optional filter ID; a malformed or foreign-typed one matches nothing (`-1`), which
+/// is how a filter on something you cannot see behaves too.
+fn filter_id(t: NodeType, id: &Option<ID>) -> Option<i64> {
+    id.as_ref().map(|id| decode(t, id).unwrap_or(-1))
+}
+
+#[Object]
+impl QueryRoot {
+    /// The signed-in user.
+    async fn me(&self, ctx: &Context<'_>) -> Result<User> {
+        let p = principal(ctx)?;
+        let u = crate::service::users::get(db(ctx), p.user_id)
+            .await?
+            .ok_or(crate::error::ApiError::Unauthenticated("unknown user"))?;
+        Ok(User(u))
+    }
+
+    /// Any object by global ID; null when missing or outside your scope.
+    async fn node(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Node>> {
+        Ok(node::resolve(ctx, &id).await?)
+    }
+
+    async fn admin_unit(&self, ctx: &Context<'_>, id: ID) -> Result<Option<AdminUnit>> {
+        let Some(row) = decode(NodeType::AdminUnit, &id) else {
+            return Ok(None);
+        };
+        Ok(loader(ctx)?.load_one(UnitById(row)).await?.map(AdminUnit))
+    }
+
+    /// Units of the administrative tree, shallowest first, then by name.
+    async fn admin_units(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<AdminUnitFilter>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> Result<AdminUnitConnection> {
+        let p = principal(ctx)?.clone();
+        let f = filter.unwrap_or_default();
+        let filter = units::UnitFilter {
+            search: f.search,
+            kind: f.kind.map(|k| k.as_str().to_owned()),
+            parent_id: filter_id(NodeType::AdminUnit, &f.parent_id),
+            roots_only: f.roots_only.unwrap_or(false),
+            code: f.code,
+            within_id: filter_id(NodeType::AdminUnit, &f.within),
+            current_only: f.current_only.unwrap_or(false),
+        };
+        let window = page_args(first, after, last, before).window()?;
+        let db = db(ctx).clone();
+        let page = units::list(&db, &p, &filter, window).await?;
+        let total = Total::Deferred(deferred(move || {
+            let (db, p, filter) = (db.clone(), p.clone(), filter.clone());
+            async move { units::count(&db, &p, &filter).await }
+        }));
+        Ok(AdminUnitConnection {
+            page: page.map(AdminUnit),
+            total,
+        })
+    }
+
+    async fn group(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Group>> {
+        let Some(row) = decode(NodeType::Group, &id) else {
+            return Ok(None);
+        };
+        Ok(loader(ctx)?.load_one(GroupById(row)).await?.map(Group))
+    }
+
+    /// Groups in your scope. Default order: name.
+    #[allow(clippy::too_many_arguments)]
+    async fn groups(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<GroupFilter>,
+        order_by: Option<GroupOrder>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> Result<GroupConnection> {
+        let p = principal(ctx)?.clone();
+        let f = filter.unwrap_or_default();
+        let filter = groups::GroupFilter {
+            unit_id: filter_id(NodeType::AdminUnit, &f.unit_id),
+            kind: f.kind.map(|k| k.as_str().to_owned()),
+            status: f.status.map(|s| s.as_str().to_owned()),
+            search: f.search,
+        };
+        let (order, desc) = match order_by {
+            None => (groups::GroupOrder::Name, false),
+            Some(o) => (
+                match o.field {
+                    GroupOrderField::Name => groups::GroupOrder::Name,
+                    GroupOrderField::EstablishedOn => groups::GroupOrder::EstablishedOn,
+                    GroupOrderField::CreatedAt => groups::GroupOrder::CreatedAt,
+                },
+                o.direction == SortDirection::Desc,
+            ),
+        };
+        let window = page_args(first, after, last, before).window()?;
+        let db = db(ctx).clone();
+        let page = groups::list(&db, &p, &filter, order, desc, window).await?;
+        let total = Total::Deferred(deferred(move || {
+            let (db, p, filter) = (db.clone(), p.clone(), filter.clone());
+            async move { groups::count(&db, &p, &filter).await }
+        }));
+        Ok(GroupConnection {
+            page: page.map(Group),
+            total,
+        })
+    }
+
+    async fn member(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Member>> {
+        let Some(row) = decode(NodeType::Member, &id) else {
+            return Ok(None);
+        };
+        crate::service::scope::require(
+            principal(ctx)?,
+            cdtg_core::policy::Action::ReadPersonalData,
+        )?;
+        Ok(loader(ctx)?.load_one(MemberById(row)).await?.map(Member))
+    }
+
+    /// Members in your scope, by name. Personal data: not for `VIEWER`.
+    async fn members(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<MemberFilter>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> Result<MemberConnection> {
+        let p = principal(ctx)?.clone();
+        let f = filter.unwrap_or_default();
+        let filter = members::MemberFilter {
+            unit_id: filter_id(NodeType::AdminUnit, &f.unit_id),
+            group_id: filter_id(NodeType::Group, &f.group_id),
+            affiliation: f.affiliation.map(|a| a.as_str().to_owned()),
+            trained: f.trained,
+            search: f.search,
+        };
+        let window = page_args(first, after, last, before).window()?;
+        let db = db(ctx).clone();
+        let page = members::list(&db, &p, &filter, window).await?;
+        let total = Total::Deferred(deferred(move || {
+            let (db, p, filter) = (db.clone(), p.clone(), filter.clone());
+            async move { members::count(&db, &p, &filter).await }
+        }));
+        Ok(MemberConnection {
+            page: page.map(Member),
+            total,
+        })
+    }
+
+    async fn task(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Task>> {
+        let Some(row) = decode(NodeType::Task, &id) else {
+            return Ok(None);
+        };
+        Ok(loader(ctx)?.load_one(TaskById(row)).await?.map(Task))
+    }
+
+    /// Tasks in your scope. Default order: due date.
+    #[allow(clippy::too_many_arguments)]
+    async fn tasks(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<TaskFilter>,
+        order_by: Option<TaskOrder>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> Result<TaskConnection> {
+        let p = principal(ctx)?.clone();
+        let f = filter.unwrap_or_default();
+        let filter = tasks::TaskFilter {
+            unit_id: filter_id(NodeType::AdminUnit, &f.unit_id),
+            group_id: filter_id(NodeType::Group, &f.group_id),
+            assignee_id: filter_id(NodeType::Member, &f.assignee_id),
+            status: f.status.map(|v| v.into_iter().map(Into::into).collect()),
+            kind: f.kind.map(Into::into),
+            overdue: f.overdue,
+            search: f.search,
+        };
+        let (order, desc) = match order_by {
+            None => (tasks::TaskOrder::DueOn, false),
+            Some(o) => (
+                match o.field {
+                    TaskOrderField::DueOn => tasks::TaskOrder::DueOn,
+                    TaskOrderField::CreatedAt => tasks::TaskOrder::CreatedAt,
+                    TaskOrderField::Priority => tasks::TaskOrder::Priority,
+                    TaskOrderField::Title => tasks::TaskOrder::Title,
+                },
+                o.direction == SortDirection::Desc,
+            ),
+        };
+        let window = page_args(first, after, last, before).window()?;
+        let db = db(ctx).clone();
+        let page = tasks::list(&db, &p, &filter, order, desc, window).await?;
+        let total = Total::Deferred(deferred(move || {
+            let (db, p, filter) = (db.clone(), p.clone(), filter.clone());
+            async move { tasks::count(&db, &p, &filter).await }
+        }));
+        Ok(TaskConnection {
+            page: page.map(Task),
+            total,
+        })
+    }
+
+    async fn product(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Product>> {
+        let Some(row) = decode(NodeType::Product, &id) else {
+            return Ok(None);
+        };
+        Ok(loader(ctx)?.load_one(ProductById(row)).await?.map(Product))
+    }
+
+    /// Local products in your scope, by name.
+    async fn products(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<ProductFilter>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> Result<ProductConnection> {
+        let p = principal(ctx)?.clone();
+        let f = filter.unwrap_or_default();
+        let filter = products::ProductFilter {
+            unit_id: filter_id(NodeType::AdminUnit, &f.unit_id),
+            group_id: filter_id(NodeType::Group, &f.group_id),
+            category: f.category,
+            min_ocop_stars: f.min_ocop_stars,
+            platform: f.platform.map(|pl| pl.as_str().to_owned()),
+            search: f.search,
+        };
+        let window = page_args(first, after, last, before).window()?;
+        let db = db(ctx).clone();
+        let page = products::list(&db, &p, &filter, window).await?;
+        let total = Total::Deferred(deferred(move || {
+            let (db, p, filter) = (db.clone(), p.clone(), filter.clone());
+            async move { products::count(&db, &p, &filter).await }
+        }));
+        Ok(ProductConnection {
+            page: page.map(Product),
+            total,
+        })
+    }
+
+    /// Product listings in your scope.
+    async fn listings(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<ListingFilter>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> Result<ListingConnection> {
+        let p = principal(ctx)?.clone();
+        let f = filter.unwrap_or_default();
+        let filter = products::ListingFilter {
+            unit_id: filter_id(NodeType::AdminUnit, &f.unit_id),
+            product_id: filter_id(NodeType::Product, &f.product_id),
+            platform: f.platform.map(|pl| pl.as_str().to_owned()),
+            status: f.status.map(|s| s.as_str().to_owned()),
+        };
+        let window = page_args(first, after, last, before).window()?;
+        let db = db(ctx).clone();
+        let page = products::list_listings(&db, &p, &filter, window).await?;
+        let total = Total::Deferred(deferred(move || {
+            let (db, p, filter) = (db.clone(), p.clone(), filter.clone());
+            async move { products::count_listings(&db, &p, &filter).await }
+        }));
+        Ok(ListingConnection {
+            page: page.map(Listing),
+            total,
+        })
+    }
+
+    /// Audit trail within your scope, newest first (`CITY_ADMIN`, `WARD_LEADER`).
+    async fn audit_events(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> Result<AuditEventConnection> {
+        let p = principal(ctx)?.clone();
+        let window = page_args(first, after, last, before).window()?;
+        let db = db(ctx).clone();
+        let page = audit::list(&db, &p, window).await?;
+        let total = Total::Deferred(deferred(move || {
+            let (db, p) = (db.clone(), p.clone());
+            async move { audit::count(&db, &p).await }
+        }));
+        Ok(AuditEventConnection {
+            page: page.map(AuditEvent),
+            total,
+        })
+    }
+}

@@ -1,0 +1,19 @@
+//! `cdtg-api`: the CDTG server. HTTP (actix-web) → GraphQL resolvers (thin) → service layer
+//! (authorisation + SeaORM) → SQLite or PostgreSQL. Domain rules come from `cdtg-core`.
+
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod entity;
+pub mod error;
+pub mod events;
+pub mod graphql;
+pub mod http;
+pub mod ids;
+pub mod principal;
+pub mod seed;
+pub mod service;
+pub mod startup;
+pub mod state;
+pub mod telemetry;

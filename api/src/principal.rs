@@ -1,0 +1,53 @@
+//! The acting principal: who is asking, with which role, over which part of the tree. Built only
+//! from a verified token (or, for command-line maintenance, the system actor) — never from
+//! headers or arguments.
+
+use cdtg_core::policy::Role;
+
+/// What part of the data a principal's role applies to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scope {
+    /// The whole database. Only the system actor (CLI seeding and bootstrap) has it.
+    Everything,
+    /// A unit and its whole subtree, identified by the unit's materialised path.
+    Unit { unit_id: i64, path: String },
+    /// One group (group leaders and members); `unit_path` is the group's unit.
+    Group { group_id: i64, unit_path: String },
+}
+
+/// The caller of a service function.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    /// The user row, or 0 for the system actor.
+    pub user_id: i64,
+    pub username: String,
+    pub role: Role,
+    pub scope: Scope,
+    /// The member record linked to the user (group leaders and members report as themselves).
+    pub member_id: Option<i64>,
+    /// The request this principal acts in, for audit events.
+    pub request_id: Option<String>,
+}
+
+impl Principal {
+    /// The command-line actor: seeding, migrations, bootstrap accounts.
+    pub fn system() -> Self {
+        Principal {
+            user_id: 0,
+            username: "system".to_owned(),
+            role: Role::CityAdmin,
+            scope: Scope::Everything,
+            member_id: None,
+            request_id: None,
+        }
+    }
+
+    pub fn is_system(&self) -> bool {
+        self.scope == Scope::Everything
+    }
+
+    /// The user id for foreign keys (`None` for the system actor).
+    pub fn user_ref(&self) -> Option<i64> {
+        (self.user_id > 0).then_some(self.user_id)
+    }
+}

@@ -1,0 +1,386 @@
+//! Groups (CDTGs and ward management teams): lookups, filtered lists, batched nested edges, and
+//! the create/update mutations of ward leaders.
+
+use std::collections::HashMap;
+
+use cdtg_core::policy::Action;
+use cdtg_core::{text, validate};
+use chrono::{NaiveDate, Utc};
+use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::ExprTrait;
+use sea_orm::sea_query::JoinType;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, DatabaseTransaction, EntityTrait, Order,
+    PaginatorTrait, QueryFilter, QueryOrder, QueryTrait, Select, Set,
+};
+
+use super::audit::{self, Touched};
+use super::page::{self, Page, Window};
+use super::{folded_contains, scope, units};
+use crate::db::write_txn;
+use crate::entity::{admin_unit, group, member, membership};
+use crate::error::{ApiError, ApiResult};
+use crate::principal::Principal;
+
+pub const KINDS: [&str; 2] = ["COMMUNITY", "MANAGEMENT"];
+pub const STATUSES: [&str; 2] = ["ACTIVE", "INACTIVE"];
+
+#[derive(Debug, Clone, Default)]
+pub struct GroupFilter {
+    /// Groups anywhere in this unit's subtree.
+    pub unit_id: Option<i64>,
+    pub kind: Option<String>,
+    pub status: Option<String>,
+    pub search: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum GroupOrder {
+    #[default]
+    Name,
+    EstablishedOn,
+    CreatedAt,
+}
+
+fn order_col(order: GroupOrder) -> group::Column {
+    match order {
+        GroupOrder::Name => group::Column::NameFolded,
+        GroupOrder::EstablishedOn => group::Column::EstablishedOn,
+        GroupOrder::CreatedAt => group::Column::CreatedAt,
+    }
+}
+
+fn apply_filter(
+    mut q: Select<group::Entity>,
+    f: &GroupFilter,
+    unit_path: Option<&str>,
+) -> Select<group::Entity> {
+    if let Some(path) = unit_path {
+        q = q.filter(scope::unit_subtree(group::Column::UnitPath, path));
+    }
+    if let Some(kind) = &f.kind {
+        q = q.filter(group::Column::Kind.eq(kind.as_str()));
+    }
+    if let Some(status) = &f.status {
+        q = q.filter(group::Column::Status.eq(status.as_str()));
+    }
+    if let Some(c) = f
+        .search
+        .as_deref()
+        .and_then(|s| folded_contains(group::Column::NameFolded, s))
+    {
+        q = q.filter(c);
+    }
+    q
+}
+
+async fn select(
+    db: &DatabaseConnection,
+    p: &Principal,
+    f: &GroupFilter,
+    order: GroupOrder,
+    desc: bool,
+) -> ApiResult<Select<group::Entity>> {
+    let path = units::path_of(db, p, f.unit_id).await?;
+    let q = apply_filter(
+        group::Entity::find().filter(scope::groups(p)),
+        f,
+        path.as_deref(),
+    );
+    let dir = if desc { Order::Desc } else { Order::Asc };
+    Ok(q.order_by(order_col(order), dir.clone())
+        .order_by(group::Column::Id, dir))
+}
+
+pub async fn list(
+    db: &DatabaseConnection,
+    p: &Principal,
+    f: &GroupFilter,
+    order: GroupOrder,
+    desc: bool,
+    window: Window,
+) -> ApiResult<Page<group::Model>> {
+    audit::authorize(db, p, Action::ReadGroups, "groups").await?;
+    page::fetch(db, select(db, p, f, order, desc).await?, window).await
+}
+
+pub async fn count(db: &DatabaseConnection, p: &Principal, f: &GroupFilter) -> ApiResult<u64> {
+    scope::require(p, Action::ReadGroups)?;
+    Ok(select(db, p, f, GroupOrder::Name, false)
+        .await?
+        .count(db)
+        .await?)
+}
+
+pub async fn get(
+    db: &DatabaseConnection,
+    p: &Principal,
+    id: i64,
+) -> ApiResult<Option<group::Model>> {
+    scope::require(p, Action::ReadGroups)?;
+    Ok(group::Entity::find_by_id(id)
+        .filter(scope::groups(p))
+        .one(db)
+        .await?)
+}
+
+pub async fn get_by_ids(
+    db: &DatabaseConnection,
+    p: &Principal,
+    ids: &[i64],
+) -> ApiResult<HashMap<i64, group::Model>> {
+    if scope::require(p, Action::ReadGroups).is_err() {
+        return Ok(HashMap::new());
+    }
+    let rows = group::Entity::find()
+        .filter(group::Column::Id.is_in(ids.iter().copied()))
+        .filter(scope::groups(p))
+        .all(db)
+        .await?;
+    Ok(rows.into_iter().map(|g| (g.id, g)).collect())
+}
+
+/// Groups in the subtrees of many units at once (`unit.groups` edges): one statement, joining
+/// each unit to the groups whose unit path starts with the unit's path.
+pub async fn in_units(
+    db: &DatabaseConnection,
+    p: &Principal,
+    unit_ids: &[i64],
+    f: &GroupFilter,
+    window: Window,
+) -> ApiResult<HashMap<i64, Page<group::Model>>> {
+    scope::require(p, Action::ReadGroups)?;
+    let mut q = group::Entity::find().filter(scope::groups(p));
+    QueryTrait::query(&mut q).join(
+        JoinType::InnerJoin,
+        admin_unit::Entity,
+        Expr::cust(r#""groups"."unit_path" LIKE ("admin_units"."path" || '%')"#),
+    );
+    let q = apply_filter(q, f, None).filter(admin_unit::Column::Id.is_in(unit_ids.iter().copied()));
+    let parent = Expr::col((admin_unit::Entity, admin_unit::Column::Id));
+    let order = [
+        (
+            Expr::col((group::Entity, group::Column::NameFolded)),
+            Order::Asc,
+        ),
+        (Expr::col((group::Entity, group::Column::Id)), Order::Asc),
+    ];
+    page::fetch_per_parent(db, q, parent, &order, window).await
+}
+
+/// Members (current, or all with `include_former`) of many groups, one statement.
+pub async fn members_of(
+    db: &DatabaseConnection,
+    p: &Principal,
+    group_ids: &[i64],
+    include_former: bool,
+    window: Window,
+) -> ApiResult<HashMap<i64, Page<member::Model>>> {
+    scope::require(p, Action::ReadPersonalData)?;
+    let mut q = member::Entity::find();
+    QueryTrait::query(&mut q).join(
+        JoinType::InnerJoin,
+        membership::Entity,
+        Expr::col((membership::Entity, membership::Column::MemberId))
+            .equals((member::Entity, member::Column::Id)),
+    );
+    let mut q = q
+        .filter(membership::Column::GroupId.is_in(group_ids.iter().copied()))
+        .filter(scope::memberships(p))
+        .filter(scope::members(p));
+    if !include_former {
+        q = q.filter(membership::Column::LeftOn.is_null());
+    }
+    let parent = Expr::col((membership::Entity, membership::Column::GroupId));
+    let order = [
+        (
+            Expr::col((member::Entity, member::Column::SearchKey)),
+            Order::Asc,
+        ),
+        (Expr::col((member::Entity, member::Column::Id)), Order::Asc),
+    ];
+    page::fetch_per_parent(db, q, parent, &order, window).await
+}
+
+/// Input of `createGroup`.
+#[derive(Debug, Clone)]
+pub struct NewGroup {
+    pub name: String,
+    pub kind: String,
+    pub unit_id: i64,
+    pub established_on: Option<NaiveDate>,
+    pub decision_number: Option<String>,
+    pub zalo_url: Option<String>,
+}
+
+pub async fn create(
+    db: &DatabaseConnection,
+    p: &Principal,
+    input: NewGroup,
+) -> ApiResult<group::Model> {
+    audit::authorize(db, p, Action::ManageGroups, "createGroup").await?;
+    let txn = write_txn(db).await?;
+    let outcome = create_in(&txn, p, input).await;
+    audit::conclude(db, txn, p, "createGroup", outcome).await
+}
+
+async fn unit_for_write(
+    txn: &DatabaseTransaction,
+    p: &Principal,
+    unit_id: i64,
+) -> ApiResult<admin_unit::Model> {
+    let unit = admin_unit::Entity::find_by_id(unit_id)
+        .one(txn)
+        .await?
+        .ok_or_else(|| ApiError::bad_input("unitId", "no such unit"))?;
+    if !scope::unit_in_scope(p, &unit.path) {
+        return Err(ApiError::forbidden("the unit is outside your scope"));
+    }
+    Ok(unit)
+}
+
+async fn create_in(
+    txn: &DatabaseTransaction,
+    p: &Principal,
+    input: NewGroup,
+) -> ApiResult<(group::Model, Touched)> {
+    let name = validate::required_text("name", &input.name, 200)?;
+    let decision_number =
+        validate::optional_text("decisionNumber", input.decision_number.as_deref(), 64)?;
+    let zalo_url = input
+        .zalo_url
+        .as_deref()
+        .filter(|s| !s.trim().is_empty())
+        .map(|u| validate::http_url("zaloUrl", u))
+        .transpose()?;
+    let unit = unit_for_write(txn, p, input.unit_id).await?;
+    let now = Utc::now();
+    let model = group::ActiveModel {
+        name_folded: Set(text::fold(&name)),
+        name: Set(name),
+        kind: Set(input.kind),
+        unit_id: Set(unit.id),
+        unit_path: Set(unit.path.clone()),
+        established_on: Set(input.established_on),
+        decision_number: Set(decision_number),
+        zalo_url: Set(zalo_url),
+        status: Set("ACTIVE".to_owned()),
+        leader_member_id: Set(None),
+        version: Set(1),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    }
+    .insert(txn)
+    .await?;
+    let touched = Touched::new("Group", model.id, model.unit_path.clone());
+    Ok((model, touched))
+}
+
+/// Input of `updateGroup`: `None` leaves a field unchanged.
+#[derive(Debug, Clone, Default)]
+pub struct GroupChanges {
+    pub name: Option<String>,
+    pub status: Option<String>,
+    pub unit_id: Option<i64>,
+    pub established_on: Option<NaiveDate>,
+    pub decision_number: Option<String>,
+    pub zalo_url: Option<String>,
+    pub leader_member_id: Option<i64>,
+    pub expected_version: Option<i32>,
+}
+
+pub async fn update(
+    db: &DatabaseConnection,
+    p: &Principal,
+    id: i64,
+    changes: GroupChanges,
+) -> ApiResult<group::Model> {
+    audit::authorize(db, p, Action::ManageGroups, "updateGroup").await?;
+    let txn = write_txn(db).await?;
+    let outcome = update_in(&txn, p, id, changes).await;
+    audit::conclude(db, txn, p, "updateGroup", outcome).await
+}
+
+async fn update_in(
+    txn: &DatabaseTransaction,
+    p: &Principal,
+    id: i64,
+    c: GroupChanges,
+) -> ApiResult<(group::Model, Touched)> {
+    let current = group::Entity::find_by_id(id)
+        .filter(scope::groups(p))
+        .one(txn)
+        .await?
+        .ok_or(ApiError::NotFound("group"))?;
+    if let Some(expected) = c.expected_version
+        && expected != current.version
+    {
+        return Err(ApiError::Conflict(format!(
+            "the group was changed by someone else (version {} now, {} expected)",
+            current.version, expected
+        )));
+    }
+    let mut am: group::ActiveModel = current.clone().into();
+    if let Some(name) = c.name {
+        let name = validate::required_text("name", &name, 200)?;
+        am.name_folded = Set(text::fold(&name));
+        am.name = Set(name);
+    }
+    if let Some(status) = c.status {
+        am.status = Set(status);
+    }
+    if let Some(unit_id) = c.unit_id {
+        let unit = unit_for_write(txn, p, unit_id).await?;
+        am.unit_id = Set(unit.id);
+        am.unit_path = Set(unit.path);
+    }
+    if let Some(d) = c.established_on {
+        am.established_on = Set(Some(d));
+    }
+    if let Some(n) = c.decision_number {
+        am.decision_number = Set(validate::optional_text("decisionNumber", Some(&n), 64)?);
+    }
+    if let Some(u) = c.zalo_url {
+        am.zalo_url = Set(if u.trim().is_empty() {
+            None
+        } else {
+            Some(validate::http_url("zaloUrl", &u)?)
+        });
+    }
+    if let Some(leader) = c.leader_member_id {
+        let is_member = membership::Entity::find()
+            .filter(membership::Column::GroupId.eq(id))
+            .filter(membership::Column::MemberId.eq(leader))
+            .filter(membership::Column::LeftOn.is_null())
+            .count(txn)
+            .await?;
+        if is_member == 0 {
+            return Err(ApiError::bad_input(
+                "leaderId",
+                "must be a current member of the group",
+            ));
+        }
+        am.leader_member_id = Set(Some(leader));
+    }
+    am.version = Set(current.version + 1);
+    am.updated_at = Set(Utc::now());
+    // The version check is repeated in the UPDATE itself so two racing writers cannot both win.
+    let result = group::Entity::update_many()
+        .set(am)
+        .filter(group::Column::Id.eq(id))
+        .filter(group::Column::Version.eq(current.version))
+        .exec(txn)
+        .await?;
+    if result.rows_affected != 1 {
+        return Err(ApiError::Conflict(
+            "the group was changed by someone else".to_owned(),
+        ));
+    }
+    let model = group::Entity::find_by_id(id)
+        .one(txn)
+        .await?
+        .ok_or(ApiError::NotFound("group"))?;
+    let touched = Touched::new("Group", id, model.unit_path.clone());
+    Ok((model, touched))
+}

@@ -1,0 +1,374 @@
+//! Local products and their listings on e-commerce platforms. Listings are keyed by (product,
+//! platform): `upsertListing` creates the listing or updates it in place.
+
+use std::collections::HashMap;
+
+use cdtg_core::policy::Action;
+use cdtg_core::{text, validate};
+use chrono::{NaiveDate, Utc};
+use sea_orm::sea_query::ExprTrait;
+use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, DatabaseTransaction, EntityTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, Select, Set,
+};
+
+use super::audit::{self, Touched};
+use super::page::{self, Page, Window};
+use super::{folded_contains, scope, units};
+use crate::db::write_txn;
+use crate::entity::{group, listing, product};
+use crate::error::{ApiError, ApiResult};
+use crate::principal::Principal;
+
+pub const PLATFORMS: [&str; 7] = [
+    "VOSO",
+    "POSTMART",
+    "SHOPEE",
+    "LAZADA",
+    "TIKTOK_SHOP",
+    "ZALO",
+    "OTHER",
+];
+pub const LISTING_STATUSES: [&str; 4] = ["DRAFT", "LISTED", "ACTIVE", "SUSPENDED"];
+
+#[derive(Debug, Clone, Default)]
+pub struct ProductFilter {
+    pub unit_id: Option<i64>,
+    pub group_id: Option<i64>,
+    pub category: Option<String>,
+    pub min_ocop_stars: Option<i32>,
+    /// Products with at least one listing on this platform.
+    pub platform: Option<String>,
+    pub search: Option<String>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ListingFilter {
+    pub unit_id: Option<i64>,
+    pub product_id: Option<i64>,
+    pub platform: Option<String>,
+    pub status: Option<String>,
+}
+
+fn groups_under(path: &str) -> sea_orm::sea_query::SelectStatement {
+    sea_orm::sea_query::Query::select()
+        .column(group::Column::Id)
+        .from(group::Entity)
+        .cond_where(scope::unit_subtree(group::Column::UnitPath, path))
+        .to_owned()
+}
+
+async fn select(
+    db: &DatabaseConnection,
+    p: &Principal,
+    f: &ProductFilter,
+) -> ApiResult<Select<product::Entity>> {
+    let mut q = product::Entity::find().filter(scope::products(p));
+    if let Some(path) = units::path_of(db, p, f.unit_id).await? {
+        q = q.filter(product::Column::GroupId.in_subquery(groups_under(&path)));
+    }
+    if let Some(g) = f.group_id {
+        q = q.filter(product::Column::GroupId.eq(g));
+    }
+    if let Some(c) = &f.category {
+        q = q.filter(product::Column::Category.eq(c.as_str()));
+    }
+    if let Some(stars) = f.min_ocop_stars {
+        q = q.filter(product::Column::OcopStars.gte(stars));
+    }
+    if let Some(platform) = &f.platform {
+        q = q.filter(
+            product::Column::Id.in_subquery(
+                sea_orm::sea_query::Query::select()
+                    .column(listing::Column::ProductId)
+                    .from(listing::Entity)
+                    .and_where(Expr::col(listing::Column::Platform).eq(platform.as_str()))
+                    .to_owned(),
+            ),
+        );
+    }
+    if let Some(c) = f
+        .search
+        .as_deref()
+        .and_then(|s| folded_contains(product::Column::NameFolded, s))
+    {
+        q = q.filter(c);
+    }
+    Ok(q.order_by_asc(product::Column::NameFolded)
+        .order_by_asc(product::Column::Id))
+}
+
+pub async fn list(
+    db: &DatabaseConnection,
+    p: &Principal,
+    f: &ProductFilter,
+    window: Window,
+) -> ApiResult<Page<product::Model>> {
+    audit::authorize(db, p, Action::ReadProducts, "products").await?;
+    page::fetch(db, select(db, p, f).await?, window).await
+}
+
+pub async fn count(db: &DatabaseConnection, p: &Principal, f: &ProductFilter) -> ApiResult<u64> {
+    scope::require(p, Action::ReadProducts)?;
+    Ok(select(db, p, f).await?.count(db).await?)
+}
+
+pub async fn get(
+    db: &DatabaseConnection,
+    p: &Principal,
+    id: i64,
+) -> ApiResult<Option<product::Model>> {
+    scope::require(p, Action::ReadProducts)?;
+    Ok(product::Entity::find_by_id(id)
+        .filter(scope::products(p))
+        .one(db)
+        .await?)
+}
+
+/// Products of many groups (`group.products`), one statement.
+pub async fn of_groups(
+    db: &DatabaseConnection,
+    p: &Principal,
+    group_ids: &[i64],
+) -> ApiResult<HashMap<i64, Vec<product::Model>>> {
+    scope::require(p, Action::ReadProducts)?;
+    let rows = product::Entity::find()
+        .filter(scope::products(p))
+        .filter(product::Column::GroupId.is_in(group_ids.iter().copied()))
+        .order_by_asc(product::Column::NameFolded)
+        .order_by_asc(product::Column::Id)
+        .all(db)
+        .await?;
+    let mut out: HashMap<i64, Vec<product::Model>> = HashMap::new();
+    for row in rows {
+        out.entry(row.group_id).or_default().push(row);
+    }
+    Ok(out)
+}
+
+fn listing_select(
+    p: &Principal,
+    f: &ListingFilter,
+    unit_path: Option<&str>,
+) -> Select<listing::Entity> {
+    let mut q = listing::Entity::find().filter(scope::listings(p));
+    if let Some(path) = unit_path {
+        q = q.filter(
+            listing::Column::ProductId.in_subquery(
+                sea_orm::sea_query::Query::select()
+                    .column(product::Column::Id)
+                    .from(product::Entity)
+                    .and_where(Expr::col(product::Column::GroupId).in_subquery(groups_under(path)))
+                    .to_owned(),
+            ),
+        );
+    }
+    if let Some(pid) = f.product_id {
+        q = q.filter(listing::Column::ProductId.eq(pid));
+    }
+    if let Some(pl) = &f.platform {
+        q = q.filter(listing::Column::Platform.eq(pl.as_str()));
+    }
+    if let Some(st) = &f.status {
+        q = q.filter(listing::Column::Status.eq(st.as_str()));
+    }
+    q.order_by_asc(listing::Column::Id)
+}
+
+pub async fn list_listings(
+    db: &DatabaseConnection,
+    p: &Principal,
+    f: &ListingFilter,
+    window: Window,
+) -> ApiResult<Page<listing::Model>> {
+    audit::authorize(db, p, Action::ReadProducts, "listings").await?;
+    let path = units::path_of(db, p, f.unit_id).await?;
+    page::fetch(db, listing_select(p, f, path.as_deref()), window).await
+}
+
+pub async fn count_listings(
+    db: &DatabaseConnection,
+    p: &Principal,
+    f: &ListingFilter,
+) -> ApiResult<u64> {
+    scope::require(p, Action::ReadProducts)?;
+    let path = units::path_of(db, p, f.unit_id).await?;
+    Ok(listing_select(p, f, path.as_deref()).count(db).await?)
+}
+
+pub async fn get_listing(
+    db: &DatabaseConnection,
+    p: &Principal,
+    id: i64,
+) -> ApiResult<Option<listing::Model>> {
+    scope::require(p, Action::ReadProducts)?;
+    Ok(listing::Entity::find_by_id(id)
+        .filter(scope::listings(p))
+        .one(db)
+        .await?)
+}
+
+/// Listings of many products (`product.listings`), one statement.
+pub async fn listings_of(
+    db: &DatabaseConnection,
+    p: &Principal,
+    product_ids: &[i64],
+) -> ApiResult<HashMap<i64, Vec<listing::Model>>> {
+    scope::require(p, Action::ReadProducts)?;
+    let rows = listing::Entity::find()
+        .filter(scope::listings(p))
+        .filter(listing::Column::ProductId.is_in(product_ids.iter().copied()))
+        .order_by_asc(listing::Column::Platform)
+        .all(db)
+        .await?;
+    let mut out: HashMap<i64, Vec<listing::Model>> = HashMap::new();
+    for row in rows {
+        out.entry(row.product_id).or_default().push(row);
+    }
+    Ok(out)
+}
+
+#[derive(Debug, Clone)]
+pub struct NewProduct {
+    pub name: String,
+    pub category: String,
+    pub producer: String,
+    pub sale_unit: String,
+    pub ocop_stars: i32,
+    pub group_id: i64,
+}
+
+pub async fn create(
+    db: &DatabaseConnection,
+    p: &Principal,
+    input: NewProduct,
+) -> ApiResult<product::Model> {
+    audit::authorize(db, p, Action::ManageProducts, "createProduct").await?;
+    let txn = write_txn(db).await?;
+    let outcome = create_in(&txn, p, input).await;
+    audit::conclude(db, txn, p, "createProduct", outcome).await
+}
+
+async fn create_in(
+    txn: &DatabaseTransaction,
+    p: &Principal,
+    input: NewProduct,
+) -> ApiResult<(product::Model, Touched)> {
+    let name = validate::required_text("name", &input.name, 200)?;
+    let category = validate::required_text("category", &input.category, 100)?;
+    let producer = validate::required_text("producer", &input.producer, 200)?;
+    let sale_unit = validate::required_text("unit", &input.sale_unit, 50)?;
+    let stars = validate::ocop_stars("ocopStars", input.ocop_stars)?;
+    let grp = group::Entity::find_by_id(input.group_id).one(txn).await?;
+    let grp = match grp {
+        Some(g) if scope::group_in_scope(p, g.id, &g.unit_path) => g,
+        _ => return Err(ApiError::bad_input("groupId", "no such group")),
+    };
+    let now = Utc::now();
+    let model = product::ActiveModel {
+        name_folded: Set(text::fold(&name)),
+        name: Set(name),
+        category: Set(category),
+        producer: Set(producer),
+        sale_unit: Set(sale_unit),
+        ocop_stars: Set(stars),
+        group_id: Set(grp.id),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    }
+    .insert(txn)
+    .await?;
+    Ok((
+        model.clone(),
+        Touched::new("Product", model.id, grp.unit_path),
+    ))
+}
+
+#[derive(Debug, Clone)]
+pub struct ListingInput {
+    pub product_id: i64,
+    pub platform: String,
+    pub url: String,
+    pub status: String,
+    pub listed_on: Option<NaiveDate>,
+}
+
+pub async fn upsert_listing(
+    db: &DatabaseConnection,
+    p: &Principal,
+    input: ListingInput,
+) -> ApiResult<listing::Model> {
+    audit::authorize(db, p, Action::ManageListings, "upsertListing").await?;
+    let txn = write_txn(db).await?;
+    let outcome = upsert_listing_in(&txn, p, input).await;
+    audit::conclude(db, txn, p, "upsertListing", outcome).await
+}
+
+async fn upsert_listing_in(
+    txn: &DatabaseTransaction,
+    p: &Principal,
+    input: ListingInput,
+) -> ApiResult<(listing::Model, Touched)> {
+    let url = validate::http_url("url", &input.url)?;
+    let prod = product::Entity::find_by_id(input.product_id)
+        .filter(scope::products(p))
+        .one(txn)
+        .await?
+        .ok_or(ApiError::NotFound("product"))?;
+    let grp = group::Entity::find_by_id(prod.group_id)
+        .one(txn)
+        .await?
+        .ok_or(ApiError::NotFound("group"))?;
+    let now = Utc::now();
+    let am = listing::ActiveModel {
+        product_id: Set(prod.id),
+        platform: Set(input.platform.clone()),
+        url: Set(url),
+        status: Set(input.status),
+        listed_on: Set(input.listed_on),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    };
+    listing::Entity::insert(am)
+        .on_conflict(
+            OnConflict::columns([listing::Column::ProductId, listing::Column::Platform])
+                .update_columns([
+                    listing::Column::Url,
+                    listing::Column::Status,
+                    listing::Column::ListedOn,
+                    listing::Column::UpdatedAt,
+                ])
+                .to_owned(),
+        )
+        .exec_without_returning(txn)
+        .await?;
+    let model = listing::Entity::find()
+        .filter(listing::Column::ProductId.eq(prod.id))
+        .filter(listing::Column::Platform.eq(input.platform))
+        .one(txn)
+        .await?
+        .ok_or(ApiError::NotFound("listing"))?;
+    Ok((
+        model.clone(),
+        Touched::new("Listing", model.id, grp.unit_path),
+    ))
+}
+
+pub async fn get_by_ids(
+    db: &DatabaseConnection,
+    p: &Principal,
+    ids: &[i64],
+) -> ApiResult<HashMap<i64, product::Model>> {
+    if scope::require(p, Action::ReadProducts).is_err() {
+        return Ok(HashMap::new());
+    }
+    let rows = product::Entity::find()
+        .filter(product::Column::Id.is_in(ids.iter().copied()))
+        .filter(scope::products(p))
+        .all(db)
+        .await?;
+    Ok(rows.into_iter().map(|m| (m.id, m)).collect())
+}

@@ -1,0 +1,737 @@
+//! Tasks and the field reports (activities) that make progress on them.
+//!
+//! Two guarantees live here. Optimistic concurrency: every task write names the version it
+//! read, and the `UPDATE … WHERE version = ?` either wins or reports `CONFLICT`. Exactly-once
+//! reports: the phone's idempotency key is unique in the database, a replay with the same content
+//! returns the original result, a replay with other content is `CONFLICT`, and progress is added
+//! by `progress = progress + delta` in the same transaction as the insert.
+
+use std::collections::HashMap;
+
+use cdtg_core::activity::{self, OutcomeKind};
+use cdtg_core::policy::Action;
+use cdtg_core::task::{self as rules, TaskAction, TaskKind, TaskStatus, TransitionError};
+use cdtg_core::{text, validate};
+use chrono::{DateTime, NaiveDate, Utc};
+use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::ExprTrait;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, Condition, DatabaseConnection, DatabaseTransaction, EntityTrait,
+    Order, PaginatorTrait, QueryFilter, QueryOrder, Select, Set,
+};
+use sha2::{Digest, Sha256};
+
+use super::audit::{self, Touched};
+use super::page::{self, Page, Window};
+use super::{folded_contains, scope, today_in_vietnam, units};
+use crate::db::write_txn;
+use crate::entity::{activity as activity_e, activity_outcome, group, membership, task};
+use crate::error::{ApiError, ApiResult, is_unique_violation};
+use crate::principal::Principal;
+
+#[derive(Debug, Clone, Default)]
+pub struct TaskFilter {
+    pub unit_id: Option<i64>,
+    pub group_id: Option<i64>,
+    pub assignee_id: Option<i64>,
+    pub status: Option<Vec<TaskStatus>>,
+    pub kind: Option<TaskKind>,
+    /// Past its due date (judged in Asia/Ho_Chi_Minh) and neither done nor cancelled.
+    pub overdue: Option<bool>,
+    pub search: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum TaskOrder {
+    #[default]
+    DueOn,
+    CreatedAt,
+    Priority,
+    Title,
+}
+
+fn overdue_condition(today: NaiveDate) -> Condition {
+    Condition::all().add(task::Column::DueOn.lt(today)).add(
+        task::Column::Status.is_not_in([TaskStatus::Done.as_str(), TaskStatus::Cancelled.as_str()]),
+    )
+}
+
+fn apply_filter(
+    mut q: Select<task::Entity>,
+    f: &TaskFilter,
+    unit_path: Option<&str>,
+) -> Select<task::Entity> {
+    if let Some(path) = unit_path {
+        q = q.filter(
+            task::Column::GroupId.in_subquery(
+                sea_orm::sea_query::Query::select()
+                    .column(group::Column::Id)
+                    .from(group::Entity)
+                    .cond_where(scope::unit_subtree(group::Column::UnitPath, path))
+                    .to_owned(),
+            ),
+        );
+    }
+    if let Some(g) = f.group_id {
+        q = q.filter(task::Column::GroupId.eq(g));
+    }
+    if let Some(a) = f.assignee_id {
+        q = q.filter(task::Column::AssigneeMemberId.eq(a));
+    }
+    if let Some(statuses) = &f.status {
+        q = q.filter(task::Column::Status.is_in(statuses.iter().map(|s| s.as_str())));
+    }
+    if let Some(kind) = f.kind {
+        q = q.filter(task::Column::Kind.eq(kind.as_str()));
+    }
+    match f.overdue {
+        Some(true) => q = q.filter(overdue_condition(today_in_vietnam())),
+        Some(false) => q = q.filter(overdue_condition(today_in_vietnam()).not()),
+        None => {}
+    }
+    if let Some(c) = f
+        .search
+        .as_deref()
+        .and_then(|s| folded_contains(task::Column::TitleFolded, s))
+    {
+        q = q.filter(c);
+    }
+    q
+}
+
+fn order_terms(order: TaskOrder, desc: bool) -> Vec<(Expr, Order)> {
+    let dir = if desc { Order::Desc } else { Order::Asc };
+    let col = match order {
+        TaskOrder::DueOn => task::Column::DueOn,
+        TaskOrder::CreatedAt => task::Column::CreatedAt,
+        TaskOrder::Priority => task::Column::Priority,
+        TaskOrder::Title => task::Column::TitleFolded,
+    };
+    vec![
+        (Expr::col((task::Entity, col)), dir.clone()),
+        (Expr::col((task::Entity, task::Column::Id)), dir),
+    ]
+}
+
+async fn select(
+    db: &DatabaseConnection,
+    p: &Principal,
+    f: &TaskFilter,
+    order: TaskOrder,
+    desc: bool,
+) -> ApiResult<Select<task::Entity>> {
+    let path = units::path_of(db, p, f.unit_id).await?;
+    let mut q = apply_filter(
+        task::Entity::find().filter(scope::tasks(p)),
+        f,
+        path.as_deref(),
+    );
+    for (expr, dir) in order_terms(order, desc) {
+        q = q.order_by(expr, dir);
+    }
+    Ok(q)
+}
+
+pub async fn list(
+    db: &DatabaseConnection,
+    p: &Principal,
+    f: &TaskFilter,
+    order: TaskOrder,
+    desc: bool,
+    window: Window,
+) -> ApiResult<Page<task::Model>> {
+    audit::authorize(db, p, Action::ReadTasks, "tasks").await?;
+    page::fetch(db, select(db, p, f, order, desc).await?, window).await
+}
+
+pub async fn count(db: &DatabaseConnection, p: &Principal, f: &TaskFilter) -> ApiResult<u64> {
+    scope::require(p, Action::ReadTasks)?;
+    Ok(select(db, p, f, TaskOrder::DueOn, false)
+        .await?
+        .count(db)
+        .await?)
+}
+
+pub async fn get(
+    db: &DatabaseConnection,
+    p: &Principal,
+    id: i64,
+) -> ApiResult<Option<task::Model>> {
+    scope::require(p, Action::ReadTasks)?;
+    Ok(task::Entity::find_by_id(id)
+        .filter(scope::tasks(p))
+        .one(db)
+        .await?)
+}
+
+pub async fn get_by_ids(
+    db: &DatabaseConnection,
+    p: &Principal,
+    ids: &[i64],
+) -> ApiResult<HashMap<i64, task::Model>> {
+    if scope::require(p, Action::ReadTasks).is_err() {
+        return Ok(HashMap::new());
+    }
+    let rows = task::Entity::find()
+        .filter(task::Column::Id.is_in(ids.iter().copied()))
+        .filter(scope::tasks(p))
+        .all(db)
+        .await?;
+    Ok(rows.into_iter().map(|t| (t.id, t)).collect())
+}
+
+/// Tasks of many groups (`group.tasks`), one statement.
+pub async fn of_groups(
+    db: &DatabaseConnection,
+    p: &Principal,
+    group_ids: &[i64],
+    f: &TaskFilter,
+    window: Window,
+) -> ApiResult<HashMap<i64, Page<task::Model>>> {
+    scope::require(p, Action::ReadTasks)?;
+    let q = apply_filter(
+        task::Entity::find()
+            .filter(scope::tasks(p))
+            .filter(task::Column::GroupId.is_in(group_ids.iter().copied())),
+        f,
+        None,
+    );
+    let parent = Expr::col((task::Entity, task::Column::GroupId));
+    page::fetch_per_parent(db, q, parent, &order_terms(TaskOrder::DueOn, false), window).await
+}
+
+/// Activities of many tasks (`task.activities`), newest first, one statement.
+pub async fn activities_of(
+    db: &DatabaseConnection,
+    p: &Principal,
+    task_ids: &[i64],
+    window: Window,
+) -> ApiResult<HashMap<i64, Page<activity_e::Model>>> {
+    scope::require(p, Action::ReadActivities)?;
+    let q = activity_e::Entity::find()
+        .filter(scope::activities(p))
+        .filter(activity_e::Column::TaskId.is_in(task_ids.iter().copied()));
+    let parent = Expr::col((activity_e::Entity, activity_e::Column::TaskId));
+    let order = [
+        (
+            Expr::col((activity_e::Entity, activity_e::Column::OccurredAt)),
+            Order::Desc,
+        ),
+        (
+            Expr::col((activity_e::Entity, activity_e::Column::Id)),
+            Order::Desc,
+        ),
+    ];
+    page::fetch_per_parent(db, q, parent, &order, window).await
+}
+
+/// Outcomes of many activities, one statement.
+pub async fn outcomes_of(
+    db: &DatabaseConnection,
+    activity_ids: &[i64],
+) -> ApiResult<HashMap<i64, Vec<activity_outcome::Model>>> {
+    let rows = activity_outcome::Entity::find()
+        .filter(activity_outcome::Column::ActivityId.is_in(activity_ids.iter().copied()))
+        .order_by_asc(activity_outcome::Column::Id)
+        .all(db)
+        .await?;
+    let mut out: HashMap<i64, Vec<activity_outcome::Model>> = HashMap::new();
+    for row in rows {
+        out.entry(row.activity_id).or_default().push(row);
+    }
+    Ok(out)
+}
+
+pub async fn get_activity(
+    db: &DatabaseConnection,
+    p: &Principal,
+    id: i64,
+) -> ApiResult<Option<activity_e::Model>> {
+    scope::require(p, Action::ReadActivities)?;
+    Ok(activity_e::Entity::find_by_id(id)
+        .filter(scope::activities(p))
+        .one(db)
+        .await?)
+}
+
+#[derive(Debug, Clone)]
+pub struct NewTask {
+    pub group_id: i64,
+    pub assignee_id: Option<i64>,
+    pub title: String,
+    pub description: Option<String>,
+    pub kind: TaskKind,
+    pub priority: rules::TaskPriority,
+    pub due_on: Option<NaiveDate>,
+    pub target: Option<i64>,
+}
+
+/// The largest target a task may have: far above any ward's population, low enough to catch typos.
+pub const MAX_TARGET: i64 = 10_000_000;
+
+pub async fn create(
+    db: &DatabaseConnection,
+    p: &Principal,
+    input: NewTask,
+) -> ApiResult<task::Model> {
+    audit::authorize(db, p, Action::CreateTask, "createTask").await?;
+    let txn = write_txn(db).await?;
+    let outcome = create_in(&txn, p, input).await;
+    audit::conclude(db, txn, p, "createTask", outcome).await
+}
+
+async fn group_for_write(
+    txn: &DatabaseTransaction,
+    p: &Principal,
+    group_id: i64,
+    field: &str,
+) -> ApiResult<group::Model> {
+    let grp = group::Entity::find_by_id(group_id).one(txn).await?;
+    match grp {
+        Some(g) if scope::group_in_scope(p, g.id, &g.unit_path) => Ok(g),
+        // A group the caller cannot see is reported exactly like a missing one.
+        _ => Err(ApiError::bad_input(field, "no such group")),
+    }
+}
+
+async fn check_assignee(
+    txn: &DatabaseTransaction,
+    group_id: i64,
+    assignee: Option<i64>,
+) -> ApiResult<()> {
+    if let Some(member_id) = assignee {
+        let n = membership::Entity::find()
+            .filter(membership::Column::GroupId.eq(group_id))
+            .filter(membership::Column::MemberId.eq(member_id))
+            .filter(membership::Column::LeftOn.is_null())
+            .count(txn)
+            .await?;
+        if n == 0 {
+            return Err(ApiError::bad_input(
+                "assigneeId",
+                "must be a current member of the group",
+            ));
+        }
+    }
+    Ok(())
+}
+
+async fn create_in(
+    txn: &DatabaseTransaction,
+    p: &Principal,
+    input: NewTask,
+) -> ApiResult<(task::Model, Touched)> {
+    let title = validate::required_text("title", &input.title, 200)?;
+    let description = validate::optional_text("description", input.description.as_deref(), 4000)?;
+    let target = input
+        .target
+        .map(|t| validate::count_in_range("target", t, 0, MAX_TARGET))
+        .transpose()?;
+    let grp = group_for_write(txn, p, input.group_id, "groupId").await?;
+    if !scope::unit_in_scope(p, &grp.unit_path) {
+        return Err(ApiError::forbidden(
+            "only ward leaders and officers above assign tasks",
+        ));
+    }
+    check_assignee(txn, grp.id, input.assignee_id).await?;
+    let now = Utc::now();
+    let model = task::ActiveModel {
+        group_id: Set(grp.id),
+        assignee_member_id: Set(input.assignee_id),
+        title_folded: Set(text::fold(&title)),
+        title: Set(title),
+        description: Set(description),
+        kind: Set(input.kind.as_str().to_owned()),
+        priority: Set(input.priority.as_str().to_owned()),
+        status: Set(TaskStatus::Open.as_str().to_owned()),
+        due_on: Set(input.due_on),
+        target: Set(target),
+        progress: Set(0),
+        version: Set(1),
+        created_by_user_id: Set(p.user_ref()),
+        created_at: Set(now),
+        updated_at: Set(now),
+        completed_at: Set(None),
+        ..Default::default()
+    }
+    .insert(txn)
+    .await?;
+    Ok((model.clone(), Touched::new("Task", model.id, grp.unit_path)))
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct TaskChanges {
+    pub group_id: Option<i64>,
+    pub assignee_id: Option<Option<i64>>,
+    pub title: Option<String>,
+    pub description: Option<String>,
+    pub priority: Option<rules::TaskPriority>,
+    pub due_on: Option<Option<NaiveDate>>,
+    pub target: Option<Option<i64>>,
+}
+
+pub async fn update(
+    db: &DatabaseConnection,
+    p: &Principal,
+    id: i64,
+    expected_version: i32,
+    changes: TaskChanges,
+) -> ApiResult<task::Model> {
+    audit::authorize(db, p, Action::UpdateTask, "updateTask").await?;
+    let txn = write_txn(db).await?;
+    let outcome = update_in(&txn, p, id, expected_version, changes).await;
+    audit::conclude(db, txn, p, "updateTask", outcome).await
+}
+
+fn stale(current: i32, expected: i32) -> ApiError {
+    ApiError::Conflict(format!(
+        "the task was changed by someone else (version {current} now, {expected} expected)"
+    ))
+}
+
+async fn update_in(
+    txn: &DatabaseTransaction,
+    p: &Principal,
+    id: i64,
+    expected: i32,
+    c: TaskChanges,
+) -> ApiResult<(task::Model, Touched)> {
+    let current = task::Entity::find_by_id(id)
+        .filter(scope::tasks(p))
+        .one(txn)
+        .await?
+        .ok_or(ApiError::NotFound("task"))?;
+    if current.version != expected {
+        return Err(stale(current.version, expected));
+    }
+    let mut am: task::ActiveModel = current.clone().into();
+    let mut group_id = current.group_id;
+    let mut unit_path = group::Entity::find_by_id(current.group_id)
+        .one(txn)
+        .await?
+        .map(|g| g.unit_path)
+        .unwrap_or_default();
+    if let Some(new_group) = c.group_id {
+        let grp = group_for_write(txn, p, new_group, "groupId").await?;
+        if !scope::unit_in_scope(p, &grp.unit_path) {
+            return Err(ApiError::forbidden("the group is outside your scope"));
+        }
+        group_id = grp.id;
+        unit_path = grp.unit_path;
+        am.group_id = Set(grp.id);
+    }
+    if let Some(assignee) = c.assignee_id {
+        check_assignee(txn, group_id, assignee).await?;
+        am.assignee_member_id = Set(assignee);
+    } else if group_id != current.group_id {
+        check_assignee(txn, group_id, current.assignee_member_id).await?;
+    }
+    if let Some(title) = c.title {
+        let title = validate::required_text("title", &title, 200)?;
+        am.title_folded = Set(text::fold(&title));
+        am.title = Set(title);
+    }
+    if let Some(d) = c.description {
+        am.description = Set(validate::optional_text("description", Some(&d), 4000)?);
+    }
+    if let Some(pr) = c.priority {
+        am.priority = Set(pr.as_str().to_owned());
+    }
+    if let Some(due) = c.due_on {
+        am.due_on = Set(due);
+    }
+    if let Some(target) = c.target {
+        am.target = Set(target
+            .map(|t| validate::count_in_range("target", t, 0, MAX_TARGET))
+            .transpose()?);
+    }
+    am.version = Set(current.version + 1);
+    am.updated_at = Set(Utc::now());
+    let result = task::Entity::update_many()
+        .set(am)
+        .filter(task::Column::Id.eq(id))
+        .filter(task::Column::Version.eq(expected))
+        .exec(txn)
+        .await?;
+    if result.rows_affected != 1 {
+        return Err(stale(current.version, expected));
+    }
+    let model = task::Entity::find_by_id(id)
+        .one(txn)
+        .await?
+        .ok_or(ApiError::NotFound("task"))?;
+    Ok((model, Touched::new("Task", id, unit_path)))
+}
+
+pub async fn transition(
+    db: &DatabaseConnection,
+    p: &Principal,
+    id: i64,
+    action: TaskAction,
+    expected_version: i32,
+) -> ApiResult<task::Model> {
+    let txn = write_txn(db).await?;
+    let outcome = transition_in(&txn, p, id, action, expected_version).await;
+    audit::conclude(db, txn, p, "transitionTask", outcome).await
+}
+
+async fn transition_in(
+    txn: &DatabaseTransaction,
+    p: &Principal,
+    id: i64,
+    action: TaskAction,
+    expected: i32,
+) -> ApiResult<(task::Model, Touched)> {
+    let current = task::Entity::find_by_id(id)
+        .filter(scope::tasks(p))
+        .one(txn)
+        .await?
+        .ok_or(ApiError::NotFound("task"))?;
+    let from = TaskStatus::parse(&current.status).ok_or_else(|| {
+        ApiError::Internal(format!("task {id} has unknown status {}", current.status))
+    })?;
+    let to = match rules::transition(p.role, from, action) {
+        Ok(to) => to,
+        Err(TransitionError::NotPermitted { role, action }) => {
+            return Err(ApiError::forbidden(format!(
+                "role {role} may not {action} a task"
+            )));
+        }
+        Err(TransitionError::Illegal { from, action }) => {
+            return Err(ApiError::bad_input(
+                "action",
+                format!("cannot {action} a task that is {from}"),
+            ));
+        }
+    };
+    if current.version != expected {
+        return Err(stale(current.version, expected));
+    }
+    let now = Utc::now();
+    let result = task::Entity::update_many()
+        .col_expr(task::Column::Status, Expr::value(to.as_str()))
+        .col_expr(task::Column::Version, Expr::value(expected + 1))
+        .col_expr(task::Column::UpdatedAt, Expr::value(now))
+        .col_expr(
+            task::Column::CompletedAt,
+            Expr::value((to == TaskStatus::Done).then_some(now)),
+        )
+        .filter(task::Column::Id.eq(id))
+        .filter(task::Column::Version.eq(expected))
+        .exec(txn)
+        .await?;
+    if result.rows_affected != 1 {
+        return Err(stale(current.version, expected));
+    }
+    let model = task::Entity::find_by_id(id)
+        .one(txn)
+        .await?
+        .ok_or(ApiError::NotFound("task"))?;
+    let unit_path = group::Entity::find_by_id(model.group_id)
+        .one(txn)
+        .await?
+        .map(|g| g.unit_path)
+        .unwrap_or_default();
+    Ok((model, Touched::new("Task", id, unit_path)))
+}
+
+/// A field report as the phone sends it.
+#[derive(Debug, Clone)]
+pub struct Report {
+    pub idempotency_key: String,
+    pub task_id: i64,
+    pub occurred_at: DateTime<Utc>,
+    pub residents_helped: i64,
+    pub outcomes: Vec<(OutcomeKind, i64)>,
+    pub note: Option<String>,
+}
+
+/// What `reportActivity` returns, whether the report is new or a replay.
+#[derive(Debug, Clone)]
+pub struct Reported {
+    pub activity: activity_e::Model,
+    pub task: task::Model,
+    /// False when the key had been seen already and nothing was stored.
+    pub created: bool,
+}
+
+/// Hash of the report's content, so a replay can be told from a different report reusing a key.
+fn report_hash(r: &Report, note: &Option<String>) -> String {
+    let mut outcomes: Vec<(&str, i64)> = r.outcomes.iter().map(|(k, n)| (k.as_str(), *n)).collect();
+    outcomes.sort();
+    let canonical = serde_json::json!({
+        "taskId": r.task_id,
+        "occurredAt": r.occurred_at.timestamp_millis(),
+        "residentsHelped": r.residents_helped,
+        "outcomes": outcomes,
+        "note": note,
+    });
+    let digest = Sha256::digest(canonical.to_string().as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// How far in the future a report may claim to have happened (phone clocks drift).
+const MAX_CLOCK_SKEW: chrono::Duration = chrono::Duration::minutes(10);
+
+pub async fn report_activity(
+    db: &DatabaseConnection,
+    p: &Principal,
+    r: Report,
+    max_residents: i64,
+) -> ApiResult<Reported> {
+    audit::authorize(db, p, Action::ReportActivity, "reportActivity").await?;
+    let note = activity::validate_report(
+        &r.idempotency_key,
+        r.residents_helped,
+        &r.outcomes,
+        r.note.as_deref(),
+        max_residents,
+    )?;
+    if r.occurred_at > Utc::now() + MAX_CLOCK_SKEW {
+        return Err(ApiError::bad_input("occurredAt", "is in the future"));
+    }
+    let hash = report_hash(&r, &note);
+    if let Some(replay) = replay(db, p, &r.idempotency_key, &hash).await? {
+        return Ok(replay);
+    }
+    let txn = write_txn(db).await?;
+    let outcome = report_in(&txn, p, &r, note, &hash).await;
+    match outcome {
+        // Another request with the same key won the race between our look-up and our insert.
+        Err(ApiError::Conflict(ref m)) if m == RACE => {
+            txn.rollback().await?;
+            replay(db, p, &r.idempotency_key, &hash)
+                .await?
+                .ok_or_else(|| ApiError::Internal("idempotency race without a row".into()))
+        }
+        other => audit::conclude(db, txn, p, "reportActivity", other).await,
+    }
+}
+
+const RACE: &str = "idempotency-race";
+
+async fn replay(
+    db: &DatabaseConnection,
+    p: &Principal,
+    key: &str,
+    hash: &str,
+) -> ApiResult<Option<Reported>> {
+    let Some(existing) = activity_e::Entity::find()
+        .filter(activity_e::Column::IdempotencyKey.eq(key))
+        .one(db)
+        .await?
+    else {
+        return Ok(None);
+    };
+    if existing.request_hash != hash {
+        return Err(ApiError::Conflict(
+            "this idempotency key was already used for a different report".to_owned(),
+        ));
+    }
+    // Same content: the same answer, provided the caller may see it (else it is not theirs).
+    let task = task::Entity::find_by_id(existing.task_id)
+        .filter(scope::tasks(p))
+        .one(db)
+        .await?
+        .ok_or(ApiError::NotFound("task"))?;
+    Ok(Some(Reported {
+        activity: existing,
+        task,
+        created: false,
+    }))
+}
+
+async fn report_in(
+    txn: &DatabaseTransaction,
+    p: &Principal,
+    r: &Report,
+    note: Option<String>,
+    hash: &str,
+) -> ApiResult<(Reported, Touched)> {
+    let task = task::Entity::find_by_id(r.task_id)
+        .filter(scope::tasks(p))
+        .one(txn)
+        .await?
+        .ok_or(ApiError::NotFound("task"))?;
+    let status = TaskStatus::parse(&task.status).unwrap_or(TaskStatus::Cancelled);
+    if !rules::accepts_activity(status) {
+        return Err(ApiError::bad_input(
+            "taskId",
+            format!("the task is {status} and accepts no more reports"),
+        ));
+    }
+    let kind = TaskKind::parse(&task.kind).unwrap_or(TaskKind::Other);
+    let delta = activity::progress_delta(kind, r.residents_helped, &r.outcomes);
+    let vneid: i64 = r
+        .outcomes
+        .iter()
+        .filter(|(k, _)| *k == OutcomeKind::VneidActivated)
+        .map(|(_, n)| n)
+        .sum();
+    let inserted = activity_e::ActiveModel {
+        task_id: Set(task.id),
+        group_id: Set(task.group_id),
+        member_id: Set(if p.role.is_group_scoped() {
+            p.member_id
+        } else {
+            None
+        }),
+        reported_by_user_id: Set(p.user_ref()),
+        occurred_at: Set(r.occurred_at),
+        residents_helped: Set(r.residents_helped as i32),
+        vneid_activations: Set(vneid as i32),
+        progress_delta: Set(delta),
+        note: Set(note),
+        idempotency_key: Set(r.idempotency_key.clone()),
+        request_hash: Set(hash.to_owned()),
+        created_at: Set(Utc::now()),
+        ..Default::default()
+    }
+    .insert(txn)
+    .await;
+    let activity = match inserted {
+        Ok(a) => a,
+        Err(e) if is_unique_violation(&e) => return Err(ApiError::Conflict(RACE.to_owned())),
+        Err(e) => return Err(e.into()),
+    };
+    if !r.outcomes.is_empty() {
+        activity_outcome::Entity::insert_many(r.outcomes.iter().map(|(k, n)| {
+            activity_outcome::ActiveModel {
+                activity_id: Set(activity.id),
+                kind: Set(k.as_str().to_owned()),
+                count: Set(*n as i32),
+                ..Default::default()
+            }
+        }))
+        .exec(txn)
+        .await?;
+    }
+    // Atomic in the database: concurrent reports never lose each other's increments.
+    task::Entity::update_many()
+        .col_expr(
+            task::Column::Progress,
+            Expr::col(task::Column::Progress).add(delta),
+        )
+        .col_expr(task::Column::UpdatedAt, Expr::value(Utc::now()))
+        .filter(task::Column::Id.eq(task.id))
+        .exec(txn)
+        .await?;
+    let task = task::Entity::find_by_id(task.id)
+        .one(txn)
+        .await?
+        .ok_or(ApiError::NotFound("task"))?;
+    let unit_path = group::Entity::find_by_id(task.group_id)
+        .one(txn)
+        .await?
+        .map(|g| g.unit_path)
+        .unwrap_or_default();
+    let touched = Touched::new("Activity", activity.id, unit_path);
+    Ok((
+        Reported {
+            activity,
+            task,
+            created: true,
+        },
+        touched,
+    ))
+}

@@ -1,0 +1,178 @@
+//! Builds the running application from configuration and a bound `TcpListener` (tests bind
+//! port 0 and read the port back).
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::dev::Server;
+use actix_web::{App, HttpServer, guard, web};
+
+use crate::auth::jwt::{JwtKeys, KeyConfig};
+use crate::auth::throttle::{LoginThrottle, ThrottleSettings};
+use crate::config::ServeArgs;
+use crate::db::{self, PoolSettings};
+use crate::events::EventBus;
+use crate::graphql::{QueryLimits, build_schema};
+use crate::http;
+use crate::state::{ApiSettings, AppState};
+
+pub struct Application {
+    port: u16,
+    server: Server,
+    state: AppState,
+}
+
+fn parse_pairs(list: &str) -> Result<Vec<(String, String)>, String> {
+    list.split(',')
+        .filter(|s| !s.trim().is_empty())
+        .map(|pair| {
+            pair.split_once('=')
+                .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
+                .ok_or_else(|| format!("expected kid=value, got {pair:?}"))
+        })
+        .collect()
+}
+
+/// Works out the JWT key configuration; in demo mode without a secret, generates one.
+pub fn key_config(args: &ServeArgs) -> Result<KeyConfig, String> {
+    if let Some(private) = &args.jwt_ed25519_private_key {
+        let public = args
+            .jwt_ed25519_public_key
+            .as_ref()
+            .ok_or("--jwt-ed25519-public-key is required with the private key")?;
+        let read = |p: &std::path::Path| {
+            std::fs::read(p).map_err(|e| format!("reading {}: {e}", p.display()))
+        };
+        let mut previous = Vec::new();
+        for (kid, path) in parse_pairs(args.jwt_previous_public_keys.as_deref().unwrap_or(""))? {
+            previous.push((kid, read(std::path::Path::new(&path))?));
+        }
+        return Ok(KeyConfig::EdDsa {
+            kid: args.jwt_kid.clone(),
+            private_pem: read(private)?,
+            public_pem: read(public)?,
+            previous,
+        });
+    }
+    let previous = parse_pairs(args.jwt_previous_secrets.as_deref().unwrap_or(""))?
+        .into_iter()
+        .map(|(k, v)| (k, v.into_bytes()))
+        .collect();
+    let secret = match (&args.jwt_secret, args.demo) {
+        (Some(s), _) => s.clone().into_bytes(),
+        (None, true) => {
+            tracing::warn!("demo mode: no CDTG_JWT_SECRET set, using a random one; tokens will not survive a restart");
+            let mut bytes = [0u8; 48];
+            rand::RngCore::fill_bytes(&mut rand::rng(), &mut bytes);
+            bytes.to_vec()
+        }
+        (None, false) => return Err("CDTG_JWT_SECRET (at least 32 bytes) or Ed25519 keys are required; use --demo to try it out".into()),
+    };
+    Ok(KeyConfig::Hs256 {
+        kid: args.jwt_kid.clone(),
+        secret,
+        previous,
+    })
+}
+
+impl Application {
+    /// Connects, migrates, optionally seeds the demo, and binds the HTTP server.
+    pub async fn build(
+        database_url: &str,
+        args: &ServeArgs,
+        listener: TcpListener,
+    ) -> Result<Self, String> {
+        let keys = JwtKeys::new(&key_config(args)?, args.access_token_ttl_secs)?;
+        let pool = PoolSettings {
+            max_connections: args.db_max_connections,
+            acquire_timeout: Duration::from_millis(args.db_acquire_timeout_ms),
+        };
+        let (conn, statements) = db::connect(database_url, &pool)
+            .await
+            .map_err(|e| format!("connecting to the database: {e}"))?;
+        db::migrate(&conn)
+            .await
+            .map_err(|e| format!("migrating: {e}"))?;
+        if args.demo
+            && !crate::seed::has_data(&conn)
+                .await
+                .map_err(|e| e.to_string())?
+        {
+            tracing::info!("seeding the demo dataset");
+            let summary = crate::seed::demo(&conn, 1)
+                .await
+                .map_err(|e| format!("seeding: {e}"))?;
+            tracing::info!(
+                groups = summary.groups,
+                members = summary.members,
+                "demo dataset ready"
+            );
+        }
+        let events = EventBus::start(conn.clone()).await;
+        let state = AppState {
+            db: conn,
+            statements,
+            keys: Arc::new(keys),
+            throttle: Arc::new(LoginThrottle::new(ThrottleSettings {
+                max_failures_per_user: args.login_max_failures,
+                ..Default::default()
+            })),
+            settings: Arc::new(ApiSettings {
+                max_residents_per_session: args.max_residents_per_session,
+                demo: args.demo,
+            }),
+            events,
+        };
+        let limits = QueryLimits {
+            max_depth: args.max_query_depth,
+            max_complexity: args.max_query_complexity,
+            ..Default::default()
+        };
+        let schema = build_schema(Some(state.clone()), &limits);
+        let port = listener.local_addr().map_err(|e| e.to_string())?.port();
+        let app_state = state.clone();
+        let mut server = HttpServer::new(move || {
+            App::new()
+                .app_data(web::Data::new(schema.clone()))
+                .app_data(web::Data::new(app_state.clone()))
+                .service(
+                    web::resource("/graphql")
+                        .route(
+                            web::get()
+                                .guard(guard::Header("upgrade", "websocket"))
+                                .to(http::graphql_ws),
+                        )
+                        .route(web::post().to(http::graphql))
+                        .route(web::get().to(http::graphql)),
+                )
+                .route("/graphiql", web::get().to(http::graphiql))
+                .route("/", web::get().to(http::root_redirect))
+                .route("/healthz", web::get().to(http::healthz))
+                .route("/metrics", web::get().to(http::metrics))
+        })
+        .shutdown_timeout(30);
+        if let Some(workers) = args.workers {
+            server = server.workers(workers);
+        }
+        let server = server.listen(listener).map_err(|e| e.to_string())?.run();
+        Ok(Application {
+            port,
+            server,
+            state,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Runs until the server stops (SIGTERM/SIGINT: in-flight requests finish first).
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}

@@ -1,0 +1,39 @@
+//! Application state shared by every request: the pool, keys and settings. Nothing here is
+//! per-user; the server is stateless apart from the database (and the login throttle's memory).
+
+use std::sync::Arc;
+
+use sea_orm::DatabaseConnection;
+
+use crate::auth::jwt::JwtKeys;
+use crate::auth::throttle::LoginThrottle;
+use crate::db::StatementCounter;
+use crate::events::EventBus;
+
+/// Tunables that shape API behaviour (limits that are not transport limits).
+#[derive(Debug, Clone)]
+pub struct ApiSettings {
+    /// The most residents one field session may report (absurd numbers are refused).
+    pub max_residents_per_session: i64,
+    /// Demo mode: friendlier errors (field suggestions) and generated secrets.
+    pub demo: bool,
+}
+
+impl Default for ApiSettings {
+    fn default() -> Self {
+        ApiSettings {
+            max_residents_per_session: cdtg_core::activity::DEFAULT_MAX_RESIDENTS_PER_SESSION,
+            demo: false,
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct AppState {
+    pub db: DatabaseConnection,
+    pub statements: StatementCounter,
+    pub keys: Arc<JwtKeys>,
+    pub throttle: Arc<LoginThrottle>,
+    pub settings: Arc<ApiSettings>,
+    pub events: EventBus,
+}
