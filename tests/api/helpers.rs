@@ -1,0 +1,189 @@
+//! `TestApp`: the real server on 127.0.0.1:0 over a database of its own.
+//!
+//! SQLite tests get a fresh file in a temporary directory. PostgreSQL tests run when
+//! `CDTG_TEST_POSTGRES_URL` points at a server (e.g. postgres://postgres@127.0.0.1:5432/test):
+//! each test creates its own database and drops it afterwards. Without the variable the
+//! PostgreSQL half of every test says it is skipped — except under `CI=true`, where a skip is a
+//! failure.
+
+use std::net::TcpListener;
+
+use cdtg_api::config::ServeArgs;
+use cdtg_api::startup::Application;
+use cdtg_api::state::AppState;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Runs an async test body once per backend.
+#[macro_export]
+macro_rules! on_both_databases {
+    ($($name:ident),+ $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    super::$name($crate::helpers::Backend::Sqlite).await
+                }
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    super::$name($crate::helpers::Backend::Postgres).await
+                }
+            }
+        )+
+    };
+}
+
+pub const TEST_JWT_SECRET: &str = "test-secret-that-is-long-enough-for-hs256-0123456789";
+
+/// A database that lives as long as the test.
+pub enum TestDb {
+    Sqlite { url: String, _dir: tempfile::TempDir },
+    Postgres { url: String, admin_url: String, name: String },
+}
+
+impl TestDb {
+    pub fn url(&self) -> &str {
+        match self {
+            TestDb::Sqlite { url, .. } | TestDb::Postgres { url, .. } => url,
+        }
+    }
+
+    /// A fresh database, or `None` when PostgreSQL is not configured (outside CI).
+    pub async fn create(backend: Backend) -> Option<TestDb> {
+        match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().expect("temp dir");
+                let url = format!("sqlite://{}?mode=rwc", dir.path().join("cdtg.sqlite").display());
+                Some(TestDb::Sqlite { url, _dir: dir })
+            }
+            Backend::Postgres => {
+                let admin_url = match std::env::var("CDTG_TEST_POSTGRES_URL") {
+                    Ok(url) if !url.is_empty() => url,
+                    _ => {
+                        if std::env::var("CI").as_deref() == Ok("true") {
+                            panic!("CDTG_TEST_POSTGRES_URL is not set: under CI=true the PostgreSQL tests must run");
+                        }
+                        eprintln!("skipped: PostgreSQL test (set CDTG_TEST_POSTGRES_URL to run it)");
+                        return None;
+                    }
+                };
+                let name = format!("cdtg_t_{}", uuid::Uuid::new_v4().simple());
+                let admin = sea_orm::Database::connect(&admin_url).await.expect("connect to the PostgreSQL admin database");
+                sea_orm::ConnectionTrait::execute_unprepared(&admin, &format!("CREATE DATABASE {name}")).await.expect("create test database");
+                admin.close().await.ok();
+                let base = admin_url.rsplit_once('/').map(|(b, _)| b.to_owned()).expect("URL with a database name");
+                Some(TestDb::Postgres { url: format!("{base}/{name}"), admin_url, name })
+            }
+        }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let TestDb::Postgres { admin_url, name, .. } = self {
+            let (admin_url, name) = (admin_url.clone(), name.clone());
+            // Drop runs outside async context: a short-lived runtime of its own does the cleanup.
+            let _ = std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
+                rt.block_on(async {
+                    let admin = sea_orm::Database::connect(&admin_url).await.ok()?;
+                    sea_orm::ConnectionTrait::execute_unprepared(&admin, &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await.ok()?;
+                    admin.close().await.ok()
+                })
+            })
+            .join();
+        }
+    }
+}
+
+pub struct TestApp {
+    pub address: String,
+    pub port: u16,
+    pub client: reqwest::Client,
+    pub state: AppState,
+    pub backend: Backend,
+    pub db: TestDb,
+}
+
+/// Server settings for tests: fixed secret, two workers, defaults otherwise.
+pub fn test_args() -> ServeArgs {
+    let mut args = ServeArgs::defaults();
+    args.jwt_secret = Some(TEST_JWT_SECRET.to_owned());
+    args.workers = Some(2);
+    args.db_max_connections = 8;
+    args
+}
+
+impl TestApp {
+    /// Starts a server over a fresh, migrated, empty database.
+    pub async fn spawn(backend: Backend) -> Option<TestApp> {
+        Self::spawn_with(backend, test_args()).await
+    }
+
+    pub async fn spawn_with(backend: Backend, args: ServeArgs) -> Option<TestApp> {
+        let db = TestDb::create(backend).await?;
+        Some(Self::spawn_on(db, backend, args).await)
+    }
+
+    /// Starts a server over an existing database (a second instance on the same data).
+    pub async fn spawn_on(db: TestDb, backend: Backend, args: ServeArgs) -> TestApp {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
+        let app = Application::build(db.url(), &args, listener).await.expect("build the application");
+        let port = app.port();
+        let state = app.state().clone();
+        tokio::spawn(app.run_until_stopped());
+        TestApp {
+            address: format!("http://127.0.0.1:{port}"),
+            port,
+            client: reqwest::Client::new(),
+            state,
+            backend,
+            db,
+        }
+    }
+
+    /// POSTs a GraphQL request; returns the HTTP status and the JSON body.
+    pub async fn gql(&self, token: Option<&str>, query: &str, variables: Value) -> (StatusCode, Value) {
+        let mut req = self.client.post(format!("{}/graphql", self.address)).json(&json!({ "query": query, "variables": variables }));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        let res = req.send().await.expect("request reaches the server");
+        let status = res.status();
+        let body = res.json::<Value>().await.expect("JSON body");
+        (status, body)
+    }
+
+    /// A query that must succeed: returns `data`, panicking with the errors otherwise.
+    pub async fn ok(&self, token: &str, query: &str, variables: Value) -> Value {
+        let (status, body) = self.gql(Some(token), query, variables).await;
+        assert!(body.get("errors").is_none(), "unexpected errors ({status}): {body}");
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body["data"].clone()
+    }
+
+    /// A query that must fail: returns the first error's `extensions.code`.
+    pub async fn error_code(&self, token: Option<&str>, query: &str, variables: Value) -> String {
+        let (_, body) = self.gql(token, query, variables).await;
+        body["errors"][0]["extensions"]["code"].as_str().unwrap_or_else(|| panic!("expected an error, got {body}")).to_owned()
+    }
+
+    pub async fn login(&self, username: &str, password: &str) -> String {
+        let (status, body) = self
+            .gql(None, "mutation($u: String!, $p: String!) { login(input: {username: $u, password: $p}) { accessToken } }", json!({ "u": username, "p": password }))
+            .await;
+        assert_eq!(status, StatusCode::OK, "login as {username}: {body}");
+        body["data"]["login"]["accessToken"].as_str().unwrap_or_else(|| panic!("login as {username} failed: {body}")).to_owned()
+    }
+
+    /// SQL statements executed so far by this server's pool.
+    pub fn statements(&self) -> u64 {
+        self.state.statements.get()
+    }
+}

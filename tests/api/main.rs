@@ -1,0 +1,13 @@
+//! End-to-end tests: the real server, real HTTP, SQLite and PostgreSQL.
+
+mod helpers;
+mod fixture;
+
+mod auth;
+mod authorization;
+mod batching;
+mod groups;
+mod members;
+mod platform;
+mod tasks;
+mod units;
