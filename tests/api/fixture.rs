@@ -59,9 +59,18 @@ pub mod users {
     pub const VIEWER: &str = "viewer";
 }
 
-async fn unit(db: &DatabaseConnection, name: &str, kind: &str, parent: Option<(i64, &str)>) -> (i64, String) {
+async fn unit(
+    db: &DatabaseConnection,
+    name: &str,
+    kind: &str,
+    parent: Option<(i64, &str)>,
+) -> (i64, String) {
     let (parent_id, parent_path, depth) = match parent {
-        Some((id, path)) => (Some(id), path.to_owned(), path.matches('/').count() as i32 - 1),
+        Some((id, path)) => (
+            Some(id),
+            path.to_owned(),
+            path.matches('/').count() as i32 - 1,
+        ),
         None => (None, "/".to_owned(), 0),
     };
     let inserted = admin_unit::ActiveModel {
@@ -89,7 +98,14 @@ async fn unit(db: &DatabaseConnection, name: &str, kind: &str, parent: Option<(i
     (saved.id, path)
 }
 
-async fn account(db: &DatabaseConnection, username: &str, role: &str, unit: Option<i64>, group: Option<i64>, member: Option<i64>) {
+async fn account(
+    db: &DatabaseConnection,
+    username: &str,
+    role: &str,
+    unit: Option<i64>,
+    group: Option<i64>,
+    member: Option<i64>,
+) {
     user::ActiveModel {
         username: Set(username.to_owned()),
         password_hash: Set(PASSWORD_HASH.clone()),
@@ -109,13 +125,33 @@ async fn account(db: &DatabaseConnection, username: &str, role: &str, unit: Opti
 
 async fn group(db: &DatabaseConnection, name: &str, kind: &str, unit_id: i64) -> i64 {
     let sys = Principal::system();
-    groups::create(db, &sys, groups::NewGroup { name: name.into(), kind: kind.into(), unit_id, established_on: None, decision_number: None, zalo_url: None })
-        .await
-        .unwrap_or_else(|e| panic!("create group: {e:?}"))
-        .id
+    groups::create(
+        db,
+        &sys,
+        groups::NewGroup {
+            name: name.into(),
+            kind: kind.into(),
+            unit_id,
+            established_on: None,
+            decision_number: None,
+            zalo_url: None,
+        },
+    )
+    .await
+    .unwrap_or_else(|e| panic!("create group: {e:?}"))
+    .id
 }
 
-async fn member(db: &DatabaseConnection, family: &str, middle: &str, given: &str, phone: &str, unit_id: i64, group_id: i64, role: &str) -> i64 {
+async fn member(
+    db: &DatabaseConnection,
+    family: &str,
+    middle: &str,
+    given: &str,
+    phone: &str,
+    unit_id: i64,
+    group_id: i64,
+    role: &str,
+) -> i64 {
     let sys = Principal::system();
     let m = members::create(
         db,
@@ -132,13 +168,28 @@ async fn member(db: &DatabaseConnection, family: &str, middle: &str, given: &str
     )
     .await
     .unwrap_or_else(|e| panic!("create member: {e:?}"));
-    members::add_membership(db, &sys, members::NewMembership { member_id: m.id, group_id, role: role.into(), joined_on: None })
-        .await
-        .unwrap_or_else(|e| panic!("add membership: {e:?}"));
+    members::add_membership(
+        db,
+        &sys,
+        members::NewMembership {
+            member_id: m.id,
+            group_id,
+            role: role.into(),
+            joined_on: None,
+        },
+    )
+    .await
+    .unwrap_or_else(|e| panic!("add membership: {e:?}"));
     m.id
 }
 
-async fn task(db: &DatabaseConnection, group_id: i64, title: &str, kind: TaskKind, target: i64) -> i64 {
+async fn task(
+    db: &DatabaseConnection,
+    group_id: i64,
+    title: &str,
+    kind: TaskKind,
+    target: i64,
+) -> i64 {
     let sys = Principal::system();
     tasks::create(
         db,
@@ -164,14 +215,27 @@ async fn product(db: &DatabaseConnection, name: &str, group_id: i64) -> i64 {
     let p = products::create(
         db,
         &sys,
-        products::NewProduct { name: name.into(), category: "Thủy sản".into(), producer: "Hộ kinh doanh Ngọc Lan".into(), sale_unit: "chai".into(), ocop_stars: 3, group_id },
+        products::NewProduct {
+            name: name.into(),
+            category: "Thủy sản".into(),
+            producer: "Hộ kinh doanh Ngọc Lan".into(),
+            sale_unit: "chai".into(),
+            ocop_stars: 3,
+            group_id,
+        },
     )
     .await
     .unwrap_or_else(|e| panic!("create product: {e:?}"));
     products::upsert_listing(
         db,
         &sys,
-        products::ListingInput { product_id: p.id, platform: "VOSO".into(), url: format!("https://voso.vn/p/{}", p.id), status: "ACTIVE".into(), listed_on: None },
+        products::ListingInput {
+            product_id: p.id,
+            platform: "VOSO".into(),
+            url: format!("https://voso.vn/p/{}", p.id),
+            status: "ACTIVE".into(),
+            listed_on: None,
+        },
     )
     .await
     .unwrap_or_else(|e| panic!("upsert listing: {e:?}"));
@@ -183,39 +247,147 @@ impl Fixture {
         let db = &app.state.db;
         let (city, city_path) = unit(db, "Thành phố Đà Nẵng", "PROVINCE", None).await;
         let (district_a, da_path) = unit(db, "Sơn Trà", "DISTRICT", Some((city, &city_path))).await;
-        let (district_b, db_path) = unit(db, "Thanh Khê", "DISTRICT", Some((city, &city_path))).await;
+        let (district_b, db_path) =
+            unit(db, "Thanh Khê", "DISTRICT", Some((city, &city_path))).await;
         let (ward_a1, a1_path) = unit(db, "Phước Mỹ", "WARD", Some((district_a, &da_path))).await;
         let (ward_a2, a2_path) = unit(db, "An Hải Bắc", "WARD", Some((district_a, &da_path))).await;
         let (ward_b1, b1_path) = unit(db, "Tân Chính", "WARD", Some((district_b, &db_path))).await;
-        let (rg_a1, _) = unit(db, "Tổ dân phố 1", "RESIDENTIAL_GROUP", Some((ward_a1, &a1_path))).await;
+        let (rg_a1, _) = unit(
+            db,
+            "Tổ dân phố 1",
+            "RESIDENTIAL_GROUP",
+            Some((ward_a1, &a1_path)),
+        )
+        .await;
         let _ = b1_path;
         let _ = a2_path;
 
         let group_a1 = group(db, "Tổ CNSCĐ Tổ dân phố 1 – Phước Mỹ", "COMMUNITY", rg_a1).await;
-        let group_a1_management = group(db, "Tổ chỉ đạo chuyển đổi số phường Phước Mỹ", "MANAGEMENT", ward_a1).await;
+        let group_a1_management = group(
+            db,
+            "Tổ chỉ đạo chuyển đổi số phường Phước Mỹ",
+            "MANAGEMENT",
+            ward_a1,
+        )
+        .await;
         let group_a2 = group(db, "Tổ CNSCĐ An Hải Bắc", "COMMUNITY", ward_a2).await;
         let group_b1 = group(db, "Tổ CNSCĐ Tân Chính", "COMMUNITY", ward_b1).await;
 
-        let member_a1_leader = member(db, "Nguyễn", "Văn", "Chung", "0905 123 456", rg_a1, group_a1, "LEADER").await;
-        let member_a1_plain = member(db, "Trần", "Thị", "Hà", "0912345678", rg_a1, group_a1, "MEMBER").await;
-        let member_a1_third = member(db, "Lê", "Minh", "Tuấn", "+84 935 111 222", rg_a1, group_a1, "MEMBER").await;
-        let member_a2 = member(db, "Phạm", "Ngọc", "Lan", "0987654321", ward_a2, group_a2, "LEADER").await;
-        let member_b1 = member(db, "Hoàng", "Quốc", "Bảo", "0978111222", ward_b1, group_b1, "LEADER").await;
+        let member_a1_leader = member(
+            db,
+            "Nguyễn",
+            "Văn",
+            "Chung",
+            "0905 123 456",
+            rg_a1,
+            group_a1,
+            "LEADER",
+        )
+        .await;
+        let member_a1_plain = member(
+            db,
+            "Trần",
+            "Thị",
+            "Hà",
+            "0912345678",
+            rg_a1,
+            group_a1,
+            "MEMBER",
+        )
+        .await;
+        let member_a1_third = member(
+            db,
+            "Lê",
+            "Minh",
+            "Tuấn",
+            "+84 935 111 222",
+            rg_a1,
+            group_a1,
+            "MEMBER",
+        )
+        .await;
+        let member_a2 = member(
+            db,
+            "Phạm",
+            "Ngọc",
+            "Lan",
+            "0987654321",
+            ward_a2,
+            group_a2,
+            "LEADER",
+        )
+        .await;
+        let member_b1 = member(
+            db,
+            "Hoàng",
+            "Quốc",
+            "Bảo",
+            "0978111222",
+            ward_b1,
+            group_b1,
+            "LEADER",
+        )
+        .await;
 
-        let task_a1 = task(db, group_a1, "Kích hoạt VNeID tổ dân phố 1", TaskKind::VneidActivation, 50).await;
-        let task_a2 = task(db, group_a2, "Hướng dẫn dịch vụ công trực tuyến", TaskKind::OnlinePublicService, 20).await;
-        let task_b1 = task(db, group_b1, "Thanh toán không dùng tiền mặt", TaskKind::CashlessPayment, 30).await;
+        let task_a1 = task(
+            db,
+            group_a1,
+            "Kích hoạt VNeID tổ dân phố 1",
+            TaskKind::VneidActivation,
+            50,
+        )
+        .await;
+        let task_a2 = task(
+            db,
+            group_a2,
+            "Hướng dẫn dịch vụ công trực tuyến",
+            TaskKind::OnlinePublicService,
+            20,
+        )
+        .await;
+        let task_b1 = task(
+            db,
+            group_b1,
+            "Thanh toán không dùng tiền mặt",
+            TaskKind::CashlessPayment,
+            30,
+        )
+        .await;
 
         let product_a1 = product(db, "Nước mắm Nam Ô", group_a1).await;
         let product_b1 = product(db, "Mực một nắng", group_b1).await;
 
         account(db, users::ADMIN, "CITY_ADMIN", Some(city), None, None).await;
-        account(db, users::DISTRICT_A, "DISTRICT_OFFICER", Some(district_a), None, None).await;
+        account(
+            db,
+            users::DISTRICT_A,
+            "DISTRICT_OFFICER",
+            Some(district_a),
+            None,
+            None,
+        )
+        .await;
         account(db, users::WARD_A1, "WARD_LEADER", Some(ward_a1), None, None).await;
         account(db, users::WARD_A2, "WARD_LEADER", Some(ward_a2), None, None).await;
         account(db, users::WARD_B1, "WARD_LEADER", Some(ward_b1), None, None).await;
-        account(db, users::LEADER_A1, "GROUP_LEADER", None, Some(group_a1), Some(member_a1_leader)).await;
-        account(db, users::MEMBER_A1, "MEMBER", None, Some(group_a1), Some(member_a1_plain)).await;
+        account(
+            db,
+            users::LEADER_A1,
+            "GROUP_LEADER",
+            None,
+            Some(group_a1),
+            Some(member_a1_leader),
+        )
+        .await;
+        account(
+            db,
+            users::MEMBER_A1,
+            "MEMBER",
+            None,
+            Some(group_a1),
+            Some(member_a1_plain),
+        )
+        .await;
         account(db, users::VIEWER, "VIEWER", Some(city), None, None).await;
 
         Fixture {

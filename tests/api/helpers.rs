@@ -43,8 +43,15 @@ pub const TEST_JWT_SECRET: &str = "test-secret-that-is-long-enough-for-hs256-012
 
 /// A database that lives as long as the test.
 pub enum TestDb {
-    Sqlite { url: String, _dir: tempfile::TempDir },
-    Postgres { url: String, admin_url: String, name: String },
+    Sqlite {
+        url: String,
+        _dir: tempfile::TempDir,
+    },
+    Postgres {
+        url: String,
+        admin_url: String,
+        name: String,
+    },
 }
 
 impl TestDb {
@@ -59,7 +66,10 @@ impl TestDb {
         match backend {
             Backend::Sqlite => {
                 let dir = tempfile::tempdir().expect("temp dir");
-                let url = format!("sqlite://{}?mode=rwc", dir.path().join("cdtg.sqlite").display());
+                let url = format!(
+                    "sqlite://{}?mode=rwc",
+                    dir.path().join("cdtg.sqlite").display()
+                );
                 Some(TestDb::Sqlite { url, _dir: dir })
             }
             Backend::Postgres => {
@@ -67,18 +77,36 @@ impl TestDb {
                     Ok(url) if !url.is_empty() => url,
                     _ => {
                         if std::env::var("CI").as_deref() == Ok("true") {
-                            panic!("CDTG_TEST_POSTGRES_URL is not set: under CI=true the PostgreSQL tests must run");
+                            panic!(
+                                "CDTG_TEST_POSTGRES_URL is not set: under CI=true the PostgreSQL tests must run"
+                            );
                         }
-                        eprintln!("skipped: PostgreSQL test (set CDTG_TEST_POSTGRES_URL to run it)");
+                        eprintln!(
+                            "skipped: PostgreSQL test (set CDTG_TEST_POSTGRES_URL to run it)"
+                        );
                         return None;
                     }
                 };
                 let name = format!("cdtg_t_{}", uuid::Uuid::new_v4().simple());
-                let admin = sea_orm::Database::connect(&admin_url).await.expect("connect to the PostgreSQL admin database");
-                sea_orm::ConnectionTrait::execute_unprepared(&admin, &format!("CREATE DATABASE {name}")).await.expect("create test database");
+                let admin = sea_orm::Database::connect(&admin_url)
+                    .await
+                    .expect("connect to the PostgreSQL admin database");
+                sea_orm::ConnectionTrait::execute_unprepared(
+                    &admin,
+                    &format!("CREATE DATABASE {name}"),
+                )
+                .await
+                .expect("create test database");
                 admin.close().await.ok();
-                let base = admin_url.rsplit_once('/').map(|(b, _)| b.to_owned()).expect("URL with a database name");
-                Some(TestDb::Postgres { url: format!("{base}/{name}"), admin_url, name })
+                let base = admin_url
+                    .rsplit_once('/')
+                    .map(|(b, _)| b.to_owned())
+                    .expect("URL with a database name");
+                Some(TestDb::Postgres {
+                    url: format!("{base}/{name}"),
+                    admin_url,
+                    name,
+                })
             }
         }
     }
@@ -86,14 +114,25 @@ impl TestDb {
 
 impl Drop for TestDb {
     fn drop(&mut self) {
-        if let TestDb::Postgres { admin_url, name, .. } = self {
+        if let TestDb::Postgres {
+            admin_url, name, ..
+        } = self
+        {
             let (admin_url, name) = (admin_url.clone(), name.clone());
             // Drop runs outside async context: a short-lived runtime of its own does the cleanup.
             let _ = std::thread::spawn(move || {
-                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .ok()?;
                 rt.block_on(async {
                     let admin = sea_orm::Database::connect(&admin_url).await.ok()?;
-                    sea_orm::ConnectionTrait::execute_unprepared(&admin, &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await.ok()?;
+                    sea_orm::ConnectionTrait::execute_unprepared(
+                        &admin,
+                        &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+                    )
+                    .await
+                    .ok()?;
                     admin.close().await.ok()
                 })
             })
@@ -134,7 +173,9 @@ impl TestApp {
     /// Starts a server over an existing database (a second instance on the same data).
     pub async fn spawn_on(db: TestDb, backend: Backend, args: ServeArgs) -> TestApp {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
-        let app = Application::build(db.url(), &args, listener).await.expect("build the application");
+        let app = Application::build(db.url(), &args, listener)
+            .await
+            .expect("build the application");
         let port = app.port();
         let state = app.state().clone();
         tokio::spawn(app.run_until_stopped());
@@ -149,8 +190,16 @@ impl TestApp {
     }
 
     /// POSTs a GraphQL request; returns the HTTP status and the JSON body.
-    pub async fn gql(&self, token: Option<&str>, query: &str, variables: Value) -> (StatusCode, Value) {
-        let mut req = self.client.post(format!("{}/graphql", self.address)).json(&json!({ "query": query, "variables": variables }));
+    pub async fn gql(
+        &self,
+        token: Option<&str>,
+        query: &str,
+        variables: Value,
+    ) -> (StatusCode, Value) {
+        let mut req = self
+            .client
+            .post(format!("{}/graphql", self.address))
+            .json(&json!({ "query": query, "variables": variables }));
         if let Some(t) = token {
             req = req.bearer_auth(t);
         }
@@ -163,7 +212,10 @@ impl TestApp {
     /// A query that must succeed: returns `data`, panicking with the errors otherwise.
     pub async fn ok(&self, token: &str, query: &str, variables: Value) -> Value {
         let (status, body) = self.gql(Some(token), query, variables).await;
-        assert!(body.get("errors").is_none(), "unexpected errors ({status}): {body}");
+        assert!(
+            body.get("errors").is_none(),
+            "unexpected errors ({status}): {body}"
+        );
         assert_eq!(status, StatusCode::OK, "{body}");
         body["data"].clone()
     }
@@ -171,7 +223,10 @@ impl TestApp {
     /// A query that must fail: returns the first error's `extensions.code`.
     pub async fn error_code(&self, token: Option<&str>, query: &str, variables: Value) -> String {
         let (_, body) = self.gql(token, query, variables).await;
-        body["errors"][0]["extensions"]["code"].as_str().unwrap_or_else(|| panic!("expected an error, got {body}")).to_owned()
+        body["errors"][0]["extensions"]["code"]
+            .as_str()
+            .unwrap_or_else(|| panic!("expected an error, got {body}"))
+            .to_owned()
     }
 
     pub async fn login(&self, username: &str, password: &str) -> String {
@@ -179,7 +234,10 @@ impl TestApp {
             .gql(None, "mutation($u: String!, $p: String!) { login(input: {username: $u, password: $p}) { accessToken } }", json!({ "u": username, "p": password }))
             .await;
         assert_eq!(status, StatusCode::OK, "login as {username}: {body}");
-        body["data"]["login"]["accessToken"].as_str().unwrap_or_else(|| panic!("login as {username} failed: {body}")).to_owned()
+        body["data"]["login"]["accessToken"]
+            .as_str()
+            .unwrap_or_else(|| panic!("login as {username} failed: {body}"))
+            .to_owned()
     }
 
     /// SQL statements executed so far by this server's pool.

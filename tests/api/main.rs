@@ -1,7 +1,7 @@
 //! End-to-end tests: the real server, real HTTP, SQLite and PostgreSQL.
 
-mod helpers;
 mod fixture;
+mod helpers;
 
 mod auth;
 mod authorization;

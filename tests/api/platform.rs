@@ -9,7 +9,9 @@ use crate::on_both_databases;
 
 #[test]
 fn committed_schema_matches_the_server() {
-    let committed = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../schema.graphql")).expect("schema.graphql at the repository root");
+    let committed =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../schema.graphql"))
+            .expect("schema.graphql at the repository root");
     let current = cdtg_api::graphql::sdl();
     assert!(
         committed == current,
@@ -18,41 +20,74 @@ fn committed_schema_matches_the_server() {
 }
 
 async fn health_graphiql_and_redirect(backend: Backend) {
-    let Some(app) = TestApp::spawn(backend).await else { return };
-    let res = app.client.get(format!("{}/healthz", app.address)).send().await.unwrap();
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let res = app
+        .client
+        .get(format!("{}/healthz", app.address))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), StatusCode::OK);
-    let res = app.client.get(format!("{}/graphiql", app.address)).send().await.unwrap();
+    let res = app
+        .client
+        .get(format!("{}/graphiql", app.address))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), StatusCode::OK);
     assert!(res.text().await.unwrap().contains("graphiql"));
-    let no_redirects = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-    let res = no_redirects.get(format!("{}/", app.address)).send().await.unwrap();
+    let no_redirects = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let res = no_redirects
+        .get(format!("{}/", app.address))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), StatusCode::FOUND);
     assert_eq!(res.headers()["location"], "/graphiql");
 }
 
 async fn only_login_works_without_a_token(backend: Backend) {
-    let Some(app) = TestApp::spawn(backend).await else { return };
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
     Fixture::load(&app).await;
     let (status, body) = app.gql(None, "{ groups { totalCount } }", json!({})).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
     assert_eq!(body["errors"][0]["extensions"]["code"], "UNAUTHENTICATED");
     // GET with a query works too, and is refused the same way.
-    let res = app.client.get(format!("{}/graphql?query={{me{{username}}}}", app.address)).send().await.unwrap();
+    let res = app
+        .client
+        .get(format!("{}/graphql?query={{me{{username}}}}", app.address))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(res.headers()["www-authenticate"], "Bearer");
     let token = app.login(users::ADMIN, PASSWORD).await;
     let data = app.ok(&token, "{ me { username role } }", json!({})).await;
-    assert_eq!(data["me"], json!({ "username": "admin", "role": "CITY_ADMIN" }));
+    assert_eq!(
+        data["me"],
+        json!({ "username": "admin", "role": "CITY_ADMIN" })
+    );
 }
 
 async fn unknown_ids_are_null_and_errors_never_leak_internals(backend: Backend) {
-    let Some(app) = TestApp::spawn(backend).await else { return };
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
     Fixture::load(&app).await;
     let token = app.login(users::ADMIN, PASSWORD).await;
     let data = app.ok(&token, r#"{ a: node(id: "R3JvdXA6OTk5OTk") { id } b: group(id: "garbage") { id } c: node(id: "") { id } }"#, json!({})).await;
     assert_eq!(data, json!({ "a": null, "b": null, "c": null }));
     // A syntax error is reported by the parser, never with SQL or panics.
-    let (_, body) = app.gql(Some(&token), "{ groups(first: ) }", json!({})).await;
+    let (_, body) = app
+        .gql(Some(&token), "{ groups(first: ) }", json!({}))
+        .await;
     let text = body.to_string().to_lowercase();
     assert!(body["errors"].is_array());
     for leak in ["select ", "sqlx", "panicked", "sea_orm", "database"] {
@@ -60,4 +95,8 @@ async fn unknown_ids_are_null_and_errors_never_leak_internals(backend: Backend) 
     }
 }
 
-on_both_databases!(health_graphiql_and_redirect, only_login_works_without_a_token, unknown_ids_are_null_and_errors_never_leak_internals);
+on_both_databases!(
+    health_graphiql_and_redirect,
+    only_login_works_without_a_token,
+    unknown_ids_are_null_and_errors_never_leak_internals
+);

@@ -8,7 +8,9 @@ use crate::helpers::{Backend, TestApp};
 use crate::on_both_databases;
 
 async fn accent_insensitive_search_and_tree_navigation(backend: Backend) {
-    let Some(app) = TestApp::spawn(backend).await else { return };
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
     let f = Fixture::load(&app).await;
     let token = app.login(users::ADMIN, PASSWORD).await;
     let data = app
@@ -28,14 +30,29 @@ async fn accent_insensitive_search_and_tree_navigation(backend: Backend) {
     assert_eq!(u["kind"], "WARD");
     assert_eq!(u["depth"], 2);
     assert_eq!(u["parent"]["name"], "Sơn Trà");
-    assert_eq!(u["ancestors"], json!([{ "name": "Thành phố Đà Nẵng" }, { "name": "Sơn Trà" }]));
-    assert_eq!(u["children"], json!({ "totalCount": 1, "nodes": [{ "name": "Tổ dân phố 1", "kind": "RESIDENTIAL_GROUP" }] }));
+    assert_eq!(
+        u["ancestors"],
+        json!([{ "name": "Thành phố Đà Nẵng" }, { "name": "Sơn Trà" }])
+    );
+    assert_eq!(
+        u["children"],
+        json!({ "totalCount": 1, "nodes": [{ "name": "Tổ dân phố 1", "kind": "RESIDENTIAL_GROUP" }] })
+    );
     // The community group sits on the residential group below the ward: subtree, not direct.
     assert_eq!(u["groups"]["totalCount"], 1);
 
     // Upper case, đ and stray spaces fold the same way.
-    let data = app.ok(&token, r#"{ adminUnits(filter: { search: "  ĐÀ   nẴng " }) { nodes { name } } }"#, json!({})).await;
-    assert_eq!(data["adminUnits"]["nodes"], json!([{ "name": "Thành phố Đà Nẵng" }]));
+    let data = app
+        .ok(
+            &token,
+            r#"{ adminUnits(filter: { search: "  ĐÀ   nẴng " }) { nodes { name } } }"#,
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        data["adminUnits"]["nodes"],
+        json!([{ "name": "Thành phố Đà Nẵng" }])
+    );
 
     // Filters by kind and parent, and a wildcard in the search is literal.
     let data = app
@@ -46,7 +63,9 @@ async fn accent_insensitive_search_and_tree_navigation(backend: Backend) {
 }
 
 async fn unit_groups_and_members_cover_the_whole_subtree(backend: Backend) {
-    let Some(app) = TestApp::spawn(backend).await else { return };
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
     let f = Fixture::load(&app).await;
     let token = app.login(users::ADMIN, PASSWORD).await;
     let data = app
@@ -57,10 +76,19 @@ async fn unit_groups_and_members_cover_the_whole_subtree(backend: Backend) {
         )
         .await;
     let u = &data["adminUnit"];
-    assert_eq!(u["groups"]["totalCount"], 3, "A1 community + A1 management + A2: {u}");
+    assert_eq!(
+        u["groups"]["totalCount"], 3,
+        "A1 community + A1 management + A2: {u}"
+    );
     assert_eq!(u["members"]["totalCount"], 4);
     assert_eq!(u["members"]["pageInfo"]["hasNextPage"], true);
-    assert_eq!(u["members"]["nodes"], json!([{ "fullName": "Lê Minh Tuấn" }, { "fullName": "Nguyễn Văn Chung" }]));
+    assert_eq!(
+        u["members"]["nodes"],
+        json!([{ "fullName": "Lê Minh Tuấn" }, { "fullName": "Nguyễn Văn Chung" }])
+    );
 }
 
-on_both_databases!(accent_insensitive_search_and_tree_navigation, unit_groups_and_members_cover_the_whole_subtree);
+on_both_databases!(
+    accent_insensitive_search_and_tree_navigation,
+    unit_groups_and_members_cover_the_whole_subtree
+);

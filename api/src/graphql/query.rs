@@ -181,6 +181,7 @@ impl QueryRoot {
         let Some(row) = decode(NodeType::Group, &id) else {
             return Ok(None);
         };
+        crate::service::scope::require(principal(ctx)?, cdtg_core::policy::Action::ReadGroups)?;
         Ok(loader(ctx)?.load_one(GroupById(row)).await?.map(Group))
     }
 
@@ -275,6 +276,7 @@ impl QueryRoot {
         let Some(row) = decode(NodeType::Task, &id) else {
             return Ok(None);
         };
+        crate::service::scope::require(principal(ctx)?, cdtg_core::policy::Action::ReadTasks)?;
         Ok(loader(ctx)?.load_one(TaskById(row)).await?.map(Task))
     }
 
@@ -330,6 +332,7 @@ impl QueryRoot {
         let Some(row) = decode(NodeType::Product, &id) else {
             return Ok(None);
         };
+        crate::service::scope::require(principal(ctx)?, cdtg_core::policy::Action::ReadProducts)?;
         Ok(loader(ctx)?.load_one(ProductById(row)).await?.map(Product))
     }
 

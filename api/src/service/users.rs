@@ -132,13 +132,12 @@ async fn create_in(
         let gid = input
             .scope_group_id
             .ok_or_else(|| ApiError::bad_input("scopeGroupId", "is required for group roles"))?;
+        // Groups are not public: one outside the caller's scope is reported as missing.
         let g = group::Entity::find_by_id(gid)
             .one(txn)
             .await?
+            .filter(|g| scope::unit_in_scope(p, &g.unit_path))
             .ok_or_else(|| ApiError::bad_input("scopeGroupId", "no such group"))?;
-        if !scope::unit_in_scope(p, &g.unit_path) {
-            return Err(ApiError::forbidden("the group is outside your scope"));
-        }
         if let Some(mid) = input.member_id {
             let belongs = membership::Entity::find()
                 .filter(membership::Column::GroupId.eq(gid))
