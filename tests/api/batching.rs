@@ -1,1 +1,194 @@
-//! (in progress)
+//! No N+1: the statements a nested query issues are bounded by its depth, not its rows.
+
+use cdtg_api::entity::{group, member, membership, task};
+use cdtg_api::ids::NodeType;
+use chrono::{NaiveDate, Utc};
+use sea_orm::{EntityTrait, Set};
+use serde_json::json;
+
+use crate::fixture::{Fixture, PASSWORD, gid, users};
+use crate::helpers::{Backend, TestApp};
+use crate::on_both_databases;
+
+/// Adds `n` groups under `unit` with 3 members and 2 tasks each, in bulk.
+async fn add_groups(app: &TestApp, unit: i64, unit_path: &str, n: usize) {
+    let db = &app.state.db;
+    let now = Utc::now();
+    let mut groups = vec![];
+    let mut members = vec![];
+    for i in 0..n {
+        groups.push(group::ActiveModel {
+            name: Set(format!("Tổ số {i:03}")),
+            name_folded: Set(format!("to so {i:03}")),
+            kind: Set("COMMUNITY".into()),
+            unit_id: Set(unit),
+            unit_path: Set(unit_path.to_owned()),
+            status: Set("ACTIVE".into()),
+            version: Set(1),
+            created_at: Set(now),
+            updated_at: Set(now),
+            ..Default::default()
+        });
+    }
+    group::Entity::insert_many(groups)
+        .exec_without_returning(db)
+        .await
+        .unwrap();
+    let created = group::Entity::find().all(db).await.unwrap();
+    for g in created
+        .iter()
+        .filter(|g| g.unit_id == unit && g.name.starts_with("Tổ số"))
+    {
+        for j in 0..3 {
+            members.push(member::ActiveModel {
+                family_name: Set("Ngô".into()),
+                given_name: Set(format!("Số {j}")),
+                full_name: Set(format!("Ngô Số {j} của {}", g.id)),
+                search_key: Set(format!("ngo so {j} cua {}", g.id)),
+                affiliation: Set("RESIDENT".into()),
+                unit_id: Set(unit),
+                unit_path: Set(unit_path.to_owned()),
+                version: Set(1),
+                created_at: Set(now),
+                updated_at: Set(now),
+                ..Default::default()
+            });
+        }
+        for k in 0..2 {
+            task::Entity::insert(task::ActiveModel {
+                group_id: Set(g.id),
+                title: Set(format!("Việc {k}")),
+                title_folded: Set(format!("viec {k}")),
+                kind: Set("SURVEY".into()),
+                priority: Set("NORMAL".into()),
+                status: Set("OPEN".into()),
+                progress: Set(0),
+                version: Set(1),
+                created_at: Set(now),
+                updated_at: Set(now),
+                ..Default::default()
+            })
+            .exec_without_returning(db)
+            .await
+            .unwrap();
+        }
+    }
+    member::Entity::insert_many(members)
+        .exec_without_returning(db)
+        .await
+        .unwrap();
+    let all_members = member::Entity::find().all(db).await.unwrap();
+    let links: Vec<_> = all_members
+        .iter()
+        .filter(|m| m.unit_id == unit && m.family_name == "Ngô")
+        .map(|m| {
+            let gid: i64 = m.full_name.rsplit(' ').next().unwrap().parse().unwrap();
+            membership::ActiveModel {
+                member_id: Set(m.id),
+                group_id: Set(gid),
+                role: Set("MEMBER".into()),
+                joined_on: Set(NaiveDate::from_ymd_opt(2024, 1, 1).unwrap()),
+                created_at: Set(now),
+                ..Default::default()
+            }
+        })
+        .collect();
+    membership::Entity::insert_many(links)
+        .exec_without_returning(db)
+        .await
+        .unwrap();
+}
+
+const NESTED: &str = r#"query($u: ID!) { groups(first: 100, filter: { unitId: $u }) { totalCount nodes {
+    name unit { name parent { name } }
+    members(first: 20) { totalCount nodes { fullName memberships { role group { name } } } }
+    tasks(first: 10) { totalCount nodes { title group { name } activities(first: 5) { totalCount } } }
+    products { name listings { platform } }
+} } }"#;
+
+async fn statements_for(app: &TestApp, token: &str, unit: i64) -> (u64, usize) {
+    let before = app.statements();
+    let data = app
+        .ok(
+            token,
+            NESTED,
+            json!({ "u": gid(NodeType::AdminUnit, unit) }),
+        )
+        .await;
+    let after = app.statements();
+    (
+        after - before,
+        data["groups"]["nodes"].as_array().unwrap().len(),
+    )
+}
+
+async fn nested_queries_cost_the_same_for_5_or_50_groups(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let f = Fixture::load(&app).await;
+    let path_of = |id: i64| {
+        let db = app.state.db.clone();
+        async move {
+            cdtg_api::entity::admin_unit::Entity::find_by_id(id)
+                .one(&db)
+                .await
+                .unwrap()
+                .unwrap()
+                .path
+        }
+    };
+    let a2_path = path_of(f.ward_a2).await;
+    let b1_path = path_of(f.ward_b1).await;
+    add_groups(&app, f.ward_a2, &a2_path, 4).await;
+    add_groups(&app, f.ward_b1, &b1_path, 49).await;
+    // Give A2 a listed product as B1 has one, so both answers have the same shape.
+    let sys = cdtg_api::principal::Principal::system();
+    let p = cdtg_api::service::products::create(
+        &app.state.db,
+        &sys,
+        cdtg_api::service::products::NewProduct {
+            name: "Bánh tráng".into(),
+            category: "Đặc sản".into(),
+            producer: "HTX An Hải".into(),
+            sale_unit: "gói".into(),
+            ocop_stars: 2,
+            group_id: f.group_a2,
+        },
+    )
+    .await
+    .unwrap();
+    cdtg_api::service::products::upsert_listing(
+        &app.state.db,
+        &sys,
+        cdtg_api::service::products::ListingInput {
+            product_id: p.id,
+            platform: "POSTMART".into(),
+            url: "https://postmart.vn/p/banh-trang".into(),
+            status: "LISTED".into(),
+            listed_on: None,
+        },
+    )
+    .await
+    .unwrap();
+    let token = app.login(users::ADMIN, PASSWORD).await;
+
+    let (small, small_rows) = statements_for(&app, &token, f.ward_a2).await;
+    let (large, large_rows) = statements_for(&app, &token, f.ward_b1).await;
+    assert_eq!((small_rows, large_rows), (5, 50));
+    // The bound depends on the query's shape only: two authentication look-ups, then one
+    // statement per level and edge (groups, count, unit filter, units, parents, members,
+    // memberships, their groups, tasks, task groups, activities, products, listings). Two sibling
+    // edges that load the same groups share a batch or not depending on timing, hence a range.
+    const BOUND: u64 = 16;
+    assert!(
+        small <= BOUND && large <= BOUND,
+        "{small} statements for 5 groups, {large} for 50: must stay within {BOUND}"
+    );
+    assert!(
+        large <= small + 1,
+        "ten times the rows must not cost more statements: {small} → {large}"
+    );
+}
+
+on_both_databases!(nested_queries_cost_the_same_for_5_or_50_groups);
