@@ -52,12 +52,16 @@ pub enum TestDb {
         admin_url: String,
         name: String,
     },
+    /// Another instance's database: used, never dropped, by this one.
+    Shared { url: String },
 }
 
 impl TestDb {
     pub fn url(&self) -> &str {
         match self {
-            TestDb::Sqlite { url, .. } | TestDb::Postgres { url, .. } => url,
+            TestDb::Sqlite { url, .. } | TestDb::Postgres { url, .. } | TestDb::Shared { url } => {
+                url
+            }
         }
     }
 

@@ -11,3 +11,4 @@ mod members;
 mod platform;
 mod tasks;
 mod units;
+mod ws;

@@ -39,16 +39,33 @@ impl SubscriptionRoot {
         let db = db(ctx).clone();
         let mut rx = state(ctx).events.subscribe();
         let expires_at = ctx.data_opt::<crate::graphql::SessionExpiry>().map(|e| e.0);
+        // How often a quiet subscription re-checks that its account is still enabled.
+        const RECHECK: std::time::Duration = std::time::Duration::from_secs(15);
+        // Sessions without an expiry (none today) still get a finite deadline: Instant arithmetic panics on overflow.
+        const TEN_YEARS: u64 = 10 * 365 * 24 * 3600;
+        let now = chrono::Utc::now().timestamp();
+        let deadline = tokio::time::Instant::now()
+            + std::time::Duration::from_secs(
+                expires_at.map_or(TEN_YEARS, |exp| ((exp - now).max(0) as u64).min(TEN_YEARS)),
+            );
         Ok(async_stream::stream! {
+            let mut recheck = tokio::time::interval(RECHECK);
+            recheck.tick().await;
             loop {
-                let msg = match rx.recv().await {
-                    Ok(m) => m,
-                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
-                    Err(_) => break,
+                let msg = tokio::select! {
+                    _ = tokio::time::sleep_until(deadline) => break,
+                    _ = recheck.tick() => {
+                        if !still_enabled(&db, p.user_id).await {
+                            break;
+                        }
+                        continue;
+                    }
+                    received = rx.recv() => match received {
+                        Ok(m) => m,
+                        Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                        Err(_) => break,
+                    },
                 };
-                if expires_at.is_some_and(|exp| chrono::Utc::now().timestamp() >= exp) {
-                    break;
-                }
                 if group_filter.is_some_and(|g| g != msg.group_id) {
                     continue;
                 }
@@ -56,9 +73,8 @@ impl SubscriptionRoot {
                     continue;
                 }
                 // The account may have been disabled since the subscription started.
-                match crate::service::users::get(&db, p.user_id).await {
-                    Ok(Some(u)) if !u.disabled => {}
-                    _ => break,
+                if !still_enabled(&db, p.user_id).await {
+                    break;
                 }
                 if let Ok(Some(t)) = tasks::get(&db, &p, msg.task_id).await {
                     yield TaskEvent { kind: msg.kind, task: Task(t) };
@@ -66,4 +82,8 @@ impl SubscriptionRoot {
             }
         })
     }
+}
+
+async fn still_enabled(db: &sea_orm::DatabaseConnection, user_id: i64) -> bool {
+    matches!(crate::service::users::get(db, user_id).await, Ok(Some(u)) if !u.disabled)
 }
