@@ -6,6 +6,7 @@ mod helpers;
 mod auth;
 mod authorization;
 mod batching;
+mod demo;
 mod groups;
 mod members;
 mod platform;
