@@ -13,4 +13,5 @@ pub mod product;
 pub mod refresh_token;
 pub mod task;
 pub mod unit_survey;
+pub mod unit_target;
 pub mod user;

@@ -8,6 +8,7 @@ pub mod mutation;
 pub mod node;
 pub mod objects;
 pub mod query;
+pub mod stats;
 pub mod subscription;
 
 use async_graphql::Schema;

@@ -665,6 +665,16 @@ impl MutationRoot {
     }
 
     /// Records (or replaces) a unit's household survey for a period.
+    /// Sets (or replaces) a unit's target for an indicator and period: `CITY_ADMIN`,
+    /// `DISTRICT_OFFICER` or `WARD_LEADER`, for units inside their scope.
+    async fn set_unit_target(
+        &self,
+        ctx: &Context<'_>,
+        input: super::stats::SetUnitTargetInput,
+    ) -> Result<super::stats::SetUnitTargetPayload> {
+        super::stats::set_unit_target(ctx, input).await
+    }
+
     async fn record_unit_survey(
         &self,
         ctx: &Context<'_>,

@@ -144,6 +144,9 @@ impl QueryRoot {
     }
 
     /// Units of the administrative tree, shallowest first, then by name.
+    #[graphql(
+        complexity = "(first.or(last).unwrap_or(20).clamp(0, 100) as usize) * child_complexity"
+    )]
     async fn admin_units(
         &self,
         ctx: &Context<'_>,
@@ -187,6 +190,9 @@ impl QueryRoot {
 
     /// Groups in your scope. Default order: name.
     #[allow(clippy::too_many_arguments)]
+    #[graphql(
+        complexity = "(first.or(last).unwrap_or(20).clamp(0, 100) as usize) * child_complexity"
+    )]
     async fn groups(
         &self,
         ctx: &Context<'_>,
@@ -241,6 +247,9 @@ impl QueryRoot {
     }
 
     /// Members in your scope, by name. Personal data: not for `VIEWER`.
+    #[graphql(
+        complexity = "(first.or(last).unwrap_or(20).clamp(0, 100) as usize) * child_complexity"
+    )]
     async fn members(
         &self,
         ctx: &Context<'_>,
@@ -282,6 +291,9 @@ impl QueryRoot {
 
     /// Tasks in your scope. Default order: due date.
     #[allow(clippy::too_many_arguments)]
+    #[graphql(
+        complexity = "(first.or(last).unwrap_or(20).clamp(0, 100) as usize) * child_complexity"
+    )]
     async fn tasks(
         &self,
         ctx: &Context<'_>,
@@ -337,6 +349,9 @@ impl QueryRoot {
     }
 
     /// Local products in your scope, by name.
+    #[graphql(
+        complexity = "(first.or(last).unwrap_or(20).clamp(0, 100) as usize) * child_complexity"
+    )]
     async fn products(
         &self,
         ctx: &Context<'_>,
@@ -370,6 +385,9 @@ impl QueryRoot {
     }
 
     /// Product listings in your scope.
+    #[graphql(
+        complexity = "(first.or(last).unwrap_or(20).clamp(0, 100) as usize) * child_complexity"
+    )]
     async fn listings(
         &self,
         ctx: &Context<'_>,
@@ -400,7 +418,28 @@ impl QueryRoot {
         })
     }
 
+    /// A unit's aggregates split by one or two dimensions (e.g. `[CHILD_UNIT]`,
+    /// `[CHILD_UNIT, TASK_STATUS]`), one statement per statistic family. Rows add up to the
+    /// unit's `stats`. Default order: by key; `limit` defaults to 1,000 rows (at most 5,000).
+    /// Same access as `AdminUnit.stats`.
+    #[allow(clippy::too_many_arguments)]
+    async fn stats_breakdown(
+        &self,
+        ctx: &Context<'_>,
+        unit_id: ID,
+        by: Vec<super::stats::StatsDimension>,
+        period: Option<super::stats::PeriodInput>,
+        filter: Option<super::stats::StatsBreakdownFilter>,
+        order_by: Option<super::stats::StatsBreakdownOrder>,
+        #[graphql(default = 1000)] limit: i32,
+    ) -> Result<super::stats::StatsBreakdown> {
+        super::stats::stats_breakdown(ctx, unit_id, by, period, filter, order_by, limit).await
+    }
+
     /// Audit trail within your scope, newest first (`CITY_ADMIN`, `WARD_LEADER`).
+    #[graphql(
+        complexity = "(first.or(last).unwrap_or(20).clamp(0, 100) as usize) * child_complexity"
+    )]
     async fn audit_events(
         &self,
         ctx: &Context<'_>,

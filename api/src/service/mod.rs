@@ -8,6 +8,7 @@ pub mod members;
 pub mod page;
 pub mod products;
 pub mod scope;
+pub mod stats;
 pub mod surveys;
 pub mod tasks;
 pub mod units;

@@ -82,6 +82,9 @@ impl Group {
         self.0.updated_at
     }
     /// Current members (all who ever belonged with `includeFormer: true`), by name.
+    #[graphql(
+        complexity = "(first.or(last).unwrap_or(20).clamp(0, 100) as usize) * child_complexity"
+    )]
     async fn members(
         &self,
         ctx: &Context<'_>,
@@ -125,6 +128,7 @@ impl Group {
         })
     }
     /// Memberships with roles and dates; former ones with `includeFormer: true`.
+    #[graphql(complexity = "5 * child_complexity")]
     async fn memberships(
         &self,
         ctx: &Context<'_>,
@@ -143,6 +147,9 @@ impl Group {
             .collect())
     }
     /// Tasks assigned to the group, by due date.
+    #[graphql(
+        complexity = "(first.or(last).unwrap_or(20).clamp(0, 100) as usize) * child_complexity"
+    )]
     async fn tasks(
         &self,
         ctx: &Context<'_>,
@@ -191,7 +198,18 @@ impl Group {
             total,
         })
     }
+    /// The group's own figures (its current members, tasks, activities, products and
+    /// listings): for its group leader and members, and unit roles with the group in scope.
+    /// Survey fields and targets belong to units and are `BAD_USER_INPUT` here.
+    async fn stats(
+        &self,
+        ctx: &Context<'_>,
+        period: Option<crate::graphql::stats::PeriodInput>,
+    ) -> Result<crate::graphql::stats::UnitStats> {
+        crate::graphql::stats::group_stats(ctx, &self.0, period).await
+    }
     /// Local products the group supports.
+    #[graphql(complexity = "5 * child_complexity")]
     async fn products(&self, ctx: &Context<'_>) -> Result<Vec<Product>> {
         Ok(loader(ctx)?
             .load_one(GroupProducts(self.0.id))

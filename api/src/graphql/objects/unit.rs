@@ -61,11 +61,15 @@ impl AdminUnit {
         }
     }
     /// From the root down to the parent.
+    #[graphql(complexity = "5 * child_complexity")]
     async fn ancestors(&self, ctx: &Context<'_>) -> Result<Vec<AdminUnit>> {
         let rows = units::ancestors(db(ctx), principal(ctx)?, &self.0).await?;
         Ok(rows.into_iter().map(AdminUnit).collect())
     }
     /// Direct children, by name.
+    #[graphql(
+        complexity = "(first.or(last).unwrap_or(20).clamp(0, 100) as usize) * child_complexity"
+    )]
     async fn children(
         &self,
         ctx: &Context<'_>,
@@ -84,6 +88,9 @@ impl AdminUnit {
         Ok(AdminUnitConnection { page, total })
     }
     /// Groups anywhere in this unit's subtree, within the caller's scope.
+    #[graphql(
+        complexity = "(first.or(last).unwrap_or(20).clamp(0, 100) as usize) * child_complexity"
+    )]
     async fn groups(
         &self,
         ctx: &Context<'_>,
@@ -129,6 +136,9 @@ impl AdminUnit {
         })
     }
     /// Members registered anywhere in this unit's subtree, within the caller's scope.
+    #[graphql(
+        complexity = "(first.or(last).unwrap_or(20).clamp(0, 100) as usize) * child_complexity"
+    )]
     async fn members(
         &self,
         ctx: &Context<'_>,
@@ -170,7 +180,18 @@ impl AdminUnit {
             total,
         })
     }
+    /// Aggregates over this unit's whole subtree; only the fields asked for are computed.
+    /// `CITY_ADMIN`, `DISTRICT_OFFICER`, `WARD_LEADER` and `VIEWER` for units inside their
+    /// scope; `FORBIDDEN` above or beside it. Periods are calendar periods in Asia/Ho_Chi_Minh.
+    async fn stats(
+        &self,
+        ctx: &Context<'_>,
+        period: Option<crate::graphql::stats::PeriodInput>,
+    ) -> Result<crate::graphql::stats::UnitStats> {
+        crate::graphql::stats::unit_stats(ctx, &self.0, period).await
+    }
     /// Household surveys recorded for this unit, newest period first.
+    #[graphql(complexity = "5 * child_complexity")]
     async fn surveys(&self, ctx: &Context<'_>) -> Result<Vec<UnitSurvey>> {
         let rows = loader(ctx)?
             .load_one(UnitSurveys(self.0.id))

@@ -1,0 +1,25 @@
+//! The `unit_targets` table: a numeric target for one unit, indicator and period (issue 5).
+
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+#[sea_orm(table_name = "unit_targets")]
+pub struct Model {
+    #[sea_orm(primary_key)]
+    pub id: i64,
+    pub unit_id: i64,
+    /// A `TargetIndicator` name, e.g. `INTERNET_RATE`.
+    pub indicator: String,
+    pub period_start: Date,
+    /// Inclusive.
+    pub period_end: Date,
+    /// A count, or a rate in 0..1 for the `*_RATE` indicators.
+    pub target_value: f64,
+    pub created_at: DateTimeUtc,
+    pub updated_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

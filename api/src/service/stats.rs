@@ -1,0 +1,1263 @@
+//! Aggregates for district and ward apps (issue 5): counts and sums over a unit's subtree, or
+//! over one group, computed by the database.
+//!
+//! Decisions:
+//! - **Families.** Statistics are grouped into [`Family`]s; each family is ONE `GROUP BY`
+//!   statement over its table(s), and the GraphQL layer asks only for the families whose fields
+//!   were selected (look-ahead). Asking for `groups` alone costs one cheap statement.
+//! - **Batched anchors.** A statement computes a family for many anchors at once: the anchors
+//!   (units with their subtree ranges, or groups) are a small derived table `k` that the rows are
+//!   joined to, and the statement groups by `k.anchor_id`. `children { nodes { stats } } }` of
+//!   56 wards is therefore one statement per family, not 56.
+//! - **Subtrees by range.** A row belongs to a unit's subtree when its `unit_path` lies in
+//!   `[path, upper)` ([`scope::subtree_range`]); a B-tree index on the path answers that on both
+//!   databases (PostgreSQL paths use the "C" collation), unlike `LIKE path || '%'`.
+//! - **Small sub-keys, no rows in Rust.** Families that back fields with arguments also group by
+//!   the argument columns (tasks by status and kind, listings by platform and status, members by
+//!   affiliation), so `tasks(status: DONE)` needs no second statement. At most a few hundred
+//!   aggregated rows come back per statement; raw rows never do.
+//! - **Periods.** Calendar periods in Asia/Ho_Chi_Minh (UTC+7, no daylight saving): timestamps
+//!   (`activities.occurred_at`) are compared with the period's UTC bounds, dates (`tasks.due_on`,
+//!   survey periods) with its date bounds. Groups, members, products and listings are counted as
+//!   they are now: the period does not apply to them.
+//! - **Surveys.** Survey totals add up the latest survey (within the period, if any) of every unit
+//!   in the subtree. Surveys are recorded per ward; recording one for a district as well would
+//!   count its households twice, which is the recorder's responsibility.
+//! - **SQL text.** Statements are assembled here from fixed fragments; every value is a bound
+//!   parameter. The only dialect differences are the month/week bucketing expressions.
+
+use std::collections::{BTreeMap, HashMap};
+
+use cdtg_core::policy::{self, Action};
+use cdtg_core::validate;
+use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseConnection, DatabaseTransaction,
+    EntityTrait, QueryFilter, QueryOrder, Set, Statement, Value,
+};
+
+use super::audit::{self, Touched};
+use super::{scope, today_in_vietnam, units};
+use crate::db::write_txn;
+use crate::entity::{admin_unit, group, unit_target};
+use crate::error::{ApiError, ApiResult};
+use crate::principal::{Principal, Scope};
+
+/// Vietnam's offset from UTC, in hours (Asia/Ho_Chi_Minh has had no daylight saving since 1975).
+const VIETNAM_OFFSET_HOURS: i64 = 7;
+
+/// The most rows `statsBreakdown` returns.
+pub const MAX_BREAKDOWN_ROWS: usize = 5_000;
+
+// ---------------------------------------------------------------------------------------------
+// Periods
+// ---------------------------------------------------------------------------------------------
+
+/// A calendar period's length.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PeriodKind {
+    Day,
+    /// ISO week, Monday to Sunday.
+    Week,
+    Month,
+    Quarter,
+    Year,
+}
+
+/// A half-open range of Vietnamese calendar days `[start, end)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Period {
+    pub start: NaiveDate,
+    /// Exclusive.
+    pub end: NaiveDate,
+}
+
+impl Period {
+    /// The calendar day/week/month/quarter/year containing `date`.
+    pub fn calendar(kind: PeriodKind, date: NaiveDate) -> Period {
+        let ymd = |y: i32, m: u32| NaiveDate::from_ymd_opt(y, m, 1).expect("valid month start");
+        let next_month = |y: i32, m: u32| {
+            if m == 12 {
+                ymd(y + 1, 1)
+            } else {
+                ymd(y, m + 1)
+            }
+        };
+        match kind {
+            PeriodKind::Day => Period {
+                start: date,
+                end: date + Duration::days(1),
+            },
+            PeriodKind::Week => {
+                let start = date - Duration::days(date.weekday().num_days_from_monday() as i64);
+                Period {
+                    start,
+                    end: start + Duration::days(7),
+                }
+            }
+            PeriodKind::Month => Period {
+                start: ymd(date.year(), date.month()),
+                end: next_month(date.year(), date.month()),
+            },
+            PeriodKind::Quarter => {
+                let first = (date.month() - 1) / 3 * 3 + 1;
+                let start = ymd(date.year(), first);
+                let end = if first == 10 {
+                    ymd(date.year() + 1, 1)
+                } else {
+                    ymd(date.year(), first + 3)
+                };
+                Period { start, end }
+            }
+            PeriodKind::Year => Period {
+                start: ymd(date.year(), 1),
+                end: ymd(date.year() + 1, 1),
+            },
+        }
+    }
+
+    /// An explicit range of days, both inclusive.
+    pub fn between(from: NaiveDate, to: NaiveDate) -> ApiResult<Period> {
+        validate::not_before("period.to", &from, &to)?;
+        Ok(Period {
+            start: from,
+            end: to + Duration::days(1),
+        })
+    }
+
+    /// The period's bounds as UTC instants: midnight in Vietnam is 17:00 UTC the day before.
+    pub fn utc_bounds(&self) -> (DateTime<Utc>, DateTime<Utc>) {
+        let at = |d: NaiveDate| {
+            d.and_hms_opt(0, 0, 0).expect("midnight").and_utc()
+                - Duration::hours(VIETNAM_OFFSET_HOURS)
+        };
+        (at(self.start), at(self.end))
+    }
+
+    /// The last day of the period.
+    pub fn last_day(&self) -> NaiveDate {
+        self.end - Duration::days(1)
+    }
+
+    fn overlaps(&self, start: NaiveDate, end_inclusive: NaiveDate) -> bool {
+        start < self.end && end_inclusive >= self.start
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Families, dimensions and anchors
+// ---------------------------------------------------------------------------------------------
+
+/// A set of statistics computed by one statement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Family {
+    /// Community groups, management teams, active community groups.
+    Groups,
+    /// Members and trained members, by affiliation.
+    Members,
+    /// Tasks by status and kind, and overdue tasks (period: due date).
+    Tasks,
+    /// Activities, residents helped, VNeID activations (period: when it happened).
+    Activities,
+    Products,
+    /// Listings by platform and status.
+    Listings,
+    /// Latest household survey of every unit in the subtree (period: survey period).
+    Surveys,
+}
+
+impl Family {
+    pub const ALL: [Family; 7] = [
+        Family::Groups,
+        Family::Members,
+        Family::Tasks,
+        Family::Activities,
+        Family::Products,
+        Family::Listings,
+        Family::Surveys,
+    ];
+
+    /// Whether the period filters this family's rows; the others are counted as they are now.
+    pub fn uses_period(self) -> bool {
+        matches!(self, Family::Tasks | Family::Activities | Family::Surveys)
+    }
+
+    /// The period to compute this family for: `None` for families the period does not apply
+    /// to, so every period shares one cached result.
+    pub fn effective(self, period: Option<Period>) -> Option<Period> {
+        if self.uses_period() { period } else { None }
+    }
+
+    fn supports(self, dim: Dim) -> bool {
+        match dim {
+            Dim::ChildUnit => true,
+            Dim::TaskKind => matches!(self, Family::Tasks | Family::Activities),
+            Dim::TaskStatus => self == Family::Tasks,
+            Dim::Platform => self == Family::Listings,
+            Dim::Affiliation => self == Family::Members,
+            Dim::Month | Dim::Week => matches!(self, Family::Tasks | Family::Activities),
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Family::Groups => "groups",
+            Family::Members => "members",
+            Family::Tasks => "tasks",
+            Family::Activities => "activities",
+            Family::Products => "products",
+            Family::Listings => "listings",
+            Family::Surveys => "surveys",
+        }
+    }
+}
+
+/// A breakdown dimension of `statsBreakdown`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Dim {
+    /// The direct children of the unit (and the unit itself, for rows attached to it directly).
+    ChildUnit,
+    TaskKind,
+    TaskStatus,
+    Platform,
+    Affiliation,
+    /// Calendar month in Vietnam: of the due date for tasks, of `occurredAt` for activities.
+    Month,
+    /// ISO week (starting Monday) in Vietnam, like `Month`.
+    Week,
+}
+
+impl Dim {
+    pub fn name(self) -> &'static str {
+        match self {
+            Dim::ChildUnit => "CHILD_UNIT",
+            Dim::TaskKind => "TASK_KIND",
+            Dim::TaskStatus => "TASK_STATUS",
+            Dim::Platform => "PLATFORM",
+            Dim::Affiliation => "AFFILIATION",
+            Dim::Month => "MONTH",
+            Dim::Week => "WEEK",
+        }
+    }
+}
+
+/// What a statistic is computed over.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Anchor {
+    /// A unit's whole subtree.
+    Unit { id: i64, path: String },
+    /// Exactly one unit's own rows (not its children's): the "unit itself" breakdown row.
+    UnitOnly { id: i64, path: String },
+    /// One group: its own tasks, activities, products and current members.
+    Group { id: i64, unit_path: String },
+}
+
+impl Anchor {
+    pub fn unit(u: &admin_unit::Model) -> Anchor {
+        Anchor::Unit {
+            id: u.id,
+            path: u.path.clone(),
+        }
+    }
+
+    pub fn group(g: &group::Model) -> Anchor {
+        Anchor::Group {
+            id: g.id,
+            unit_path: g.unit_path.clone(),
+        }
+    }
+
+    fn id(&self) -> i64 {
+        match self {
+            Anchor::Unit { id, .. } | Anchor::UnitOnly { id, .. } | Anchor::Group { id, .. } => *id,
+        }
+    }
+
+    fn is_group(&self) -> bool {
+        matches!(self, Anchor::Group { .. })
+    }
+
+    /// The `[lo, hi)` path range of the rows that belong to the anchor.
+    fn range(&self) -> (String, String) {
+        match self {
+            Anchor::Unit { path, .. } => scope::subtree_range(path),
+            // Paths hold only digits and slashes, and '/' sorts below every digit: nothing but
+            // `path` itself lies in [path, path + "/").
+            Anchor::UnitOnly { path, .. } => (path.clone(), format!("{path}/")),
+            Anchor::Group { .. } => unreachable!("groups are joined by id"),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Results
+// ---------------------------------------------------------------------------------------------
+
+/// Members of one affiliation.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MemberCounts {
+    pub members: i64,
+    pub trained: i64,
+}
+
+/// Tasks of one status and kind.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TaskCounts {
+    pub tasks: i64,
+    pub overdue: i64,
+}
+
+/// Sums of the latest surveys.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SurveyTotals {
+    pub surveyed_units: i64,
+    pub households: i64,
+    pub with_computer: i64,
+    pub with_internet: i64,
+    pub with_smartphone: i64,
+    pub five_skills: i64,
+}
+
+/// The aggregated figures of one anchor (and breakdown key). Families that were not computed
+/// stay at zero; the GraphQL layer only reads fields whose family it asked for.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StatsData {
+    pub community_groups: i64,
+    pub management_teams: i64,
+    pub active_groups: i64,
+    /// Affiliation → counts.
+    pub members_by_affiliation: BTreeMap<String, MemberCounts>,
+    /// (status, kind) → counts.
+    pub tasks_by: BTreeMap<(String, String), TaskCounts>,
+    pub activities: i64,
+    pub residents_helped: i64,
+    pub vneid_activations: i64,
+    pub products: i64,
+    /// (platform, status) → listings.
+    pub listings_by: BTreeMap<(String, String), i64>,
+    pub survey: SurveyTotals,
+}
+
+fn ratio(num: i64, den: i64) -> Option<f64> {
+    (den > 0).then(|| num as f64 / den as f64)
+}
+
+impl StatsData {
+    /// Adds another anchor's or key's figures to these.
+    pub fn merge(&mut self, o: &StatsData) {
+        self.community_groups += o.community_groups;
+        self.management_teams += o.management_teams;
+        self.active_groups += o.active_groups;
+        for (k, v) in &o.members_by_affiliation {
+            let e = self.members_by_affiliation.entry(k.clone()).or_default();
+            e.members += v.members;
+            e.trained += v.trained;
+        }
+        for (k, v) in &o.tasks_by {
+            let e = self.tasks_by.entry(k.clone()).or_default();
+            e.tasks += v.tasks;
+            e.overdue += v.overdue;
+        }
+        self.activities += o.activities;
+        self.residents_helped += o.residents_helped;
+        self.vneid_activations += o.vneid_activations;
+        self.products += o.products;
+        for (k, v) in &o.listings_by {
+            *self.listings_by.entry(k.clone()).or_default() += v;
+        }
+        let (s, t) = (&mut self.survey, &o.survey);
+        s.surveyed_units += t.surveyed_units;
+        s.households += t.households;
+        s.with_computer += t.with_computer;
+        s.with_internet += t.with_internet;
+        s.with_smartphone += t.with_smartphone;
+        s.five_skills += t.five_skills;
+    }
+
+    pub fn members(&self) -> i64 {
+        self.members_by_affiliation
+            .values()
+            .map(|c| c.members)
+            .sum()
+    }
+
+    pub fn trained_members(&self) -> i64 {
+        self.members_by_affiliation
+            .values()
+            .map(|c| c.trained)
+            .sum()
+    }
+
+    /// Tasks, optionally of one status and/or kind (stored spellings).
+    pub fn tasks(&self, status: Option<&str>, kind: Option<&str>) -> i64 {
+        self.tasks_by
+            .iter()
+            .filter(|((s, k), _)| status.is_none_or(|x| x == s) && kind.is_none_or(|x| x == k))
+            .map(|(_, c)| c.tasks)
+            .sum()
+    }
+
+    pub fn tasks_overdue(&self) -> i64 {
+        self.tasks_by.values().map(|c| c.overdue).sum()
+    }
+
+    /// Done tasks over tasks that were not cancelled; `None` without any.
+    pub fn task_completion_rate(&self) -> Option<f64> {
+        let done = self.tasks(Some("DONE"), None);
+        let live = self.tasks(None, None) - self.tasks(Some("CANCELLED"), None);
+        ratio(done, live)
+    }
+
+    pub fn listings(&self, platform: Option<&str>, status: Option<&str>) -> i64 {
+        self.listings_by
+            .iter()
+            .filter(|((p, s), _)| platform.is_none_or(|x| x == p) && status.is_none_or(|x| x == s))
+            .map(|(_, n)| n)
+            .sum()
+    }
+
+    pub fn internet_rate(&self) -> Option<f64> {
+        ratio(self.survey.with_internet, self.survey.households)
+    }
+    pub fn computer_rate(&self) -> Option<f64> {
+        ratio(self.survey.with_computer, self.survey.households)
+    }
+    pub fn smartphone_rate(&self) -> Option<f64> {
+        ratio(self.survey.with_smartphone, self.survey.households)
+    }
+    pub fn five_skills_rate(&self) -> Option<f64> {
+        ratio(self.survey.five_skills, self.survey.households)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Targets' indicators
+// ---------------------------------------------------------------------------------------------
+
+/// What a unit target measures. Rates are fractions (0.8 for 80 %).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Indicator {
+    Groups,
+    ActiveGroups,
+    Members,
+    TrainedMembers,
+    TasksDone,
+    TaskCompletionRate,
+    Activities,
+    ResidentsHelped,
+    VneidActivations,
+    Products,
+    ActiveListings,
+    InternetRate,
+    ComputerRate,
+    SmartphoneRate,
+    FiveSkillsRate,
+}
+
+impl Indicator {
+    pub const ALL: [Indicator; 15] = [
+        Indicator::Groups,
+        Indicator::ActiveGroups,
+        Indicator::Members,
+        Indicator::TrainedMembers,
+        Indicator::TasksDone,
+        Indicator::TaskCompletionRate,
+        Indicator::Activities,
+        Indicator::ResidentsHelped,
+        Indicator::VneidActivations,
+        Indicator::Products,
+        Indicator::ActiveListings,
+        Indicator::InternetRate,
+        Indicator::ComputerRate,
+        Indicator::SmartphoneRate,
+        Indicator::FiveSkillsRate,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Indicator::Groups => "GROUPS",
+            Indicator::ActiveGroups => "ACTIVE_GROUPS",
+            Indicator::Members => "MEMBERS",
+            Indicator::TrainedMembers => "TRAINED_MEMBERS",
+            Indicator::TasksDone => "TASKS_DONE",
+            Indicator::TaskCompletionRate => "TASK_COMPLETION_RATE",
+            Indicator::Activities => "ACTIVITIES",
+            Indicator::ResidentsHelped => "RESIDENTS_HELPED",
+            Indicator::VneidActivations => "VNEID_ACTIVATIONS",
+            Indicator::Products => "PRODUCTS",
+            Indicator::ActiveListings => "ACTIVE_LISTINGS",
+            Indicator::InternetRate => "INTERNET_RATE",
+            Indicator::ComputerRate => "COMPUTER_RATE",
+            Indicator::SmartphoneRate => "SMARTPHONE_RATE",
+            Indicator::FiveSkillsRate => "FIVE_SKILLS_RATE",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Indicator> {
+        Indicator::ALL.into_iter().find(|i| i.as_str() == text)
+    }
+
+    /// A fraction in 0..1 rather than a count.
+    pub fn is_rate(self) -> bool {
+        matches!(
+            self,
+            Indicator::TaskCompletionRate
+                | Indicator::InternetRate
+                | Indicator::ComputerRate
+                | Indicator::SmartphoneRate
+                | Indicator::FiveSkillsRate
+        )
+    }
+
+    pub fn family(self) -> Family {
+        match self {
+            Indicator::Groups | Indicator::ActiveGroups => Family::Groups,
+            Indicator::Members | Indicator::TrainedMembers => Family::Members,
+            Indicator::TasksDone | Indicator::TaskCompletionRate => Family::Tasks,
+            Indicator::Activities | Indicator::ResidentsHelped | Indicator::VneidActivations => {
+                Family::Activities
+            }
+            Indicator::Products => Family::Products,
+            Indicator::ActiveListings => Family::Listings,
+            Indicator::InternetRate
+            | Indicator::ComputerRate
+            | Indicator::SmartphoneRate
+            | Indicator::FiveSkillsRate => Family::Surveys,
+        }
+    }
+
+    /// The indicator's value in computed figures (`None` for a rate without a denominator).
+    pub fn value(self, d: &StatsData) -> Option<f64> {
+        let n = |v: i64| Some(v as f64);
+        match self {
+            Indicator::Groups => n(d.community_groups),
+            Indicator::ActiveGroups => n(d.active_groups),
+            Indicator::Members => n(d.members()),
+            Indicator::TrainedMembers => n(d.trained_members()),
+            Indicator::TasksDone => n(d.tasks(Some("DONE"), None)),
+            Indicator::TaskCompletionRate => d.task_completion_rate(),
+            Indicator::Activities => n(d.activities),
+            Indicator::ResidentsHelped => n(d.residents_helped),
+            Indicator::VneidActivations => n(d.vneid_activations),
+            Indicator::Products => n(d.products),
+            Indicator::ActiveListings => n(d.listings(None, Some("ACTIVE"))),
+            Indicator::InternetRate => d.internet_rate(),
+            Indicator::ComputerRate => d.computer_rate(),
+            Indicator::SmartphoneRate => d.smartphone_rate(),
+            Indicator::FiveSkillsRate => d.five_skills_rate(),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Authorisation
+// ---------------------------------------------------------------------------------------------
+
+/// A unit's aggregates: `ReadAggregates` and the unit inside the caller's scope. Units are
+/// public, so a unit above or beside the scope is `FORBIDDEN` (not `NOT_FOUND`); it is audited.
+pub async fn authorize_unit(
+    db: &DatabaseConnection,
+    p: &Principal,
+    unit: &admin_unit::Model,
+) -> ApiResult<()> {
+    audit::authorize(db, p, Action::ReadAggregates, "stats").await?;
+    if !scope::unit_in_scope(p, &unit.path) {
+        let err = ApiError::forbidden("the unit's statistics are outside your scope");
+        audit::record_failure(db, p, "stats", &err).await;
+        return Err(err);
+    }
+    Ok(())
+}
+
+/// A group's own figures: its own group roles, or unit roles that may read aggregates and have
+/// the group in scope.
+pub fn authorize_group(p: &Principal, g: &group::Model) -> ApiResult<()> {
+    let own = matches!(&p.scope, Scope::Group { group_id, .. } if *group_id == g.id);
+    let unit_reader = policy::allows(p.role, Action::ReadAggregates)
+        && scope::group_in_scope(p, g.id, &g.unit_path);
+    if own || unit_reader {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden(
+            "the group's statistics are outside your scope",
+        ))
+    }
+}
+
+/// The pure check behind both, re-applied to every anchor a statement computes.
+fn anchor_allowed(p: &Principal, a: &Anchor) -> bool {
+    match a {
+        Anchor::Unit { path, .. } | Anchor::UnitOnly { path, .. } => {
+            policy::allows(p.role, Action::ReadAggregates) && scope::unit_in_scope(p, path)
+        }
+        Anchor::Group { id, unit_path } => {
+            matches!(&p.scope, Scope::Group { group_id, .. } if group_id == id)
+                || (policy::allows(p.role, Action::ReadAggregates)
+                    && scope::group_in_scope(p, *id, unit_path))
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// SQL
+// ---------------------------------------------------------------------------------------------
+
+/// A statement under construction: text plus bound values, with the backend's placeholders.
+struct Sql {
+    backend: DatabaseBackend,
+    text: String,
+    values: Vec<Value>,
+}
+
+impl Sql {
+    fn new(backend: DatabaseBackend) -> Self {
+        Sql {
+            backend,
+            text: String::new(),
+            values: Vec::new(),
+        }
+    }
+
+    /// Numbered placeholders (`$1`, `$2`, …), which both PostgreSQL and SQLite (through sqlx)
+    /// bind by number, so fragments may be assembled in any order.
+    fn param(&mut self, v: impl Into<Value>) -> String {
+        self.values.push(v.into());
+        format!("${}", self.values.len())
+    }
+
+    fn push(&mut self, s: &str) {
+        self.text.push_str(s);
+    }
+
+    fn build(self) -> Statement {
+        Statement::from_sql_and_values(self.backend, self.text, self.values)
+    }
+}
+
+/// Calendar bucketing expressions: the first day of the month or ISO week, as 'YYYY-MM-DD' text.
+fn bucket(backend: DatabaseBackend, dim: Dim, expr: &str, is_timestamp: bool) -> String {
+    match backend {
+        DatabaseBackend::Postgres => {
+            let local = if is_timestamp {
+                format!("(({expr}) AT TIME ZONE 'UTC' + INTERVAL '{VIETNAM_OFFSET_HOURS} hours')")
+            } else {
+                format!("CAST({expr} AS TIMESTAMP)")
+            };
+            let unit = if dim == Dim::Month { "month" } else { "week" };
+            format!("to_char(date_trunc('{unit}', {local}), 'YYYY-MM-DD')")
+        }
+        _ => {
+            let shift = if is_timestamp {
+                format!(", '+{VIETNAM_OFFSET_HOURS} hours'")
+            } else {
+                String::new()
+            };
+            if dim == Dim::Month {
+                format!("date({expr}{shift}, 'start of month')")
+            } else {
+                // 'weekday 0' advances to the next Sunday (or stays on one); six days earlier is
+                // that ISO week's Monday.
+                format!("date({expr}{shift}, 'weekday 0', '-6 days')")
+            }
+        }
+    }
+}
+
+/// One family's statement for a set of anchors (all units or all groups), grouped by anchor,
+/// by the breakdown dimensions `dims` (never `ChildUnit`: children are anchors) and by the
+/// family's own sub-keys.
+fn family_statement(
+    backend: DatabaseBackend,
+    family: Family,
+    period: Option<Period>,
+    anchors: &[Anchor],
+    dims: &[Dim],
+) -> ApiResult<(Statement, usize)> {
+    let groups_mode = anchors.first().is_some_and(Anchor::is_group);
+    if groups_mode && family == Family::Surveys {
+        return Err(ApiError::bad_input(
+            "stats",
+            "household surveys belong to units, not groups",
+        ));
+    }
+    let mut q = Sql::new(backend);
+
+    // The anchors as a derived table `k(anchor_id[, lo, hi])`.
+    let mut k = String::from("(");
+    for (i, a) in anchors.iter().enumerate() {
+        if i > 0 {
+            k.push_str(" UNION ALL ");
+        }
+        let id = q.param(a.id());
+        if groups_mode {
+            k.push_str(&format!("SELECT {id} AS anchor_id"));
+        } else {
+            let (lo, hi) = a.range();
+            let (lo, hi) = (q.param(lo), q.param(hi));
+            k.push_str(&format!("SELECT {id} AS anchor_id, {lo} AS lo, {hi} AS hi"));
+        }
+    }
+    k.push_str(") k");
+    let in_range = |col: &str| format!("{col} >= k.lo AND {col} < k.hi");
+
+    // FROM, per family and anchor kind; `path_join` attaches rows to anchors.
+    let (from, subkeys, metrics): (String, Vec<&str>, Vec<String>) = match family {
+        Family::Groups => (
+            if groups_mode {
+                format!("groups g JOIN {k} ON g.id = k.anchor_id")
+            } else {
+                format!("groups g JOIN {k} ON {}", in_range("g.unit_path"))
+            },
+            vec![],
+            vec![
+                "SUM(CASE WHEN g.kind = 'COMMUNITY' THEN 1 ELSE 0 END)".into(),
+                "SUM(CASE WHEN g.kind = 'MANAGEMENT' THEN 1 ELSE 0 END)".into(),
+                "SUM(CASE WHEN g.kind = 'COMMUNITY' AND g.status = 'ACTIVE' THEN 1 ELSE 0 END)"
+                    .into(),
+            ],
+        ),
+        Family::Members => (
+            if groups_mode {
+                format!(
+                    "members m JOIN memberships ms ON ms.member_id = m.id AND ms.left_on IS NULL \
+                     JOIN {k} ON ms.group_id = k.anchor_id"
+                )
+            } else {
+                format!("members m JOIN {k} ON {}", in_range("m.unit_path"))
+            },
+            vec!["m.affiliation"],
+            vec![
+                "COUNT(*)".into(),
+                "SUM(CASE WHEN m.trained_on IS NOT NULL THEN 1 ELSE 0 END)".into(),
+            ],
+        ),
+        Family::Tasks => {
+            let today = q.param(today_in_vietnam());
+            (
+                if groups_mode {
+                    format!("tasks t JOIN {k} ON t.group_id = k.anchor_id")
+                } else {
+                    format!(
+                        "tasks t JOIN groups g ON g.id = t.group_id JOIN {k} ON {}",
+                        in_range("g.unit_path")
+                    )
+                },
+                vec!["t.status", "t.kind"],
+                vec![
+                    "COUNT(*)".into(),
+                    format!(
+                        "SUM(CASE WHEN t.due_on < {today} AND t.status NOT IN ('DONE', 'CANCELLED') \
+                         THEN 1 ELSE 0 END)"
+                    ),
+                ],
+            )
+        }
+        Family::Activities => {
+            let tasks = if dims.contains(&Dim::TaskKind) {
+                " JOIN tasks t ON t.id = a.task_id"
+            } else {
+                ""
+            };
+            (
+                if groups_mode {
+                    format!("activities a{tasks} JOIN {k} ON a.group_id = k.anchor_id")
+                } else {
+                    format!(
+                        "activities a{tasks} JOIN groups g ON g.id = a.group_id JOIN {k} ON {}",
+                        in_range("g.unit_path")
+                    )
+                },
+                vec![],
+                vec![
+                    "COUNT(*)".into(),
+                    "SUM(a.residents_helped)".into(),
+                    "SUM(a.vneid_activations)".into(),
+                ],
+            )
+        }
+        Family::Products => (
+            if groups_mode {
+                format!("products p JOIN {k} ON p.group_id = k.anchor_id")
+            } else {
+                format!(
+                    "products p JOIN groups g ON g.id = p.group_id JOIN {k} ON {}",
+                    in_range("g.unit_path")
+                )
+            },
+            vec![],
+            vec!["COUNT(*)".into()],
+        ),
+        Family::Listings => (
+            if groups_mode {
+                format!(
+                    "listings l JOIN products p ON p.id = l.product_id \
+                     JOIN {k} ON p.group_id = k.anchor_id"
+                )
+            } else {
+                format!(
+                    "listings l JOIN products p ON p.id = l.product_id \
+                     JOIN groups g ON g.id = p.group_id JOIN {k} ON {}",
+                    in_range("g.unit_path")
+                )
+            },
+            vec!["l.platform", "l.status"],
+            vec!["COUNT(*)".into()],
+        ),
+        Family::Surveys => {
+            // The latest survey of each unit (within the period): ROW_NUMBER in a subquery.
+            let mut inner = String::from(
+                "SELECT s.unit_id, s.households, s.with_computer, s.with_internet, \
+                 s.with_smartphone, s.five_skills_households, ROW_NUMBER() OVER (PARTITION BY \
+                 s.unit_id ORDER BY s.period_end DESC, s.period_start DESC) AS rn \
+                 FROM unit_surveys s",
+            );
+            if let Some(pd) = period {
+                let (end, start) = (q.param(pd.end), q.param(pd.start));
+                inner.push_str(&format!(
+                    " WHERE s.period_start < {end} AND s.period_end >= {start}"
+                ));
+            }
+            (
+                format!(
+                    "({inner}) s JOIN admin_units su ON su.id = s.unit_id JOIN {k} ON {} \
+                     AND s.rn = 1",
+                    in_range("su.path")
+                ),
+                vec![],
+                vec![
+                    "COUNT(*)".into(),
+                    "SUM(s.households)".into(),
+                    "SUM(s.with_computer)".into(),
+                    "SUM(s.with_internet)".into(),
+                    "SUM(s.with_smartphone)".into(),
+                    "SUM(s.five_skills_households)".into(),
+                ],
+            )
+        }
+    };
+
+    // Breakdown dimensions, as key expressions.
+    let mut keys: Vec<String> = Vec::new();
+    for &d in dims {
+        let expr = match (family, d) {
+            (Family::Members, Dim::Affiliation) => "m.affiliation".to_owned(),
+            (Family::Tasks | Family::Activities, Dim::TaskKind) => "t.kind".to_owned(),
+            (Family::Tasks, Dim::TaskStatus) => "t.status".to_owned(),
+            (Family::Listings, Dim::Platform) => "l.platform".to_owned(),
+            (Family::Tasks, Dim::Month | Dim::Week) => bucket(backend, d, "t.due_on", false),
+            (Family::Activities, Dim::Month | Dim::Week) => {
+                bucket(backend, d, "a.occurred_at", true)
+            }
+            _ => {
+                return Err(ApiError::bad_input(
+                    "by",
+                    format!(
+                        "{} statistics cannot be broken down by {}",
+                        family.name(),
+                        d.name()
+                    ),
+                ));
+            }
+        };
+        keys.push(expr);
+    }
+    keys.extend(subkeys.iter().map(|s| (*s).to_owned()));
+
+    // Period filter, for the families it applies to (surveys filtered above).
+    let mut wheres: Vec<String> = Vec::new();
+    if let Some(pd) = family.effective(period) {
+        match family {
+            Family::Tasks => {
+                let (s, e) = (q.param(pd.start), q.param(pd.end));
+                wheres.push(format!("t.due_on >= {s} AND t.due_on < {e}"));
+            }
+            Family::Activities => {
+                let (s, e) = pd.utc_bounds();
+                let (s, e) = (q.param(s), q.param(e));
+                wheres.push(format!("a.occurred_at >= {s} AND a.occurred_at < {e}"));
+            }
+            _ => {}
+        }
+    }
+
+    let mut select = vec!["k.anchor_id".to_owned()];
+    select.extend(
+        keys.iter()
+            .enumerate()
+            .map(|(i, e)| format!("{e} AS key{i}")),
+    );
+    select.extend(
+        metrics
+            .iter()
+            .enumerate()
+            .map(|(i, m)| format!("CAST({m} AS BIGINT) AS m{i}")),
+    );
+    q.push("SELECT ");
+    q.push(&select.join(", "));
+    q.push(" FROM ");
+    q.push(&from);
+    if !wheres.is_empty() {
+        q.push(" WHERE ");
+        q.push(&wheres.join(" AND "));
+    }
+    q.push(" GROUP BY k.anchor_id");
+    for e in &keys {
+        q.push(", ");
+        q.push(e);
+    }
+    Ok((q.build(), dims.len()))
+}
+
+/// One aggregated row: anchor, breakdown key values, figures.
+pub type FamilyRow = (i64, Vec<Option<String>>, StatsData);
+
+/// Computes one family for many anchors of one kind, broken down by `dims` (empty for plain
+/// stats). One statement. Every anchor must be readable by `p`.
+pub async fn compute(
+    db: &DatabaseConnection,
+    p: &Principal,
+    family: Family,
+    period: Option<Period>,
+    anchors: &[Anchor],
+    dims: &[Dim],
+) -> ApiResult<Vec<FamilyRow>> {
+    if anchors.is_empty() {
+        return Ok(vec![]);
+    }
+    if anchors.iter().any(|a| !anchor_allowed(p, a)) {
+        return Err(ApiError::forbidden("statistics outside your scope"));
+    }
+    if anchors
+        .iter()
+        .any(|a| a.is_group() != anchors[0].is_group())
+    {
+        return Err(ApiError::Internal(
+            "units and groups mixed in one statistics batch".into(),
+        ));
+    }
+    let backend = db.get_database_backend();
+    let (stmt, ndims) = family_statement(backend, family, family.effective(period), anchors, dims)?;
+    let rows = db.query_all_raw(stmt).await?;
+    let mut out: HashMap<(i64, Vec<Option<String>>), StatsData> = HashMap::new();
+    for row in rows {
+        let anchor: i64 = row.try_get("", "anchor_id")?;
+        let text = |i: usize| -> ApiResult<Option<String>> {
+            Ok(row.try_get::<Option<String>>("", &format!("key{i}"))?)
+        };
+        let m = |i: usize| -> ApiResult<i64> {
+            Ok(row
+                .try_get::<Option<i64>>("", &format!("m{i}"))?
+                .unwrap_or(0))
+        };
+        let key: Vec<Option<String>> = (0..ndims).map(text).collect::<ApiResult<_>>()?;
+        let sub = |i: usize| -> ApiResult<String> { Ok(text(ndims + i)?.unwrap_or_default()) };
+        let d = out.entry((anchor, key)).or_default();
+        match family {
+            Family::Groups => {
+                d.community_groups += m(0)?;
+                d.management_teams += m(1)?;
+                d.active_groups += m(2)?;
+            }
+            Family::Members => {
+                let e = d.members_by_affiliation.entry(sub(0)?).or_default();
+                e.members += m(0)?;
+                e.trained += m(1)?;
+            }
+            Family::Tasks => {
+                let e = d.tasks_by.entry((sub(0)?, sub(1)?)).or_default();
+                e.tasks += m(0)?;
+                e.overdue += m(1)?;
+            }
+            Family::Activities => {
+                d.activities += m(0)?;
+                d.residents_helped += m(1)?;
+                d.vneid_activations += m(2)?;
+            }
+            Family::Products => d.products += m(0)?,
+            Family::Listings => {
+                *d.listings_by.entry((sub(0)?, sub(1)?)).or_default() += m(0)?;
+            }
+            Family::Surveys => {
+                let s = &mut d.survey;
+                s.surveyed_units += m(0)?;
+                s.households += m(1)?;
+                s.with_computer += m(2)?;
+                s.with_internet += m(3)?;
+                s.with_smartphone += m(4)?;
+                s.five_skills += m(5)?;
+            }
+        }
+    }
+    Ok(out.into_iter().map(|((a, k), d)| (a, k, d)).collect())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Breakdown
+// ---------------------------------------------------------------------------------------------
+
+/// One row of a breakdown: the child unit (when broken down by `CHILD_UNIT`) and the values of
+/// the other dimensions, in the order asked.
+#[derive(Debug, Clone)]
+pub struct BreakdownRow {
+    pub unit: Option<admin_unit::Model>,
+    pub keys: BTreeMap<Dim, Option<String>>,
+    pub data: StatsData,
+}
+
+/// Validates the dimensions: one or two, distinct, and each supported by every family asked.
+pub fn check_dims(dims: &[Dim], families: &[Family]) -> ApiResult<()> {
+    if dims.is_empty() || dims.len() > 2 {
+        return Err(ApiError::bad_input("by", "give one or two dimensions"));
+    }
+    if dims.len() == 2 && dims[0] == dims[1] {
+        return Err(ApiError::bad_input("by", "dimensions must differ"));
+    }
+    for &f in families {
+        for &d in dims {
+            if !f.supports(d) {
+                return Err(ApiError::bad_input(
+                    "by",
+                    format!(
+                        "{} statistics cannot be broken down by {}",
+                        f.name(),
+                        d.name()
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `statsBreakdown`: the unit's figures split by one or two dimensions, one statement per
+/// family. Rows are the key combinations that have data; broken down by `CHILD_UNIT` alone,
+/// every child has a row. Rows attached directly to the unit (not to any child) form a row of
+/// the unit itself, so the rows always add up to the unit's total.
+pub async fn breakdown(
+    db: &DatabaseConnection,
+    p: &Principal,
+    unit: &admin_unit::Model,
+    dims: &[Dim],
+    families: &[Family],
+    period: Option<Period>,
+) -> ApiResult<Vec<BreakdownRow>> {
+    authorize_unit(db, p, unit).await?;
+    check_dims(dims, families)?;
+    let by_child = dims.contains(&Dim::ChildUnit);
+    let sql_dims: Vec<Dim> = dims
+        .iter()
+        .copied()
+        .filter(|d| *d != Dim::ChildUnit)
+        .collect();
+    let mut units_by_id: HashMap<i64, admin_unit::Model> = HashMap::new();
+    let anchors: Vec<Anchor> = if by_child {
+        let children = units::children_of(db, p, &[unit.id])
+            .await?
+            .remove(&unit.id)
+            .unwrap_or_default();
+        let mut anchors: Vec<Anchor> = children.iter().map(Anchor::unit).collect();
+        anchors.push(Anchor::UnitOnly {
+            id: unit.id,
+            path: unit.path.clone(),
+        });
+        for c in children {
+            units_by_id.insert(c.id, c);
+        }
+        units_by_id.insert(unit.id, unit.clone());
+        anchors
+    } else {
+        vec![Anchor::unit(unit)]
+    };
+
+    let mut merged: BTreeMap<(i64, Vec<Option<String>>), StatsData> = BTreeMap::new();
+    for &f in families {
+        for (anchor, key, data) in compute(db, p, f, period, &anchors, &sql_dims).await? {
+            merged.entry((anchor, key)).or_default().merge(&data);
+        }
+    }
+    if by_child && sql_dims.is_empty() {
+        for id in units_by_id.keys() {
+            if *id != unit.id {
+                merged.entry((*id, vec![])).or_default();
+            }
+        }
+    }
+    let rows = merged
+        .into_iter()
+        .filter(|((anchor, _), data)| {
+            // The unit's own row only when something is attached to it directly.
+            !(by_child && *anchor == unit.id && *data == StatsData::default())
+        })
+        .map(|((anchor, key), data)| BreakdownRow {
+            unit: by_child
+                .then(|| units_by_id.get(&anchor).cloned())
+                .flatten(),
+            keys: sql_dims.iter().copied().zip(key).collect(),
+            data,
+        })
+        .collect();
+    Ok(rows)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Targets
+// ---------------------------------------------------------------------------------------------
+
+/// Targets of many units (one statement), by indicator then period. Targets are aggregate
+/// figures like the stats themselves: readable with `ReadAggregates` within scope.
+pub async fn targets_of(
+    db: &DatabaseConnection,
+    p: &Principal,
+    unit_ids: &[i64],
+) -> ApiResult<HashMap<i64, Vec<unit_target::Model>>> {
+    scope::require(p, Action::ReadAggregates)?;
+    let rows = unit_target::Entity::find()
+        .filter(unit_target::Column::UnitId.is_in(unit_ids.iter().copied()))
+        .filter(unit_target::Column::UnitId.in_subquery(scope::units_in_scope(p)))
+        .order_by_asc(unit_target::Column::Indicator)
+        .order_by_asc(unit_target::Column::PeriodStart)
+        .order_by_asc(unit_target::Column::Id)
+        .all(db)
+        .await?;
+    let mut out: HashMap<i64, Vec<unit_target::Model>> = HashMap::new();
+    for row in rows {
+        out.entry(row.unit_id).or_default().push(row);
+    }
+    Ok(out)
+}
+
+/// Whether a target's period overlaps the period stats were asked for (all targets without one).
+pub fn target_in_period(t: &unit_target::Model, period: Option<Period>) -> bool {
+    period.is_none_or(|pd| pd.overlaps(t.period_start, t.period_end))
+}
+
+/// `setUnitTarget`'s input.
+#[derive(Debug, Clone)]
+pub struct TargetInput {
+    pub unit_id: i64,
+    pub indicator: Indicator,
+    pub period_start: NaiveDate,
+    /// Inclusive.
+    pub period_end: NaiveDate,
+    pub target_value: f64,
+}
+
+/// Sets (or replaces) a unit's target for an indicator and period: `CITY_ADMIN`,
+/// `DISTRICT_OFFICER` or `WARD_LEADER`, for units inside their scope. Audited.
+pub async fn set_target(
+    db: &DatabaseConnection,
+    p: &Principal,
+    input: TargetInput,
+) -> ApiResult<unit_target::Model> {
+    audit::authorize(db, p, Action::SetTargets, "setUnitTarget").await?;
+    let txn = write_txn(db).await?;
+    let outcome = set_target_in(&txn, p, input).await;
+    audit::conclude(db, txn, p, "setUnitTarget", outcome).await
+}
+
+async fn set_target_in(
+    txn: &DatabaseTransaction,
+    p: &Principal,
+    t: TargetInput,
+) -> ApiResult<(unit_target::Model, Touched)> {
+    validate::not_before("periodEnd", &t.period_start, &t.period_end)?;
+    if !t.target_value.is_finite() || t.target_value < 0.0 {
+        return Err(ApiError::bad_input(
+            "targetValue",
+            "must be a non-negative number",
+        ));
+    }
+    if t.indicator.is_rate() && t.target_value > 1.0 {
+        return Err(ApiError::bad_input(
+            "targetValue",
+            "a rate is a fraction between 0 and 1 (0.8 for 80 %)",
+        ));
+    }
+    let unit = admin_unit::Entity::find_by_id(t.unit_id)
+        .one(txn)
+        .await?
+        .ok_or_else(|| ApiError::bad_input("unitId", "no such unit"))?;
+    if !scope::unit_in_scope(p, &unit.path) {
+        return Err(ApiError::forbidden("the unit is outside your scope"));
+    }
+    let now = Utc::now();
+    use unit_target::Column as C;
+    unit_target::Entity::insert(unit_target::ActiveModel {
+        unit_id: Set(unit.id),
+        indicator: Set(t.indicator.as_str().to_owned()),
+        period_start: Set(t.period_start),
+        period_end: Set(t.period_end),
+        target_value: Set(t.target_value),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    })
+    .on_conflict(
+        OnConflict::columns([C::UnitId, C::Indicator, C::PeriodStart, C::PeriodEnd])
+            .update_columns([C::TargetValue, C::UpdatedAt])
+            .to_owned(),
+    )
+    .exec_without_returning(txn)
+    .await?;
+    let model = unit_target::Entity::find()
+        .filter(C::UnitId.eq(unit.id))
+        .filter(C::Indicator.eq(t.indicator.as_str()))
+        .filter(C::PeriodStart.eq(t.period_start))
+        .filter(C::PeriodEnd.eq(t.period_end))
+        .one(txn)
+        .await?
+        .ok_or(ApiError::NotFound("target"))?;
+    Ok((
+        model.clone(),
+        Touched::new("UnitTarget", model.id, unit.path),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(y: i32, m: u32, day: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(y, m, day).unwrap()
+    }
+
+    #[test]
+    fn calendar_periods() {
+        let p = Period::calendar(PeriodKind::Week, d(2025, 1, 1)); // a Wednesday
+        assert_eq!((p.start, p.end), (d(2024, 12, 30), d(2025, 1, 6)));
+        let p = Period::calendar(PeriodKind::Quarter, d(2025, 11, 15));
+        assert_eq!((p.start, p.end), (d(2025, 10, 1), d(2026, 1, 1)));
+        let p = Period::calendar(PeriodKind::Month, d(2024, 2, 29));
+        assert_eq!((p.start, p.end), (d(2024, 2, 1), d(2024, 3, 1)));
+        let p = Period::calendar(PeriodKind::Year, d(2024, 7, 4));
+        assert_eq!((p.start, p.end), (d(2024, 1, 1), d(2025, 1, 1)));
+        assert!(Period::between(d(2025, 2, 1), d(2025, 1, 1)).is_err());
+    }
+
+    #[test]
+    fn vietnamese_midnight_is_17_utc() {
+        let (s, e) = Period::calendar(PeriodKind::Day, d(2025, 3, 2)).utc_bounds();
+        assert_eq!(s.to_rfc3339(), "2025-03-01T17:00:00+00:00");
+        assert_eq!(e.to_rfc3339(), "2025-03-02T17:00:00+00:00");
+    }
+
+    #[test]
+    fn unit_only_range_excludes_children() {
+        let a = Anchor::UnitOnly {
+            id: 1,
+            path: "/1/".into(),
+        };
+        let (lo, hi) = a.range();
+        assert!(lo.as_str() <= "/1/" && "/1/" < hi.as_str());
+        assert!("/1/5/" >= hi.as_str());
+        assert!("/1/0/" >= hi.as_str());
+    }
+
+    #[test]
+    fn indicators_round_trip() {
+        for i in Indicator::ALL {
+            assert_eq!(Indicator::parse(i.as_str()), Some(i));
+        }
+    }
+}
