@@ -36,6 +36,8 @@ pub enum LogFormat {
     Json,
 }
 
+// Parsed once at start-up: the size of the `Serve` variant does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Run the server (the default when no command is given). Migrations run at start-up.
@@ -157,13 +159,54 @@ pub struct ServeArgs {
     #[arg(long, env = "CDTG_MAX_QUERY_DEPTH", default_value_t = 15)]
     pub max_query_depth: usize,
 
-    /// Maximum query complexity (each field costs 1; list fields multiply by their page size).
-    #[arg(long, env = "CDTG_MAX_QUERY_COMPLEXITY", default_value_t = 20000)]
+    /// Maximum query complexity: each field costs 1 and a list multiplies what is under it by its
+    /// page size (`first`/`last`, default 20; unpaginated lists count as 5).
+    #[arg(long, env = "CDTG_MAX_QUERY_COMPLEXITY", default_value_t = 50_000)]
     pub max_query_complexity: usize,
 
     /// Failed logins per username within 15 minutes before RATE_LIMITED.
     #[arg(long, env = "CDTG_LOGIN_MAX_FAILURES", default_value_t = 5)]
     pub login_max_failures: u32,
+
+    /// Largest request body in bytes (larger: 413).
+    #[arg(long, env = "CDTG_MAX_BODY_BYTES", default_value_t = 1024 * 1024)]
+    pub max_body_bytes: usize,
+
+    /// Longest query text in characters.
+    #[arg(long, env = "CDTG_MAX_QUERY_CHARS", default_value_t = 15_000)]
+    pub max_query_chars: usize,
+
+    /// Most aliases in one document.
+    #[arg(long, env = "CDTG_MAX_ALIASES", default_value_t = 100)]
+    pub max_aliases: usize,
+
+    /// Most directives on one field.
+    #[arg(long, env = "CDTG_MAX_DIRECTIVES_PER_FIELD", default_value_t = 5)]
+    pub max_directives_per_field: usize,
+
+    /// Most operations in one batched JSON array (0: batches are refused).
+    #[arg(long, env = "CDTG_MAX_BATCH", default_value_t = 0)]
+    pub max_batch: usize,
+
+    /// Per-request deadline in milliseconds; the work (and its database query) is cancelled.
+    #[arg(long, env = "CDTG_REQUEST_DEADLINE_MS", default_value_t = 10_000)]
+    pub request_deadline_ms: u64,
+
+    /// Allow-list mode: only the operations in this JSON file ({"<sha256>": "<query>"}) run.
+    #[arg(long, env = "CDTG_PERSISTED_OPERATIONS")]
+    pub persisted_operations: Option<PathBuf>,
+
+    /// How many automatic persisted queries to remember.
+    #[arg(long, env = "CDTG_APQ_CACHE_SIZE", default_value_t = 1000)]
+    pub apq_cache_size: usize,
+
+    /// Requests per second per signed-in user (bursts of 5×; 0: no limit).
+    #[arg(long, env = "CDTG_RATE_LIMIT_PER_USER", default_value_t = 50.0)]
+    pub rate_limit_per_user: f64,
+
+    /// Requests per second per client address (bursts of 5×; 0: no limit).
+    #[arg(long, env = "CDTG_RATE_LIMIT_PER_ADDRESS", default_value_t = 200.0)]
+    pub rate_limit_per_address: f64,
 }
 
 impl ServeArgs {

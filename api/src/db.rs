@@ -31,6 +31,9 @@ pub struct PoolSettings {
     pub max_connections: u32,
     /// How long a request waits for a connection before failing fast (503 when the DB is down).
     pub acquire_timeout: Duration,
+    /// PostgreSQL cancels a statement running longer than this (the request deadline); zero
+    /// means no limit.
+    pub statement_timeout: Duration,
 }
 
 impl Default for PoolSettings {
@@ -38,6 +41,7 @@ impl Default for PoolSettings {
         PoolSettings {
             max_connections: 16,
             acquire_timeout: Duration::from_secs(3),
+            statement_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -53,6 +57,11 @@ pub async fn connect(
         .acquire_timeout(settings.acquire_timeout)
         .connect_timeout(settings.acquire_timeout)
         .sqlx_logging(false)
+        .map_sqlx_postgres_opts({
+            // 0 is PostgreSQL's "no timeout".
+            let timeout = format!("{}ms", settings.statement_timeout.as_millis());
+            move |o| o.options([("statement_timeout", timeout.as_str())])
+        })
         .map_sqlx_sqlite_opts(|o| {
             o.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
                 .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Normal)

@@ -40,6 +40,14 @@ impl ApiError {
         }
     }
 
+    /// A `NOT_FOUND` whose message is fixed by a protocol (e.g. `PersistedQueryNotFound`).
+    pub fn with_message(self, message: &'static str) -> Self {
+        match self {
+            ApiError::NotFound(_) => ApiError::NotFound(message),
+            other => other,
+        }
+    }
+
     pub fn forbidden(message: impl Into<String>) -> Self {
         ApiError::Forbidden(message.into())
     }
@@ -62,6 +70,7 @@ impl ApiError {
         match self {
             ApiError::Unauthenticated(why) => format!("authentication required: {why}"),
             ApiError::Forbidden(m) => m.clone(),
+            ApiError::NotFound("PersistedQueryNotFound") => "PersistedQueryNotFound".to_owned(),
             ApiError::NotFound(what) => format!("{what} not found"),
             ApiError::BadUserInput { field, message } => format!("{field}: {message}"),
             ApiError::Conflict(m) => m.clone(),

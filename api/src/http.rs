@@ -1,154 +1,16 @@
-//! HTTP routes: `POST|GET /graphql` (and WebSocket upgrades on it), GraphiQL, health.
-//!
-//! Authentication happens here, once per request: a bearer token is verified and turned into a
-//! principal before the query runs. A request with a bad token is refused with 401 before any
-//! resolver runs; a request without a token may only run `login`/`refreshToken` (every other
-//! field answers `UNAUTHENTICATED`, and the response is then a 401 too).
+//! HTTP routes besides the GraphQL transport (see `transport`): WebSocket upgrades on `/graphql`
+//! and GraphiQL.
 
-use actix_web::http::StatusCode;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
+use async_graphql::Data;
 use async_graphql::http::GraphiQLSource;
-use async_graphql::{Data, ErrorExtensionValues, ServerError};
-use async_graphql_actix_web::{GraphQLRequest, GraphQLSubscription};
+use async_graphql_actix_web::GraphQLSubscription;
 
 use crate::auth;
-use crate::error::ApiError;
 use crate::graphql::context::Session;
-use crate::graphql::mutation::ClientInfo;
 use crate::graphql::{CdtgSchema, SessionExpiry};
 use crate::state::AppState;
-
-fn request_id(req: &HttpRequest) -> String {
-    req.headers()
-        .get("x-request-id")
-        .and_then(|v| v.to_str().ok())
-        .filter(|v| {
-            !v.is_empty()
-                && v.len() <= 64
-                && v.chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-        })
-        .map(str::to_owned)
-        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
-}
-
-fn client_address(req: &HttpRequest) -> String {
-    req.peer_addr()
-        .map(|a| a.ip().to_string())
-        .unwrap_or_default()
-}
-
-fn bearer(req: &HttpRequest) -> Result<Option<String>, ApiError> {
-    match req.headers().get(header::AUTHORIZATION) {
-        None => Ok(None),
-        Some(v) => {
-            let v = v
-                .to_str()
-                .map_err(|_| ApiError::Unauthenticated("malformed Authorization header"))?;
-            match v.split_once(' ') {
-                Some((scheme, token))
-                    if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() =>
-                {
-                    Ok(Some(token.trim().to_owned()))
-                }
-                _ => Err(ApiError::Unauthenticated(
-                    "use Authorization: Bearer <token>",
-                )),
-            }
-        }
-    }
-}
-
-fn unauthenticated(err: ApiError, request_id: &str) -> HttpResponse {
-    let gql: async_graphql::Error = err.into();
-    let body = serde_json::json!({
-        "errors": [{ "message": gql.message, "extensions": gql.extensions }]
-    });
-    HttpResponse::Unauthorized()
-        .insert_header((header::WWW_AUTHENTICATE, "Bearer"))
-        .insert_header(("x-request-id", request_id.to_owned()))
-        .json(body)
-}
-
-/// `POST /graphql` and `GET /graphql?query=…`.
-pub async fn graphql(
-    schema: web::Data<CdtgSchema>,
-    state: web::Data<AppState>,
-    req: HttpRequest,
-    gql: GraphQLRequest,
-) -> HttpResponse {
-    let rid = request_id(&req);
-    let mut request = gql.into_inner();
-    request = request.data(ClientInfo {
-        address: client_address(&req),
-        request_id: rid.clone(),
-    });
-    match bearer(&req) {
-        Err(e) => return unauthenticated(e, &rid),
-        Ok(None) => {}
-        Ok(Some(token)) => match auth::authenticate(&state.db, &state.keys, &token).await {
-            Ok(mut p) => {
-                p.request_id = Some(rid.clone());
-                request = request.data(Session::new(state.db.clone(), p));
-            }
-            Err(ApiError::Unauthenticated(why)) => {
-                return unauthenticated(ApiError::Unauthenticated(why), &rid);
-            }
-            Err(other) => {
-                let status = if matches!(other, ApiError::Unavailable) {
-                    StatusCode::SERVICE_UNAVAILABLE
-                } else {
-                    StatusCode::INTERNAL_SERVER_ERROR
-                };
-                let gql: async_graphql::Error = other.into();
-                return HttpResponse::build(status)
-                    .insert_header(("x-request-id", rid))
-                    .json(serde_json::json!({ "errors": [{ "message": gql.message, "extensions": gql.extensions }] }));
-            }
-        },
-    }
-    let response = schema.execute(request).await;
-    let status = status_for(&response);
-    let mut builder = HttpResponse::build(status);
-    builder
-        .content_type("application/json")
-        .insert_header(("x-request-id", rid));
-    if status == StatusCode::UNAUTHORIZED {
-        builder.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
-    }
-    match serde_json::to_vec(&response) {
-        Ok(body) => builder.body(body),
-        Err(_) => HttpResponse::InternalServerError().finish(),
-    }
-}
-
-/// 401 when a field required a sign-in that was missing; 503 when the database was unreachable;
-/// otherwise 200 (GraphQL errors travel in the body).
-fn status_for(response: &async_graphql::Response) -> StatusCode {
-    let code = |e: &ServerError| {
-        e.extensions
-            .as_ref()
-            .and_then(|x: &ErrorExtensionValues| x.get("code").cloned())
-    };
-    let unauth = response
-        .errors
-        .iter()
-        .any(|e| code(e) == Some(async_graphql::Value::from("UNAUTHENTICATED")));
-    let unavailable = response.errors.iter().any(|e| {
-        e.extensions
-            .as_ref()
-            .and_then(|x| x.get("retryable").cloned())
-            == Some(async_graphql::Value::from(true))
-    });
-    if unauth {
-        StatusCode::UNAUTHORIZED
-    } else if unavailable {
-        StatusCode::SERVICE_UNAVAILABLE
-    } else {
-        StatusCode::OK
-    }
-}
 
 /// WebSocket upgrade on `/graphql` (graphql-transport-ws). The token comes in `connection_init`
 /// as `{ "authorization": "Bearer …" }` (or `{ "token": "…" }`).
@@ -195,38 +57,210 @@ pub async fn graphql_ws(
         .start(&req, payload)
 }
 
-pub async fn graphiql() -> HttpResponse {
+// ---- GraphiQL ---------------------------------------------------------------------------------
+//
+// With the offline bundle (built by api/build.rs from the pinned npm `graphiql` package), the page
+// and everything it loads come from this server. Without it, the page is async-graphql's
+// GraphiQLSource, which loads React and GraphiQL from a CDN, with a notice saying so.
+
+/// Whether this build embeds the offline GraphiQL bundle (see api/build.rs).
+pub const GRAPHIQL_OFFLINE: bool = cfg!(graphiql_bundle);
+
+/// Why the offline bundle is missing, as build.rs put it (`None` when it is embedded).
+pub fn graphiql_missing_reason() -> Option<&'static str> {
+    if GRAPHIQL_OFFLINE {
+        None
+    } else {
+        Some(option_env!("CDTG_GRAPHIQL_MISSING").unwrap_or("not built"))
+    }
+}
+
+#[cfg(graphiql_bundle)]
+mod graphiql_bundle {
+    pub const JS: &[u8] = include_bytes!(concat!(env!("CDTG_GRAPHIQL_DIR"), "/graphiql.js"));
+    pub const CSS: &[u8] = include_bytes!(concat!(env!("CDTG_GRAPHIQL_DIR"), "/graphiql.css"));
+}
+
+/// An embedded asset with its content type and a content hash (ETag and `?v=` cache buster).
+struct GraphiqlAsset {
+    body: &'static [u8],
+    content_type: &'static str,
+    hash: String,
+}
+
+fn graphiql_assets() -> &'static [GraphiqlAsset; 2] {
+    static ASSETS: std::sync::LazyLock<[GraphiqlAsset; 2]> = std::sync::LazyLock::new(|| {
+        #[cfg(graphiql_bundle)]
+        let (js, css) = (graphiql_bundle::JS, graphiql_bundle::CSS);
+        #[cfg(not(graphiql_bundle))]
+        let (js, css): (&[u8], &[u8]) = (b"", b"");
+        let asset = |body: &'static [u8], content_type| {
+            use sha2::Digest;
+            let digest = sha2::Sha256::digest(body);
+            let hash = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+            GraphiqlAsset {
+                body,
+                content_type,
+                hash,
+            }
+        };
+        [
+            asset(js, "text/javascript; charset=utf-8"),
+            asset(css, "text/css; charset=utf-8"),
+        ]
+    });
+    &ASSETS
+}
+
+/// Registers `/graphiql` and, with the bundle, `/graphiql/assets/graphiql.{js,css}`; logs once
+/// (at startup) whether the explorer works offline.
+pub fn graphiql_routes(cfg: &mut web::ServiceConfig) {
+    static ANNOUNCED: std::sync::Once = std::sync::Once::new();
+    ANNOUNCED.call_once(|| match graphiql_missing_reason() {
+        None => tracing::debug!("GraphiQL at /graphiql is served offline from the embedded bundle"),
+        Some(reason) => tracing::warn!(
+            reason,
+            "the offline GraphiQL bundle was not built into this server: /graphiql loads GraphiQL \
+             from a CDN and needs internet access (build with Node.js and npm to embed it)"
+        ),
+    });
+    cfg.route("/graphiql", web::get().to(graphiql));
+    if GRAPHIQL_OFFLINE {
+        cfg.service(
+            web::scope("/graphiql/assets")
+                .wrap(actix_web::middleware::Compress::default())
+                .route("/graphiql.js", web::get().to(graphiql_js))
+                .route("/graphiql.css", web::get().to(graphiql_css)),
+        );
+    }
+}
+
+pub async fn graphiql(req: HttpRequest) -> HttpResponse {
+    if GRAPHIQL_OFFLINE {
+        graphiql_offline_page(&req)
+    } else {
+        graphiql_cdn_page()
+    }
+}
+
+fn graphiql_offline_page(req: &HttpRequest) -> HttpResponse {
+    let [js, css] = graphiql_assets();
+    let html = format!(
+        r#"<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>CDTG API explorer</title>
+<link rel="stylesheet" href="/graphiql/assets/graphiql.css?v={css}">
+</head>
+<body>
+<div id="graphiql"><noscript>The CDTG API explorer needs JavaScript.</noscript></div>
+<script src="/graphiql/assets/graphiql.js?v={js}"></script>
+</body>
+</html>
+"#,
+        css = css.hash,
+        js = js.hash,
+    );
+    // Same-origin only: the browser itself refuses anything from another host. WebSockets are
+    // named explicitly (older browsers do not count ws: as 'self').
+    let host = req
+        .headers()
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .filter(|h| {
+            h.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'))
+        })
+        .unwrap_or("");
+    let ws = if host.is_empty() {
+        String::new()
+    } else {
+        format!(" ws://{host} wss://{host}")
+    };
     HttpResponse::Ok()
         .content_type("text/html; charset=utf-8")
-        .body(
-            GraphiQLSource::build()
-                .endpoint("/graphql")
-                .subscription_endpoint("/graphql")
-                .title("CDTG API")
-                .finish(),
-        )
+        .insert_header((header::CACHE_CONTROL, "no-cache"))
+        .insert_header((
+            header::CONTENT_SECURITY_POLICY,
+            format!(
+                "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
+                 img-src 'self' data:; font-src 'self' data:; connect-src 'self'{ws}; \
+                 worker-src 'self' blob:; object-src 'none'; base-uri 'none'; \
+                 form-action 'none'; frame-ancestors 'none'"
+            ),
+        ))
+        .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .body(html)
+}
+
+fn graphiql_cdn_page() -> HttpResponse {
+    let page = GraphiQLSource::build()
+        .endpoint("/graphql")
+        .subscription_endpoint("/graphql")
+        .title("CDTG API")
+        .finish();
+    let notice = format!(
+        r#"<body><div id="cdtg-offline-notice" role="alert" style="padding:8px 12px;background:#fff3cd;border-bottom:1px solid #e0c36b;font:14px system-ui,sans-serif">The offline explorer was not built into this server ({reason}). This page loads GraphiQL from a CDN and needs internet access. Send your token as the header <code>{{"Authorization": "Bearer &lt;token&gt;"}}</code> in the Headers tab.</div>"#,
+        reason = html_escape(graphiql_missing_reason().unwrap_or("not built")),
+    );
+    HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "no-cache"))
+        .body(page.replacen("<body>", &notice, 1))
+}
+
+fn html_escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+pub async fn graphiql_js(req: HttpRequest) -> HttpResponse {
+    graphiql_asset(&req, &graphiql_assets()[0])
+}
+
+pub async fn graphiql_css(req: HttpRequest) -> HttpResponse {
+    graphiql_asset(&req, &graphiql_assets()[1])
+}
+
+/// An asset: cached for a year when asked for with its current `?v=` hash (the page always
+/// does), otherwise revalidated by ETag.
+fn graphiql_asset(req: &HttpRequest, asset: &GraphiqlAsset) -> HttpResponse {
+    let etag = format!("\"{}\"", asset.hash);
+    let versioned = req
+        .query_string()
+        .split('&')
+        .any(|pair| pair == format!("v={}", asset.hash));
+    let cache_control = if versioned {
+        "public, max-age=31536000, immutable"
+    } else {
+        "no-cache"
+    };
+    let fresh = req
+        .headers()
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"));
+    let mut res = if fresh {
+        HttpResponse::NotModified()
+    } else {
+        HttpResponse::Ok()
+    };
+    res.insert_header((header::ETAG, etag))
+        .insert_header((header::CACHE_CONTROL, cache_control))
+        .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"));
+    if fresh {
+        res.finish()
+    } else {
+        res.content_type(asset.content_type).body(asset.body)
+    }
 }
 
 pub async fn root_redirect() -> HttpResponse {
     HttpResponse::Found()
         .insert_header((header::LOCATION, "/graphiql"))
         .finish()
-}
-
-pub async fn healthz(state: web::Data<AppState>) -> HttpResponse {
-    match state.db.ping().await {
-        Ok(()) => HttpResponse::Ok().json(serde_json::json!({ "status": "ok" })),
-        Err(_) => HttpResponse::ServiceUnavailable()
-            .json(serde_json::json!({ "status": "database unreachable" })),
-    }
-}
-
-/// Statement counter, for benchmarks and tests (no personal data).
-pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type("text/plain; version=0.0.4")
-        .body(format!(
-            "# TYPE cdtg_db_statements_total counter\ncdtg_db_statements_total {}\n",
-            state.statements.get()
-        ))
 }

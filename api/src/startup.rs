@@ -15,7 +15,12 @@ use crate::db::{self, PoolSettings};
 use crate::events::EventBus;
 use crate::graphql::{QueryLimits, build_schema};
 use crate::http;
+use crate::metrics::Metrics;
+use crate::ops;
+use crate::persisted::PersistedQueries;
+use crate::ratelimit::{Limit, RateLimiter};
 use crate::state::{ApiSettings, AppState};
+use crate::transport::{self, TransportLimits};
 
 pub struct Application {
     port: u16,
@@ -87,28 +92,46 @@ impl Application {
         let pool = PoolSettings {
             max_connections: args.db_max_connections,
             acquire_timeout: Duration::from_millis(args.db_acquire_timeout_ms),
+            statement_timeout: Duration::from_millis(args.request_deadline_ms),
         };
+        // Migrations and seeding run on a connection of their own, without the serving pool's
+        // statement timeout (a long migration is not a slow request).
+        {
+            let maintenance = PoolSettings {
+                max_connections: 1,
+                statement_timeout: Duration::ZERO,
+                ..pool.clone()
+            };
+            let (conn, _) = db::connect(database_url, &maintenance)
+                .await
+                .map_err(|e| format!("connecting to the database: {e}"))?;
+            db::migrate(&conn)
+                .await
+                .map_err(|e| format!("migrating: {e}"))?;
+            if args.demo
+                && !crate::seed::has_data(&conn)
+                    .await
+                    .map_err(|e| e.to_string())?
+            {
+                tracing::info!("seeding the demo dataset");
+                let summary = crate::seed::demo(&conn, 1)
+                    .await
+                    .map_err(|e| format!("seeding: {e}"))?;
+                tracing::info!(
+                    groups = summary.groups,
+                    members = summary.members,
+                    "demo dataset ready"
+                );
+            }
+            conn.close().await.map_err(|e| e.to_string())?;
+        }
         let (conn, statements) = db::connect(database_url, &pool)
             .await
             .map_err(|e| format!("connecting to the database: {e}"))?;
-        db::migrate(&conn)
-            .await
-            .map_err(|e| format!("migrating: {e}"))?;
-        if args.demo
-            && !crate::seed::has_data(&conn)
-                .await
-                .map_err(|e| e.to_string())?
-        {
-            tracing::info!("seeding the demo dataset");
-            let summary = crate::seed::demo(&conn, 1)
-                .await
-                .map_err(|e| format!("seeding: {e}"))?;
-            tracing::info!(
-                groups = summary.groups,
-                members = summary.members,
-                "demo dataset ready"
-            );
-        }
+        let allow_list = match &args.persisted_operations {
+            Some(path) => Some(PersistedQueries::load_allow_list(path)?),
+            None => None,
+        };
         let events = EventBus::start(conn.clone()).await;
         let state = AppState {
             db: conn,
@@ -123,6 +146,26 @@ impl Application {
                 demo: args.demo,
             }),
             events,
+            transport: Arc::new(TransportLimits {
+                max_body_bytes: args.max_body_bytes,
+                max_query_chars: args.max_query_chars,
+                max_aliases: args.max_aliases,
+                max_directives_per_field: args.max_directives_per_field,
+                max_batch: args.max_batch,
+                request_deadline: Duration::from_millis(args.request_deadline_ms),
+            }),
+            persisted: Arc::new(PersistedQueries::new(args.apq_cache_size, allow_list)),
+            rate_limiter: Arc::new(RateLimiter::new(
+                Limit {
+                    rate: args.rate_limit_per_user,
+                    burst: args.rate_limit_per_user * 5.0,
+                },
+                Limit {
+                    rate: args.rate_limit_per_address,
+                    burst: args.rate_limit_per_address * 5.0,
+                },
+            )),
+            metrics: Arc::new(Metrics::default()),
         };
         let limits = QueryLimits {
             max_depth: args.max_query_depth,
@@ -130,6 +173,7 @@ impl Application {
             ..Default::default()
         };
         let schema = build_schema(Some(state.clone()), &limits);
+        let max_body = args.max_body_bytes;
         let port = listener.local_addr().map_err(|e| e.to_string())?.port();
         let app_state = state.clone();
         let mut server = HttpServer::new(move || {
@@ -143,13 +187,17 @@ impl Application {
                                 .guard(guard::Header("upgrade", "websocket"))
                                 .to(http::graphql_ws),
                         )
-                        .route(web::post().to(http::graphql))
-                        .route(web::get().to(http::graphql)),
+                        .route(web::post().to(transport::post))
+                        .route(web::get().to(transport::get))
+                        .default_service(web::to(transport::method_not_allowed)),
                 )
-                .route("/graphiql", web::get().to(http::graphiql))
+                .app_data(web::PayloadConfig::new(max_body))
+                .configure(http::graphiql_routes)
                 .route("/", web::get().to(http::root_redirect))
-                .route("/healthz", web::get().to(http::healthz))
-                .route("/metrics", web::get().to(http::metrics))
+                .route("/livez", web::get().to(ops::livez))
+                .route("/readyz", web::get().to(ops::readyz))
+                .route("/healthz", web::get().to(ops::readyz))
+                .route("/metrics", web::get().to(ops::metrics))
         })
         .shutdown_timeout(30);
         if let Some(workers) = args.workers {

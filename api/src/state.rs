@@ -36,4 +36,8 @@ pub struct AppState {
     pub throttle: Arc<LoginThrottle>,
     pub settings: Arc<ApiSettings>,
     pub events: EventBus,
+    pub transport: Arc<crate::transport::TransportLimits>,
+    pub persisted: Arc<crate::persisted::PersistedQueries>,
+    pub rate_limiter: Arc<crate::ratelimit::RateLimiter>,
+    pub metrics: Arc<crate::metrics::Metrics>,
 }

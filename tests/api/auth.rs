@@ -379,3 +379,18 @@ on_both_databases!(
     concurrent_refreshes_with_one_token_yield_at_most_one_session,
     a_disabled_users_unexpired_token_stops_working,
 );
+
+/// An access token for a fixture user, signed with the test secret the way the server signs —
+/// for servers where the login mutation itself is not allowed (allow-list mode).
+pub async fn token_for(app: &TestApp, username: &str) -> String {
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    let u = cdtg_api::entity::user::Entity::find()
+        .filter(cdtg_api::entity::user::Column::Username.eq(username))
+        .one(&app.state.db)
+        .await
+        .unwrap()
+        .unwrap();
+    let mut c = claims(u.id);
+    c.role = u.role;
+    sign(Algorithm::HS256, Some("k1"), TEST_JWT_SECRET, &c)
+}

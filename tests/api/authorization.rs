@@ -42,6 +42,9 @@ impl Target {
     }
 }
 
+/// (user, scope label, target, [(operation, expectation)])
+type Case = (&'static str, &'static str, Target, Vec<(Op, Expect)>);
+
 #[derive(Debug, Clone, Copy)]
 enum Op {
     GroupLookup,
@@ -213,7 +216,7 @@ async fn the_matrix_holds(backend: Backend) {
         RecordSurvey,
     ];
     // (user, scope label, target, [(op, expectation)])
-    let mut cases: Vec<(&str, &str, Target, Vec<(Op, Expect)>)> = vec![];
+    let mut cases: Vec<Case> = vec![];
     let row = |exp: [Expect; 15]| all_ops.iter().copied().zip(exp).collect::<Vec<_>>();
     //                                  GrpL NodeL TaskL MemL ProdL CrGrp UpGrp CrMem CrTsk UpTsk Rprt Lstng GLAcc WLAcc Srvy
     cases.push((

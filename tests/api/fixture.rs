@@ -17,6 +17,8 @@ use crate::helpers::TestApp;
 pub const PASSWORD: &str = "fixture-password";
 static PASSWORD_HASH: LazyLock<String> = LazyLock::new(|| cdtg_api::auth::password::hash(PASSWORD));
 
+/// Ids of everything in the fixture world; each test uses the ones it needs.
+#[allow(dead_code)]
 #[derive(Debug, Clone)]
 pub struct Fixture {
     pub city: i64,
@@ -142,6 +144,7 @@ async fn group(db: &DatabaseConnection, name: &str, kind: &str, unit_id: i64) ->
     .id
 }
 
+#[allow(clippy::too_many_arguments)] // one argument per column reads best in the fixture table
 async fn member(
     db: &DatabaseConnection,
     family: &str,

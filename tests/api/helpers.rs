@@ -150,7 +150,6 @@ pub struct TestApp {
     pub port: u16,
     pub client: reqwest::Client,
     pub state: AppState,
-    pub backend: Backend,
     pub db: TestDb,
 }
 
@@ -171,11 +170,11 @@ impl TestApp {
 
     pub async fn spawn_with(backend: Backend, args: ServeArgs) -> Option<TestApp> {
         let db = TestDb::create(backend).await?;
-        Some(Self::spawn_on(db, backend, args).await)
+        Some(Self::spawn_on(db, args).await)
     }
 
     /// Starts a server over an existing database (a second instance on the same data).
-    pub async fn spawn_on(db: TestDb, backend: Backend, args: ServeArgs) -> TestApp {
+    pub async fn spawn_on(db: TestDb, args: ServeArgs) -> TestApp {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
         let app = Application::build(db.url(), &args, listener)
             .await
@@ -188,7 +187,6 @@ impl TestApp {
             port,
             client: reqwest::Client::new(),
             state,
-            backend,
             db,
         }
     }

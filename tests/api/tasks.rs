@@ -395,7 +395,6 @@ async fn events_cross_instances_on_postgres() {
         TestDb::Shared {
             url: first.db.url().to_owned(),
         },
-        Backend::Postgres,
         test_args(),
     )
     .await;

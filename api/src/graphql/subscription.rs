@@ -32,10 +32,9 @@ impl SubscriptionRoot {
         cdtg_core::policy::allows(p.role, cdtg_core::policy::Action::ReadTasks)
             .then_some(())
             .ok_or(crate::error::ApiError::forbidden("role may not read tasks"))?;
-        let group_filter = match &group_id {
-            None => None,
-            Some(id) => Some(decode(NodeType::Group, id).unwrap_or(-1)),
-        };
+        let group_filter = group_id
+            .as_ref()
+            .map(|id| decode(NodeType::Group, id).unwrap_or(-1));
         let db = db(ctx).clone();
         let mut rx = state(ctx).events.subscribe();
         let expires_at = ctx.data_opt::<crate::graphql::SessionExpiry>().map(|e| e.0);
@@ -48,7 +47,10 @@ impl SubscriptionRoot {
             + std::time::Duration::from_secs(
                 expires_at.map_or(TEN_YEARS, |exp| ((exp - now).max(0) as u64).min(TEN_YEARS)),
             );
+        let metrics = state(ctx).metrics.clone();
         Ok(async_stream::stream! {
+            // Counted while the stream lives, however it ends (expiry, disable, disconnect).
+            let _active = ActiveSubscription::new(metrics);
             let mut recheck = tokio::time::interval(RECHECK);
             recheck.tick().await;
             loop {
@@ -86,4 +88,20 @@ impl SubscriptionRoot {
 
 async fn still_enabled(db: &sea_orm::DatabaseConnection, user_id: i64) -> bool {
     matches!(crate::service::users::get(db, user_id).await, Ok(Some(u)) if !u.disabled)
+}
+
+/// Keeps the `cdtg_subscriptions` gauge right: +1 on creation, -1 on drop.
+struct ActiveSubscription(std::sync::Arc<crate::metrics::Metrics>);
+
+impl ActiveSubscription {
+    fn new(metrics: std::sync::Arc<crate::metrics::Metrics>) -> Self {
+        metrics.subscription_started();
+        ActiveSubscription(metrics)
+    }
+}
+
+impl Drop for ActiveSubscription {
+    fn drop(&mut self) {
+        self.0.subscription_ended();
+    }
 }

@@ -205,86 +205,6 @@ where
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn args(
-        first: Option<i32>,
-        after: Option<u64>,
-        last: Option<i32>,
-        before: Option<u64>,
-    ) -> PageArgs {
-        PageArgs {
-            first,
-            after: after.map(encode_cursor),
-            last,
-            before: before.map(encode_cursor),
-        }
-    }
-
-    #[test]
-    fn windows() {
-        assert_eq!(
-            args(None, None, None, None).window().unwrap(),
-            Window::Range {
-                offset: 0,
-                limit: 20,
-                bounded_above: false
-            }
-        );
-        assert_eq!(
-            args(Some(5), Some(9), None, None).window().unwrap(),
-            Window::Range {
-                offset: 10,
-                limit: 5,
-                bounded_above: false
-            }
-        );
-        assert_eq!(
-            args(None, None, Some(3), None).window().unwrap(),
-            Window::Tail { limit: 3 }
-        );
-        assert_eq!(
-            args(None, None, Some(3), Some(10)).window().unwrap(),
-            Window::Range {
-                offset: 7,
-                limit: 3,
-                bounded_above: true
-            }
-        );
-        assert_eq!(
-            args(None, Some(8), Some(3), Some(10)).window().unwrap(),
-            Window::Range {
-                offset: 9,
-                limit: 1,
-                bounded_above: true
-            }
-        );
-    }
-
-    #[test]
-    fn rejects_bad_arguments_naming_the_field() {
-        for (a, field) in [
-            (args(Some(101), None, None, None), "first"),
-            (args(Some(-1), None, None, None), "first"),
-            (args(Some(1), None, Some(1), None), "last"),
-            (
-                PageArgs {
-                    after: Some("zzz".into()),
-                    ..Default::default()
-                },
-                "after",
-            ),
-        ] {
-            match a.window() {
-                Err(ApiError::BadUserInput { field: f, .. }) => assert_eq!(f, field),
-                other => panic!("expected BAD_USER_INPUT on {field}, got {other:?}"),
-            }
-        }
-    }
-}
-
 /// One ordering term of a per-parent window.
 pub type OrderTerm = (sea_orm::sea_query::Expr, sea_orm::Order);
 
@@ -380,4 +300,84 @@ where
         page.items.push(model);
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(
+        first: Option<i32>,
+        after: Option<u64>,
+        last: Option<i32>,
+        before: Option<u64>,
+    ) -> PageArgs {
+        PageArgs {
+            first,
+            after: after.map(encode_cursor),
+            last,
+            before: before.map(encode_cursor),
+        }
+    }
+
+    #[test]
+    fn windows() {
+        assert_eq!(
+            args(None, None, None, None).window().unwrap(),
+            Window::Range {
+                offset: 0,
+                limit: 20,
+                bounded_above: false
+            }
+        );
+        assert_eq!(
+            args(Some(5), Some(9), None, None).window().unwrap(),
+            Window::Range {
+                offset: 10,
+                limit: 5,
+                bounded_above: false
+            }
+        );
+        assert_eq!(
+            args(None, None, Some(3), None).window().unwrap(),
+            Window::Tail { limit: 3 }
+        );
+        assert_eq!(
+            args(None, None, Some(3), Some(10)).window().unwrap(),
+            Window::Range {
+                offset: 7,
+                limit: 3,
+                bounded_above: true
+            }
+        );
+        assert_eq!(
+            args(None, Some(8), Some(3), Some(10)).window().unwrap(),
+            Window::Range {
+                offset: 9,
+                limit: 1,
+                bounded_above: true
+            }
+        );
+    }
+
+    #[test]
+    fn rejects_bad_arguments_naming_the_field() {
+        for (a, field) in [
+            (args(Some(101), None, None, None), "first"),
+            (args(Some(-1), None, None, None), "first"),
+            (args(Some(1), None, Some(1), None), "last"),
+            (
+                PageArgs {
+                    after: Some("zzz".into()),
+                    ..Default::default()
+                },
+                "after",
+            ),
+        ] {
+            match a.window() {
+                Err(ApiError::BadUserInput { field: f, .. }) => assert_eq!(f, field),
+                other => panic!("expected BAD_USER_INPUT on {field}, got {other:?}"),
+            }
+        }
+    }
 }

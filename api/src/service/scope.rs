@@ -170,20 +170,6 @@ pub fn admin_units(_p: &Principal) -> Condition {
     Condition::all().add(admin_unit::Column::Id.gt(0))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn subtree_range_excludes_siblings_with_longer_ids() {
-        let (lo, hi) = subtree_range("/1/5/");
-        assert!(lo.as_str() <= "/1/5/" && "/1/5/" < hi.as_str());
-        assert!("/1/5/77/" < hi.as_str());
-        assert!("/1/50/" >= hi.as_str(), "/1/50/ must fall outside /1/5/");
-        assert!("/1/4/" < lo.as_str());
-    }
-}
-
 /// `SELECT id FROM admin_units WHERE <inside the principal's unit scope>`, for rows attached to
 /// a unit (surveys, targets). Group-scoped principals get their group's unit only.
 pub fn units_in_scope(p: &Principal) -> SelectStatement {
@@ -199,4 +185,18 @@ pub fn units_in_scope(p: &Principal) -> SelectStatement {
         }
     }
     q
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn subtree_range_excludes_siblings_with_longer_ids() {
+        let (lo, hi) = subtree_range("/1/5/");
+        assert!(lo.as_str() <= "/1/5/" && "/1/5/" < hi.as_str());
+        assert!("/1/5/77/" < hi.as_str());
+        assert!("/1/50/" >= hi.as_str(), "/1/50/ must fall outside /1/5/");
+        assert!("/1/4/" < lo.as_str());
+    }
 }

@@ -63,6 +63,7 @@ impl Member {
         self.0.created_at
     }
     /// All memberships, current and former, newest first.
+    #[graphql(complexity = "5 * child_complexity")]
     async fn memberships(&self, ctx: &Context<'_>) -> Result<Vec<Membership>> {
         let rows = loader(ctx)?
             .load_one(MemberMemberships(self.0.id))
@@ -71,6 +72,7 @@ impl Member {
         Ok(rows.into_iter().map(Membership).collect())
     }
     /// Groups the member currently belongs to.
+    #[graphql(complexity = "5 * child_complexity")]
     async fn groups(&self, ctx: &Context<'_>) -> Result<Vec<Group>> {
         let l = loader(ctx)?;
         let rows = l

@@ -51,6 +51,7 @@ impl Product {
             .await?
             .map(Group))
     }
+    #[graphql(complexity = "5 * child_complexity")]
     async fn listings(&self, ctx: &Context<'_>) -> Result<Vec<Listing>> {
         let rows = loader(ctx)?
             .load_one(ProductListings(self.0.id))

@@ -89,6 +89,9 @@ impl Task {
         }
     }
     /// Field reports on this task, newest first.
+    #[graphql(
+        complexity = "(first.or(last).unwrap_or(20).clamp(0, 100) as usize) * child_complexity"
+    )]
     async fn activities(
         &self,
         ctx: &Context<'_>,
@@ -132,6 +135,7 @@ impl Activity {
     async fn residents_helped(&self) -> i32 {
         self.0.residents_helped
     }
+    #[graphql(complexity = "5 * child_complexity")]
     async fn outcomes(&self, ctx: &Context<'_>) -> Result<Vec<Outcome>> {
         let rows = loader(ctx)?
             .load_one(ActivityOutcomes(self.0.id))
