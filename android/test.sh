@@ -9,7 +9,14 @@
 #   CARGO_TARGET_DIR  honoured if set (absolute or relative to the repository root)
 #   CDTG_KOTLIN_DIR   npm prefix for kotlinc (default /var/tmp/cdtg-kotlin)
 #   CDTG_E2E_URL      if set, also runs the end-to-end sync scripts (src/e2e/*.kts) against that
-#                     server's /graphql endpoint
+#                     server's /graphql endpoint; the scripts read CDTG_E2E_* (see README.md)
+#   CDTG_E2E_ONLY=1   with CDTG_E2E_URL, skips the unit scripts (src/test/*.kts): they do not
+#                     involve the server, so the cargo test runs them with one database only
+#
+# Safe to run concurrently (the cargo end-to-end test runs it once per database, in parallel):
+# installing, building and compiling happen under a lock, the compiled bindings are cached by the
+# content hash of the generated sources (a second run skips the ~10 s kotlinc step), and each run
+# keeps its own log.
 set -euo pipefail
 
 ANDROID_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -20,7 +27,16 @@ KOTLIN_DIR="${CDTG_KOTLIN_DIR:-/var/tmp/cdtg-kotlin}"
 KOTLINC="$KOTLIN_DIR/node_modules/kotlin-compiler/bin/kotlinc"
 JNA_JAR="/usr/share/java/jna.jar"
 
-say() { printf '==> %s\n' "$*" >&2; }
+say() { printf '==> [%3ss] %s\n' "$SECONDS" "$*" >&2; }
+
+mkdir -p "$BUILD"
+RUN_DIR="$(mktemp -d "${TMPDIR:-/tmp}/cdtg-android-test.XXXXXX")"
+trap 'rm -rf "$RUN_DIR"' EXIT
+
+# Everything up to the compiled bindings happens under one lock: apt, npm and uniffi-bindgen must
+# not run twice at once into the same places. The tests themselves run unlocked.
+exec 9>"$BUILD/.lock"
+flock 9
 
 as_root() {
     if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
@@ -68,8 +84,21 @@ if grep -q 'import android\.' "${SOURCES[@]}"; then
     exit 1
 fi
 
-say "compiling the bindings"
-"$KOTLINC" -nowarn -classpath "$JNA_JAR:$COROUTINES_JAR" "${SOURCES[@]}" -d "$BUILD/bindings.jar" >&2
+# The compiled bindings depend only on the generated sources, the compiler and JNA: cache them by
+# that content hash. Jars are written under a temporary name and renamed, so a concurrent run
+# never sees half a jar.
+HASH="$( { cat "${SOURCES[@]}"; echo "kotlinc $KOTLIN_VERSION"; sha256sum "$JNA_JAR"; } | sha256sum | cut -c1-16)"
+BINDINGS_JAR="$BUILD/bindings-$HASH.jar"
+if [ -f "$BINDINGS_JAR" ]; then
+    say "bindings unchanged: reusing $(basename "$BINDINGS_JAR")"
+else
+    say "compiling the bindings"
+    "$KOTLINC" -nowarn -classpath "$JNA_JAR:$COROUTINES_JAR" "${SOURCES[@]}" -d "$RUN_DIR/bindings.jar" >&2
+    mv "$RUN_DIR/bindings.jar" "$BINDINGS_JAR"
+    # Keep the three newest jars (an older one may still be in use by a concurrent run).
+    ls -1t "$BUILD"/bindings-*.jar | tail -n +4 | xargs -r rm -f
+fi
+flock -u 9
 
 # --- tests -------------------------------------------------------------------------------------
 run_script() {
@@ -77,12 +106,13 @@ run_script() {
     say "running $(basename "$script")"
     # Output goes to the terminal and to a log that the totals are read from.
     set +e
-    "$KOTLINC" -nowarn -classpath "$JNA_JAR:$COROUTINES_JAR:$BUILD/bindings.jar" \
-        -J-ea -J-Djna.library.path="$LIB_DIR" -script "$script" 2>&1 | tee "$BUILD/last-run.log"
+    local log="$RUN_DIR/$(basename "$script").log"
+    "$KOTLINC" -nowarn -classpath "$JNA_JAR:$COROUTINES_JAR:$BINDINGS_JAR" \
+        -J-ea -J-Djna.library.path="$LIB_DIR" -script "$script" 2>&1 | tee "$log"
     local status="${PIPESTATUS[0]}"
     set -e
     local line
-    line="$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$BUILD/last-run.log" | tail -n 1 || true)"
+    line="$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$log" | tail -n 1 || true)"
     if [ -z "$line" ]; then
         # The script died before its summary (compile error, crash): count it as one failure.
         TOTAL_FAILED=$((TOTAL_FAILED + 1))
@@ -100,9 +130,13 @@ run_script() {
 
 TOTAL_PASSED=0
 TOTAL_FAILED=0
-for script in "$ANDROID_DIR"/src/test/*.kts; do
-    run_script "$script"
-done
+if [ "${CDTG_E2E_ONLY:-}" = 1 ] && [ -n "${CDTG_E2E_URL:-}" ]; then
+    say "CDTG_E2E_ONLY=1: skipping the unit scripts"
+else
+    for script in "$ANDROID_DIR"/src/test/*.kts; do
+        run_script "$script"
+    done
+fi
 if [ -n "${CDTG_E2E_URL:-}" ]; then
     shopt -s nullglob
     e2e_scripts=("$ANDROID_DIR"/src/e2e/*.kts)
