@@ -3,13 +3,17 @@
 mod fixture;
 mod helpers;
 
+mod android;
 mod auth;
 mod authorization;
 mod batching;
 mod demo;
+mod graphiql;
 mod groups;
+mod http;
 mod members;
 mod platform;
+mod stats;
 mod tasks;
 mod units;
 mod ws;
