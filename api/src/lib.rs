@@ -16,6 +16,7 @@ pub mod ops;
 pub mod persisted;
 pub mod principal;
 pub mod ratelimit;
+pub mod request_log;
 pub mod seed;
 pub mod service;
 pub mod startup;

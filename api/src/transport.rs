@@ -315,17 +315,12 @@ fn operation_type(doc: &ExecutableDocument, name: Option<&str>) -> Option<Operat
     }
 }
 
+/// The id the request-log middleware gave this request.
 fn request_id(req: &HttpRequest) -> String {
-    req.headers()
-        .get("x-request-id")
-        .and_then(|v| v.to_str().ok())
-        .filter(|v| {
-            !v.is_empty()
-                && v.len() <= 64
-                && v.chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-        })
-        .map(str::to_owned)
+    use actix_web::HttpMessage;
+    req.extensions()
+        .get::<crate::request_log::RequestId>()
+        .map(|r| r.0.clone())
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
 }
 
@@ -430,8 +425,104 @@ fn seal_errors(errors: &mut [ServerError], request_error: bool) {
     }
 }
 
+/// Response keys of a selection (merged over several sets), in query order, each with the
+/// selection sets below it. Fragments are flattened; a fragment already on the path is skipped.
+fn ordered_keys<'a>(
+    sets: &[&'a SelectionSet],
+    doc: &'a ExecutableDocument,
+    out: &mut Vec<(&'a str, Vec<&'a SelectionSet>)>,
+    seen: &mut Vec<&'a str>,
+) {
+    for set in sets {
+        for item in &set.items {
+            match &item.node {
+                Selection::Field(f) => {
+                    let key = f
+                        .node
+                        .alias
+                        .as_ref()
+                        .map_or(f.node.name.node.as_str(), |a| a.node.as_str());
+                    let below = &f.node.selection_set.node;
+                    match out.iter_mut().find(|(k, _)| *k == key) {
+                        Some((_, subs)) => subs.push(below),
+                        None => out.push((key, vec![below])),
+                    }
+                }
+                Selection::InlineFragment(i) => {
+                    ordered_keys(&[&i.node.selection_set.node], doc, out, seen)
+                }
+                Selection::FragmentSpread(sp) => {
+                    let name = sp.node.fragment_name.node.as_str();
+                    if seen.contains(&name) {
+                        continue;
+                    }
+                    if let Some(frag) = doc.fragments.get(&sp.node.fragment_name.node) {
+                        seen.push(name);
+                        ordered_keys(&[&frag.node.selection_set.node], doc, out, seen);
+                        seen.pop();
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Puts every object's fields in the order the query asked for them. The spec requires it, and
+/// async-graphql 7.2 returns parallel fields in the order they finished.
+fn restore_field_order(
+    value: &mut async_graphql::Value,
+    sets: &[&SelectionSet],
+    doc: &ExecutableDocument,
+) {
+    match value {
+        async_graphql::Value::List(items) => items
+            .iter_mut()
+            .for_each(|v| restore_field_order(v, sets, doc)),
+        async_graphql::Value::Object(map) => {
+            let mut keys = Vec::new();
+            ordered_keys(sets, doc, &mut keys, &mut Vec::new());
+            let mut old = std::mem::take(map);
+            for (key, below) in keys {
+                if let Some((name, mut v)) = old.swap_remove_entry(key) {
+                    restore_field_order(&mut v, &below, doc);
+                    map.insert(name, v);
+                }
+            }
+            map.extend(old);
+        }
+        _ => {}
+    }
+}
+
+/// The selection set of the operation that ran.
+fn operation_selection<'a>(
+    doc: &'a ExecutableDocument,
+    name: Option<&str>,
+) -> Option<&'a SelectionSet> {
+    match (&doc.operations, name) {
+        (DocumentOperations::Single(op), _) => Some(&op.node.selection_set.node),
+        (DocumentOperations::Multiple(map), Some(n)) => map
+            .iter()
+            .find(|(k, _)| k.as_str() == n)
+            .map(|(_, op)| &op.node.selection_set.node),
+        (DocumentOperations::Multiple(map), None) if map.len() == 1 => {
+            map.values().next().map(|op| &op.node.selection_set.node)
+        }
+        _ => None,
+    }
+}
+
 /// Turns an executed response into HTTP, applying the spec's status rules.
-fn finish(mut response: Response, media: MediaType, rid: &str) -> (HttpResponse, &'static str) {
+fn finish(
+    mut response: Response,
+    media: MediaType,
+    rid: &str,
+    doc: &ExecutableDocument,
+    operation: Option<&str>,
+) -> (HttpResponse, &'static str) {
+    if let Some(set) = operation_selection(doc, operation) {
+        restore_field_order(&mut response.data, &[set], doc);
+    }
     let request_error = response.data == async_graphql::Value::Null
         && !response.errors.is_empty()
         && response.errors.iter().all(|e| e.path.is_empty());
@@ -526,7 +617,7 @@ async fn execute(
         address: address.clone(),
         request_id: rid.to_owned(),
     });
-    if let Some(name) = inc.operation_name {
+    if let Some(name) = inc.operation_name.clone() {
         request = request.operation_name(name);
     }
     if let Some(vars) = inc.variables {
@@ -605,7 +696,7 @@ async fn execute(
         );
     }
     match tokio::time::timeout(state.transport.request_deadline, schema.execute(request)).await {
-        Ok(response) => finish(response, media, rid),
+        Ok(response) => finish(response, media, rid, &doc, inc.operation_name.as_deref()),
         Err(_) => {
             tracing::warn!(
                 request_id = rid,

@@ -150,6 +150,8 @@ pub struct TestApp {
     pub port: u16,
     pub client: reqwest::Client,
     pub state: AppState,
+    /// Stops the server (gracefully, as SIGTERM does, with `stop(true)`).
+    pub handle: actix_web::dev::ServerHandle,
     pub db: TestDb,
 }
 
@@ -181,12 +183,14 @@ impl TestApp {
             .expect("build the application");
         let port = app.port();
         let state = app.state().clone();
+        let handle = app.handle();
         tokio::spawn(app.run_until_stopped());
         TestApp {
             address: format!("http://127.0.0.1:{port}"),
             port,
             client: reqwest::Client::new(),
             state,
+            handle,
             db,
         }
     }

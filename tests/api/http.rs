@@ -217,6 +217,14 @@ async fn methods_media_types_and_status_codes(backend: Backend) {
         .await;
         assert_eq!(s, StatusCode::BAD_REQUEST, "{text}");
     }
+    // Fields come back in the order the query asked for them (GraphQL spec, "ordered map").
+    let (_, _, text) = post_raw(&app, Some(&token), Some("application/json"), None, json!({ "query": "{ me { username } groups { totalCount } adminUnits(first: 1) { totalCount } }" }).to_string().into_bytes()).await;
+    let (me, groups, units) = (
+        text.find("\"me\"").unwrap(),
+        text.find("\"groups\"").unwrap(),
+        text.find("\"adminUnits\"").unwrap(),
+    );
+    assert!(me < groups && groups < units, "query order kept: {text}");
     // The request id comes back.
     let res = app
         .client
@@ -702,7 +710,64 @@ async fn database_outage_fails_fast_and_recovers_on_postgres() {
     drop(db);
 }
 
+/// A graceful stop (what SIGTERM triggers in actix-web) lets the request in flight finish, then
+/// refuses new connections.
+async fn graceful_shutdown_finishes_in_flight_requests(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    cdtg_api::seed::demo(&app.state.db, 1).await.unwrap();
+    let token = app.login("admin", cdtg_api::seed::DEMO_PASSWORD).await;
+    let dashboard = "{ adminUnits(filter: { kind: PROVINCE }) { nodes { stats { groups members activities residentsHelped vneidActivations }
+        children(first: 100) { nodes { name stats { groups members activities residentsHelped } } } } } }";
+    let in_flight = {
+        let (client, url, token) = (
+            app.client.clone(),
+            format!("{}/graphql", app.address),
+            token.clone(),
+        );
+        tokio::spawn(async move {
+            let res = client
+                .post(url)
+                .bearer_auth(token)
+                .json(&json!({ "query": dashboard }))
+                .send()
+                .await;
+            (res, std::time::Instant::now())
+        })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(30)).await;
+    let stop_called = std::time::Instant::now();
+    let stopping = tokio::spawn(app.handle.stop(true));
+    let (res, answered) = in_flight.await.unwrap();
+    assert!(
+        answered > stop_called,
+        "the request was still in flight when the stop began"
+    );
+    let res = res.expect("the in-flight request is answered");
+    assert_eq!(res.status(), StatusCode::OK);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(
+        body["data"]["adminUnits"]["nodes"][0]["children"]["nodes"]
+            .as_array()
+            .map(Vec::len),
+        Some(8),
+        "{body}"
+    );
+    stopping.await.unwrap();
+    let fresh = reqwest::Client::new();
+    assert!(
+        fresh
+            .get(format!("{}/livez", app.address))
+            .send()
+            .await
+            .is_err(),
+        "new connections are refused after the stop"
+    );
+}
+
 on_both_databases!(
+    graceful_shutdown_finishes_in_flight_requests,
     methods_media_types_and_status_codes,
     size_and_shape_limits_at_and_past_their_values,
     batches_introspection_and_persisted_queries,

@@ -13,6 +13,7 @@ mod groups;
 mod http;
 mod members;
 mod platform;
+mod reference_clients;
 mod stats;
 mod tasks;
 mod units;
