@@ -7,6 +7,7 @@ mod android;
 mod auth;
 mod authorization;
 mod batching;
+mod cli;
 mod demo;
 mod graphiql;
 mod groups;

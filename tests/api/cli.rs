@@ -1,0 +1,179 @@
+//! The `cdtg` command line, run as a real process: bootstrap accounts (password from stdin or
+//! the environment, never a flag), migrations, seeding refusal, schema output.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+use serde_json::json;
+
+use crate::helpers::{Backend, TestApp, TestDb, test_args};
+use crate::on_both_databases;
+
+/// The `cdtg` binary built next to this test (`cargo test --workspace` builds it).
+fn cdtg_binary() -> Option<PathBuf> {
+    let exe = std::env::current_exe().ok()?;
+    let bin = exe.parent()?.parent()?.join("cdtg");
+    if bin.exists() {
+        return Some(bin);
+    }
+    if std::env::var("CI").as_deref() == Ok("true") {
+        panic!(
+            "the cdtg binary was not built next to the tests ({}): run cargo test --workspace",
+            bin.display()
+        );
+    }
+    eprintln!("skipped: the cdtg binary is not built (cargo test --workspace builds it)");
+    None
+}
+
+fn cdtg(bin: &PathBuf, url: &str, args: &[&str], stdin: Option<&str>) -> (bool, String) {
+    let mut child = Command::new(bin)
+        .args(args)
+        .env("DATABASE_URL", url)
+        .env_remove("CDTG_USER_PASSWORD")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run cdtg");
+    if let Some(input) = stdin {
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+async fn bootstrap_an_account_from_the_command_line(backend: Backend) {
+    let Some(bin) = cdtg_binary() else { return };
+    let Some(db) = TestDb::create(backend).await else {
+        return;
+    };
+    let url = db.url().to_owned();
+
+    let (ok, out) = cdtg(&bin, &url, &["migrate", "up"], None);
+    assert!(ok, "{out}");
+    let (ok, out) = cdtg(&bin, &url, &["migrate", "status"], None);
+    assert!(
+        ok && out.contains("m20261128_000001_create_schema") && out.contains("Applied"),
+        "{out}"
+    );
+    let (ok, out) = cdtg(&bin, &url, &["seed", "demo"], None);
+    assert!(ok && out.contains("13000 members"), "{out}");
+    let (ok, out) = cdtg(&bin, &url, &["seed", "demo"], None);
+    assert!(
+        !ok && out.contains("already holds data"),
+        "seeding twice is refused: {out}"
+    );
+
+    // The password comes from stdin; the scope by unit name, diacritics folded.
+    let (ok, out) = cdtg(
+        &bin,
+        &url,
+        &[
+            "user",
+            "create",
+            "--username",
+            "ana",
+            "--role",
+            "ward_leader",
+            "--scope",
+            "phuoc my",
+        ],
+        Some("a-bootstrap-password\n"),
+    );
+    assert!(ok, "{out}");
+    assert!(
+        !out.contains("a-bootstrap-password"),
+        "the password is never echoed: {out}"
+    );
+    let (ok, out) = cdtg(
+        &bin,
+        &url,
+        &[
+            "user",
+            "create",
+            "--username",
+            "ana",
+            "--role",
+            "WARD_LEADER",
+            "--scope",
+            "Phước Mỹ",
+        ],
+        Some("another-password-1\n"),
+    );
+    assert!(!ok && out.contains("taken"), "{out}");
+    let (ok, out) = cdtg(
+        &bin,
+        &url,
+        &[
+            "user",
+            "create",
+            "--username",
+            "bo",
+            "--role",
+            "WARD_LEADER",
+            "--scope",
+            "nowhere",
+        ],
+        Some("a-bootstrap-password\n"),
+    );
+    assert!(!ok, "an unknown unit is refused: {out}");
+    let (ok, out) = cdtg(
+        &bin,
+        &url,
+        &[
+            "user",
+            "create",
+            "--username",
+            "cyan",
+            "--role",
+            "VIEWER",
+            "--scope",
+            "48",
+        ],
+        Some("short\n"),
+    );
+    assert!(
+        !ok && out.contains("password"),
+        "a short password is refused: {out}"
+    );
+
+    let app = TestApp::spawn_on(TestDb::Shared { url: url.clone() }, test_args()).await;
+    let token = app.login("ana", "a-bootstrap-password").await;
+    let d = app
+        .ok(
+            &token,
+            "{ me { role scopeUnit { name } } groups(filter: { kind: COMMUNITY }) { totalCount } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        d,
+        json!({ "me": { "role": "WARD_LEADER", "scopeUnit": { "name": "Phước Mỹ" } }, "groups": { "totalCount": 43 } })
+    );
+    drop(app);
+
+    let (ok, out) = cdtg(&bin, &url, &["schema"], None);
+    let committed =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../schema.graphql")).unwrap();
+    assert!(
+        ok && out == committed,
+        "`cdtg schema` prints the committed schema"
+    );
+    drop(db);
+}
+
+on_both_databases!(bootstrap_an_account_from_the_command_line);
