@@ -349,13 +349,7 @@ async fn update_in(
         });
     }
     if let Some(leader) = c.leader_member_id {
-        let is_member = membership::Entity::find()
-            .filter(membership::Column::GroupId.eq(id))
-            .filter(membership::Column::MemberId.eq(leader))
-            .filter(membership::Column::LeftOn.is_null())
-            .count(txn)
-            .await?;
-        if is_member == 0 {
+        if !super::is_current_member(txn, id, leader).await? {
             return Err(ApiError::bad_input(
                 "leaderId",
                 "must be a current member of the group",

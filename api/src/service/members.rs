@@ -176,11 +176,7 @@ pub async fn memberships_of(
         .order_by_desc(membership::Column::Id)
         .all(db)
         .await?;
-    let mut out: HashMap<i64, Vec<membership::Model>> = HashMap::new();
-    for row in rows {
-        out.entry(row.member_id).or_default().push(row);
-    }
-    Ok(out)
+    Ok(super::group_by_parent(rows, |row| row.member_id))
 }
 
 /// Memberships of many groups (`group.memberships`), one statement.
@@ -198,11 +194,7 @@ pub async fn memberships_in(
         q = q.filter(membership::Column::LeftOn.is_null());
     }
     let rows = q.order_by_asc(membership::Column::Id).all(db).await?;
-    let mut out: HashMap<i64, Vec<membership::Model>> = HashMap::new();
-    for row in rows {
-        out.entry(row.group_id).or_default().push(row);
-    }
-    Ok(out)
+    Ok(super::group_by_parent(rows, |row| row.group_id))
 }
 
 #[derive(Debug, Clone)]

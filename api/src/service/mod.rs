@@ -32,6 +32,36 @@ pub fn folded_contains<C: ColumnTrait>(col: C, search: &str) -> Option<Condition
     Some(Condition::all().add(Expr::col(col).like(pattern)))
 }
 
+/// Groups rows under their parent id, keeping their order: the shape every batched edge loader
+/// returns (`parent id → its children`).
+pub fn group_by_parent<T>(
+    rows: Vec<T>,
+    parent: impl Fn(&T) -> i64,
+) -> std::collections::HashMap<i64, Vec<T>> {
+    let mut out: std::collections::HashMap<i64, Vec<T>> = std::collections::HashMap::new();
+    for row in rows {
+        out.entry(parent(&row)).or_default().push(row);
+    }
+    out
+}
+
+/// True when `member_id` currently belongs to `group_id` (an open membership).
+pub async fn is_current_member<C: sea_orm::ConnectionTrait>(
+    conn: &C,
+    group_id: i64,
+    member_id: i64,
+) -> Result<bool, sea_orm::DbErr> {
+    use crate::entity::membership;
+    use sea_orm::{EntityTrait, PaginatorTrait, QueryFilter};
+    let n = membership::Entity::find()
+        .filter(membership::Column::GroupId.eq(group_id))
+        .filter(membership::Column::MemberId.eq(member_id))
+        .filter(membership::Column::LeftOn.is_null())
+        .count(conn)
+        .await?;
+    Ok(n > 0)
+}
+
 /// Today's date in Vietnam (UTC+7, no daylight saving since 1975): due dates and calendar
 /// periods are judged in Asia/Ho_Chi_Minh.
 pub fn today_in_vietnam() -> chrono::NaiveDate {

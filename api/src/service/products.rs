@@ -140,11 +140,7 @@ pub async fn of_groups(
         .order_by_asc(product::Column::Id)
         .all(db)
         .await?;
-    let mut out: HashMap<i64, Vec<product::Model>> = HashMap::new();
-    for row in rows {
-        out.entry(row.group_id).or_default().push(row);
-    }
-    Ok(out)
+    Ok(super::group_by_parent(rows, |row| row.group_id))
 }
 
 fn listing_select(
@@ -222,11 +218,7 @@ pub async fn listings_of(
         .order_by_asc(listing::Column::Platform)
         .all(db)
         .await?;
-    let mut out: HashMap<i64, Vec<listing::Model>> = HashMap::new();
-    for row in rows {
-        out.entry(row.product_id).or_default().push(row);
-    }
-    Ok(out)
+    Ok(super::group_by_parent(rows, |row| row.product_id))
 }
 
 #[derive(Debug, Clone)]

@@ -1120,11 +1120,7 @@ pub async fn targets_of(
         .order_by_asc(unit_target::Column::Id)
         .all(db)
         .await?;
-    let mut out: HashMap<i64, Vec<unit_target::Model>> = HashMap::new();
-    for row in rows {
-        out.entry(row.unit_id).or_default().push(row);
-    }
-    Ok(out)
+    Ok(super::group_by_parent(rows, |row| row.unit_id))
 }
 
 /// Whether a target's period overlaps the period stats were asked for (all targets without one).

@@ -132,11 +132,7 @@ pub async fn of_units(
         .order_by_desc(unit_survey::Column::PeriodStart)
         .all(db)
         .await?;
-    let mut out: HashMap<i64, Vec<unit_survey::Model>> = HashMap::new();
-    for row in rows {
-        out.entry(row.unit_id).or_default().push(row);
-    }
-    Ok(out)
+    Ok(super::group_by_parent(rows, |row| row.unit_id))
 }
 
 /// One survey, if its unit is in scope (`node`).

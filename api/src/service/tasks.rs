@@ -25,7 +25,7 @@ use super::audit::{self, Touched};
 use super::page::{self, Page, Window};
 use super::{folded_contains, scope, today_in_vietnam, units};
 use crate::db::write_txn;
-use crate::entity::{activity as activity_e, activity_outcome, group, membership, task};
+use crate::entity::{activity as activity_e, activity_outcome, group, task};
 use crate::error::{ApiError, ApiResult, is_unique_violation};
 use crate::principal::Principal;
 
@@ -235,11 +235,7 @@ pub async fn outcomes_of(
         .order_by_asc(activity_outcome::Column::Id)
         .all(db)
         .await?;
-    let mut out: HashMap<i64, Vec<activity_outcome::Model>> = HashMap::new();
-    for row in rows {
-        out.entry(row.activity_id).or_default().push(row);
-    }
-    Ok(out)
+    Ok(super::group_by_parent(rows, |row| row.activity_id))
 }
 
 pub async fn get_activity(
@@ -299,19 +295,13 @@ async fn check_assignee(
     group_id: i64,
     assignee: Option<i64>,
 ) -> ApiResult<()> {
-    if let Some(member_id) = assignee {
-        let n = membership::Entity::find()
-            .filter(membership::Column::GroupId.eq(group_id))
-            .filter(membership::Column::MemberId.eq(member_id))
-            .filter(membership::Column::LeftOn.is_null())
-            .count(txn)
-            .await?;
-        if n == 0 {
-            return Err(ApiError::bad_input(
-                "assigneeId",
-                "must be a current member of the group",
-            ));
-        }
+    if let Some(member_id) = assignee
+        && !super::is_current_member(txn, group_id, member_id).await?
+    {
+        return Err(ApiError::bad_input(
+            "assigneeId",
+            "must be a current member of the group",
+        ));
     }
     Ok(())
 }

@@ -154,13 +154,9 @@ pub async fn children_of(
         .order_by_asc(admin_unit::Column::Id)
         .all(db)
         .await?;
-    let mut out: HashMap<i64, Vec<admin_unit::Model>> = HashMap::new();
-    for row in rows {
-        out.entry(row.parent_id.unwrap_or_default())
-            .or_default()
-            .push(row);
-    }
-    Ok(out)
+    Ok(super::group_by_parent(rows, |row| {
+        row.parent_id.unwrap_or_default()
+    }))
 }
 
 /// The ids on a materialised path, root first: "/1/5/23/" → [1, 5, 23].

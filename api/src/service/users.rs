@@ -13,7 +13,7 @@ use super::audit::{self, Touched};
 use super::scope;
 use crate::auth::{self, jwt::JwtKeys, password, refresh, throttle::LoginThrottle};
 use crate::db::write_txn;
-use crate::entity::{admin_unit, group, member, membership, user};
+use crate::entity::{admin_unit, group, member, user};
 use crate::error::{ApiError, ApiResult, is_unique_violation};
 use crate::principal::{Principal, Scope};
 
@@ -138,19 +138,13 @@ async fn create_in(
             .await?
             .filter(|g| scope::unit_in_scope(p, &g.unit_path))
             .ok_or_else(|| ApiError::bad_input("scopeGroupId", "no such group"))?;
-        if let Some(mid) = input.member_id {
-            let belongs = membership::Entity::find()
-                .filter(membership::Column::GroupId.eq(gid))
-                .filter(membership::Column::MemberId.eq(mid))
-                .filter(membership::Column::LeftOn.is_null())
-                .one(txn)
-                .await?;
-            if belongs.is_none() {
-                return Err(ApiError::bad_input(
-                    "memberId",
-                    "must be a current member of the group",
-                ));
-            }
+        if let Some(mid) = input.member_id
+            && !super::is_current_member(txn, gid, mid).await?
+        {
+            return Err(ApiError::bad_input(
+                "memberId",
+                "must be a current member of the group",
+            ));
         }
         (None, Some(g.id), g.unit_path)
     } else {
