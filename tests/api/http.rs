@@ -245,13 +245,38 @@ async fn size_and_shape_limits_at_and_past_their_values(backend: Backend) {
     Fixture::load(&app).await;
     let token = app.login(users::ADMIN, PASSWORD).await;
 
-    // Body: 2 MiB is refused with 413.
-    let big =
-        json!({ "query": format!("{{ me {{ username }} }} #{}", "x".repeat(2 * 1024 * 1024)) })
-            .to_string()
-            .into_bytes();
-    let (s, _, _) = post_raw(&app, Some(&token), Some("application/json"), None, big).await;
-    assert_eq!(s, StatusCode::PAYLOAD_TOO_LARGE);
+    // Body: exactly 1 MiB is read (and refused for its query length), one byte more is 413, and
+    // so is 2 MiB.
+    let body_of = |size: usize| {
+        let head = r#"{"query":"{ me { username } }#"#;
+        let tail = r#""}"#;
+        let mut b = head.as_bytes().to_vec();
+        b.resize(size - tail.len(), b'x');
+        b.extend_from_slice(tail.as_bytes());
+        assert_eq!(b.len(), size);
+        b
+    };
+    let (s_at, _, text) = post_raw(
+        &app,
+        Some(&token),
+        Some("application/json"),
+        None,
+        body_of(1024 * 1024),
+    )
+    .await;
+    assert_ne!(s_at, StatusCode::PAYLOAD_TOO_LARGE, "{text}");
+    assert!(text.contains("longer than 15000 characters"), "{text}");
+    for size in [1024 * 1024 + 1, 2 * 1024 * 1024] {
+        let (s, _, _) = post_raw(
+            &app,
+            Some(&token),
+            Some("application/json"),
+            None,
+            body_of(size),
+        )
+        .await;
+        assert_eq!(s, StatusCode::PAYLOAD_TOO_LARGE, "{size} bytes");
+    }
     still_answers(&app, &token).await;
 
     // Query length: 15,000 characters pass, 15,001 do not.
@@ -319,7 +344,7 @@ async fn size_and_shape_limits_at_and_past_their_values(backend: Backend) {
     );
     still_answers(&app, &token).await;
 
-    // Depth: 15 levels pass, 16 and 50 do not.
+    // Depth: 15 levels pass (adminUnits, nodes and 13 more), 16 and 50 do not.
     let depth = |n: usize| {
         let mut q = String::from("id");
         for _ in 1..n {
@@ -327,8 +352,8 @@ async fn size_and_shape_limits_at_and_past_their_values(backend: Backend) {
         }
         format!("{{ adminUnits(first: 1) {{ nodes {{ {q} }} }} }}")
     };
-    app.ok(&token, &depth(12), json!({})).await;
-    for n in [16, 50] {
+    app.ok(&token, &depth(13), json!({})).await;
+    for n in [14, 48] {
         let (_, body) = app.gql(Some(&token), &depth(n), json!({})).await;
         assert_eq!(
             body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",

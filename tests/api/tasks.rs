@@ -383,6 +383,39 @@ async fn a_subscription_ends_when_its_token_expires(backend: Backend) {
     );
 }
 
+async fn a_subscription_ends_when_its_user_is_disabled(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let f = Fixture::load(&app).await;
+    let member = app.login(users::MEMBER_A1, PASSWORD).await;
+    let ward = app.login(users::WARD_A1, PASSWORD).await;
+    let mut ws = WsClient::connect(&app, &member).await.unwrap();
+    ws.subscribe(
+        "1",
+        "subscription($g: ID) { taskEvents(groupId: $g) { kind } }",
+        json!({ "g": gid(NodeType::Group, f.group_a1) }),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    let user = cdtg_api::entity::user::Entity::find()
+        .filter(cdtg_api::entity::user::Column::Username.eq(users::MEMBER_A1))
+        .one(&app.state.db)
+        .await
+        .unwrap()
+        .unwrap();
+    app.ok(&ward, "mutation($id: ID!) { setUserDisabled(input: {id: $id, disabled: true}) { user { disabled } } }", json!({ "id": gid(NodeType::User, user.id) })).await;
+    // The next event finds the account disabled: nothing is delivered and the stream completes.
+    app.ok(&ward, CREATE, json!({ "i": { "groupId": gid(NodeType::Group, f.group_a1), "title": "Sau khi khóa", "kind": "SURVEY" } })).await;
+    let end = ws.next_message(Duration::from_secs(5)).await;
+    assert_eq!(
+        end.map(|m| m["type"].clone()),
+        Some(json!("complete")),
+        "no event for a disabled account"
+    );
+}
+
 /// Two server instances on one PostgreSQL database: a subscriber on one sees mutations made
 /// through the other (LISTEN/NOTIFY).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -425,4 +458,5 @@ on_both_databases!(
     overdue_is_judged_in_vietnam,
     subscribers_see_events_in_their_scope_only,
     a_subscription_ends_when_its_token_expires,
+    a_subscription_ends_when_its_user_is_disabled,
 );
