@@ -57,15 +57,9 @@ pub async fn resolve(ctx: &Context<'_>, id: &ID) -> ApiResult<Option<Node>> {
         NodeType::Membership => members::memberships_by_id(db, p, row)
             .await?
             .map(|m| Node::Membership(Membership(m))),
-        NodeType::Activity => tasks::get_activity(db, p, row)
-            .await
-            .ok()
-            .flatten()
+        NodeType::Activity => hidden_if_denied(tasks::get_activity(db, p, row).await)?
             .map(|m| Node::Activity(Activity(m))),
-        NodeType::Listing => products::get_listing(db, p, row)
-            .await
-            .ok()
-            .flatten()
+        NodeType::Listing => hidden_if_denied(products::get_listing(db, p, row).await)?
             .map(|m| Node::Listing(Listing(m))),
         NodeType::UnitSurvey => crate::service::surveys::get(db, p, row)
             .await?
@@ -77,4 +71,13 @@ pub async fn resolve(ctx: &Context<'_>, id: &ID) -> ApiResult<Option<Node>> {
             .await?
             .map(|m| Node::AuditEvent(AuditEvent(m))),
     })
+}
+
+/// A type the caller's role may not read looks, through `node`, like a missing object; any other
+/// failure (the database, say) is still an error.
+fn hidden_if_denied<T>(result: ApiResult<Option<T>>) -> ApiResult<Option<T>> {
+    match result {
+        Err(crate::error::ApiError::Forbidden(_)) => Ok(None),
+        other => other,
+    }
 }
