@@ -10,10 +10,25 @@ use crate::error::ApiError;
 use crate::principal::Principal;
 use crate::state::AppState;
 
-/// How long a loader collects keys before it queries. async-graphql resolves long lists in rounds
-/// of 32 items, yielding between rounds; the window must outlast those rounds, or one level of a
-/// nested query splits into several statements.
-const BATCH_WINDOW: std::time::Duration = std::time::Duration::from_millis(2);
+/// How many times a batch yields to the scheduler before it queries.
+///
+/// async-graphql resolves long lists in rounds of 32 items and yields between rounds, so a batch
+/// that fired at once would split one level of a nested query into several statements; a timed
+/// window (its default is 1 ms, on a timer thread) instead makes every nesting level wait even
+/// when all keys are long in. Yielding instead waits exactly for the work that is ready on this
+/// worker — each actix worker is a single-threaded runtime, where a yielded task resumes only
+/// after the tasks already queued have run — and costs microseconds.
+const BATCH_YIELDS: usize = 16;
+
+/// Spawns a batch load after [`BATCH_YIELDS`] scheduler turns.
+fn spawn_batch(load: futures_util::future::BoxFuture<'static, ()>) {
+    tokio::spawn(async move {
+        for _ in 0..BATCH_YIELDS {
+            tokio::task::yield_now().await;
+        }
+        load.await;
+    });
+}
 
 /// Per-request data, inserted by the HTTP layer.
 pub struct Session {
@@ -30,10 +45,10 @@ impl Session {
                 db,
                 principal: principal.clone(),
             },
-            tokio::spawn,
+            spawn_batch,
             HashMapCache::default(),
         )
-        .delay(BATCH_WINDOW);
+        .delay(std::time::Duration::ZERO);
         Session { principal, loader }
     }
 }
