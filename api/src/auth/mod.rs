@@ -60,27 +60,96 @@ pub async fn principal_for(db: &DatabaseConnection, u: &user::Model) -> ApiResul
     })
 }
 
-/// Verifies an access token and loads its user: the request's principal.
+/// Verifies an access token and loads its user: the request's principal. One statement: the
+/// user and the path of their scope, so the disabled flag is read fresh on every request.
 pub async fn authenticate(
     db: &DatabaseConnection,
     keys: &jwt::JwtKeys,
     token: &str,
 ) -> ApiResult<Principal> {
+    use sea_orm::sea_query::{Alias, Expr, ExprTrait, JoinType, Query};
+    use sea_orm::{ConnectionTrait, FromQueryResult};
+
     let claims = keys.verify_access(token)?;
-    let user_id: i64 = claims
-        .sub
-        .parse()
-        .map_err(|_| ApiError::Unauthenticated("invalid token"))?;
-    let u = user::Entity::find_by_id(user_id)
-        .one(db)
-        .await?
-        .ok_or(ApiError::Unauthenticated("invalid token"))?;
-    let p = principal_for(db, &u).await?;
+    let invalid = ApiError::Unauthenticated("invalid token");
+    let user_id: i64 = claims.sub.parse().map_err(|_| invalid.clone())?;
+    let (su, sg) = (Alias::new("su"), Alias::new("sg"));
+    let stmt = Query::select()
+        .columns([
+            (user::Entity, user::Column::Id),
+            (user::Entity, user::Column::Username),
+            (user::Entity, user::Column::PasswordHash),
+            (user::Entity, user::Column::Role),
+            (user::Entity, user::Column::ScopeUnitId),
+            (user::Entity, user::Column::ScopeGroupId),
+            (user::Entity, user::Column::MemberId),
+            (user::Entity, user::Column::Disabled),
+            (user::Entity, user::Column::CreatedAt),
+            (user::Entity, user::Column::UpdatedAt),
+        ])
+        .expr_as(
+            Expr::col((su.clone(), admin_unit::Column::Path)),
+            Alias::new("scope_unit_path"),
+        )
+        .expr_as(
+            Expr::col((sg.clone(), group::Column::UnitPath)),
+            Alias::new("scope_group_path"),
+        )
+        .from(user::Entity)
+        .join_as(
+            JoinType::LeftJoin,
+            admin_unit::Entity,
+            su.clone(),
+            Expr::col((su, admin_unit::Column::Id))
+                .equals((user::Entity, user::Column::ScopeUnitId)),
+        )
+        .join_as(
+            JoinType::LeftJoin,
+            group::Entity,
+            sg.clone(),
+            Expr::col((sg, group::Column::Id)).equals((user::Entity, user::Column::ScopeGroupId)),
+        )
+        .and_where(Expr::col((user::Entity, user::Column::Id)).eq(user_id))
+        .to_owned();
+    let row = db.query_one(&stmt).await?.ok_or(invalid.clone())?;
+    let u = user::Model::from_query_result(&row, "")?;
+    let unit_path: Option<String> = row.try_get("", "scope_unit_path")?;
+    let group_path: Option<String> = row.try_get("", "scope_group_path")?;
+    if u.disabled {
+        return Err(ApiError::Unauthenticated("the account is disabled"));
+    }
+    let role = Role::parse(&u.role)
+        .ok_or_else(|| ApiError::Internal(format!("user {} has unknown role", u.id)))?;
     // The role in the token must still be the user's role; a changed role needs a new login.
-    if claims.role != p.role.as_str() {
+    if claims.role != role.as_str() {
         return Err(ApiError::Unauthenticated(
             "the account changed; sign in again",
         ));
     }
-    Ok(p)
+    let scope = match (
+        role.is_group_scoped(),
+        u.scope_group_id,
+        group_path,
+        u.scope_unit_id,
+        unit_path,
+    ) {
+        (true, Some(group_id), Some(unit_path), _, _) => Scope::Group {
+            group_id,
+            unit_path,
+        },
+        (false, _, _, Some(unit_id), Some(path)) => Scope::Unit { unit_id, path },
+        _ => {
+            return Err(ApiError::Unauthenticated(
+                "the account's scope no longer exists",
+            ));
+        }
+    };
+    Ok(Principal {
+        user_id: u.id,
+        username: u.username,
+        role,
+        scope,
+        member_id: u.member_id,
+        request_id: None,
+    })
 }
