@@ -736,34 +736,54 @@ async fn database_outage_fails_fast_and_recovers_on_postgres() {
 }
 
 /// A graceful stop (what SIGTERM triggers in actix-web) lets the request in flight finish, then
-/// refuses new connections.
+/// refuses new connections. The test holds a database lock so the in-flight mutation cannot
+/// finish before the stop begins — no timing luck involved.
 async fn graceful_shutdown_finishes_in_flight_requests(backend: Backend) {
+    use sea_orm::ConnectionTrait;
     let Some(app) = TestApp::spawn(backend).await else {
         return;
     };
-    cdtg_api::seed::demo(&app.state.db, 1).await.unwrap();
-    let token = app.login("admin", cdtg_api::seed::DEMO_PASSWORD).await;
-    let dashboard = "{ adminUnits(filter: { kind: PROVINCE }) { nodes { stats { groups members activities residentsHelped vneidActivations }
-        children(first: 100) { nodes { name stats { groups members activities residentsHelped } } } } } }";
+    let f = Fixture::load(&app).await;
+    let token = app.login(users::WARD_A1, PASSWORD).await;
+
+    // Block writes to the group: SQLite's write lock, or PostgreSQL's row lock.
+    let (blocker, _) = cdtg_api::db::connect(app.db.url(), &cdtg_api::db::PoolSettings::default())
+        .await
+        .unwrap();
+    let lock = cdtg_api::db::write_txn(&blocker).await.unwrap();
+    if backend == Backend::Postgres {
+        lock.execute_unprepared(&format!(
+            "SELECT id FROM groups WHERE id = {} FOR UPDATE",
+            f.group_a1
+        ))
+        .await
+        .unwrap();
+    }
+
     let in_flight = {
         let (client, url, token) = (
             app.client.clone(),
             format!("{}/graphql", app.address),
             token.clone(),
         );
+        let vars = json!({ "i": { "id": crate::fixture::gid(cdtg_api::ids::NodeType::Group, f.group_a1), "name": "Đổi tên khi dừng" } });
         tokio::spawn(async move {
             let res = client
                 .post(url)
                 .bearer_auth(token)
-                .json(&json!({ "query": dashboard }))
+                .json(&json!({ "query": "mutation($i: UpdateGroupInput!) { updateGroup(input: $i) { group { name } } }", "variables": vars }))
                 .send()
                 .await;
             (res, std::time::Instant::now())
         })
     };
-    tokio::time::sleep(std::time::Duration::from_millis(30)).await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(!in_flight.is_finished(), "the mutation waits on the lock");
     let stop_called = std::time::Instant::now();
     let stopping = tokio::spawn(app.handle.stop(true));
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    lock.rollback().await.unwrap();
+
     let (res, answered) = in_flight.await.unwrap();
     assert!(
         answered > stop_called,
@@ -773,10 +793,7 @@ async fn graceful_shutdown_finishes_in_flight_requests(backend: Backend) {
     assert_eq!(res.status(), StatusCode::OK);
     let body: Value = res.json().await.unwrap();
     assert_eq!(
-        body["data"]["adminUnits"]["nodes"][0]["children"]["nodes"]
-            .as_array()
-            .map(Vec::len),
-        Some(8),
+        body["data"]["updateGroup"]["group"]["name"], "Đổi tên khi dừng",
         "{body}"
     );
     stopping.await.unwrap();
