@@ -189,6 +189,13 @@ async fn methods_media_types_and_status_codes(backend: Backend) {
             );
         }
     }
+    // Dates at the edge of the calendar are refused, not a reason to crash a worker.
+    let (_, body) = app.gql(Some(&token), r#"{ adminUnits(first: 1) { nodes { stats(period: { kind: YEAR, date: "+262000-06-01" }) { groups } } } }"#, json!({})).await;
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
+        "{body}"
+    );
+    still_answers(&app, &token).await;
     // Field errors keep 200 and data, even with graphql-response+json.
     let (s, _, text) = post_raw(
         &app,

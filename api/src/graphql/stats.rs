@@ -63,8 +63,14 @@ pub fn period_of(input: Option<PeriodInput>) -> ApiResult<Option<Period>> {
         return Ok(None);
     };
     match (i.kind, i.date, i.from, i.to) {
-        (Some(kind), Some(date), None, None) => Ok(Some(Period::calendar(kind.into(), date))),
-        (None, None, Some(from), Some(to)) => Ok(Some(Period::between(from, to)?)),
+        (Some(kind), Some(date), None, None) => Ok(Some(Period::calendar(
+            kind.into(),
+            svc::period_date("period.date", date)?,
+        ))),
+        (None, None, Some(from), Some(to)) => Ok(Some(Period::between(
+            svc::period_date("period.from", from)?,
+            svc::period_date("period.to", to)?,
+        )?)),
         _ => Err(ApiError::bad_input(
             "period",
             "give either kind and date, or from and to",

@@ -65,6 +65,26 @@ pub enum PeriodKind {
     Year,
 }
 
+/// The years a period may name. Far beyond any real statistics, and far inside chrono's date
+/// range, so period arithmetic (next month, next year, UTC bounds) can never overflow.
+const PERIOD_YEARS: std::ops::RangeInclusive<i32> = 1900..=2200;
+
+/// A client-supplied period date, refused (naming `field`) outside [`PERIOD_YEARS`].
+pub fn period_date(field: &str, date: NaiveDate) -> ApiResult<NaiveDate> {
+    if PERIOD_YEARS.contains(&date.year()) {
+        Ok(date)
+    } else {
+        Err(ApiError::bad_input(
+            field,
+            format!(
+                "must be between {} and {}",
+                PERIOD_YEARS.start(),
+                PERIOD_YEARS.end()
+            ),
+        ))
+    }
+}
+
 /// A half-open range of Vietnamese calendar days `[start, end)`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Period {
@@ -1157,6 +1177,8 @@ async fn set_target_in(
     p: &Principal,
     t: TargetInput,
 ) -> ApiResult<(unit_target::Model, Touched)> {
+    period_date("periodStart", t.period_start)?;
+    period_date("periodEnd", t.period_end)?;
     validate::not_before("periodEnd", &t.period_start, &t.period_end)?;
     if !t.target_value.is_finite() || t.target_value < 0.0 {
         return Err(ApiError::bad_input(
