@@ -16,6 +16,9 @@ pub const DEFAULT_PAGE_SIZE: u64 = 20;
 /// The largest `first`/`last` accepted.
 pub const MAX_PAGE_SIZE: u64 = 100;
 
+/// The largest position a cursor may carry (a trillion rows; far below overflow).
+const MAX_CURSOR_POSITION: u64 = 1_000_000_000_000;
+
 /// The Relay arguments as the client sent them.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct PageArgs {
@@ -48,6 +51,8 @@ fn decode_cursor(field: &str, cursor: &str) -> ApiResult<u64> {
         .ok()
         .and_then(|raw| String::from_utf8(raw).ok())
         .and_then(|s| s.strip_prefix("pos:").and_then(|n| n.parse().ok()))
+        // Positions past any real list would only feed overflowing offset arithmetic.
+        .filter(|n: &u64| *n <= MAX_CURSOR_POSITION)
         .ok_or_else(|| ApiError::bad_input(field, "is not a cursor from this connection"))
 }
 
@@ -373,6 +378,8 @@ mod tests {
                 },
                 "after",
             ),
+            // A forged cursor at the end of u64 would overflow `after + 1`.
+            (args(Some(1), Some(u64::MAX), None, None), "after"),
         ] {
             match a.window() {
                 Err(ApiError::BadUserInput { field: f, .. }) => assert_eq!(f, field),
