@@ -5,7 +5,7 @@ use async_graphql::{Context, Enum, ID, InputObject, Object, Result};
 use super::connection::{Total, deferred};
 use super::context::{db, loader, principal};
 use super::enums::*;
-use super::loaders::{GroupById, MemberById, ProductById, TaskById, UnitById};
+use super::loaders::UnitById;
 use super::node::{self, Node};
 use super::objects::*;
 use crate::ids::{NodeType, decode};
@@ -184,8 +184,8 @@ impl QueryRoot {
         let Some(row) = decode(NodeType::Group, &id) else {
             return Ok(None);
         };
-        crate::service::scope::require(principal(ctx)?, cdtg_core::policy::Action::ReadGroups)?;
-        Ok(loader(ctx)?.load_one(GroupById(row)).await?.map(Group))
+        // The service decides: role first (FORBIDDEN), then scope (missing).
+        Ok(groups::get(db(ctx), principal(ctx)?, row).await?.map(Group))
     }
 
     /// Groups in your scope. Default order: name.
@@ -239,11 +239,10 @@ impl QueryRoot {
         let Some(row) = decode(NodeType::Member, &id) else {
             return Ok(None);
         };
-        crate::service::scope::require(
-            principal(ctx)?,
-            cdtg_core::policy::Action::ReadPersonalData,
-        )?;
-        Ok(loader(ctx)?.load_one(MemberById(row)).await?.map(Member))
+        // Personal data: the service refuses roles without it, then applies scope.
+        Ok(members::get(db(ctx), principal(ctx)?, row)
+            .await?
+            .map(Member))
     }
 
     /// Members in your scope, by name. Personal data: not for `VIEWER`.
@@ -285,8 +284,8 @@ impl QueryRoot {
         let Some(row) = decode(NodeType::Task, &id) else {
             return Ok(None);
         };
-        crate::service::scope::require(principal(ctx)?, cdtg_core::policy::Action::ReadTasks)?;
-        Ok(loader(ctx)?.load_one(TaskById(row)).await?.map(Task))
+        // The service decides: role first (FORBIDDEN), then scope (missing).
+        Ok(tasks::get(db(ctx), principal(ctx)?, row).await?.map(Task))
     }
 
     /// Tasks in your scope. Default order: due date.
@@ -344,8 +343,10 @@ impl QueryRoot {
         let Some(row) = decode(NodeType::Product, &id) else {
             return Ok(None);
         };
-        crate::service::scope::require(principal(ctx)?, cdtg_core::policy::Action::ReadProducts)?;
-        Ok(loader(ctx)?.load_one(ProductById(row)).await?.map(Product))
+        // The service decides: role first (FORBIDDEN), then scope (missing).
+        Ok(products::get(db(ctx), principal(ctx)?, row)
+            .await?
+            .map(Product))
     }
 
     /// Local products in your scope, by name.

@@ -29,9 +29,7 @@ impl SubscriptionRoot {
         group_id: Option<ID>,
     ) -> Result<impl Stream<Item = TaskEvent> + use<>> {
         let p = principal(ctx)?.clone();
-        cdtg_core::policy::allows(p.role, cdtg_core::policy::Action::ReadTasks)
-            .then_some(())
-            .ok_or(crate::error::ApiError::forbidden("role may not read tasks"))?;
+        tasks::authorize_events(&p)?;
         let group_filter = group_id
             .as_ref()
             .map(|id| decode(NodeType::Group, id).unwrap_or(-1));

@@ -152,6 +152,12 @@ pub async fn count(db: &DatabaseConnection, p: &Principal, f: &TaskFilter) -> Ap
         .await?)
 }
 
+/// Whether the principal may subscribe to task events at all; which events reach them is
+/// decided per event with [`scope::group_in_scope`] and a scoped re-read of the task.
+pub fn authorize_events(p: &Principal) -> ApiResult<()> {
+    scope::require(p, Action::ReadTasks)
+}
+
 pub async fn get(
     db: &DatabaseConnection,
     p: &Principal,
