@@ -145,13 +145,21 @@ try {
   await page.locator('.graphiql-tab', { hasText: 'TaskEvents' }).click();
   // GraphiQL updates the tab's operation name shortly after the editor shows the new query.
   await page.waitForTimeout(1000);
-  const socket = page.waitForEvent('websocket', { timeout: 20000 });
-  await page.locator('.graphiql-execute-button').click();
-  const ws = await socket;
-  await ws.waitForEvent('framereceived', {
-    predicate: (frame) => String(frame.payload).includes('connection_ack'),
-    timeout: 20000,
+  // Listen for the ack from the moment the socket exists: on loopback it can arrive before a
+  // listener attached after awaiting the socket would be in place.
+  const acked = new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('no connection_ack within 20 s')), 20000);
+    page.on('websocket', (ws) => {
+      ws.on('framereceived', (frame) => {
+        if (String(frame.payload).includes('connection_ack')) {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+    });
   });
+  await page.locator('.graphiql-execute-button').click();
+  await acked;
   check(true, 'graphql-ws connection acknowledged (token sent in connection_init)');
   await page.waitForTimeout(500);
   const { groups } = await gql('{ groups(first: 1) { nodes { id } } }', {}, login.accessToken);
