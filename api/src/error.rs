@@ -26,6 +26,9 @@ pub enum ApiError {
     RateLimited { retry_after_secs: u64 },
     /// The database is unreachable or the pool is exhausted; retrying later may succeed.
     Unavailable,
+    /// The database cancelled a statement that ran past the request deadline (PostgreSQL's
+    /// `statement_timeout`). The same answer as the transport's own deadline: retryable.
+    TimedOut,
     /// Anything else. The detail is logged on the server and never sent to the client.
     Internal(String),
 }
@@ -61,7 +64,7 @@ impl ApiError {
             ApiError::BadUserInput { .. } => "BAD_USER_INPUT",
             ApiError::Conflict(_) => "CONFLICT",
             ApiError::RateLimited { .. } => "RATE_LIMITED",
-            ApiError::Unavailable | ApiError::Internal(_) => "INTERNAL",
+            ApiError::Unavailable | ApiError::TimedOut | ApiError::Internal(_) => "INTERNAL",
         }
     }
 
@@ -78,6 +81,7 @@ impl ApiError {
                 format!("too many requests; retry after {retry_after_secs} s")
             }
             ApiError::Unavailable => "service temporarily unavailable".to_owned(),
+            ApiError::TimedOut => "the request took too long and was cancelled".to_owned(),
             ApiError::Internal(_) => "internal error".to_owned(),
         }
     }
@@ -96,7 +100,7 @@ impl From<ApiError> for async_graphql::Error {
                 ApiError::RateLimited { retry_after_secs } => {
                     ext.set("retryAfter", *retry_after_secs)
                 }
-                ApiError::Unavailable => ext.set("retryable", true),
+                ApiError::Unavailable | ApiError::TimedOut => ext.set("retryable", true),
                 _ => {}
             }
         })
@@ -110,8 +114,29 @@ impl From<DbErr> for ApiError {
                 tracing::warn!(error = %err, "database unavailable");
                 ApiError::Unavailable
             }
+            _ if is_statement_timeout(&err) => {
+                tracing::warn!("statement cancelled by the request deadline");
+                ApiError::TimedOut
+            }
             _ => ApiError::Internal(err.to_string()),
         }
+    }
+}
+
+/// True when PostgreSQL cancelled the statement (SQLSTATE 57014 `query_canceled`): our pool sets
+/// `statement_timeout` to the request deadline, so this is a slow request, not a broken server.
+fn is_statement_timeout(err: &DbErr) -> bool {
+    use sea_orm::RuntimeErr;
+    let runtime = match err {
+        DbErr::Query(e) | DbErr::Exec(e) => e,
+        _ => return false,
+    };
+    match runtime {
+        RuntimeErr::SqlxError(e) => e
+            .as_database_error()
+            .and_then(|d| d.code())
+            .is_some_and(|code| code == "57014"),
+        _ => false,
     }
 }
 

@@ -387,7 +387,7 @@ fn reject(r: Rejection, media: MediaType, rid: &str) -> HttpResponse {
             extra.push((header::RETRY_AFTER, retry_after_secs.to_string()));
             StatusCode::TOO_MANY_REQUESTS
         }
-        ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        ApiError::Unavailable | ApiError::TimedOut => StatusCode::SERVICE_UNAVAILABLE,
         // application/json clients get 200 for request errors on well-formed HTTP requests.
         _ if media == MediaType::Json && r.status == StatusCode::BAD_REQUEST => StatusCode::OK,
         _ => r.status,
@@ -668,10 +668,12 @@ async fn execute(
                 } else {
                     "unavailable"
                 };
+                // Only a bad token is a 401: a database that failed while checking a good one
+                // must not make the client throw its credentials away.
                 return (
                     reject(
                         Rejection {
-                            status: StatusCode::UNAUTHORIZED,
+                            status: StatusCode::INTERNAL_SERVER_ERROR,
                             error: e,
                         },
                         media,

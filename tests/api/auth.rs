@@ -383,10 +383,16 @@ on_both_databases!(
 /// An access token for a fixture user, signed with the test secret the way the server signs —
 /// for servers where the login mutation itself is not allowed (allow-list mode).
 pub async fn token_for(app: &TestApp, username: &str) -> String {
+    token_from(&app.state.db, username).await
+}
+
+/// [`token_for`], reading the user over a given connection (e.g. one without the server's
+/// statement timeout).
+pub async fn token_from(db: &sea_orm::DatabaseConnection, username: &str) -> String {
     use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
     let u = cdtg_api::entity::user::Entity::find()
         .filter(cdtg_api::entity::user::Column::Username.eq(username))
-        .one(&app.state.db)
+        .one(db)
         .await
         .unwrap()
         .unwrap();

@@ -553,7 +553,9 @@ async fn the_deadline_cancels_slow_requests(backend: Backend) {
         .await
         .unwrap();
     cdtg_api::seed::demo(&seed_db, 1).await.unwrap();
-    let token = crate::auth::token_for(&app, "admin").await;
+    // Whichever catches the slow work first — the transport's timer, the database's
+    // statement_timeout, even while checking the token — the client sees the same retryable 503.
+    let token = crate::auth::token_from(&seed_db, "admin").await;
     let res = app
         .client
         .post(format!("{}/graphql", app.address))
@@ -566,6 +568,50 @@ async fn the_deadline_cancels_slow_requests(backend: Backend) {
     let body: Value = res.json().await.unwrap();
     assert_eq!(body["errors"][0]["extensions"]["code"], "INTERNAL");
     assert_eq!(body["errors"][0]["extensions"]["retryable"], true);
+}
+
+/// A good token checked while the database is too slow is a retryable 503, never a 401 that
+/// would make the phone throw its session away. PostgreSQL only: there the pool's
+/// `statement_timeout` cancels the token check itself; SQLite readers cannot be blocked this way.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_token_check_is_retryable_not_unauthenticated_on_postgres() {
+    use sea_orm::{ConnectionTrait, TransactionTrait};
+    let mut args = test_args();
+    args.request_deadline_ms = 300;
+    let Some(app) = TestApp::spawn_with(Backend::Postgres, args).await else {
+        return;
+    };
+    Fixture::load(&app).await;
+    let token = crate::auth::token_for(&app, users::ADMIN).await;
+    let (other, _) = cdtg_api::db::connect(app.db.url(), &Default::default())
+        .await
+        .unwrap();
+    // Another session holds the users table: the token check waits past the timeout.
+    let blocker = other.begin().await.unwrap();
+    blocker
+        .execute_unprepared("LOCK TABLE users IN ACCESS EXCLUSIVE MODE")
+        .await
+        .unwrap();
+    let res = app
+        .client
+        .post(format!("{}/graphql", app.address))
+        .bearer_auth(&token)
+        .json(&json!({ "query": "{ me { username } }" }))
+        .send()
+        .await
+        .unwrap();
+    let status = res.status();
+    let challenge = res.headers().get("www-authenticate").cloned();
+    let body: Value = res.json().await.unwrap();
+    blocker.rollback().await.unwrap();
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(challenge, None, "no Bearer challenge: the token is fine");
+    assert_eq!(body["errors"][0]["extensions"]["code"], "INTERNAL");
+    assert_eq!(body["errors"][0]["extensions"]["retryable"], true);
+    assert!(!body.to_string().contains("statement timeout"), "{body}");
+    // The lock gone, the same token works: nothing was revoked.
+    let body = app.ok(&token, "{ me { username } }", json!({})).await;
+    assert_eq!(body["me"]["username"], users::ADMIN);
 }
 
 async fn operational_endpoints(backend: Backend) {
