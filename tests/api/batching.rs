@@ -191,4 +191,48 @@ async fn nested_queries_cost_the_same_for_5_or_50_groups(backend: Backend) {
     );
 }
 
-on_both_databases!(nested_queries_cost_the_same_for_5_or_50_groups);
+/// A group's unit and the units above it are all named by the group's path: walking up costs
+/// one batch, not one round trip per level — whether by `parent` chains or `ancestors`.
+async fn walking_up_the_tree_costs_one_statement(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let f = Fixture::load(&app).await;
+    let token = app.login(users::ADMIN, PASSWORD).await;
+    let vars = json!({ "g": gid(NodeType::Group, f.group_a1), "m": gid(NodeType::Member, f.member_a1_plain) });
+    let cost = |query: &'static str| {
+        let (app, token, vars) = (&app, &token, vars.clone());
+        async move {
+            let before = app.statements();
+            let data = app.ok(token, query, vars).await;
+            (app.statements() - before, data)
+        }
+    };
+    let (alone, _) =
+        cost("query($g: ID!, $m: ID!) { group(id: $g) { name } member(id: $m) { fullName } }")
+            .await;
+    let (walk, data) = cost(
+        "query($g: ID!, $m: ID!) { group(id: $g) { name unit { name parent { name parent { name parent { name } } } } }
+           member(id: $m) { fullName unit { name ancestors { name } } } }",
+    )
+    .await;
+    assert_eq!(
+        data["group"]["unit"],
+        json!({ "name": "Tổ dân phố 1", "parent": { "name": "Phước Mỹ", "parent": { "name": "Sơn Trà",
+            "parent": { "name": "Thành phố Đà Nẵng" } } } })
+    );
+    assert_eq!(
+        data["member"]["unit"]["ancestors"],
+        json!([{ "name": "Thành phố Đà Nẵng" }, { "name": "Sơn Trà" }, { "name": "Phước Mỹ" }])
+    );
+    assert_eq!(
+        walk,
+        alone + 1,
+        "the group's and the member's units and all their ancestors: one statement"
+    );
+}
+
+on_both_databases!(
+    nested_queries_cost_the_same_for_5_or_50_groups,
+    walking_up_the_tree_costs_one_statement,
+);

@@ -164,25 +164,6 @@ pub fn path_ids(path: &str) -> Vec<i64> {
     path.split('/').filter_map(|s| s.parse().ok()).collect()
 }
 
-/// Ancestors of a unit, root first, in one statement.
-pub async fn ancestors(
-    db: &DatabaseConnection,
-    p: &Principal,
-    unit: &admin_unit::Model,
-) -> ApiResult<Vec<admin_unit::Model>> {
-    let ids: Vec<i64> = path_ids(&unit.path)
-        .into_iter()
-        .filter(|id| *id != unit.id)
-        .collect();
-    let mut rows = admin_unit::Entity::find()
-        .filter(admin_unit::Column::Id.is_in(ids))
-        .filter(scope::admin_units(p))
-        .all(db)
-        .await?;
-    rows.sort_by_key(|u| u.depth);
-    Ok(rows)
-}
-
 /// Resolves an optional unit id filter to the unit's path (NOT_FOUND for an unknown unit).
 pub async fn path_of(
     db: &DatabaseConnection,

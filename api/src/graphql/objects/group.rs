@@ -12,7 +12,6 @@ use crate::graphql::context::{db, loader, principal};
 use crate::graphql::enums::{GroupKind, GroupStatus, TaskKind, TaskStatus};
 use crate::graphql::loaders::{
     GroupMembersParams, GroupMemberships, GroupProducts, GroupTasksParams, MemberById, Nested,
-    UnitById,
 };
 use crate::ids::{NodeType, encode};
 use crate::service::page::Page;
@@ -49,10 +48,7 @@ impl Group {
     }
     /// The unit the group works in (usually a residential group or a ward).
     async fn unit(&self, ctx: &Context<'_>) -> Result<Option<AdminUnit>> {
-        Ok(loader(ctx)?
-            .load_one(UnitById(self.0.unit_id))
-            .await?
-            .map(AdminUnit))
+        super::unit::load_unit(ctx, self.0.unit_id, &self.0.unit_path).await
     }
     async fn established_on(&self) -> Option<NaiveDate> {
         self.0.established_on

@@ -9,7 +9,7 @@ use crate::entity::{member, membership};
 use crate::graphql::connection::connection;
 use crate::graphql::context::loader;
 use crate::graphql::enums::{Affiliation, MembershipRole};
-use crate::graphql::loaders::{GroupById, MemberById, MemberMemberships, UnitById};
+use crate::graphql::loaders::{GroupById, MemberById, MemberMemberships};
 use crate::ids::{NodeType, encode};
 
 #[derive(Clone)]
@@ -51,10 +51,7 @@ impl Member {
     }
     /// The unit the member is registered in.
     async fn unit(&self, ctx: &Context<'_>) -> Result<Option<AdminUnit>> {
-        Ok(loader(ctx)?
-            .load_one(UnitById(self.0.unit_id))
-            .await?
-            .map(AdminUnit))
+        super::unit::load_unit(ctx, self.0.unit_id, &self.0.unit_path).await
     }
     async fn version(&self) -> i32 {
         self.0.version
