@@ -143,9 +143,9 @@ pub struct ServeArgs {
     #[arg(long, env = "CDTG_MAX_RESIDENTS_PER_SESSION", default_value_t = 500)]
     pub max_residents_per_session: i64,
 
-    /// Database pool size.
-    #[arg(long, env = "CDTG_DB_MAX_CONNECTIONS", default_value_t = 16)]
-    pub db_max_connections: u32,
+    /// Database pool size (default: 16 on PostgreSQL, 4 on SQLite).
+    #[arg(long, env = "CDTG_DB_MAX_CONNECTIONS")]
+    pub db_max_connections: Option<u32>,
 
     /// How long a request waits for a database connection before failing with 503 (ms).
     #[arg(long, env = "CDTG_DB_ACQUIRE_TIMEOUT_MS", default_value_t = 3000)]

@@ -90,7 +90,9 @@ impl Application {
     ) -> Result<Self, String> {
         let keys = JwtKeys::new(&key_config(args)?, args.access_token_ttl_secs)?;
         let pool = PoolSettings {
-            max_connections: args.db_max_connections,
+            max_connections: args
+                .db_max_connections
+                .unwrap_or_else(|| db::default_pool_size(database_url)),
             acquire_timeout: Duration::from_millis(args.db_acquire_timeout_ms),
             statement_timeout: Duration::from_millis(args.request_deadline_ms),
         };

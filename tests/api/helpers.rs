@@ -160,7 +160,7 @@ pub fn test_args() -> ServeArgs {
     let mut args = ServeArgs::defaults();
     args.jwt_secret = Some(TEST_JWT_SECRET.to_owned());
     args.workers = Some(2);
-    args.db_max_connections = 8;
+    args.db_max_connections = Some(8);
     args
 }
 
