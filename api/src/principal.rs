@@ -10,7 +10,15 @@ pub enum Scope {
     /// The whole database. Only the system actor (CLI seeding and bootstrap) has it.
     Everything,
     /// A unit and its whole subtree, identified by the unit's materialised path.
-    Unit { unit_id: i64, path: String },
+    /// `whole_tree` is true when that unit is the only root, so the subtree is every row: the
+    /// scope filters then add no predicate (a path range matching every row steers PostgreSQL
+    /// into sequential scans). Worked out afresh on every request, so a second root added later
+    /// narrows the scope again at once.
+    Unit {
+        unit_id: i64,
+        path: String,
+        whole_tree: bool,
+    },
     /// One group (group leaders and members); `unit_path` is the group's unit.
     Group { group_id: i64, unit_path: String },
 }

@@ -464,4 +464,43 @@ async fn counts_respect_scope(backend: Backend) {
     }
 }
 
-on_both_databases!(the_matrix_holds, counts_respect_scope);
+/// The city admin's scope is their city's subtree. While the city is the only root that is every
+/// row and the server adds no filter; a second province, added while the admin's token is live,
+/// is outside the scope from the next request on — in lists, totals, look-ups and `node`.
+async fn a_second_province_is_outside_the_city_scope(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let f = Fixture::load(&app).await;
+    let token = app.login(users::ADMIN, PASSWORD).await;
+    const Q: &str =
+        "query($g: ID!) { groups { totalCount } group(id: $g) { name } node(id: $g) { id } }";
+    let everyone = app
+        .ok(&token, Q, json!({ "g": gid(NodeType::Group, f.group_b1) }))
+        .await;
+    assert_eq!(everyone["group"]["name"], "Tổ CNSCĐ Tân Chính");
+    let city_groups = everyone["groups"]["totalCount"].as_i64().unwrap();
+
+    let db = &app.state.db;
+    let (province, path) = crate::fixture::unit(db, "Tỉnh Quảng Nam", "PROVINCE", None).await;
+    let (ward, _) = crate::fixture::unit(db, "Minh An", "WARD", Some((province, &path))).await;
+    let other = crate::fixture::group(db, "Tổ CNSCĐ Minh An", "COMMUNITY", ward).await;
+
+    let after = app
+        .ok(&token, Q, json!({ "g": gid(NodeType::Group, other) }))
+        .await;
+    assert_eq!(after["groups"]["totalCount"].as_i64(), Some(city_groups));
+    assert_eq!(after["group"], Value::Null);
+    assert_eq!(after["node"], Value::Null);
+    // The city's own groups are still all there.
+    let own = app
+        .ok(&token, Q, json!({ "g": gid(NodeType::Group, f.group_b1) }))
+        .await;
+    assert_eq!(own["group"]["name"], "Tổ CNSCĐ Tân Chính");
+}
+
+on_both_databases!(
+    the_matrix_holds,
+    counts_respect_scope,
+    a_second_province_is_outside_the_city_scope,
+);

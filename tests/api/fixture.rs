@@ -61,7 +61,7 @@ pub mod users {
     pub const VIEWER: &str = "viewer";
 }
 
-async fn unit(
+pub async fn unit(
     db: &DatabaseConnection,
     name: &str,
     kind: &str,
@@ -125,7 +125,7 @@ async fn account(
     .expect("insert user");
 }
 
-async fn group(db: &DatabaseConnection, name: &str, kind: &str, unit_id: i64) -> i64 {
+pub async fn group(db: &DatabaseConnection, name: &str, kind: &str, unit_id: i64) -> i64 {
     let sys = Principal::system();
     groups::create(
         db,

@@ -204,6 +204,7 @@ mod tests {
             scope: Scope::Unit {
                 unit_id: 3,
                 path: "/1/3/".into(),
+                whole_tree: false,
             },
             member_id: None,
             request_id: None,

@@ -45,9 +45,11 @@ pub async fn principal_for(db: &DatabaseConnection, u: &user::Model) -> ApiResul
             let unit = admin_unit::Entity::find_by_id(uid).one(db).await?.ok_or(
                 ApiError::Unauthenticated("the account's unit no longer exists"),
             )?;
+            // Not worked out at sign-in: the filters it saves are per request (authenticate).
             Scope::Unit {
                 unit_id: unit.id,
                 path: unit.path,
+                whole_tree: false,
             }
         };
     Ok(Principal {
@@ -95,6 +97,22 @@ pub async fn authenticate(
             Expr::col((sg.clone(), group::Column::UnitPath)),
             Alias::new("scope_group_path"),
         )
+        // Whether the scope unit is the one and only root (then the scope is every row).
+        .expr_as(
+            Expr::col((su.clone(), admin_unit::Column::ParentId))
+                .is_null()
+                .and(
+                    Expr::expr(
+                        Query::select()
+                            .expr(Expr::col(admin_unit::Column::Id).count())
+                            .from(admin_unit::Entity)
+                            .and_where(Expr::col(admin_unit::Column::ParentId).is_null())
+                            .take(),
+                    )
+                    .eq(1),
+                ),
+            Alias::new("scope_is_only_root"),
+        )
         .from(user::Entity)
         .join_as(
             JoinType::LeftJoin,
@@ -115,6 +133,14 @@ pub async fn authenticate(
     let u = user::Model::from_query_result(&row, "")?;
     let unit_path: Option<String> = row.try_get("", "scope_unit_path")?;
     let group_path: Option<String> = row.try_get("", "scope_group_path")?;
+    // A boolean on PostgreSQL, an integer on SQLite; NULL without a scope unit.
+    let unit_is_only_root = row
+        .try_get::<Option<bool>>("", "scope_is_only_root")
+        .or_else(|_| {
+            row.try_get::<Option<i64>>("", "scope_is_only_root")
+                .map(|v| v.map(|n| n != 0))
+        })?
+        .unwrap_or(false);
     if u.disabled {
         return Err(ApiError::Unauthenticated("the account is disabled"));
     }
@@ -137,7 +163,11 @@ pub async fn authenticate(
             group_id,
             unit_path,
         },
-        (false, _, _, Some(unit_id), Some(path)) => Scope::Unit { unit_id, path },
+        (false, _, _, Some(unit_id), Some(path)) => Scope::Unit {
+            unit_id,
+            whole_tree: unit_is_only_root,
+            path,
+        },
         _ => {
             return Err(ApiError::Unauthenticated(
                 "the account's scope no longer exists",

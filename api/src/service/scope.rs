@@ -65,8 +65,24 @@ pub fn group_in_scope(p: &Principal, group_id: i64, group_unit_path: &str) -> bo
     }
 }
 
+/// True when the principal's scope is every row (the system actor, or a unit scope whose unit
+/// is the only root): the filters below then add nothing.
+fn sees_every_row(p: &Principal) -> bool {
+    matches!(
+        p.scope,
+        Scope::Everything
+            | Scope::Unit {
+                whole_tree: true,
+                ..
+            }
+    )
+}
+
 /// Groups the principal may see.
 pub fn groups(p: &Principal) -> Condition {
+    if sees_every_row(p) {
+        return Condition::all();
+    }
     match &p.scope {
         Scope::Everything => Condition::all(),
         Scope::Unit { path, .. } => path_in(group::Column::UnitPath, path),
@@ -84,6 +100,9 @@ pub fn visible_group_ids(p: &Principal) -> SelectStatement {
 }
 
 fn group_child<C: ColumnTrait>(p: &Principal, group_col: C) -> Condition {
+    if sees_every_row(p) {
+        return Condition::all();
+    }
     match &p.scope {
         Scope::Everything => Condition::all(),
         Scope::Group { group_id, .. } => Condition::all().add(group_col.eq(*group_id)),
@@ -94,6 +113,9 @@ fn group_child<C: ColumnTrait>(p: &Principal, group_col: C) -> Condition {
 /// Members the principal may see: those registered in a unit of the subtree, or — for group
 /// roles — anyone who is or was a member of the group.
 pub fn members(p: &Principal) -> Condition {
+    if sees_every_row(p) {
+        return Condition::all();
+    }
     match &p.scope {
         Scope::Everything => Condition::all(),
         Scope::Unit { path, .. } => path_in(member::Column::UnitPath, path),
@@ -139,6 +161,9 @@ pub fn products(p: &Principal) -> Condition {
 
 /// Listings the principal may see (through their product's group).
 pub fn listings(p: &Principal) -> Condition {
+    if sees_every_row(p) {
+        return Condition::all();
+    }
     match &p.scope {
         Scope::Everything => Condition::all(),
         _ => Condition::all().add(
@@ -155,6 +180,9 @@ pub fn listings(p: &Principal) -> Condition {
 
 /// Audit events the principal may see: those recorded against units in the subtree.
 pub fn audit_events(p: &Principal) -> Condition {
+    if sees_every_row(p) {
+        return Condition::all();
+    }
     match &p.scope {
         Scope::Everything => Condition::all(),
         Scope::Unit { path, .. } => path_in(audit_event::Column::UnitPath, path),
@@ -175,6 +203,9 @@ pub fn admin_units(_p: &Principal) -> Condition {
 pub fn units_in_scope(p: &Principal) -> SelectStatement {
     let mut q = Query::select();
     q.column(admin_unit::Column::Id).from(admin_unit::Entity);
+    if sees_every_row(p) {
+        return q;
+    }
     match &p.scope {
         Scope::Everything => {}
         Scope::Unit { path, .. } => {
