@@ -72,7 +72,16 @@ pub async fn connect(
         .map_sqlx_postgres_opts({
             // 0 is PostgreSQL's "no timeout".
             let timeout = format!("{}ms", settings.statement_timeout.as_millis());
-            move |o| o.options([("statement_timeout", timeout.as_str())])
+            // PostgreSQL's default random_page_cost (4) models spinning disks: it made the planner
+            // scan all 13,000 members rather than probe the primary key 223 times for a page of
+            // groups' members (12 ms instead of 2 ms). Our working set is cached or on SSD, where
+            // the PostgreSQL documentation suggests a value near 1.
+            move |o| {
+                o.options([
+                    ("statement_timeout", timeout.as_str()),
+                    ("random_page_cost", "1.1"),
+                ])
+            }
         })
         .map_sqlx_sqlite_opts(|o| {
             o.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
