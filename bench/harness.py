@@ -416,6 +416,25 @@ def sample_check(arm: str, q: str, base: str, req: Request, ids: Ids) -> dict:
     return summarize(arm, q, ans)
 
 
+def alone_ms(base: str, req: Request, n: int = 15) -> list[float]:
+    """Latency of `n` requests sent one after another (no concurrent load), in ms: what one
+    dashboard costs when it is the only thing the server does (issue 5's "per dashboard")."""
+    text = body_bytes(req).encode()
+    out = []
+    for _ in range(n):
+        r = urllib.request.Request(base + req.path, data=text, method="POST")
+        r.add_header("Content-Type", "application/json")
+        if req.token:
+            r.add_header("Authorization", f"Bearer {req.token}")
+        t0 = time.perf_counter()
+        with urllib.request.urlopen(r, timeout=60) as resp:
+            body = resp.read()
+        out.append((time.perf_counter() - t0) * 1000)
+        if b'"errors"' in body:
+            raise RuntimeError(f"{base}{req.path}: errors in an answer: {body[:300]!r}")
+    return out
+
+
 # ------------------------------------------------------------------------------------------
 # Arms
 # ------------------------------------------------------------------------------------------
@@ -654,13 +673,15 @@ def start_arms(args, dbs: list[str], arms_wanted: list[str], pg_db: str, sqlite:
 
 def run_scale(args, scale: int, workdir: Path) -> tuple[list[dict], dict, list[str]]:
     dbs = args.dbs
+    # Above scale 1, only the queries whose growth with the data is the question (the dashboard).
+    queries = args.queries if scale == 1 else [q for q in args.queries if q in args.large_queries]
     pg_db, sqlite = seed(args, scale, dbs, workdir)
     arms, ids = start_arms(args, dbs, args.arms, pg_db, sqlite, workdir)
     problems: list[str] = []
     # Same question, same answer: every arm's sample summary against the floor's (or CDTG-PG's).
     checks: dict = {}
     single_statements: dict[tuple[str, str], int] = {}
-    for q in args.queries:
+    for q in queries:
         sums = {}
         for a in arms:
             # CDTG's statements for exactly one request, alone (under load, requests in flight
@@ -684,11 +705,16 @@ def run_scale(args, scale: int, workdir: Path) -> tuple[list[dict], dict, list[s
             if s.get("groups") != 50:
                 problems.append(f"scale {scale} Q2: {name} returned {s.get('groups')} groups, not 50")
     rows: list[dict] = []
+    alone: dict[str, list[float]] = {}
     tag = f"s{scale}"
-    for q in args.queries:
+    for q in queries:
         # Warm-up: every arm, untimed (caches, prepared statements, JIT).
         for a in arms:
             run_wrk(a, q, args.warmup, args.connections, workdir, f"{tag}-warm-{a.name}")
+        if q == "Q3":
+            for a in arms:
+                alone[a.name] = alone_ms(a.base, a.requests[q])
+                log(f"  s{scale} Q3 alone {a.name:12s} median {statistics.median(alone[a.name]):.1f} ms")
         for rnd in range(1, args.rounds + 1):
             # Interleaved A/B/C/D, rotating who goes first, so drift hits every arm alike.
             k = (rnd - 1) % len(arms)
@@ -709,7 +735,8 @@ def run_scale(args, scale: int, workdir: Path) -> tuple[list[dict], dict, list[s
     for a in arms:
         stop(a.proc)
     info = {"ids": ids.__dict__, "checks": checks, "q4_first": min(ids.district_groups, Q4_CAP),
-            "single_statements": {f"{a}|{q}": n for (a, q), n in single_statements.items()}}
+            "single_statements": {f"{a}|{q}": n for (a, q), n in single_statements.items()},
+            "q3_alone_ms": alone}
     return rows, info, problems
 
 
@@ -725,6 +752,8 @@ def main() -> int:
     ap.add_argument("--dbs", default=env("BENCH_DBS", "postgres,sqlite"))
     ap.add_argument("--arms", default=env("BENCH_ARMS", "cdtg-pg,floor,postgraphile,cdtg-sqlite"))
     ap.add_argument("--queries", default=env("BENCH_QUERIES", ",".join(ALL_QUERIES)))
+    ap.add_argument("--large-queries", default=env("BENCH_LARGE_QUERIES", "Q3"),
+                    help="the queries run at scales above 1 (default: the dashboard, Q3)")
     ap.add_argument("--duration", type=int, default=int(env("BENCH_DURATION", "5")), help="seconds per measured run")
     ap.add_argument("--warmup", type=int, default=int(env("BENCH_WARMUP", "2")), help="seconds of warm-up per arm and query")
     ap.add_argument("--rounds", type=int, default=int(env("BENCH_ROUNDS", "3")))
@@ -739,6 +768,7 @@ def main() -> int:
     args.dbs = [d for d in args.dbs.split(",") if d]
     args.arms = [a for a in args.arms.split(",") if a]
     args.queries = [q for q in args.queries.split(",") if q]
+    args.large_queries = [q for q in args.large_queries.split(",") if q]
     args.expect_q2_groups = True
     if args.rounds < 3:
         log("note: fewer than 3 rounds: medians are weak")

@@ -63,6 +63,7 @@ HINTS = {
     "q3scale": "Maintain rollups (per-unit counters updated with each write) so the dashboard "
                "reads O(units) rows instead of scanning the facts.",
     "stmts": "Count is constant in rows (no N+1) but above the document's bound.",
+    "q3alone": "See Q3 under Targets above.",
 }
 
 
@@ -207,6 +208,40 @@ def write(result: dict, out: Path) -> None:
         L.append("| Q3 p99 at scale 100 ≤ 3× scale 1 (PostgreSQL) | 1→100 | not measured in this run | n/a | "
                  "run `BENCH_SCALES=1,100 bench/run.sh` (seeding scale 100 takes ~3 min) |")
     L.append("")
+
+    # ---- The dashboard alone (issue 5)
+    alone = {(int(sc), arm): ms for sc, info in result["infos"].items()
+             for arm, ms in (info.get("q3_alone_ms") or {}).items()}
+    if alone:
+        L.append("## The city dashboard alone (issue 5)")
+        L.append("")
+        L.append("Q3 sent 15 times in a row with nothing else running (after the warm-up): the time one "
+                 "dashboard takes. Aim: well under 50 ms at scale 1, growing much slower than the data.")
+        L.append("")
+        L.append("| arm | " + " | ".join(f"scale {sc}: median ms [min–max]" for sc in scales) + " | growth |")
+        L.append("|---|" + "---|" * len(scales) + "---|")
+        for arm in arms:
+            cols, meds = [], {}
+            for sc in scales:
+                ms = alone.get((sc, arm))
+                if ms:
+                    meds[sc] = statistics.median(ms)
+                    cols.append(f"{fmt(meds[sc])} [{fmt(min(ms))}–{fmt(max(ms))}]")
+                else:
+                    cols.append("n/a")
+            growth = ""
+            if len(meds) > 1:
+                lo_s, hi_s = min(meds), max(meds)
+                growth = (f"{meds[hi_s] / meds[lo_s]:.1f}× the time for {hi_s // lo_s}× the data")
+            L.append(f"| {ARM_LABEL[arm]} | " + " | ".join(cols) + f" | {growth} |")
+        for arm in ("cdtg-pg", "cdtg-sqlite"):
+            ms = alone.get((1, arm))
+            if ms:
+                m = statistics.median(ms)
+                L.append("")
+                L.append(f"- {ARM_LABEL[arm]}, scale 1: {fmt(m)} ms per dashboard — "
+                         + ("under 50 ms." if m < 50 else f"**{m / 50:.1f}× the 50 ms aim**. {HINTS['q3alone']}"))
+        L.append("")
 
     # ---- Tables per scale
     for s in scales:
