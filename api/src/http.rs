@@ -8,6 +8,7 @@ use async_graphql::http::GraphiQLSource;
 use async_graphql_actix_web::GraphQLSubscription;
 
 use crate::auth;
+use crate::error::ApiError;
 use crate::graphql::context::Session;
 use crate::graphql::{CdtgSchema, SessionExpiry};
 use crate::state::AppState;
@@ -45,9 +46,16 @@ pub async fn graphql_ws(
                     .keys
                     .verify_access(&token)
                     .map_err(|_| async_graphql::Error::new("invalid or expired token"))?;
-                let p = auth::authenticate(&st.db, &st.keys, &token)
-                    .await
-                    .map_err(|_| async_graphql::Error::new("invalid or expired token"))?;
+                // A database failure is not a bad token: say so, or the phone signs out.
+                let p =
+                    auth::authenticate(&st.db, &st.keys, &token)
+                        .await
+                        .map_err(|e| match e {
+                            ApiError::Unauthenticated(_) => {
+                                async_graphql::Error::new("invalid or expired token")
+                            }
+                            other => async_graphql::Error::from(other),
+                        })?;
                 let mut data = Data::default();
                 data.insert(Session::new(st.db.clone(), p));
                 data.insert(SessionExpiry(claims.exp));

@@ -609,6 +609,18 @@ async fn a_slow_token_check_is_retryable_not_unauthenticated_on_postgres() {
     assert_eq!(body["errors"][0]["extensions"]["code"], "INTERNAL");
     assert_eq!(body["errors"][0]["extensions"]["retryable"], true);
     assert!(!body.to_string().contains("statement timeout"), "{body}");
+    // The same on the subscription socket: the init is refused as a server problem, not as a
+    // bad token.
+    let blocker = other.begin().await.unwrap();
+    blocker
+        .execute_unprepared("LOCK TABLE users IN ACCESS EXCLUSIVE MODE")
+        .await
+        .unwrap();
+    let refused = crate::ws::WsClient::connect(&app, &token).await.err();
+    blocker.rollback().await.unwrap();
+    let refused = refused.expect("the subscription socket refused while the check timed out");
+    assert!(refused.contains("took too long"), "{refused}");
+    assert!(!refused.contains("invalid or expired token"), "{refused}");
     // The lock gone, the same token works: nothing was revoked.
     let body = app.ok(&token, "{ me { username } }", json!({})).await;
     assert_eq!(body["me"]["username"], users::ADMIN);

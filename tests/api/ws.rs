@@ -13,6 +13,8 @@ pub struct WsClient {
     stream: tokio_tungstenite::WebSocketStream<
         tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
     >,
+    /// The server's close frame (code, reason), once it closed the socket.
+    pub closed: Option<(u16, String)>,
 }
 
 impl WsClient {
@@ -28,11 +30,17 @@ impl WsClient {
         let (stream, _) = tokio_tungstenite::connect_async(req)
             .await
             .map_err(|e| e.to_string())?;
-        let mut client = WsClient { stream };
+        let mut client = WsClient {
+            stream,
+            closed: None,
+        };
         client.send(json!({ "type": "connection_init", "payload": { "authorization": format!("Bearer {token}") } })).await;
         match client.next_message(Duration::from_secs(5)).await {
             Some(m) if m["type"] == "connection_ack" => Ok(client),
-            other => Err(format!("no connection_ack: {other:?}")),
+            other => Err(format!(
+                "no connection_ack: {other:?}; closed: {:?}",
+                client.closed
+            )),
         }
     }
 
@@ -64,7 +72,10 @@ impl WsClient {
                     }
                     return Some(v);
                 }
-                Message::Close(_) => return None,
+                Message::Close(frame) => {
+                    self.closed = frame.map(|f| (u16::from(f.code), f.reason.to_string()));
+                    return None;
+                }
                 _ => continue,
             }
         }
