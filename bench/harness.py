@@ -675,6 +675,10 @@ def run_scale(args, scale: int, workdir: Path) -> tuple[list[dict], dict, list[s
     dbs = args.dbs
     # Above scale 1, only the queries whose growth with the data is the question (the dashboard).
     queries = args.queries if scale == 1 else [q for q in args.queries if q in args.large_queries]
+    # A dashboard over ten times the data takes about a second alone: 8 connections for 5 s
+    # complete nothing (each request waits behind seven others). Fewer connections, longer runs.
+    duration, connections = ((args.duration, args.connections) if scale == 1
+                             else (max(args.duration, args.large_duration), args.large_connections))
     pg_db, sqlite = seed(args, scale, dbs, workdir)
     arms, ids = start_arms(args, dbs, args.arms, pg_db, sqlite, workdir)
     problems: list[str] = []
@@ -710,7 +714,7 @@ def run_scale(args, scale: int, workdir: Path) -> tuple[list[dict], dict, list[s
     for q in queries:
         # Warm-up: every arm, untimed (caches, prepared statements, JIT).
         for a in arms:
-            run_wrk(a, q, args.warmup, args.connections, workdir, f"{tag}-warm-{a.name}")
+            run_wrk(a, q, args.warmup, connections, workdir, f"{tag}-warm-{a.name}")
         if q == "Q3":
             for a in arms:
                 alone[a.name] = alone_ms(a.base, a.requests[q])
@@ -720,7 +724,7 @@ def run_scale(args, scale: int, workdir: Path) -> tuple[list[dict], dict, list[s
             k = (rnd - 1) % len(arms)
             for a in arms[k:] + arms[:k]:
                 la = load_average()
-                r = measured_run(a, q, args.duration, args.connections, workdir, f"{tag}-{a.name}-{q}-{rnd}")
+                r = measured_run(a, q, duration, connections, workdir, f"{tag}-{a.name}-{q}-{rnd}")
                 r.update({"scale": scale, "db": a.db, "arm": a.name, "query": q, "round": rnd, "loadavg": la})
                 rows.append(r)
                 log(f"  s{scale} {q} r{rnd} {a.name:12s} {r['rps']:8.1f} req/s p99 {r['p99_ms']:7.1f} ms "
@@ -754,6 +758,10 @@ def main() -> int:
     ap.add_argument("--queries", default=env("BENCH_QUERIES", ",".join(ALL_QUERIES)))
     ap.add_argument("--large-queries", default=env("BENCH_LARGE_QUERIES", "Q3"),
                     help="the queries run at scales above 1 (default: the dashboard, Q3)")
+    ap.add_argument("--large-connections", type=int, default=int(env("BENCH_LARGE_CONNECTIONS", "2")),
+                    help="wrk connections above scale 1")
+    ap.add_argument("--large-duration", type=int, default=int(env("BENCH_LARGE_DURATION", "15")),
+                    help="seconds per measured run above scale 1 (at least --duration)")
     ap.add_argument("--duration", type=int, default=int(env("BENCH_DURATION", "5")), help="seconds per measured run")
     ap.add_argument("--warmup", type=int, default=int(env("BENCH_WARMUP", "2")), help="seconds of warm-up per arm and query")
     ap.add_argument("--rounds", type=int, default=int(env("BENCH_ROUNDS", "3")))
