@@ -28,21 +28,21 @@ QUERY_LABEL = {
 
 # What would close each target when it is missed: from profiling this code base at scale 1
 # (EXPLAIN ANALYZE and statement logs on the bench database; see README.md, "Findings"). The
-# figures quoted are those of the profiled build (the run of 2026-11-28 13:21); rerun and
+# figures quoted are those of the profiled build (the run of 2026-11-28 13:40); rerun and
 # re-profile after changing CDTG.
 TRIPS = ("Q1 is three sequential round trips where the floor and PostGraphile send one statement: "
          "the principal (authenticate reads the account on every request, so a disabled account "
          "stops at once), the group, then its unit together with every ancestor its path names "
          "(one batch since 038de09; it was five trips, one per `parent`). Each trip costs a "
          "statement, a pool checkout and a wake-up, and the server spends about as much CPU per "
-         "request as PostGraphile (0.82 vs 0.80 ms here). What would close it: load the group's "
+         "request as PostGraphile (0.76 vs 0.67 ms here). What would close it: load the group's "
          "unit with the group when the selection asks for it (a look-ahead join), and cache the "
          "principal for a second or two at the cost of that immediacy.")
-STATS = ("One dashboard alone takes as long as the floor's single hand-written statement (see the "
-         "dashboard table): what remains is work, not a plan mistake. CDTG reads each fact table three "
+STATS = ("One dashboard alone takes 1.0–1.3× the floor's single hand-written statement (two runs: "
+         "119 vs 118 ms, 133 vs 103 ms): what remains is work, not a plan mistake. CDTG reads each fact table three "
          "times (the city's stats, the district breakdown, the wards' stats: three resolver levels, "
          "one statement per stat family at each, 20 in all) where the floor reads each once with "
-         "GROUPING SETS; under load that is ~25 % more PostgreSQL CPU per dashboard. (The previous "
+         "GROUPING SETS; under load that is ~1.5× the floor's PostgreSQL CPU per dashboard (152 vs 99 ms). (The previous "
          "run's 0.11× came from PostgreSQL estimating the anchors' `UNION ALL` table at one row and "
          "repeating the facts scan once per anchor; the anchors are a `VALUES` list since 4537b05.) "
          "The time grows linearly with the data, like the floor's: rollups (per-unit counters kept "
@@ -57,9 +57,9 @@ ROWS = ("CDTG spends {cpu} ms of server CPU per request against PostGraphile's {
         "scans — is fixed: 91d047b, 378ae71.)")
 HINTS = {
     "Q1": TRIPS,
-    "Q2": ROWS.format(cpu="8.0", pg="5.6"),
+    "Q2": ROWS.format(cpu="7.2", pg="5.7"),
     "Q3": STATS,
-    "Q4": ROWS.format(cpu="20.9", pg="25.2"),
+    "Q4": ROWS.format(cpu="18.7", pg="23.0"),
     "rss": ("Every pooled connection has its own page cache and worker thread (sqlx-sqlite), and "
             "glibc keeps per-thread arenas: a smaller pool (SQLite's default is 4 since 8fbdd70), a "
             "smaller `cache_size`, or `MALLOC_ARENA_MAX=2`."),
