@@ -99,8 +99,9 @@ pub async fn authenticate(
         )
         // Whether the scope unit is the one and only root (then the scope is every row).
         .expr_as(
-            Expr::col((su.clone(), admin_unit::Column::ParentId))
-                .is_null()
+            Expr::col((su.clone(), admin_unit::Column::Id))
+                .is_not_null()
+                .and(Expr::col((su.clone(), admin_unit::Column::ParentId)).is_null())
                 .and(
                     Expr::expr(
                         Query::select()
