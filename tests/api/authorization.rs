@@ -481,6 +481,21 @@ async fn a_second_province_is_outside_the_city_scope(backend: Backend) {
     assert_eq!(everyone["group"]["name"], "Tổ CNSCĐ Tân Chính");
     let city_groups = everyone["groups"]["totalCount"].as_i64().unwrap();
 
+    // While the city is the only root the filters drop out, but events recorded against no
+    // unit (a refused command-line request) are in no subtree and stay hidden.
+    const AUDIT: &str = "{ auditEvents { totalCount } }";
+    let audited = app.ok(&token, AUDIT, json!({})).await["auditEvents"]["totalCount"].clone();
+    cdtg_api::service::audit::record_failure(
+        &app.state.db,
+        &cdtg_api::principal::Principal::system(),
+        "createGroup",
+        &cdtg_api::error::ApiError::NotFound("unit"),
+    )
+    .await;
+    assert_eq!(
+        app.ok(&token, AUDIT, json!({})).await["auditEvents"]["totalCount"],
+        audited
+    );
     let db = &app.state.db;
     let (province, path) = crate::fixture::unit(db, "Tỉnh Quảng Nam", "PROVINCE", None).await;
     let (ward, _) = crate::fixture::unit(db, "Minh An", "WARD", Some((province, &path))).await;

@@ -179,10 +179,10 @@ pub fn listings(p: &Principal) -> Condition {
 }
 
 /// Audit events the principal may see: those recorded against units in the subtree.
+///
+/// No whole-tree shortcut here: events recorded against no unit (the command line's refused
+/// requests) are in no subtree, and a unit scope must not see them.
 pub fn audit_events(p: &Principal) -> Condition {
-    if sees_every_row(p) {
-        return Condition::all();
-    }
     match &p.scope {
         Scope::Everything => Condition::all(),
         Scope::Unit { path, .. } => path_in(audit_event::Column::UnitPath, path),
