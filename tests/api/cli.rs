@@ -10,21 +10,10 @@ use serde_json::json;
 use crate::helpers::{Backend, TestApp, TestDb, test_args};
 use crate::on_both_databases;
 
-/// The `cdtg` binary built next to this test (`cargo test --workspace` builds it).
-fn cdtg_binary() -> Option<PathBuf> {
-    let exe = std::env::current_exe().ok()?;
-    let bin = exe.parent()?.parent()?.join("cdtg");
-    if bin.exists() {
-        return Some(bin);
-    }
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!(
-            "the cdtg binary was not built next to the tests ({}): run cargo test --workspace",
-            bin.display()
-        );
-    }
-    eprintln!("skipped: the cdtg binary is not built (cargo test --workspace builds it)");
-    None
+/// The `cdtg` binary: api/src/main.rs built as this package's `cdtg-under-test` bin, which cargo
+/// builds before running these tests.
+fn cdtg_binary() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_cdtg-under-test"))
 }
 
 fn cdtg(bin: &PathBuf, url: &str, args: &[&str], stdin: Option<&str>) -> (bool, String) {
@@ -57,7 +46,7 @@ fn cdtg(bin: &PathBuf, url: &str, args: &[&str], stdin: Option<&str>) -> (bool, 
 }
 
 async fn bootstrap_an_account_from_the_command_line(backend: Backend) {
-    let Some(bin) = cdtg_binary() else { return };
+    let bin = cdtg_binary();
     let Some(db) = TestDb::create(backend).await else {
         return;
     };
