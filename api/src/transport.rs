@@ -357,6 +357,18 @@ fn error_json(err: ApiError) -> Value {
     serde_json::json!({ "message": gql.message, "extensions": gql.extensions })
 }
 
+/// A request that is not well-formed GraphQL over HTTP (bad JSON, a bad batch, no query): 400 for
+/// every media type, unlike request errors in a well-formed request (see [`reject`]).
+fn malformed_request(media: MediaType, rid: &str, error: ApiError) -> HttpResponse {
+    respond(
+        StatusCode::BAD_REQUEST,
+        media,
+        rid,
+        serde_json::json!({ "errors": [error_json(error)] }),
+        &[],
+    )
+}
+
 fn respond(
     status: StatusCode,
     media: MediaType,
@@ -747,12 +759,10 @@ pub async fn post(
     let parsed: Value = match serde_json::from_slice(&body) {
         Ok(v) => v,
         Err(_) => {
-            return respond(
-                StatusCode::BAD_REQUEST,
+            return malformed_request(
                 media,
                 &rid,
-                serde_json::json!({ "errors": [error_json(ApiError::bad_input("body", "is not valid JSON"))] }),
-                &[],
+                ApiError::bad_input("body", "is not valid JSON"),
             );
         }
     };
@@ -764,26 +774,20 @@ pub async fn post(
             } else {
                 format!("a batch holds 1 to {limit} requests")
             };
-            return respond(
-                StatusCode::BAD_REQUEST,
-                media,
-                &rid,
-                serde_json::json!({ "errors": [error_json(ApiError::bad_input("body", why))] }),
-                &[],
-            );
+            return malformed_request(media, &rid, ApiError::bad_input("body", why));
         }
         let mut out = Vec::with_capacity(items.len());
         for item in items {
-            let (res, outcome) = match incoming_from_json(item) {
+            let res = match incoming_from_json(item) {
                 Ok(inc) => {
                     let name = operation_label(inc.operation_name.as_deref());
-                    let r = execute(&schema, &state, &req, inc, media, &rid, false).await;
-                    state.metrics.observe(name, r.1, started.elapsed());
-                    r
+                    let (res, outcome) =
+                        execute(&schema, &state, &req, inc, media, &rid, false).await;
+                    state.metrics.observe(name, outcome, started.elapsed());
+                    res
                 }
-                Err(r) => (reject(r, media, &rid), "rejected"),
+                Err(r) => reject(r, media, &rid),
             };
-            let _ = outcome;
             let body = actix_web::body::to_bytes(res.into_body())
                 .await
                 .unwrap_or_default();
@@ -794,13 +798,7 @@ pub async fn post(
     let inc = match incoming_from_json(parsed) {
         Ok(inc) => inc,
         Err(r) => {
-            return respond(
-                StatusCode::BAD_REQUEST,
-                media,
-                &rid,
-                serde_json::json!({ "errors": [error_json(r.error)] }),
-                &[],
-            );
+            return malformed_request(media, &rid, r.error);
         }
     };
     let name = operation_label(inc.operation_name.as_deref());
@@ -824,23 +822,11 @@ pub async fn get(
     let inc = match incoming_from_query_string(&params) {
         Ok(inc) => inc,
         Err(r) => {
-            return respond(
-                StatusCode::BAD_REQUEST,
-                media,
-                &rid,
-                serde_json::json!({ "errors": [error_json(r.error)] }),
-                &[],
-            );
+            return malformed_request(media, &rid, r.error);
         }
     };
     if inc.query.is_none() && inc.extensions.is_none() {
-        return respond(
-            StatusCode::BAD_REQUEST,
-            media,
-            &rid,
-            serde_json::json!({ "errors": [error_json(ApiError::bad_input("query", "is required"))] }),
-            &[],
-        );
+        return malformed_request(media, &rid, ApiError::bad_input("query", "is required"));
     }
     let name = operation_label(inc.operation_name.as_deref());
     let (res, outcome) = execute(&schema, &state, &req, inc, media, &rid, true).await;
