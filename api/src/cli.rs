@@ -27,6 +27,17 @@ pub async fn run(cli: Cli) -> Result<(), String> {
                 MigrateAction::Down { steps } => {
                     cdtg_migrations::Migrator::down(&conn, Some(steps)).await
                 }
+                MigrateAction::RebuildRollups => {
+                    let started = std::time::Instant::now();
+                    cdtg_migrations::rollups::rebuild(&conn)
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    println!(
+                        "rebuilt the statistics rollups in {:.1} s",
+                        started.elapsed().as_secs_f64()
+                    );
+                    Ok(())
+                }
                 MigrateAction::Status => {
                     for m in cdtg_migrations::Migrator::get_migration_with_status(&conn)
                         .await

@@ -72,6 +72,9 @@ pub enum MigrateAction {
     },
     /// List migrations and whether they are applied.
     Status,
+    /// Recompute the statistics rollups from the facts (after deleting groups or products by
+    /// hand; every other write keeps them in step by itself).
+    RebuildRollups,
 }
 
 #[derive(Subcommand, Debug)]

@@ -5,6 +5,8 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261128_000001_create_schema;
 mod m20261128_000002_unit_targets;
+mod m20261201_000003_stats_rollups;
+pub mod rollups;
 
 /// All migrations, oldest first.
 pub struct Migrator;
@@ -15,6 +17,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261128_000001_create_schema::Migration),
             Box::new(m20261128_000002_unit_targets::Migration),
+            Box::new(m20261201_000003_stats_rollups::Migration),
         ]
     }
 }

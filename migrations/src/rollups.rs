@@ -1,0 +1,554 @@
+//! Statistics rollups (issue 5): per-unit counters that the database keeps in step with the
+//! facts, so a dashboard reads O(units asked for) rows instead of every task and activity of the
+//! city.
+//!
+//! Decisions:
+//! - **Triggers, not service code.** Every fact table (groups, members, tasks, activities,
+//!   products, listings) carries `AFTER` row triggers that add the row's contribution to its
+//!   rollup in the same transaction as the write. No write path can forget them: the service
+//!   layer, the demo seed's bulk `INSERT`s, an operator's SQL and the tests' fixtures all keep the
+//!   rollups right, and a rolled-back write rolls its counters back with it.
+//! - **Anchors.** A fact attached to unit U counts in the rollup rows of every ancestor-or-self
+//!   of U with `own = 0` (subtree totals) and in U's row with `own = 1` (what is attached to U
+//!   itself: the "unit itself" row of a `CHILD_UNIT` breakdown). `rollup_anchors` lists those
+//!   (unit, anchor, own) triples; a trigger on `admin_units` adds them for each new unit from its
+//!   parent's. Units are never moved or deleted (they are closed or merged, which keeps the row).
+//! - **Keys are what stats filter and break down by.** Tasks keep their due date and activities
+//!   their Vietnamese calendar day, so periods, overdue tasks (`due_on < today`) and
+//!   `MONTH`/`WEEK` breakdowns are answered from the rollups too. A task without a due date is
+//!   kept under [`NO_DUE_DATE`], because a `NULL` would defeat the unique key of the upsert.
+//! - **Moves.** A group that changes unit takes its tasks, activities, products and listings
+//!   with it; a product that changes group takes its listings; a task whose kind changes takes
+//!   its activities. Each is one aggregated statement per family inside the trigger.
+//! - **Deletes.** Deleting a fact row subtracts it. Groups and products are never deleted by the
+//!   API; deleting one by hand cascades to rows whose parents are already gone, so run
+//!   [`rebuild`] (`cdtg migrate rebuild-rollups`) after such surgery.
+//! - **Counters that reach zero stay** as rows; readers skip them (`HAVING SUM(n) <> 0`).
+//! - **One text, two dialects.** The maintenance statements are the same SQL on SQLite and
+//!   PostgreSQL (`INSERT … SELECT … ON CONFLICT DO UPDATE`); only the trigger wrapper (a PL/pgSQL
+//!   function on PostgreSQL) and the local-day expression differ.
+
+use sea_orm_migration::sea_orm::{
+    ConnectionTrait, DatabaseBackend, DbErr, TransactionSession, TransactionTrait,
+};
+
+/// The stand-in due date of tasks without one: after every period a client may name (periods
+/// end by 2200), so it is never overdue and never inside a period.
+pub const NO_DUE_DATE: &str = "9999-12-31";
+
+/// Vietnam's offset from UTC in hours (no daylight saving since 1975).
+const VIETNAM_OFFSET_HOURS: i64 = 7;
+
+/// One rollup table: its key columns (after `unit_id, own`) and its summed columns.
+struct Rollup {
+    table: &'static str,
+    keys: &'static [&'static str],
+    sums: &'static [&'static str],
+    /// Column types for `CREATE TABLE`, keys then sums.
+    types: &'static [&'static str],
+}
+
+const GROUPS: Rollup = Rollup {
+    table: "rollup_groups",
+    keys: &["kind", "status"],
+    sums: &["n"],
+    types: &["VARCHAR(16)", "VARCHAR(16)", "BIGINT"],
+};
+const MEMBERS: Rollup = Rollup {
+    table: "rollup_members",
+    keys: &["affiliation", "trained"],
+    sums: &["n"],
+    types: &["VARCHAR(32)", "INTEGER", "BIGINT"],
+};
+const TASKS: Rollup = Rollup {
+    table: "rollup_tasks",
+    keys: &["status", "kind", "due_on"],
+    sums: &["n"],
+    types: &["VARCHAR(16)", "VARCHAR(32)", "DATE", "BIGINT"],
+};
+const ACTIVITIES: Rollup = Rollup {
+    table: "rollup_activities",
+    keys: &["task_kind", "day"],
+    sums: &["n", "residents_helped", "vneid_activations"],
+    types: &["VARCHAR(32)", "DATE", "BIGINT", "BIGINT", "BIGINT"],
+};
+const PRODUCTS: Rollup = Rollup {
+    table: "rollup_products",
+    keys: &[],
+    sums: &["n"],
+    types: &["BIGINT"],
+};
+const LISTINGS: Rollup = Rollup {
+    table: "rollup_listings",
+    keys: &["platform", "status"],
+    sums: &["n"],
+    types: &["VARCHAR(16)", "VARCHAR(16)", "BIGINT"],
+};
+
+const ROLLUPS: [&Rollup; 6] = [&GROUPS, &MEMBERS, &TASKS, &ACTIVITIES, &PRODUCTS, &LISTINGS];
+
+/// Where one rollup's contributions come from: a `SELECT` of `unit_id`, the keys and the sums
+/// over the fact table `{r}` joined to its parents. Each alias in braces (`{r}`, `{g}`, …) is
+/// either a table in the `FROM` list or, in a trigger, bound to the `NEW`/`OLD` record of that
+/// table, which then leaves the `FROM` list: the same source serves the full rebuild, the row
+/// triggers and the moves.
+struct Source {
+    rollup: &'static Rollup,
+    /// (table, alias) in join order; the first is the fact table.
+    tables: Vec<(&'static str, &'static str)>,
+    /// The selected columns, named like the rollup's keys and sums.
+    columns: String,
+    /// Join conditions.
+    conditions: Vec<&'static str>,
+}
+
+/// The local (Vietnamese) calendar day of a UTC timestamp, as a date.
+fn local_day(backend: DatabaseBackend, expr: &str) -> String {
+    match backend {
+        DatabaseBackend::Postgres => format!(
+            "CAST(({expr} AT TIME ZONE 'UTC') + INTERVAL '{VIETNAM_OFFSET_HOURS} hours' AS DATE)"
+        ),
+        _ => format!("date({expr}, '+{VIETNAM_OFFSET_HOURS} hours')"),
+    }
+}
+
+fn sources(backend: DatabaseBackend) -> [Source; 6] {
+    [
+        Source {
+            rollup: &GROUPS,
+            tables: vec![("groups", "r")],
+            columns: "{r}.unit_id AS unit_id, {r}.kind AS kind, {r}.status AS status, 1 AS n"
+                .into(),
+            conditions: vec![],
+        },
+        Source {
+            rollup: &MEMBERS,
+            tables: vec![("members", "r")],
+            columns: "{r}.unit_id AS unit_id, {r}.affiliation AS affiliation, \
+                      CASE WHEN {r}.trained_on IS NULL THEN 0 ELSE 1 END AS trained, 1 AS n"
+                .into(),
+            conditions: vec![],
+        },
+        Source {
+            rollup: &TASKS,
+            tables: vec![("tasks", "r"), ("groups", "g")],
+            columns: format!(
+                "{{g}}.unit_id AS unit_id, {{r}}.status AS status, {{r}}.kind AS kind, \
+                 COALESCE({{r}}.due_on, '{NO_DUE_DATE}') AS due_on, 1 AS n"
+            ),
+            conditions: vec!["{g}.id = {r}.group_id"],
+        },
+        Source {
+            rollup: &ACTIVITIES,
+            tables: vec![("activities", "r"), ("groups", "g"), ("tasks", "t")],
+            columns: format!(
+                "{{g}}.unit_id AS unit_id, {{t}}.kind AS task_kind, {} AS day, 1 AS n, \
+                 {{r}}.residents_helped AS residents_helped, \
+                 {{r}}.vneid_activations AS vneid_activations",
+                local_day(backend, "{r}.occurred_at")
+            ),
+            conditions: vec!["{g}.id = {r}.group_id", "{t}.id = {r}.task_id"],
+        },
+        Source {
+            rollup: &PRODUCTS,
+            tables: vec![("products", "r"), ("groups", "g")],
+            columns: "{g}.unit_id AS unit_id, 1 AS n".into(),
+            conditions: vec!["{g}.id = {r}.group_id"],
+        },
+        Source {
+            rollup: &LISTINGS,
+            tables: vec![("listings", "r"), ("products", "p"), ("groups", "g")],
+            columns: "{g}.unit_id AS unit_id, {r}.platform AS platform, {r}.status AS status, \
+                      1 AS n"
+                .into(),
+            conditions: vec!["{p}.id = {r}.product_id", "{g}.id = {p}.group_id"],
+        },
+    ]
+}
+
+fn source<'a>(sources: &'a [Source], rollup: &Rollup) -> &'a Source {
+    sources
+        .iter()
+        .find(|s| s.rollup.table == rollup.table)
+        .expect("every rollup has a source")
+}
+
+impl Source {
+    /// The `SELECT`, with `bound` aliases replaced by trigger records (`("g", "OLD")`).
+    fn select(&self, bound: &[(&str, &str)]) -> String {
+        let render = |text: &str| {
+            let mut out = text.to_owned();
+            for (_, alias) in &self.tables {
+                let record = bound
+                    .iter()
+                    .find(|(a, _)| a == alias)
+                    .map_or(*alias, |(_, rec)| *rec);
+                out = out.replace(&format!("{{{alias}}}"), record);
+            }
+            out
+        };
+        let from: Vec<String> = self
+            .tables
+            .iter()
+            .filter(|(_, alias)| !bound.iter().any(|(a, _)| a == alias))
+            .map(|(table, alias)| format!("{table} {alias}"))
+            .collect();
+        let mut sql = format!("SELECT {}", render(&self.columns));
+        if !from.is_empty() {
+            sql.push_str(&format!(" FROM {}", from.join(", ")));
+        }
+        let conditions: Vec<String> = self.conditions.iter().map(|c| render(c)).collect();
+        if !conditions.is_empty() {
+            sql.push_str(&format!(" WHERE {}", conditions.join(" AND ")));
+        }
+        sql
+    }
+}
+
+/// Adds (`sign` 1) or takes away (-1) the rows of `select` to the rollup, at every anchor.
+/// The `WHERE` before `ON CONFLICT` is SQLite's rule for upserts from a `SELECT`; the
+/// `GROUP BY` makes each rollup row appear once, which PostgreSQL's upsert requires.
+fn apply(rollup: &Rollup, sign: i64, select: &str) -> String {
+    let keys: Vec<String> = rollup.keys.iter().map(|k| format!("s.{k}")).collect();
+    let sums: Vec<String> = rollup
+        .sums
+        .iter()
+        .map(|m| {
+            if sign < 0 {
+                format!("-SUM(s.{m})")
+            } else {
+                format!("SUM(s.{m})")
+            }
+        })
+        .collect();
+    let columns: Vec<&str> = ["unit_id", "own"]
+        .into_iter()
+        .chain(rollup.keys.iter().copied())
+        .chain(rollup.sums.iter().copied())
+        .collect();
+    let conflict: Vec<&str> = ["unit_id", "own"]
+        .into_iter()
+        .chain(rollup.keys.iter().copied())
+        .collect();
+    let updates: Vec<String> = rollup
+        .sums
+        .iter()
+        .map(|m| format!("{m} = {t}.{m} + excluded.{m}", t = rollup.table))
+        .collect();
+    let selected: Vec<String> = ["a.anchor_unit_id".to_owned(), "a.own".to_owned()]
+        .into_iter()
+        .chain(keys.iter().cloned())
+        .chain(sums)
+        .collect();
+    let group_by: Vec<String> = ["a.anchor_unit_id".to_owned(), "a.own".to_owned()]
+        .into_iter()
+        .chain(keys)
+        .collect();
+    format!(
+        "INSERT INTO {table} ({columns}) SELECT {selected} FROM ({select}) s \
+         JOIN rollup_anchors a ON a.unit_id = s.unit_id WHERE 1 = 1 GROUP BY {group_by} \
+         ON CONFLICT ({conflict}) DO UPDATE SET {updates}",
+        table = rollup.table,
+        columns = columns.join(", "),
+        selected = selected.join(", "),
+        group_by = group_by.join(", "),
+        conflict = conflict.join(", "),
+        updates = updates.join(", "),
+    )
+}
+
+/// An `AFTER … FOR EACH ROW` trigger running `body` (statements without their `;`).
+struct Trigger {
+    name: String,
+    /// `INSERT`, `DELETE` or `UPDATE OF a, b`.
+    event: String,
+    table: &'static str,
+    /// A condition on `OLD`/`NEW` (both databases' syntax), or none.
+    when: Option<String>,
+    body: Vec<String>,
+}
+
+impl Trigger {
+    fn create(&self, backend: DatabaseBackend) -> Vec<String> {
+        let when = self
+            .when
+            .as_ref()
+            .map(|w| format!(" WHEN ({w})"))
+            .unwrap_or_default();
+        let body: String = self.body.iter().map(|s| format!("{s}; ")).collect();
+        match backend {
+            DatabaseBackend::Postgres => vec![
+                format!(
+                    "CREATE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $body$ \
+                     BEGIN {body}RETURN NULL; END $body$",
+                    name = self.name
+                ),
+                format!(
+                    "CREATE TRIGGER {name} AFTER {event} ON {table} FOR EACH ROW{when} \
+                     EXECUTE FUNCTION {name}()",
+                    name = self.name,
+                    event = self.event,
+                    table = self.table
+                ),
+            ],
+            _ => vec![format!(
+                "CREATE TRIGGER {name} AFTER {event} ON {table} FOR EACH ROW{when} \
+                 BEGIN {body}END",
+                name = self.name,
+                event = self.event,
+                table = self.table
+            )],
+        }
+    }
+
+    fn drop(&self, backend: DatabaseBackend) -> Vec<String> {
+        match backend {
+            DatabaseBackend::Postgres => vec![
+                format!("DROP TRIGGER IF EXISTS {} ON {}", self.name, self.table),
+                format!("DROP FUNCTION IF EXISTS {}()", self.name),
+            ],
+            _ => vec![format!("DROP TRIGGER IF EXISTS {}", self.name)],
+        }
+    }
+}
+
+/// The row triggers of one fact table: insert adds `NEW`, delete takes `OLD` away, and an update
+/// of the columns the rollup depends on does both.
+fn row_triggers(s: &Source, watched: &str) -> Vec<Trigger> {
+    let table = s.tables[0].0;
+    let plus = apply(s.rollup, 1, &s.select(&[("r", "NEW")]));
+    let minus = apply(s.rollup, -1, &s.select(&[("r", "OLD")]));
+    vec![
+        Trigger {
+            name: format!("{}_on_insert", s.rollup.table),
+            event: "INSERT".into(),
+            table,
+            when: None,
+            body: vec![plus.clone()],
+        },
+        Trigger {
+            name: format!("{}_on_delete", s.rollup.table),
+            event: "DELETE".into(),
+            table,
+            when: None,
+            body: vec![minus.clone()],
+        },
+        Trigger {
+            name: format!("{}_on_update", s.rollup.table),
+            event: format!("UPDATE OF {watched}"),
+            table,
+            when: None,
+            body: vec![minus, plus],
+        },
+    ]
+}
+
+/// Moves the rows of `rollups` that hang off a changed parent record (alias `alias` in their
+/// sources) from the `OLD` parent to the `NEW` one.
+fn move_statements(all: &[Source], rollups: &[&Rollup], alias: &str) -> Vec<String> {
+    rollups
+        .iter()
+        .flat_map(|r| {
+            let s = source(all, r);
+            [
+                apply(r, -1, &s.select(&[(alias, "OLD")])),
+                apply(r, 1, &s.select(&[(alias, "NEW")])),
+            ]
+        })
+        .collect()
+}
+
+fn triggers(backend: DatabaseBackend) -> Vec<Trigger> {
+    let all = sources(backend);
+    let mut out = Vec::new();
+    out.extend(row_triggers(source(&all, &GROUPS), "unit_id, kind, status"));
+    out.extend(row_triggers(
+        source(&all, &MEMBERS),
+        "unit_id, affiliation, trained_on",
+    ));
+    out.extend(row_triggers(
+        source(&all, &TASKS),
+        "group_id, status, kind, due_on",
+    ));
+    out.extend(row_triggers(
+        source(&all, &ACTIVITIES),
+        "group_id, task_id, occurred_at, residents_helped, vneid_activations",
+    ));
+    out.extend(row_triggers(source(&all, &PRODUCTS), "group_id"));
+    out.extend(row_triggers(
+        source(&all, &LISTINGS),
+        "product_id, platform, status",
+    ));
+    // (trigger, parent table, the column whose change moves rows, the rollups moved, the
+    // parent's alias in their sources)
+    let moves: [(&str, &'static str, &str, &[&Rollup], &str); 3] = [
+        (
+            "rollup_group_moves",
+            "groups",
+            "unit_id",
+            &[&TASKS, &ACTIVITIES, &PRODUCTS, &LISTINGS],
+            "g",
+        ),
+        (
+            "rollup_product_moves",
+            "products",
+            "group_id",
+            &[&LISTINGS],
+            "p",
+        ),
+        (
+            "rollup_task_kind_changes",
+            "tasks",
+            "kind",
+            &[&ACTIVITIES],
+            "t",
+        ),
+    ];
+    for (name, table, column, rollups, alias) in moves {
+        out.push(Trigger {
+            name: name.into(),
+            event: format!("UPDATE OF {column}"),
+            table,
+            when: Some(format!("OLD.{column} <> NEW.{column}")),
+            body: move_statements(&all, rollups, alias),
+        });
+    }
+    out.push(Trigger {
+        name: "rollup_anchors_on_insert".into(),
+        event: "INSERT".into(),
+        table: "admin_units",
+        when: None,
+        body: vec![
+            "INSERT INTO rollup_anchors (unit_id, anchor_unit_id, own) \
+             SELECT NEW.id, a.anchor_unit_id, 0 FROM rollup_anchors a \
+             WHERE a.unit_id = NEW.parent_id AND a.own = 0"
+                .into(),
+            "INSERT INTO rollup_anchors (unit_id, anchor_unit_id, own) \
+             VALUES (NEW.id, NEW.id, 0), (NEW.id, NEW.id, 1)"
+                .into(),
+        ],
+    });
+    out
+}
+
+/// Every rollup table, ancestors first.
+fn tables() -> Vec<&'static str> {
+    std::iter::once("rollup_anchors")
+        .chain(ROLLUPS.iter().map(|r| r.table))
+        .collect()
+}
+
+/// Creates the rollup tables and their triggers (empty: follow with [`rebuild_statements`]).
+pub fn create_statements(backend: DatabaseBackend) -> Vec<String> {
+    // WITHOUT ROWID: SQLite stores the rows in primary-key order, so the rows of one anchor are
+    // adjacent, like PostgreSQL's index scan of the key.
+    let suffix = if backend == DatabaseBackend::Sqlite {
+        " WITHOUT ROWID"
+    } else {
+        ""
+    };
+    let mut out = vec![format!(
+        "CREATE TABLE rollup_anchors (unit_id BIGINT NOT NULL, anchor_unit_id BIGINT NOT NULL, \
+         own INTEGER NOT NULL, PRIMARY KEY (unit_id, anchor_unit_id, own)){suffix}"
+    )];
+    for r in ROLLUPS {
+        let mut cols = vec![
+            "unit_id BIGINT NOT NULL".to_owned(),
+            "own INTEGER NOT NULL".to_owned(),
+        ];
+        for (name, ty) in r.keys.iter().chain(r.sums).zip(r.types) {
+            cols.push(format!("{name} {ty} NOT NULL"));
+        }
+        let key: Vec<&str> = ["unit_id", "own"]
+            .into_iter()
+            .chain(r.keys.iter().copied())
+            .collect();
+        out.push(format!(
+            "CREATE TABLE {} ({}, PRIMARY KEY ({})){suffix}",
+            r.table,
+            cols.join(", "),
+            key.join(", ")
+        ));
+    }
+    out.extend(triggers(backend).iter().flat_map(|t| t.create(backend)));
+    out
+}
+
+/// Drops the triggers and the rollup tables.
+pub fn drop_statements(backend: DatabaseBackend) -> Vec<String> {
+    let mut out: Vec<String> = triggers(backend)
+        .iter()
+        .flat_map(|t| t.drop(backend))
+        .collect();
+    out.extend(
+        tables()
+            .into_iter()
+            .rev()
+            .map(|t| format!("DROP TABLE IF EXISTS {t}")),
+    );
+    out
+}
+
+/// Recomputes every rollup from the facts: the back-fill of an existing database, and the
+/// repair after hand-made deletes of groups or products. Run it in one transaction.
+pub fn rebuild_statements(backend: DatabaseBackend) -> Vec<String> {
+    let mut out: Vec<String> = tables()
+        .into_iter()
+        .map(|t| format!("DELETE FROM {t}"))
+        .collect();
+    out.push(
+        "WITH RECURSIVE up (unit_id, anchor_unit_id) AS (\
+             SELECT id, id FROM admin_units \
+             UNION ALL SELECT up.unit_id, u.parent_id FROM up \
+             JOIN admin_units u ON u.id = up.anchor_unit_id WHERE u.parent_id IS NOT NULL) \
+         INSERT INTO rollup_anchors (unit_id, anchor_unit_id, own) \
+         SELECT unit_id, anchor_unit_id, 0 FROM up"
+            .into(),
+    );
+    out.push(
+        "INSERT INTO rollup_anchors (unit_id, anchor_unit_id, own) \
+         SELECT id, id, 1 FROM admin_units"
+            .into(),
+    );
+    for s in sources(backend) {
+        out.push(apply(s.rollup, 1, &s.select(&[])));
+    }
+    out
+}
+
+/// Runs [`rebuild_statements`] in one transaction: readers see the old rollups or the new ones.
+pub async fn rebuild<C: ConnectionTrait + TransactionTrait>(db: &C) -> Result<(), DbErr> {
+    let txn = db.begin().await?;
+    for sql in rebuild_statements(txn.get_database_backend()) {
+        txn.execute_unprepared(&sql).await?;
+    }
+    txn.commit().await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bound_alias_leaves_the_from_list() {
+        let all = sources(DatabaseBackend::Sqlite);
+        let listings = source(&all, &LISTINGS);
+        assert_eq!(
+            listings.select(&[("p", "OLD")]),
+            "SELECT g.unit_id AS unit_id, r.platform AS platform, r.status AS status, 1 AS n \
+             FROM listings r, groups g WHERE OLD.id = r.product_id AND g.id = OLD.group_id"
+        );
+        let groups = source(&all, &GROUPS);
+        assert_eq!(
+            groups.select(&[("r", "NEW")]),
+            "SELECT NEW.unit_id AS unit_id, NEW.kind AS kind, NEW.status AS status, 1 AS n"
+        );
+    }
+
+    #[test]
+    fn taking_away_negates_every_sum() {
+        let sql = apply(&ACTIVITIES, -1, "SELECT 1");
+        assert!(sql.contains("-SUM(s.n), -SUM(s.residents_helped), -SUM(s.vneid_activations)"));
+        assert!(sql.contains("ON CONFLICT (unit_id, own, task_kind, day)"));
+    }
+}
