@@ -9,9 +9,15 @@
 //!   (units with their subtree ranges, or groups) are a small `VALUES` table `k` that the rows are
 //!   joined to, and the statement groups by `k.anchor_id`. `children { nodes { stats } } }` of
 //!   56 wards is therefore one statement per family, not 56.
-//! - **Subtrees by range.** A row belongs to a unit's subtree when its `unit_path` lies in
-//!   `[path, upper)` ([`scope::subtree_range`]); a B-tree index on the path answers that on both
-//!   databases (PostgreSQL paths use the "C" collation), unlike `LIKE path || '%'`.
+//! - **Units read rollups.** A unit's figures come from the rollup tables the database keeps in
+//!   step with the facts ([`cdtg_migrations::rollups`]: per unit, its whole subtree and what is
+//!   attached to it alone, by the keys stats filter and break down by). A dashboard then reads a
+//!   few rows per unit asked for, however many tasks and activities lie below: the facts were
+//!   read three times per dashboard (city, districts, wards), and the time grew with the data.
+//!   Groups' own figures, and surveys (one small row per ward), are still read from the facts.
+//! - **Subtrees by range.** For those, a row belongs to a unit's subtree when its `unit_path`
+//!   lies in `[path, upper)` ([`scope::subtree_range`]); a B-tree index on the path answers that
+//!   on both databases (PostgreSQL paths use the "C" collation), unlike `LIKE path || '%'`.
 //! - **Small sub-keys, no rows in Rust.** Families that back fields with arguments also group by
 //!   the argument columns (tasks by status and kind, listings by platform and status, members by
 //!   affiliation), so `tasks(status: DONE)` needs no second statement. At most a few hundred
@@ -650,6 +656,39 @@ impl Sql {
         self.text.push_str(s);
     }
 
+    /// `SELECT k.anchor_id, <keys> AS key…, <metrics> AS m… FROM … WHERE … GROUP BY`: the
+    /// shape every family statement returns to [`compute`].
+    fn grouped_select(
+        &mut self,
+        from: &str,
+        keys: &[String],
+        metrics: &[String],
+        wheres: &[String],
+    ) {
+        let mut select = vec!["k.anchor_id".to_owned()];
+        select.extend(
+            keys.iter()
+                .enumerate()
+                .map(|(i, e)| format!("{e} AS key{i}")),
+        );
+        select.extend(
+            metrics
+                .iter()
+                .enumerate()
+                .map(|(i, m)| format!("CAST({m} AS BIGINT) AS m{i}")),
+        );
+        self.push(&format!("SELECT {} FROM {from}", select.join(", ")));
+        if !wheres.is_empty() {
+            self.push(" WHERE ");
+            self.push(&wheres.join(" AND "));
+        }
+        self.push(" GROUP BY k.anchor_id");
+        for e in keys {
+            self.push(", ");
+            self.push(e);
+        }
+    }
+
     fn build(self) -> Statement {
         Statement::from_sql_and_values(self.backend, self.text, self.values)
     }
@@ -700,6 +739,9 @@ fn family_statement(
             "stats",
             "household surveys belong to units, not groups",
         ));
+    }
+    if !groups_mode && family != Family::Surveys {
+        return rollup_statement(backend, family, period, anchors, dims);
     }
     let mut q = Sql::new(backend);
 
@@ -876,16 +918,7 @@ fn family_statement(
             (Family::Activities, Dim::Month | Dim::Week) => {
                 bucket(backend, d, "a.occurred_at", true)
             }
-            _ => {
-                return Err(ApiError::bad_input(
-                    "by",
-                    format!(
-                        "{} statistics cannot be broken down by {}",
-                        family.name(),
-                        d.name()
-                    ),
-                ));
-            }
+            _ => return Err(cannot_break_down(family, d)),
         };
         keys.push(expr);
     }
@@ -908,32 +941,142 @@ fn family_statement(
         }
     }
 
-    let mut select = vec!["k.anchor_id".to_owned()];
-    select.extend(
-        keys.iter()
-            .enumerate()
-            .map(|(i, e)| format!("{e} AS key{i}")),
-    );
-    select.extend(
-        metrics
-            .iter()
-            .enumerate()
-            .map(|(i, m)| format!("CAST({m} AS BIGINT) AS m{i}")),
-    );
-    q.push("SELECT ");
-    q.push(&select.join(", "));
-    q.push(" FROM ");
-    q.push(&from);
-    if !wheres.is_empty() {
-        q.push(" WHERE ");
-        q.push(&wheres.join(" AND "));
-    }
-    q.push(" GROUP BY k.anchor_id");
-    for e in &keys {
-        q.push(", ");
-        q.push(e);
-    }
+    q.grouped_select(&from, &keys, &metrics, &wheres);
     Ok((q.build(), dims.len()))
+}
+
+/// The statement of a family for unit anchors, over its rollup table
+/// ([`cdtg_migrations::rollups`]): the rows of the anchors themselves (`own = 0` for a subtree,
+/// `own = 1` for what is attached to the unit alone), summed by the breakdown dimensions and the
+/// family's sub-keys. It reads a few rows per anchor and key, however many facts lie below.
+/// The result has the shape of [`family_statement`]'s: `anchor_id`, `key…`, `m…`.
+fn rollup_statement(
+    backend: DatabaseBackend,
+    family: Family,
+    period: Option<Period>,
+    anchors: &[Anchor],
+    dims: &[Dim],
+) -> ApiResult<(Statement, usize)> {
+    let mut q = Sql::new(backend);
+    let mut rows = Vec::with_capacity(anchors.len());
+    for a in anchors {
+        let own = match a {
+            Anchor::Unit { .. } => 0_i32,
+            Anchor::UnitOnly { .. } => 1,
+            Anchor::Group { .. } => unreachable!("groups are read from the facts"),
+        };
+        let (id, own) = (q.param(a.id()), q.param(own));
+        rows.push(format!("({id}, {own})"));
+    }
+    q.push(&format!(
+        "WITH k(anchor_id, own) AS (VALUES {}) ",
+        rows.join(", ")
+    ));
+    // A task without a due date is stored under a stand-in date; it has no month or week.
+    let no_due = format!("'{}'", cdtg_migrations::rollups::NO_DUE_DATE);
+    let due_bucket = |d: Dim| {
+        format!(
+            "CASE WHEN r.due_on = {no_due} THEN NULL ELSE {} END",
+            bucket(backend, d, "r.due_on", false)
+        )
+    };
+    let (table, subkeys, metrics): (&str, Vec<&str>, Vec<String>) = match family {
+        Family::Groups => (
+            "rollup_groups",
+            vec![],
+            vec![
+                "SUM(CASE WHEN r.kind = 'COMMUNITY' THEN r.n ELSE 0 END)".into(),
+                "SUM(CASE WHEN r.kind = 'MANAGEMENT' THEN r.n ELSE 0 END)".into(),
+                "SUM(CASE WHEN r.kind = 'COMMUNITY' AND r.status = 'ACTIVE' THEN r.n ELSE 0 END)"
+                    .into(),
+            ],
+        ),
+        Family::Members => (
+            "rollup_members",
+            vec!["r.affiliation"],
+            vec![
+                "SUM(r.n)".into(),
+                "SUM(CASE WHEN r.trained = 1 THEN r.n ELSE 0 END)".into(),
+            ],
+        ),
+        Family::Tasks => {
+            let today = q.param(today_in_vietnam());
+            (
+                "rollup_tasks",
+                vec!["r.status", "r.kind"],
+                vec![
+                    "SUM(r.n)".into(),
+                    format!(
+                        "SUM(CASE WHEN r.due_on < {today} AND r.status NOT IN ('DONE', 'CANCELLED') \
+                         THEN r.n ELSE 0 END)"
+                    ),
+                ],
+            )
+        }
+        Family::Activities => (
+            "rollup_activities",
+            vec![],
+            vec![
+                "SUM(r.n)".into(),
+                "SUM(r.residents_helped)".into(),
+                "SUM(r.vneid_activations)".into(),
+            ],
+        ),
+        Family::Products => ("rollup_products", vec![], vec!["SUM(r.n)".into()]),
+        Family::Listings => (
+            "rollup_listings",
+            vec!["r.platform", "r.status"],
+            vec!["SUM(r.n)".into()],
+        ),
+        Family::Surveys => unreachable!("surveys are read from the facts"),
+    };
+    let mut keys: Vec<String> = Vec::new();
+    for &d in dims {
+        let expr = match (family, d) {
+            (Family::Members, Dim::Affiliation) => "r.affiliation".to_owned(),
+            (Family::Tasks, Dim::TaskKind) => "r.kind".to_owned(),
+            (Family::Activities, Dim::TaskKind) => "r.task_kind".to_owned(),
+            (Family::Tasks, Dim::TaskStatus) => "r.status".to_owned(),
+            (Family::Listings, Dim::Platform) => "r.platform".to_owned(),
+            (Family::Tasks, Dim::Month | Dim::Week) => due_bucket(d),
+            (Family::Activities, Dim::Month | Dim::Week) => bucket(backend, d, "r.day", false),
+            _ => return Err(cannot_break_down(family, d)),
+        };
+        keys.push(expr);
+    }
+    keys.extend(subkeys.iter().map(|s| (*s).to_owned()));
+
+    let mut wheres: Vec<String> = Vec::new();
+    if let Some(pd) = family.effective(period) {
+        let column = match family {
+            Family::Tasks => "r.due_on",
+            Family::Activities => "r.day",
+            _ => unreachable!("only tasks and activities have periods among rollups"),
+        };
+        let (s, e) = (q.param(pd.start), q.param(pd.end));
+        wheres.push(format!("{column} >= {s} AND {column} < {e}"));
+    }
+
+    q.grouped_select(
+        &format!("{table} r JOIN k ON r.unit_id = k.anchor_id AND r.own = k.own"),
+        &keys,
+        &metrics,
+        &wheres,
+    );
+    // Counters that went back to zero (a task changed status) are rows without data.
+    q.push(" HAVING SUM(r.n) <> 0");
+    Ok((q.build(), dims.len()))
+}
+
+fn cannot_break_down(family: Family, d: Dim) -> ApiError {
+    ApiError::bad_input(
+        "by",
+        format!(
+            "{} statistics cannot be broken down by {}",
+            family.name(),
+            d.name()
+        ),
+    )
 }
 
 /// One aggregated row: anchor, breakdown key values, figures.
@@ -1043,14 +1186,7 @@ pub fn check_dims(dims: &[Dim], families: &[Family]) -> ApiResult<()> {
     for &f in families {
         for &d in dims {
             if !f.supports(d) {
-                return Err(ApiError::bad_input(
-                    "by",
-                    format!(
-                        "{} statistics cannot be broken down by {}",
-                        f.name(),
-                        d.name()
-                    ),
-                ));
+                return Err(cannot_break_down(f, d));
             }
         }
     }
