@@ -207,7 +207,9 @@ impl Source {
 
 /// Adds (`sign` 1) or takes away (-1) the rows of `select` to the rollup, at every anchor.
 /// The `WHERE` before `ON CONFLICT` is SQLite's rule for upserts from a `SELECT`; the
-/// `GROUP BY` makes each rollup row appear once, which PostgreSQL's upsert requires.
+/// `GROUP BY` makes each rollup row appear once, which PostgreSQL's upsert requires. The
+/// `ORDER BY` makes concurrent writers lock the rows they share (the city's, a district's) in
+/// one order, ancestors by id: in hash order two reports from different wards could deadlock.
 fn apply(rollup: &Rollup, sign: i64, select: &str) -> String {
     let keys: Vec<String> = rollup.keys.iter().map(|k| format!("s.{k}")).collect();
     let sums: Vec<String> = rollup
@@ -247,7 +249,7 @@ fn apply(rollup: &Rollup, sign: i64, select: &str) -> String {
     format!(
         "INSERT INTO {table} ({columns}) SELECT {selected} FROM ({select}) s \
          JOIN rollup_anchors a ON a.unit_id = s.unit_id WHERE 1 = 1 GROUP BY {group_by} \
-         ON CONFLICT ({conflict}) DO UPDATE SET {updates}",
+         ORDER BY {group_by} ON CONFLICT ({conflict}) DO UPDATE SET {updates}",
         table = rollup.table,
         columns = columns.join(", "),
         selected = selected.join(", "),

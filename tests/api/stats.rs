@@ -1082,6 +1082,75 @@ async fn check_world(app: &TestApp, token: &str, w: &World, seed: u64, phase: &s
 
 on_both_databases!(stats_match_a_naive_recomputation);
 
+/// Field reports land from every ward at once, each in its own write transaction, all touching
+/// the city's and their district's rollup rows: none may fail (PostgreSQL would abort one of two
+/// writers that lock shared rows in opposite orders), and the counters must add up.
+async fn concurrent_reports_from_every_ward_keep_the_rollups_exact(backend: Backend) {
+    use sea_orm::{PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
+    let Some(app) = demo_app(backend).await else {
+        return;
+    };
+    let db = app.state.db.clone();
+    // 48 tasks spread over the city: about 10,000 tasks, numbered ward by ward.
+    let tasks: Vec<task::Model> = task::Entity::find()
+        .filter(sea_orm::sea_query::Expr::cust("id % 199 = 0"))
+        .order_by_asc(task::Column::Id)
+        .limit(48)
+        .all(&db)
+        .await
+        .unwrap();
+    assert_eq!(tasks.len(), 48);
+    let before = activity::Entity::find().count(&db).await.unwrap();
+    let writers = tasks.iter().enumerate().map(|(i, t)| {
+        let (db, t) = (db.clone(), t.clone());
+        async move {
+            for k in 0..4 {
+                let txn = cdtg_api::db::write_txn(&db).await?;
+                activity::ActiveModel {
+                    task_id: Set(t.id),
+                    group_id: Set(t.group_id),
+                    occurred_at: Set(Utc::now()),
+                    residents_helped: Set(2),
+                    vneid_activations: Set(1),
+                    progress_delta: Set(0),
+                    idempotency_key: Set(format!("race-{i}-{k}")),
+                    request_hash: Set("x".into()),
+                    created_at: Set(Utc::now()),
+                    ..Default::default()
+                }
+                .insert(&txn)
+                .await?;
+                txn.commit().await?;
+            }
+            Ok::<_, sea_orm::DbErr>(())
+        }
+    });
+    for outcome in futures_util::future::join_all(writers).await {
+        outcome.expect("every concurrent report lands");
+    }
+    let after = activity::Entity::find().count(&db).await.unwrap();
+    assert_eq!(after, before + 48 * 4);
+    let admin = app.login("admin", DEMO_PASSWORD).await;
+    let city = city_id(&app, &admin).await;
+    let data = app
+        .ok(
+            &admin,
+            "query($u: ID!) { adminUnit(id: $u) { stats { activities } } }",
+            json!({ "u": city }),
+        )
+        .await;
+    assert_eq!(int(&data["adminUnit"]["stats"]["activities"]), after as i64);
+    let kept = rollup_rows(&db).await;
+    cdtg_migrations::rollups::rebuild(&db).await.unwrap();
+    assert_eq!(
+        kept,
+        rollup_rows(&db).await,
+        "rollups equal a rebuild after the race"
+    );
+}
+
+on_both_databases!(concurrent_reports_from_every_ward_keep_the_rollups_exact);
+
 // ---------------------------------------------------------------------------------------------
 // SQLite and PostgreSQL agree
 // ---------------------------------------------------------------------------------------------
