@@ -25,6 +25,7 @@
 //! - **One transaction, bulk statements, bounded memory.** Rows are generated and inserted ward
 //!   by ward (see [`generate`]), parents first, in multi-row `INSERT`s of at most
 //!   [`CHUNK_ROWS`] rows, all inside one transaction: an interrupted seed leaves nothing behind.
+//!   The statistics rollups are computed once at the end, with their triggers off meanwhile.
 
 mod catalog;
 mod generate;
@@ -41,6 +42,7 @@ use crate::entity::{
     activity, activity_outcome, admin_unit, group, listing, member, membership, product, task,
     unit_survey, user,
 };
+use cdtg_migrations::rollups;
 use generate::{Batch, Generator};
 
 /// At most this many rows per `INSERT`: the widest table (tasks, 17 columns) then binds 8,500
@@ -110,6 +112,12 @@ pub async fn demo(db: &DatabaseConnection, scale: u32) -> Result<SeedSummary, Db
     let password_hash = crate::auth::password::hash(DEMO_PASSWORD);
 
     let txn = db.begin().await?;
+    // The statistics rollups are computed once after the bulk load, not row by row
+    // (`drop_trigger_statements` says why); the triggers come back before the commit.
+    let backend = txn.get_database_backend();
+    for sql in rollups::drop_trigger_statements(backend) {
+        txn.execute_unprepared(&sql).await?;
+    }
     let mut summary = SeedSummary {
         units: insert::<admin_unit::ActiveModel>(&txn, generator.tree_units().to_vec()).await?,
         ..SeedSummary::default()
@@ -122,7 +130,13 @@ pub async fn demo(db: &DatabaseConnection, scale: u32) -> Result<SeedSummary, Db
     let users = generator.users(&password_hash).map_err(DbErr::Custom)?;
     summary.users = insert::<user::ActiveModel>(&txn, users).await?;
 
-    if txn.get_database_backend() == DatabaseBackend::Postgres {
+    for sql in rollups::rebuild_statements(backend)
+        .into_iter()
+        .chain(rollups::create_trigger_statements(backend))
+    {
+        txn.execute_unprepared(&sql).await?;
+    }
+    if backend == DatabaseBackend::Postgres {
         for table in TABLES {
             txn.execute_unprepared(&format!(
                 "SELECT setval(pg_get_serial_sequence('{table}', 'id'), \
