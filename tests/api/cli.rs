@@ -1,5 +1,6 @@
 //! The `cdtg` command line, run as a real process: bootstrap accounts (password from stdin or
-//! the environment, never a flag), migrations, seeding refusal, schema output.
+//! the environment, never a flag), migrations, seeding refusal, schema output, the statistics
+//! rollups' back-fill and rebuild.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -9,6 +10,7 @@ use serde_json::json;
 
 use crate::helpers::{Backend, TestApp, TestDb, test_args};
 use crate::on_both_databases;
+use crate::stats::rollup_rows;
 
 /// The `cdtg` binary: api/src/main.rs built as this package's `cdtg-under-test` bin, which cargo
 /// builds before running these tests.
@@ -166,3 +168,52 @@ async fn bootstrap_an_account_from_the_command_line(backend: Backend) {
 }
 
 on_both_databases!(bootstrap_an_account_from_the_command_line);
+
+/// The rollup migration back-fills a database that already holds data, and
+/// `migrate rebuild-rollups` restores counters that were damaged by hand.
+async fn rollups_are_back_filled_and_rebuilt_from_the_command_line(backend: Backend) {
+    use sea_orm::ConnectionTrait;
+    let bin = cdtg_binary();
+    let Some(db) = TestDb::create(backend).await else {
+        return;
+    };
+    let url = db.url().to_owned();
+    let (ok, out) = cdtg(&bin, &url, &["seed", "demo"], None);
+    assert!(ok, "{out}");
+    let conn = sea_orm::Database::connect(&url).await.unwrap();
+    let seeded = rollup_rows(&conn).await;
+    assert!(
+        seeded.iter().all(|(_, rows)| !rows.is_empty()),
+        "the seed filled every rollup"
+    );
+
+    // Undo the rollup migration on a database full of facts, then apply it again.
+    let (ok, out) = cdtg(&bin, &url, &["migrate", "down"], None);
+    assert!(ok, "{out}");
+    let gone = conn
+        .execute_unprepared("SELECT COUNT(*) FROM rollup_tasks")
+        .await;
+    assert!(gone.is_err(), "migrate down drops the rollup tables");
+    let (ok, out) = cdtg(&bin, &url, &["migrate", "up"], None);
+    assert!(ok, "{out}");
+    assert_eq!(
+        rollup_rows(&conn).await,
+        seeded,
+        "the migration back-fills what the seed computed"
+    );
+
+    conn.execute_unprepared("DELETE FROM rollup_activities WHERE own = 0")
+        .await
+        .unwrap();
+    assert_ne!(rollup_rows(&conn).await, seeded);
+    let (ok, out) = cdtg(&bin, &url, &["migrate", "rebuild-rollups"], None);
+    assert!(
+        ok && out.contains("rebuilt the statistics rollups"),
+        "{out}"
+    );
+    assert_eq!(rollup_rows(&conn).await, seeded);
+    conn.close().await.unwrap();
+    drop(db);
+}
+
+on_both_databases!(rollups_are_back_filled_and_rebuilt_from_the_command_line);
