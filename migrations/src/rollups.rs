@@ -17,6 +17,8 @@
 //!   their Vietnamese calendar day, so periods, overdue tasks (`due_on < today`) and
 //!   `MONTH`/`WEEK` breakdowns are answered from the rollups too. A task without a due date is
 //!   kept under [`NO_DUE_DATE`], because a `NULL` would defeat the unique key of the upsert.
+//!   Those date keys make a row per day, so tasks and activities also have all-time totals
+//!   without them, for the common request that names no period and no month or week.
 //! - **Moves.** A group that changes unit takes its tasks, activities, products and listings
 //!   with it; a product that changes group takes its listings; a task whose kind changes takes
 //!   its activities. Each is one aggregated statement per family inside the trigger.
@@ -72,6 +74,21 @@ const ACTIVITIES: Rollup = Rollup {
     sums: &["n", "residents_helped", "vneid_activations"],
     types: &["VARCHAR(32)", "DATE", "BIGINT", "BIGINT", "BIGINT"],
 };
+/// All-time task counts: what a request without a period or a month/week dimension reads. The
+/// dated table holds a row per due date, about as many rows as tasks at the demo's scale 1.
+const TASK_TOTALS: Rollup = Rollup {
+    table: "rollup_task_totals",
+    keys: &["status", "kind"],
+    sums: &["n"],
+    types: &["VARCHAR(16)", "VARCHAR(32)", "BIGINT"],
+};
+/// All-time activity sums, like [`TASK_TOTALS`].
+const ACTIVITY_TOTALS: Rollup = Rollup {
+    table: "rollup_activity_totals",
+    keys: &["task_kind"],
+    sums: &["n", "residents_helped", "vneid_activations"],
+    types: &["VARCHAR(32)", "BIGINT", "BIGINT", "BIGINT"],
+};
 const PRODUCTS: Rollup = Rollup {
     table: "rollup_products",
     keys: &[],
@@ -85,7 +102,16 @@ const LISTINGS: Rollup = Rollup {
     types: &["VARCHAR(16)", "VARCHAR(16)", "BIGINT"],
 };
 
-const ROLLUPS: [&Rollup; 6] = [&GROUPS, &MEMBERS, &TASKS, &ACTIVITIES, &PRODUCTS, &LISTINGS];
+const ROLLUPS: [&Rollup; 8] = [
+    &GROUPS,
+    &MEMBERS,
+    &TASKS,
+    &TASK_TOTALS,
+    &ACTIVITIES,
+    &ACTIVITY_TOTALS,
+    &PRODUCTS,
+    &LISTINGS,
+];
 
 /// Where one rollup's contributions come from: a `SELECT` of `unit_id`, the keys and the sums
 /// over the fact table `{r}` joined to its parents. Each alias in braces (`{r}`, `{g}`, …) is
@@ -112,7 +138,7 @@ fn local_day(backend: DatabaseBackend, expr: &str) -> String {
     }
 }
 
-fn sources(backend: DatabaseBackend) -> [Source; 6] {
+fn sources(backend: DatabaseBackend) -> [Source; 8] {
     [
         Source {
             rollup: &GROUPS,
@@ -137,6 +163,22 @@ fn sources(backend: DatabaseBackend) -> [Source; 6] {
                  COALESCE({{r}}.due_on, '{NO_DUE_DATE}') AS due_on, 1 AS n"
             ),
             conditions: vec!["{g}.id = {r}.group_id"],
+        },
+        Source {
+            rollup: &TASK_TOTALS,
+            tables: vec![("tasks", "r"), ("groups", "g")],
+            columns: "{g}.unit_id AS unit_id, {r}.status AS status, {r}.kind AS kind, 1 AS n"
+                .into(),
+            conditions: vec!["{g}.id = {r}.group_id"],
+        },
+        Source {
+            rollup: &ACTIVITY_TOTALS,
+            tables: vec![("activities", "r"), ("groups", "g"), ("tasks", "t")],
+            columns: "{g}.unit_id AS unit_id, {t}.kind AS task_kind, 1 AS n, \
+                      {r}.residents_helped AS residents_helped, \
+                      {r}.vneid_activations AS vneid_activations"
+                .into(),
+            conditions: vec!["{g}.id = {r}.group_id", "{t}.id = {r}.task_id"],
         },
         Source {
             rollup: &ACTIVITIES,
@@ -363,24 +405,26 @@ fn move_statements(all: &[Source], rollups: &[&Rollup], alias: &str) -> Vec<Stri
 fn triggers(backend: DatabaseBackend) -> Vec<Trigger> {
     let all = sources(backend);
     let mut out = Vec::new();
-    out.extend(row_triggers(source(&all, &GROUPS), "unit_id, kind, status"));
-    out.extend(row_triggers(
-        source(&all, &MEMBERS),
-        "unit_id, affiliation, trained_on",
-    ));
-    out.extend(row_triggers(
-        source(&all, &TASKS),
-        "group_id, status, kind, due_on",
-    ));
-    out.extend(row_triggers(
-        source(&all, &ACTIVITIES),
-        "group_id, task_id, occurred_at, residents_helped, vneid_activations",
-    ));
-    out.extend(row_triggers(source(&all, &PRODUCTS), "group_id"));
-    out.extend(row_triggers(
-        source(&all, &LISTINGS),
-        "product_id, platform, status",
-    ));
+    // Each rollup and the columns of its fact table whose change changes its rows.
+    let watched: [(&Rollup, &str); 8] = [
+        (&GROUPS, "unit_id, kind, status"),
+        (&MEMBERS, "unit_id, affiliation, trained_on"),
+        (&TASKS, "group_id, status, kind, due_on"),
+        (&TASK_TOTALS, "group_id, status, kind"),
+        (
+            &ACTIVITIES,
+            "group_id, task_id, occurred_at, residents_helped, vneid_activations",
+        ),
+        (
+            &ACTIVITY_TOTALS,
+            "group_id, task_id, residents_helped, vneid_activations",
+        ),
+        (&PRODUCTS, "group_id"),
+        (&LISTINGS, "product_id, platform, status"),
+    ];
+    for (rollup, columns) in watched {
+        out.extend(row_triggers(source(&all, rollup), columns));
+    }
     // (trigger, parent table, the column whose change moves rows, the rollups moved, the
     // parent's alias in their sources)
     let moves: [(&str, &'static str, &str, &[&Rollup], &str); 3] = [
@@ -388,7 +432,14 @@ fn triggers(backend: DatabaseBackend) -> Vec<Trigger> {
             "rollup_group_moves",
             "groups",
             "unit_id",
-            &[&TASKS, &ACTIVITIES, &PRODUCTS, &LISTINGS],
+            &[
+                &TASKS,
+                &TASK_TOTALS,
+                &ACTIVITIES,
+                &ACTIVITY_TOTALS,
+                &PRODUCTS,
+                &LISTINGS,
+            ],
             "g",
         ),
         (
@@ -402,7 +453,7 @@ fn triggers(backend: DatabaseBackend) -> Vec<Trigger> {
             "rollup_task_kind_changes",
             "tasks",
             "kind",
-            &[&ACTIVITIES],
+            &[&ACTIVITIES, &ACTIVITY_TOTALS],
             "t",
         ),
     ];

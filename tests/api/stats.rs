@@ -688,7 +688,7 @@ async fn mutate(db: &DatabaseConnection, rng: &mut Rng, w: &mut World) {
 
 /// Every non-zero row of every rollup table, as text, in order (also used by the CLI tests).
 pub async fn rollup_rows(db: &DatabaseConnection) -> Vec<(String, Vec<Vec<String>>)> {
-    let tables: [(&str, &[&str], bool); 7] = [
+    let tables: [(&str, &[&str], bool); 9] = [
         (
             "rollup_anchors",
             &["unit_id", "anchor_unit_id", "own"],
@@ -707,6 +707,23 @@ pub async fn rollup_rows(db: &DatabaseConnection) -> Vec<(String, Vec<Vec<String
         (
             "rollup_tasks",
             &["unit_id", "own", "status", "kind", "due_on", "n"],
+            true,
+        ),
+        (
+            "rollup_task_totals",
+            &["unit_id", "own", "status", "kind", "n"],
+            true,
+        ),
+        (
+            "rollup_activity_totals",
+            &[
+                "unit_id",
+                "own",
+                "task_kind",
+                "n",
+                "residents_helped",
+                "vneid_activations",
+            ],
             true,
         ),
         (

@@ -169,7 +169,7 @@ const FIELDS: [(&str, Family); 21] = [
     ("trainedMembers", Family::Members),
     ("membersByAffiliation", Family::Members),
     ("tasks", Family::Tasks),
-    ("tasksOverdue", Family::Tasks),
+    ("tasksOverdue", Family::OverdueTasks),
     ("taskCompletionRate", Family::Tasks),
     ("activities", Family::Activities),
     ("residentsHelped", Family::Activities),

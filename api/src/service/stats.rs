@@ -14,6 +14,8 @@
 //!   attached to it alone, by the keys stats filter and break down by). A dashboard then reads a
 //!   few rows per unit asked for, however many tasks and activities lie below: the facts were
 //!   read three times per dashboard (city, districts, wards), and the time grew with the data.
+//!   Without a period or a month/week dimension, tasks and activities come from all-time totals
+//!   (a few rows per unit); overdue tasks are their own family because they need due dates.
 //!   Groups' own figures, and surveys (one small row per ward), are still read from the facts.
 //! - **Subtrees by range.** For those, a row belongs to a unit's subtree when its `unit_path`
 //!   lies in `[path, upper)` ([`scope::subtree_range`]); a B-tree index on the path answers that
@@ -182,8 +184,12 @@ pub enum Family {
     Groups,
     /// Members and trained members, by affiliation.
     Members,
-    /// Tasks by status and kind, and overdue tasks (period: due date).
+    /// Tasks by status and kind (period: due date).
     Tasks,
+    /// Overdue tasks by status and kind: due before today (in Vietnam) and neither done nor
+    /// cancelled (period: due date). Apart from `Tasks` because it needs each task's due date,
+    /// which the all-time task totals do not keep.
+    OverdueTasks,
     /// Activities, residents helped, VNeID activations (period: when it happened).
     Activities,
     Products,
@@ -194,10 +200,11 @@ pub enum Family {
 }
 
 impl Family {
-    pub const ALL: [Family; 7] = [
+    pub const ALL: [Family; 8] = [
         Family::Groups,
         Family::Members,
         Family::Tasks,
+        Family::OverdueTasks,
         Family::Activities,
         Family::Products,
         Family::Listings,
@@ -206,7 +213,10 @@ impl Family {
 
     /// Whether the period filters this family's rows; the others are counted as they are now.
     pub fn uses_period(self) -> bool {
-        matches!(self, Family::Tasks | Family::Activities | Family::Surveys)
+        matches!(
+            self,
+            Family::Tasks | Family::OverdueTasks | Family::Activities | Family::Surveys
+        )
     }
 
     /// The period to compute this family for: `None` for families the period does not apply
@@ -218,11 +228,17 @@ impl Family {
     fn supports(self, dim: Dim) -> bool {
         match dim {
             Dim::ChildUnit => true,
-            Dim::TaskKind => matches!(self, Family::Tasks | Family::Activities),
-            Dim::TaskStatus => self == Family::Tasks,
+            Dim::TaskKind => matches!(
+                self,
+                Family::Tasks | Family::OverdueTasks | Family::Activities
+            ),
+            Dim::TaskStatus => matches!(self, Family::Tasks | Family::OverdueTasks),
             Dim::Platform => self == Family::Listings,
             Dim::Affiliation => self == Family::Members,
-            Dim::Month | Dim::Week => matches!(self, Family::Tasks | Family::Activities),
+            Dim::Month | Dim::Week => matches!(
+                self,
+                Family::Tasks | Family::OverdueTasks | Family::Activities
+            ),
         }
     }
 
@@ -231,6 +247,7 @@ impl Family {
             Family::Groups => "groups",
             Family::Members => "members",
             Family::Tasks => "tasks",
+            Family::OverdueTasks => "overdue tasks",
             Family::Activities => "activities",
             Family::Products => "products",
             Family::Listings => "listings",
@@ -771,6 +788,7 @@ fn family_statement(
         rows.join(", ")
     ));
     let in_range = |col: &str| format!("{col} >= k.lo AND {col} < k.hi");
+    let mut wheres: Vec<String> = Vec::new();
 
     // FROM, per family and anchor kind; `path_join` attaches rows to anchors.
     let (from, subkeys, metrics): (String, Vec<&str>, Vec<String>) = match family {
@@ -802,8 +820,10 @@ fn family_statement(
                 "SUM(CASE WHEN m.trained_on IS NOT NULL THEN 1 ELSE 0 END)".into(),
             ],
         ),
-        Family::Tasks => {
-            let today = q.param(today_in_vietnam());
+        Family::Tasks | Family::OverdueTasks => {
+            if family == Family::OverdueTasks {
+                wheres.push(overdue_condition(&mut q, "t"));
+            }
             (
                 if groups_mode {
                     "tasks t JOIN k ON t.group_id = k.anchor_id".to_owned()
@@ -814,13 +834,7 @@ fn family_statement(
                     )
                 },
                 vec!["t.status", "t.kind"],
-                vec![
-                    "COUNT(*)".into(),
-                    format!(
-                        "SUM(CASE WHEN t.due_on < {today} AND t.status NOT IN ('DONE', 'CANCELLED') \
-                         THEN 1 ELSE 0 END)"
-                    ),
-                ],
+                vec!["COUNT(*)".into()],
             )
         }
         Family::Activities => {
@@ -911,10 +925,14 @@ fn family_statement(
     for &d in dims {
         let expr = match (family, d) {
             (Family::Members, Dim::Affiliation) => "m.affiliation".to_owned(),
-            (Family::Tasks | Family::Activities, Dim::TaskKind) => "t.kind".to_owned(),
-            (Family::Tasks, Dim::TaskStatus) => "t.status".to_owned(),
+            (Family::Tasks | Family::OverdueTasks | Family::Activities, Dim::TaskKind) => {
+                "t.kind".to_owned()
+            }
+            (Family::Tasks | Family::OverdueTasks, Dim::TaskStatus) => "t.status".to_owned(),
             (Family::Listings, Dim::Platform) => "l.platform".to_owned(),
-            (Family::Tasks, Dim::Month | Dim::Week) => bucket(backend, d, "t.due_on", false),
+            (Family::Tasks | Family::OverdueTasks, Dim::Month | Dim::Week) => {
+                bucket(backend, d, "t.due_on", false)
+            }
             (Family::Activities, Dim::Month | Dim::Week) => {
                 bucket(backend, d, "a.occurred_at", true)
             }
@@ -925,10 +943,9 @@ fn family_statement(
     keys.extend(subkeys.iter().map(|s| (*s).to_owned()));
 
     // Period filter, for the families it applies to (surveys filtered above).
-    let mut wheres: Vec<String> = Vec::new();
     if let Some(pd) = family.effective(period) {
         match family {
-            Family::Tasks => {
+            Family::Tasks | Family::OverdueTasks => {
                 let (s, e) = (q.param(pd.start), q.param(pd.end));
                 wheres.push(format!("t.due_on >= {s} AND t.due_on < {e}"));
             }
@@ -980,6 +997,11 @@ fn rollup_statement(
             bucket(backend, d, "r.due_on", false)
         )
     };
+    // Without a period or a month/week dimension, tasks and activities are read from their
+    // all-time totals: a few rows per unit instead of one per day.
+    let dated = family.effective(period).is_some()
+        || dims.iter().any(|d| matches!(d, Dim::Month | Dim::Week));
+    let mut wheres: Vec<String> = Vec::new();
     let (table, subkeys, metrics): (&str, Vec<&str>, Vec<String>) = match family {
         Family::Groups => (
             "rollup_groups",
@@ -999,22 +1021,29 @@ fn rollup_statement(
                 "SUM(CASE WHEN r.trained = 1 THEN r.n ELSE 0 END)".into(),
             ],
         ),
-        Family::Tasks => {
-            let today = q.param(today_in_vietnam());
+        Family::Tasks => (
+            if dated {
+                "rollup_tasks"
+            } else {
+                "rollup_task_totals"
+            },
+            vec!["r.status", "r.kind"],
+            vec!["SUM(r.n)".into()],
+        ),
+        Family::OverdueTasks => {
+            wheres.push(overdue_condition(&mut q, "r"));
             (
                 "rollup_tasks",
                 vec!["r.status", "r.kind"],
-                vec![
-                    "SUM(r.n)".into(),
-                    format!(
-                        "SUM(CASE WHEN r.due_on < {today} AND r.status NOT IN ('DONE', 'CANCELLED') \
-                         THEN r.n ELSE 0 END)"
-                    ),
-                ],
+                vec!["SUM(r.n)".into()],
             )
         }
         Family::Activities => (
-            "rollup_activities",
+            if dated {
+                "rollup_activities"
+            } else {
+                "rollup_activity_totals"
+            },
             vec![],
             vec![
                 "SUM(r.n)".into(),
@@ -1034,11 +1063,11 @@ fn rollup_statement(
     for &d in dims {
         let expr = match (family, d) {
             (Family::Members, Dim::Affiliation) => "r.affiliation".to_owned(),
-            (Family::Tasks, Dim::TaskKind) => "r.kind".to_owned(),
+            (Family::Tasks | Family::OverdueTasks, Dim::TaskKind) => "r.kind".to_owned(),
             (Family::Activities, Dim::TaskKind) => "r.task_kind".to_owned(),
-            (Family::Tasks, Dim::TaskStatus) => "r.status".to_owned(),
+            (Family::Tasks | Family::OverdueTasks, Dim::TaskStatus) => "r.status".to_owned(),
             (Family::Listings, Dim::Platform) => "r.platform".to_owned(),
-            (Family::Tasks, Dim::Month | Dim::Week) => due_bucket(d),
+            (Family::Tasks | Family::OverdueTasks, Dim::Month | Dim::Week) => due_bucket(d),
             (Family::Activities, Dim::Month | Dim::Week) => bucket(backend, d, "r.day", false),
             _ => return Err(cannot_break_down(family, d)),
         };
@@ -1046,10 +1075,9 @@ fn rollup_statement(
     }
     keys.extend(subkeys.iter().map(|s| (*s).to_owned()));
 
-    let mut wheres: Vec<String> = Vec::new();
     if let Some(pd) = family.effective(period) {
         let column = match family {
-            Family::Tasks => "r.due_on",
+            Family::Tasks | Family::OverdueTasks => "r.due_on",
             Family::Activities => "r.day",
             _ => unreachable!("only tasks and activities have periods among rollups"),
         };
@@ -1066,6 +1094,14 @@ fn rollup_statement(
     // Counters that went back to zero (a task changed status) are rows without data.
     q.push(" HAVING SUM(r.n) <> 0");
     Ok((q.build(), dims.len()))
+}
+
+/// Tasks of `alias` (facts or the dated rollup: both have `due_on` and `status`) that are
+/// overdue: due before today in Vietnam, neither done nor cancelled. Tasks without a due date
+/// (`NULL`, or the rollups' stand-in date after every period) never are.
+fn overdue_condition(q: &mut Sql, alias: &str) -> String {
+    let today = q.param(today_in_vietnam());
+    format!("{alias}.due_on < {today} AND {alias}.status NOT IN ('DONE', 'CANCELLED')")
 }
 
 fn cannot_break_down(family: Family, d: Dim) -> ApiError {
@@ -1134,10 +1170,9 @@ pub async fn compute(
                 e.members += m(0)?;
                 e.trained += m(1)?;
             }
-            Family::Tasks => {
-                let e = d.tasks_by.entry((sub(0)?, sub(1)?)).or_default();
-                e.tasks += m(0)?;
-                e.overdue += m(1)?;
+            Family::Tasks => d.tasks_by.entry((sub(0)?, sub(1)?)).or_default().tasks += m(0)?,
+            Family::OverdueTasks => {
+                d.tasks_by.entry((sub(0)?, sub(1)?)).or_default().overdue += m(0)?
             }
             Family::Activities => {
                 d.activities += m(0)?;
