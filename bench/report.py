@@ -38,17 +38,11 @@ TRIPS = ("Q1 is three sequential round trips where the floor and PostGraphile se
          "request as PostGraphile (0.76 vs 0.67 ms here). What would close it: load the group's "
          "unit with the group when the selection asks for it (a look-ahead join), and cache the "
          "principal for a second or two at the cost of that immediacy.")
-STATS = ("Unit statistics read per-unit rollups kept by database triggers since fc4d7c8 (the run "
-         "of 2026-12-01: one dashboard alone 42 ms on PostgreSQL at scale 1 against the floor's 39, "
-         "172 against 432 at scale 10; it was 133 against 103 with the facts). What remains at scale "
-         "1 is the rollups' date keys: tasks keep their due date and activities their day (for "
-         "periods, overdue tasks and MONTH/WEEK), so the city alone reads 6,737 task and 3,147 "
-         "activity rollup rows at scale 1, not much fewer than the 10,050 tasks, and CDTG sends 20 "
-         "statements (three resolver levels, one per stat family each) against the floor's one. "
-         "Those rows are bounded by calendar days, not by facts, which is why the time grows 4× for "
-         "10× the data. What would close the rest: all-time rollups without the date keys for "
-         "requests with no period or date dimension (overdue tasks from the open tasks' rows alone), "
-         "and one statement for the three levels.")
+STATS = ("Unit statistics read per-unit rollups kept by database triggers (fc4d7c8, all-time "
+         "task and activity totals since 9611e96). In the run of 2026-12-01 one dashboard alone took "
+         "14.6 ms on PostgreSQL at scale 1 and 16.0 ms at scale 10 (the floor: 39 and 413 ms), so "
+         "a miss here is most likely the machine's load. What is left is request overhead: 20 "
+         "statements (three resolver levels, one per stat family each) against the floor's one.")
 ROWS = ("CDTG spends {cpu} ms of server CPU per request against PostGraphile's {pg} building full "
         "SeaORM models (`SELECT \"w\".*`: every column, a window function per page for per-parent "
         "pagination) and serialising them through async-graphql resolvers. Selecting only the "
