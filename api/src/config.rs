@@ -179,9 +179,13 @@ pub struct ServeArgs {
     #[arg(long, env = "CDTG_MAX_QUERY_CHARS", default_value_t = 15_000)]
     pub max_query_chars: usize,
 
-    /// Most aliases in one document.
+    /// Most aliases in one document, fragments expanded.
     #[arg(long, env = "CDTG_MAX_ALIASES", default_value_t = 100)]
     pub max_aliases: usize,
+
+    /// Most field selections in one document, fragments expanded.
+    #[arg(long, env = "CDTG_MAX_FIELDS", default_value_t = 400)]
+    pub max_fields: usize,
 
     /// Most directives on one field.
     #[arg(long, env = "CDTG_MAX_DIRECTIVES_PER_FIELD", default_value_t = 5)]
@@ -210,6 +214,27 @@ pub struct ServeArgs {
     /// Requests per second per client address (bursts of 5×; 0: no limit).
     #[arg(long, env = "CDTG_RATE_LIMIT_PER_ADDRESS", default_value_t = 200.0)]
     pub rate_limit_per_address: f64,
+
+    /// Proxies whose `Forwarded` / `X-Forwarded-For` headers are believed: addresses or
+    /// networks, comma-separated (e.g. `10.0.0.0/8,127.0.0.1`). Empty: the peer address counts.
+    #[arg(long, env = "CDTG_TRUSTED_PROXIES", default_value = "")]
+    pub trusted_proxies: String,
+
+    /// Operations running at once on one WebSocket connection (subscriptions included).
+    #[arg(long, env = "CDTG_MAX_OPERATIONS_PER_SOCKET", default_value_t = 20)]
+    pub max_operations_per_socket: usize,
+
+    /// Open WebSocket connections per account on one instance.
+    #[arg(long, env = "CDTG_MAX_SOCKETS_PER_USER", default_value_t = 8)]
+    pub max_sockets_per_user: usize,
+
+    /// Serve `/metrics` on this address only (not on the API's port).
+    #[arg(long, env = "CDTG_METRICS_BIND")]
+    pub metrics_bind: Option<SocketAddr>,
+
+    /// Require `Authorization: Bearer <token>` on `/metrics`.
+    #[arg(long, env = "CDTG_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<String>,
 }
 
 impl ServeArgs {

@@ -1,69 +1,9 @@
-//! HTTP routes besides the GraphQL transport (see `transport`): WebSocket upgrades on `/graphql`
-//! and GraphiQL.
+//! GraphiQL, and the redirect to it from `/`. (GraphQL itself is served by `transport` over
+//! HTTP and by `ws` over WebSocket.)
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
-use async_graphql::Data;
 use async_graphql::http::GraphiQLSource;
-use async_graphql_actix_web::GraphQLSubscription;
-
-use crate::auth;
-use crate::error::ApiError;
-use crate::graphql::context::Session;
-use crate::graphql::{CdtgSchema, SessionExpiry};
-use crate::state::AppState;
-
-/// WebSocket upgrade on `/graphql` (graphql-transport-ws). The token comes in `connection_init`
-/// as `{ "authorization": "Bearer …" }` (or `{ "token": "…" }`).
-pub async fn graphql_ws(
-    schema: web::Data<CdtgSchema>,
-    state: web::Data<AppState>,
-    req: HttpRequest,
-    payload: web::Payload,
-) -> actix_web::Result<HttpResponse> {
-    let st = state.get_ref().clone();
-    GraphQLSubscription::new(schema.get_ref().clone())
-        .on_connection_init(move |value| {
-            let st = st.clone();
-            async move {
-                let token = value
-                    .get("authorization")
-                    .or_else(|| value.get("Authorization"))
-                    .and_then(|v| v.as_str())
-                    .map(|v| v.strip_prefix("Bearer ").unwrap_or(v).to_owned())
-                    .or_else(|| {
-                        value
-                            .get("token")
-                            .and_then(|v| v.as_str())
-                            .map(str::to_owned)
-                    })
-                    .ok_or_else(|| {
-                        async_graphql::Error::new(
-                            "authentication required: send the access token in connection_init",
-                        )
-                    })?;
-                let claims = st
-                    .keys
-                    .verify_access(&token)
-                    .map_err(|_| async_graphql::Error::new("invalid or expired token"))?;
-                // A database failure is not a bad token: say so, or the phone signs out.
-                let p =
-                    auth::authenticate(&st.db, &st.keys, &token)
-                        .await
-                        .map_err(|e| match e {
-                            ApiError::Unauthenticated(_) => {
-                                async_graphql::Error::new("invalid or expired token")
-                            }
-                            other => async_graphql::Error::from(other),
-                        })?;
-                let mut data = Data::default();
-                data.insert(Session::new(st.db.clone(), p));
-                data.insert(SessionExpiry(claims.exp));
-                Ok(data)
-            }
-        })
-        .start(&req, payload)
-}
 
 // ---- GraphiQL ---------------------------------------------------------------------------------
 //

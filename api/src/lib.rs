@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod cli;
+pub mod client_addr;
 pub mod config;
 pub mod db;
 pub mod entity;
@@ -14,12 +15,15 @@ pub mod ids;
 pub mod metrics;
 pub mod ops;
 pub mod persisted;
+pub mod pipeline;
 pub mod principal;
 pub mod ratelimit;
 pub mod request_log;
 pub mod seed;
 pub mod service;
+pub mod sockets;
 pub mod startup;
 pub mod state;
 pub mod telemetry;
 pub mod transport;
+pub mod ws;

@@ -35,6 +35,9 @@ pub struct Principal {
     pub member_id: Option<i64>,
     /// The request this principal acts in, for audit events.
     pub request_id: Option<String>,
+    /// The operation's refusals, coalesced into one audit row when it finishes (`None` outside
+    /// the GraphQL pipeline: each refusal is then written at once).
+    pub denials: Option<std::sync::Arc<crate::service::audit::DenialLog>>,
 }
 
 impl Principal {
@@ -47,6 +50,7 @@ impl Principal {
             scope: Scope::Everything,
             member_id: None,
             request_id: None,
+            denials: None,
         }
     }
 

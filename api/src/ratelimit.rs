@@ -1,74 +1,100 @@
-//! Request rate limits per token (user) and per client address: token buckets, in memory per
-//! instance. A refused request gets `RATE_LIMITED`, HTTP 429 and `Retry-After`.
+//! Request rate limits per signed-in user and per client address: GCRA token buckets from the
+//! maintained `governor` crate, in memory per instance. Each check touches one sharded map
+//! entry, so its cost does not grow with the number of clients; idle entries (their buckets full
+//! again) are forgotten by a background sweep, never on a request's path. A refused operation
+//! gets `RATE_LIMITED` with `retryAfter` (over HTTP: 429 and `Retry-After`).
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::Instant;
+use std::net::IpAddr;
+use std::num::NonZeroU32;
+use std::time::Duration;
 
-/// `rate` requests per second on average, bursts up to `burst`; `rate == 0` disables.
+use governor::clock::{Clock, DefaultClock};
+use governor::{DefaultKeyedRateLimiter, Quota};
+
+/// `rate` requests per second on average, bursts up to `burst`; `rate <= 0` disables.
 #[derive(Debug, Clone, Copy)]
 pub struct Limit {
     pub rate: f64,
     pub burst: f64,
 }
 
-struct Bucket {
-    tokens: f64,
-    at: Instant,
+impl Limit {
+    fn quota(self) -> Option<Quota> {
+        if self.rate <= 0.0 || !self.rate.is_finite() {
+            return None;
+        }
+        let burst = NonZeroU32::new(self.burst.max(1.0).min(u32::MAX as f64) as u32)?;
+        Quota::with_period(Duration::from_secs_f64(1.0 / self.rate)).map(|q| q.allow_burst(burst))
+    }
 }
 
 pub struct RateLimiter {
-    per_user: Limit,
-    per_address: Limit,
-    buckets: Mutex<HashMap<String, Bucket>>,
+    per_user: Option<DefaultKeyedRateLimiter<i64>>,
+    per_address: Option<DefaultKeyedRateLimiter<String>>,
+    clock: DefaultClock,
 }
 
 impl RateLimiter {
     pub fn new(per_user: Limit, per_address: Limit) -> Self {
         RateLimiter {
-            per_user,
-            per_address,
-            buckets: Mutex::new(HashMap::new()),
+            per_user: per_user.quota().map(DefaultKeyedRateLimiter::dashmap),
+            per_address: per_address.quota().map(DefaultKeyedRateLimiter::dashmap),
+            clock: DefaultClock::default(),
         }
     }
 
-    fn take(
-        map: &mut HashMap<String, Bucket>,
-        key: String,
-        limit: Limit,
-        now: Instant,
-    ) -> Result<(), u64> {
-        if limit.rate <= 0.0 {
-            return Ok(());
-        }
-        let bucket = map.entry(key).or_insert(Bucket {
-            tokens: limit.burst,
-            at: now,
-        });
-        bucket.tokens = (bucket.tokens + now.duration_since(bucket.at).as_secs_f64() * limit.rate)
-            .min(limit.burst);
-        bucket.at = now;
-        if bucket.tokens >= 1.0 {
-            bucket.tokens -= 1.0;
-            Ok(())
-        } else {
-            Err(((1.0 - bucket.tokens) / limit.rate).ceil().max(1.0) as u64)
-        }
-    }
-
-    /// `Err(seconds to wait)` when either the user's or the address's bucket is empty.
+    /// `Err(seconds to wait)` when either the address's or the user's bucket is empty.
     pub fn check(&self, user: Option<i64>, address: &str) -> Result<(), u64> {
-        let now = Instant::now();
-        let mut map = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
-        if map.len() > 100_000 {
-            // Forget idle buckets (full again by now) so a spray of addresses cannot grow memory.
-            map.retain(|_, b| now.duration_since(b.at).as_secs() < 60);
+        let wait = |not_until: governor::NotUntil<_>| {
+            not_until
+                .wait_time_from(self.clock.now())
+                .as_secs_f64()
+                .ceil()
+                .max(1.0) as u64
+        };
+        if let Some(limiter) = &self.per_address {
+            // IPv6 clients get a /64 each from their provider: one budget per /64, or a single
+            // client could rotate through billions of addresses.
+            limiter.check_key(&address_key(address)).map_err(wait)?;
         }
-        Self::take(&mut map, format!("a:{address}"), self.per_address, now)?;
-        if let Some(u) = user {
-            Self::take(&mut map, format!("u:{u}"), self.per_user, now)?;
+        if let (Some(limiter), Some(user)) = (&self.per_user, user) {
+            limiter.check_key(&user).map_err(wait)?;
         }
         Ok(())
+    }
+
+    /// Forgets buckets that are full again (indistinguishable from new ones). Called by a
+    /// background task, so that a spray of addresses cannot grow memory without bound.
+    pub fn sweep(&self) {
+        if let Some(l) = &self.per_user {
+            l.retain_recent();
+            l.shrink_to_fit();
+        }
+        if let Some(l) = &self.per_address {
+            l.retain_recent();
+            l.shrink_to_fit();
+        }
+    }
+
+    /// Buckets held now (for tests and metrics).
+    pub fn len(&self) -> usize {
+        self.per_user.as_ref().map_or(0, |l| l.len())
+            + self.per_address.as_ref().map_or(0, |l| l.len())
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// The budget key of a client address: IPv4 as is, IPv6 by its /64 network.
+pub fn address_key(address: &str) -> String {
+    match address.parse::<IpAddr>() {
+        Ok(IpAddr::V6(v6)) => {
+            let s = v6.segments();
+            format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+        }
+        _ => address.to_owned(),
     }
 }
 
@@ -77,7 +103,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn buckets_refill_and_limits_are_independent() {
+    fn buckets_are_independent_and_refusals_say_when_to_retry() {
         let rl = RateLimiter::new(
             Limit {
                 rate: 1.0,
@@ -90,11 +116,31 @@ mod tests {
         );
         assert!(rl.check(Some(1), "a").is_ok());
         assert!(rl.check(Some(1), "a").is_ok());
-        assert!(rl.check(Some(1), "a").is_err());
+        assert_eq!(rl.check(Some(1), "a"), Err(1));
         assert!(
             rl.check(Some(2), "a").is_ok(),
             "another user has their own bucket"
         );
         assert!(rl.check(None, "a").is_ok(), "the address limit is off");
+    }
+
+    #[test]
+    fn an_ipv6_client_has_one_budget_per_64() {
+        let rl = RateLimiter::new(
+            Limit {
+                rate: 0.0,
+                burst: 0.0,
+            },
+            Limit {
+                rate: 0.001,
+                burst: 1.0,
+            },
+        );
+        assert!(rl.check(None, "2001:db8:1:2::1").is_ok());
+        assert!(rl.check(None, "2001:db8:1:2::ffff").is_err());
+        assert!(rl.check(None, "2001:db8:1:3::1").is_ok());
+        assert!(rl.check(None, "192.0.2.1").is_ok());
+        assert!(rl.check(None, "192.0.2.2").is_ok());
+        assert_eq!(rl.len(), 4, "two /64s and two IPv4 addresses");
     }
 }

@@ -10,6 +10,7 @@ use actix_web::{App, HttpServer, guard, web};
 
 use crate::auth::jwt::{JwtKeys, KeyConfig};
 use crate::auth::throttle::{LoginThrottle, ThrottleSettings};
+use crate::client_addr::TrustedProxies;
 use crate::config::ServeArgs;
 use crate::db::{self, PoolSettings};
 use crate::events::EventBus;
@@ -18,14 +19,33 @@ use crate::http;
 use crate::metrics::Metrics;
 use crate::ops;
 use crate::persisted::PersistedQueries;
+use crate::pipeline::{PipelineLimits, ShapeLimits};
 use crate::ratelimit::{Limit, RateLimiter};
+use crate::sockets::Sockets;
 use crate::state::{ApiSettings, AppState};
 use crate::transport::{self, TransportLimits};
+use crate::ws::{self, SocketLimits};
 
 pub struct Application {
     port: u16,
     server: Server,
     state: AppState,
+    /// `/metrics` on an address of its own (`--metrics-bind`), with its port.
+    metrics_server: Option<(u16, Server)>,
+}
+
+/// Forgets idle rate-limit buckets and expired login failures once a minute, off the request
+/// path (see `ratelimit` and `auth::throttle`).
+fn sweep_limits(state: &AppState) {
+    let (limiter, throttle) = (state.rate_limiter.clone(), state.throttle.clone());
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(60));
+        loop {
+            tick.tick().await;
+            limiter.sweep();
+            throttle.sweep();
+        }
+    });
 }
 
 fn parse_pairs(list: &str) -> Result<Vec<(String, String)>, String> {
@@ -150,12 +170,29 @@ impl Application {
             events,
             transport: Arc::new(TransportLimits {
                 max_body_bytes: args.max_body_bytes,
-                max_query_chars: args.max_query_chars,
-                max_aliases: args.max_aliases,
-                max_directives_per_field: args.max_directives_per_field,
                 max_batch: args.max_batch,
+            }),
+            limits: Arc::new(PipelineLimits {
+                max_query_chars: args.max_query_chars,
+                shape: ShapeLimits {
+                    max_aliases: args.max_aliases as u64,
+                    max_fields: args.max_fields as u64,
+                    max_directives_per_field: args.max_directives_per_field,
+                },
                 request_deadline: Duration::from_millis(args.request_deadline_ms),
             }),
+            socket_limits: Arc::new(SocketLimits {
+                max_operations_per_connection: args.max_operations_per_socket,
+                max_connections_per_user: args.max_sockets_per_user,
+                ..Default::default()
+            }),
+            sockets: Arc::new(Sockets::new(args.max_sockets_per_user)),
+            proxies: Arc::new(TrustedProxies::parse(&args.trusted_proxies)?),
+            metrics_token: args
+                .metrics_token
+                .as_deref()
+                .filter(|t| !t.is_empty())
+                .map(Arc::from),
             persisted: Arc::new(PersistedQueries::new(args.apq_cache_size, allow_list)),
             rate_limiter: Arc::new(RateLimiter::new(
                 Limit {
@@ -169,6 +206,8 @@ impl Application {
             )),
             metrics: Arc::new(Metrics::default()),
         };
+        state.sockets.clone().watch(state.db.clone());
+        sweep_limits(&state);
         let limits = QueryLimits {
             max_depth: args.max_query_depth,
             max_complexity: args.max_query_complexity,
@@ -178,6 +217,8 @@ impl Application {
         let max_body = args.max_body_bytes;
         let port = listener.local_addr().map_err(|e| e.to_string())?.port();
         let app_state = state.clone();
+        // With a metrics address of its own, `/metrics` is not served on the API's port.
+        let metrics_on_api_port = args.metrics_bind.is_none();
         let mut server = HttpServer::new(move || {
             App::new()
                 .wrap(actix_web::middleware::from_fn(
@@ -190,7 +231,7 @@ impl Application {
                         .route(
                             web::get()
                                 .guard(guard::Header("upgrade", "websocket"))
-                                .to(http::graphql_ws),
+                                .to(ws::upgrade),
                         )
                         .route(web::post().to(transport::post))
                         .route(web::get().to(transport::get))
@@ -202,22 +243,51 @@ impl Application {
                 .route("/livez", web::get().to(ops::livez))
                 .route("/readyz", web::get().to(ops::readyz))
                 .route("/healthz", web::get().to(ops::readyz))
-                .route("/metrics", web::get().to(ops::metrics))
+                .configure(|cfg| {
+                    if metrics_on_api_port {
+                        cfg.route("/metrics", web::get().to(ops::metrics));
+                    }
+                })
         })
         .shutdown_timeout(30);
         if let Some(workers) = args.workers {
             server = server.workers(workers);
         }
         let server = server.listen(listener).map_err(|e| e.to_string())?.run();
+        let metrics_server = match args.metrics_bind {
+            Some(addr) => {
+                let listener = TcpListener::bind(addr)
+                    .map_err(|e| format!("binding the metrics address {addr}: {e}"))?;
+                let metrics_port = listener.local_addr().map_err(|e| e.to_string())?.port();
+                let metrics_state = state.clone();
+                let server = HttpServer::new(move || {
+                    App::new()
+                        .app_data(web::Data::new(metrics_state.clone()))
+                        .route("/metrics", web::get().to(ops::metrics))
+                })
+                .workers(1)
+                .listen(listener)
+                .map_err(|e| e.to_string())?
+                .run();
+                Some((metrics_port, server))
+            }
+            None => None,
+        };
         Ok(Application {
             port,
             server,
             state,
+            metrics_server,
         })
     }
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The port of the separate metrics listener, if one was configured.
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.metrics_server.as_ref().map(|(port, _)| *port)
     }
 
     pub fn state(&self) -> &AppState {
@@ -231,6 +301,15 @@ impl Application {
 
     /// Runs until the server stops (SIGTERM/SIGINT: in-flight requests finish first).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        match self.metrics_server {
+            Some((_, metrics)) => {
+                let metrics_handle = metrics.handle();
+                tokio::spawn(metrics);
+                let result = self.server.await;
+                metrics_handle.stop(true).await;
+                result
+            }
+            None => self.server.await,
+        }
     }
 }

@@ -1,5 +1,6 @@
 //! Application state shared by every request: the pool, keys and settings. Nothing here is
-//! per-user; the server is stateless apart from the database (and the login throttle's memory).
+//! per-user; the server is stateless apart from the database (and, per instance, the rate
+//! limits', login throttle's and open sockets' memory).
 
 use std::sync::Arc;
 
@@ -37,6 +38,12 @@ pub struct AppState {
     pub settings: Arc<ApiSettings>,
     pub events: EventBus,
     pub transport: Arc<crate::transport::TransportLimits>,
+    pub limits: Arc<crate::pipeline::PipelineLimits>,
+    pub socket_limits: Arc<crate::ws::SocketLimits>,
+    pub sockets: Arc<crate::sockets::Sockets>,
+    pub proxies: Arc<crate::client_addr::TrustedProxies>,
+    /// The bearer token `/metrics` requires, if any.
+    pub metrics_token: Option<Arc<str>>,
     pub persisted: Arc<crate::persisted::PersistedQueries>,
     pub rate_limiter: Arc<crate::ratelimit::RateLimiter>,
     pub metrics: Arc<crate::metrics::Metrics>,

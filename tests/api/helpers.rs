@@ -246,6 +246,22 @@ impl TestApp {
             .to_owned()
     }
 
+    /// Seeds the demo over a connection of its own, without the server pool's statement
+    /// timeout (tests that shorten the deadline still need the data); returns that connection.
+    pub async fn seed_demo_beside(&self) -> sea_orm::DatabaseConnection {
+        let maintenance = cdtg_api::db::PoolSettings {
+            statement_timeout: std::time::Duration::ZERO,
+            ..Default::default()
+        };
+        let (seed_db, _) = cdtg_api::db::connect(self.db.url(), &maintenance)
+            .await
+            .expect("connect for seeding");
+        cdtg_api::seed::demo(&seed_db, 1)
+            .await
+            .expect("seed the demo");
+        seed_db
+    }
+
     /// SQL statements executed so far by this server's pool.
     pub fn statements(&self) -> u64 {
         self.state.statements.get()

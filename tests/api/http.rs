@@ -545,14 +545,7 @@ async fn the_deadline_cancels_slow_requests(backend: Backend) {
     };
     // Real work: the demo's 2,500 groups, not a fixture that answers in microseconds. Seeded
     // over a connection of its own: the server's pool has the 1 ms statement timeout.
-    let maintenance = cdtg_api::db::PoolSettings {
-        statement_timeout: std::time::Duration::ZERO,
-        ..Default::default()
-    };
-    let (seed_db, _) = cdtg_api::db::connect(app.db.url(), &maintenance)
-        .await
-        .unwrap();
-    cdtg_api::seed::demo(&seed_db, 1).await.unwrap();
+    let seed_db = app.seed_demo_beside().await;
     // Whichever catches the slow work first — the transport's timer, the database's
     // statement_timeout, even while checking the token — the client sees the same retryable 503.
     let token = crate::auth::token_from(&seed_db, "admin").await;

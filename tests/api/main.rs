@@ -13,6 +13,7 @@ mod graphiql;
 mod groups;
 mod http;
 mod members;
+mod pipeline;
 mod platform;
 mod reference_clients;
 mod stats;

@@ -2,7 +2,9 @@
 //! 32 bytes, or EdDSA (Ed25519) key pairs. Every token carries a `kid`; verification accepts the
 //! current key and any *previous* keys still configured, so keys rotate without logging everyone
 //! out: add the new key as current, keep the old one as previous for one token lifetime, then
-//! drop it. All registered claims are required; leeway is 30 s.
+//! drop it. All registered claims are required. `nbf` and `iat` tolerate 30 s of clock skew
+//! between instances; `exp` tolerates none, so a token stops working at the same moment on
+//! every transport (a WebSocket closes then too).
 
 use std::collections::HashMap;
 
@@ -15,7 +17,7 @@ use crate::principal::{Principal, Scope};
 pub const ISSUER: &str = "cdtg";
 pub const AUDIENCE: &str = "cdtg-api";
 const ACCESS: &str = "access";
-/// Clock skew tolerated between servers and clients.
+/// Clock skew tolerated between instances for `nbf` and `iat` (not for `exp`).
 pub const LEEWAY_SECS: u64 = 30;
 /// The shortest HS256 secret accepted.
 pub const MIN_SECRET_BYTES: usize = 32;
@@ -175,12 +177,14 @@ impl JwtKeys {
         let mut validation = Validation::new(self.algorithm);
         validation.leeway = LEEWAY_SECS;
         validation.validate_nbf = true;
+        // Expiry is checked below without the leeway.
+        validation.validate_exp = false;
         validation.set_issuer(&[ISSUER]);
         validation.set_audience(&[AUDIENCE]);
         validation.set_required_spec_claims(&["exp", "nbf", "iat", "iss", "aud", "sub", "jti"]);
         let data =
             jsonwebtoken::decode::<Claims>(token, key, &validation).map_err(|_| invalid.clone())?;
-        if data.claims.typ != ACCESS {
+        if data.claims.typ != ACCESS || data.claims.exp <= chrono::Utc::now().timestamp() {
             return Err(invalid);
         }
         Ok(data.claims)
@@ -208,6 +212,7 @@ mod tests {
             },
             member_id: None,
             request_id: None,
+            denials: None,
         }
     }
 

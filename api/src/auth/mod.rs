@@ -59,6 +59,7 @@ pub async fn principal_for(db: &DatabaseConnection, u: &user::Model) -> ApiResul
         scope,
         member_id: u.member_id,
         request_id: None,
+        denials: None,
     })
 }
 
@@ -182,5 +183,6 @@ pub async fn authenticate(
         scope,
         member_id: u.member_id,
         request_id: None,
+        denials: None,
     })
 }

@@ -30,7 +30,16 @@ fn spawn_batch(load: futures_util::future::BoxFuture<'static, ()>) {
     });
 }
 
-/// Per-request data, inserted by the HTTP layer.
+/// Client facts the pipeline attaches to every operation, whatever its transport (for login
+/// throttling and audit).
+#[derive(Clone, Debug, Default)]
+pub struct ClientInfo {
+    /// The client's address; behind trusted proxies, the one they forwarded.
+    pub address: String,
+    pub request_id: String,
+}
+
+/// Per-operation data, inserted by the pipeline.
 pub struct Session {
     pub principal: Principal,
     pub loader: DataLoader<BatchLoader, HashMapCache>,
@@ -38,8 +47,9 @@ pub struct Session {
 
 impl Session {
     pub fn new(db: DatabaseConnection, principal: Principal) -> Self {
-        // The cache lives as long as the request, which is also the principal's lifetime: rows
-        // loaded for one caller are never served to another.
+        // The cache lives as long as the operation, which is also the principal's lifetime: rows
+        // loaded for one caller, or for one operation on a long-lived socket, are never served
+        // to another.
         let loader = DataLoader::with_cache(
             BatchLoader {
                 db,

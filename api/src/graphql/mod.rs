@@ -38,10 +38,6 @@ impl Default for QueryLimits {
     }
 }
 
-/// When the access token of a WebSocket session expires (unix seconds).
-#[derive(Debug, Clone, Copy)]
-pub struct SessionExpiry(pub i64);
-
 /// Builds the schema around the application state.
 pub fn build_schema(state: Option<AppState>, limits: &QueryLimits) -> CdtgSchema {
     let mut builder = Schema::build(

@@ -5,7 +5,7 @@
 use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
 use chrono::{DateTime, NaiveDate, Utc};
 
-use super::context::{db, principal, state};
+use super::context::{ClientInfo, db, principal, state};
 use super::enums::*;
 use super::objects::*;
 use crate::error::ApiError;
@@ -14,13 +14,6 @@ use crate::ids::{NodeType, decode};
 use crate::service::{groups, members, products, surveys, tasks, users};
 
 pub struct MutationRoot;
-
-/// Client facts the HTTP layer attaches to each request (for throttling and audit).
-#[derive(Clone, Debug, Default)]
-pub struct ClientInfo {
-    pub address: String,
-    pub request_id: String,
-}
 
 /// The object a mutation acts on: unknown or foreign IDs are `NOT_FOUND`.
 fn target(t: NodeType, id: &ID, what: &'static str) -> Result<i64, ApiError> {

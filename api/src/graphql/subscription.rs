@@ -21,8 +21,8 @@ pub struct SubscriptionRoot;
 
 #[Subscription]
 impl SubscriptionRoot {
-    /// Task events for one group (or every group in your scope). The stream ends when the
-    /// token expires or the account is disabled.
+    /// Task events for one group (or every group in your scope). The socket closes (4403) when
+    /// the token expires or the account is disabled or changed.
     async fn task_events(
         &self,
         ctx: &Context<'_>,
@@ -35,36 +35,15 @@ impl SubscriptionRoot {
             .map(|id| decode(NodeType::Group, id).unwrap_or(-1));
         let db = db(ctx).clone();
         let mut rx = state(ctx).events.subscribe();
-        let expires_at = ctx.data_opt::<crate::graphql::SessionExpiry>().map(|e| e.0);
-        // How often a quiet subscription re-checks that its account is still enabled.
-        const RECHECK: std::time::Duration = std::time::Duration::from_secs(15);
-        // Sessions without an expiry (none today) still get a finite deadline: Instant arithmetic panics on overflow.
-        const TEN_YEARS: u64 = 10 * 365 * 24 * 3600;
-        let now = chrono::Utc::now().timestamp();
-        let deadline = tokio::time::Instant::now()
-            + std::time::Duration::from_secs(
-                expires_at.map_or(TEN_YEARS, |exp| ((exp - now).max(0) as u64).min(TEN_YEARS)),
-            );
         let metrics = state(ctx).metrics.clone();
         Ok(async_stream::stream! {
             // Counted while the stream lives, however it ends (expiry, disable, disconnect).
             let _active = ActiveSubscription::new(metrics);
-            let mut recheck = tokio::time::interval(RECHECK);
-            recheck.tick().await;
             loop {
-                let msg = tokio::select! {
-                    _ = tokio::time::sleep_until(deadline) => break,
-                    _ = recheck.tick() => {
-                        if !still_enabled(&db, p.user_id).await {
-                            break;
-                        }
-                        continue;
-                    }
-                    received = rx.recv() => match received {
-                        Ok(m) => m,
-                        Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
-                        Err(_) => break,
-                    },
+                let msg = match rx.recv().await {
+                    Ok(m) => m,
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                    Err(_) => break,
                 };
                 if group_filter.is_some_and(|g| g != msg.group_id) {
                     continue;
@@ -72,7 +51,8 @@ impl SubscriptionRoot {
                 if !scope::group_in_scope(&p, msg.group_id, &msg.unit_path) {
                     continue;
                 }
-                // The account may have been disabled since the subscription started.
+                // The account may have been disabled a moment ago, before the socket watcher
+                // closed the connection: never deliver past that.
                 if !still_enabled(&db, p.user_id).await {
                     break;
                 }

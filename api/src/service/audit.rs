@@ -85,28 +85,108 @@ pub async fn conclude<T>(
 
 /// Records a refused request (outside any transaction). Recording is best effort: failing to
 /// write the audit row must not turn a clean `FORBIDDEN` into an internal error.
+///
+/// Inside an operation (the principal carries a [`DenialLog`]) the refusal is only noted: the
+/// pipeline writes one row per operation when it finishes, so a request with a hundred refused
+/// root fields costs one row, not a hundred.
 pub async fn record_failure(db: &DatabaseConnection, p: &Principal, action: &str, err: &ApiError) {
     let outcome = match err {
         ApiError::Forbidden(_) | ApiError::NotFound(_) => "DENIED",
         ApiError::BadUserInput { .. } | ApiError::Conflict(_) => "REJECTED",
         _ => return,
     };
+    if let Some(log) = &p.denials {
+        log.note(action, outcome, err.code());
+        return;
+    }
+    write_failure(db, p, action, outcome, err.code().to_owned()).await;
+}
+
+async fn write_failure(
+    db: &DatabaseConnection,
+    p: &Principal,
+    action: &str,
+    outcome: &str,
+    detail: String,
+) {
     let touched = Touched {
         object_type: "-",
         object_id: None,
         unit_path: scope_path(p),
     };
-    if let Err(e) = insert(
-        db,
-        p,
-        action,
-        &touched,
-        outcome,
-        Some(err.code().to_owned()),
-    )
-    .await
-    {
+    if let Err(e) = insert(db, p, action, &touched, outcome, Some(detail)).await {
         tracing::warn!(error = %e, "could not record audit event");
+    }
+}
+
+/// The refusals of one operation, written as a single audit row by [`flush_denials`].
+#[derive(Debug, Default)]
+pub struct DenialLog(std::sync::Mutex<Vec<Denial>>);
+
+#[derive(Debug, Clone)]
+struct Denial {
+    action: String,
+    outcome: &'static str,
+    code: &'static str,
+}
+
+impl DenialLog {
+    fn note(&self, action: &str, outcome: &'static str, code: &'static str) {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(Denial {
+                action: action.to_owned(),
+                outcome,
+                code,
+            });
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).is_empty()
+    }
+
+    fn take(&self) -> Vec<Denial> {
+        std::mem::take(&mut *self.0.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+}
+
+/// Writes an operation's refusals as one row. One refusal reads as it always did (its action,
+/// outcome and code). Several read `DENIED` if any was a denial, with the action they share (or
+/// `several`) and a detail that counts them: `3 refusals: createTask FORBIDDEN ×2, …`.
+pub async fn flush_denials(db: &DatabaseConnection, p: &Principal, log: &DenialLog) {
+    let denials = log.take();
+    match denials.as_slice() {
+        [] => {}
+        [one] => write_failure(db, p, &one.action, one.outcome, one.code.to_owned()).await,
+        many => {
+            let mut counts: Vec<(String, &'static str, usize)> = Vec::new();
+            for d in many {
+                match counts
+                    .iter_mut()
+                    .find(|(a, c, _)| *a == d.action && *c == d.code)
+                {
+                    Some(entry) => entry.2 += 1,
+                    None => counts.push((d.action.clone(), d.code, 1)),
+                }
+            }
+            let outcome = if many.iter().any(|d| d.outcome == "DENIED") {
+                "DENIED"
+            } else {
+                "REJECTED"
+            };
+            let action = if counts.iter().all(|(a, _, _)| *a == counts[0].0) {
+                counts[0].0.clone()
+            } else {
+                "several".to_owned()
+            };
+            let parts: Vec<String> = counts
+                .iter()
+                .map(|(a, c, n)| format!("{a} {c} ×{n}"))
+                .collect();
+            let detail = format!("{} refusals: {}", many.len(), parts.join(", "));
+            write_failure(db, p, &action, outcome, detail).await;
+        }
     }
 }
 

@@ -1,0 +1,470 @@
+//! The one way a GraphQL operation is executed, whichever transport carried it.
+//!
+//! HTTP (`transport`) and WebSocket (`ws`) hand an [`Envelope`] and a [`Caller`] to [`run`], and
+//! every control that decides whether and how an operation runs lives here, in this order:
+//!
+//! 1. persisted operations (APQ and the allow-list) and the query-length limit;
+//! 2. parsing, and what the transport can carry (GET: queries only; HTTP: no subscriptions);
+//! 3. shape limits, counted with fragments expanded ([`shape`]); depth and complexity are the
+//!    schema's own limits and apply inside the executor;
+//! 4. authentication: the principal as the database has it now, for every operation — also on a
+//!    socket that authenticated long ago;
+//! 5. rate limits per user and per client address;
+//! 6. execution with a fresh DataLoader, the client's address and request id, and an audit
+//!    context that coalesces denials into one row per operation, under the request deadline;
+//! 7. sealing: every error gets a code from the closed set and internal text never leaves
+//!    ([`response`]); fields come back in the order asked for;
+//! 8. metrics by operation and outcome.
+//!
+//! The transports keep only media types, status codes and framing, so they cannot drift apart.
+
+pub mod response;
+pub mod shape;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_graphql::parser::types::{DocumentOperations, ExecutableDocument, OperationType};
+use async_graphql::{Request, Response, Variables};
+use futures_util::StreamExt;
+use futures_util::stream::BoxStream;
+use serde_json::Value;
+
+use crate::auth;
+use crate::error::ApiError;
+use crate::graphql::CdtgSchema;
+use crate::graphql::context::{ClientInfo, Session};
+use crate::metrics::operation_label;
+use crate::persisted::Resolved;
+use crate::principal::Principal;
+use crate::service::audit::{self, DenialLog};
+use crate::state::AppState;
+
+pub use shape::ShapeLimits;
+
+/// Limits of the pipeline that are not about shape (all configurable; see `cdtg serve --help`).
+#[derive(Debug, Clone)]
+pub struct PipelineLimits {
+    /// Longest query text, in characters.
+    pub max_query_chars: usize,
+    pub shape: ShapeLimits,
+    /// Queries and mutations are cancelled past this (and on PostgreSQL `statement_timeout`
+    /// stops their statement). Subscriptions are long-lived and exempt.
+    pub request_deadline: Duration,
+}
+
+impl Default for PipelineLimits {
+    fn default() -> Self {
+        PipelineLimits {
+            max_query_chars: 15_000,
+            shape: ShapeLimits::default(),
+            request_deadline: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Which transport carried the operation; it decides only what the transport can carry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    /// `GET /graphql`: queries only (a mutation must not run from a link or an image tag).
+    HttpGet,
+    /// `POST /graphql`: queries and mutations.
+    HttpPost,
+    /// graphql-transport-ws on `/graphql`: everything, subscriptions included.
+    WebSocket,
+}
+
+/// One GraphQL request as it arrived, before persisted-operation resolution.
+#[derive(Debug, Clone, Default)]
+pub struct Envelope {
+    pub query: Option<String>,
+    pub operation_name: Option<String>,
+    pub variables: Option<Value>,
+    pub extensions: Option<Value>,
+}
+
+impl Envelope {
+    /// Reads the `{ query, operationName, variables, extensions }` object of a POST body or a
+    /// WebSocket `subscribe` message; a wrongly typed member is refused, naming it.
+    pub fn from_json(v: Value) -> Result<Envelope, ApiError> {
+        let Value::Object(mut map) = v else {
+            return Err(ApiError::bad_input("body", "must be a JSON object"));
+        };
+        let mut string = |name: &str| match map.remove(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s)),
+            Some(_) => Err(ApiError::bad_input(name, "must be a string")),
+        };
+        let query = string("query")?;
+        let operation_name = string("operationName")?;
+        let mut object = |name: &str| match map.remove(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(v @ Value::Object(_)) => Ok(Some(v)),
+            Some(_) => Err(ApiError::bad_input(name, "must be an object")),
+        };
+        Ok(Envelope {
+            query,
+            operation_name,
+            variables: object("variables")?,
+            extensions: object("extensions")?,
+        })
+    }
+}
+
+/// Who sent the operation, as the transport established it.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    /// The bearer token, already taken out of its header or `connection_init` payload.
+    pub token: Option<String>,
+    /// The client address (behind trusted proxies, the forwarded one).
+    pub address: String,
+    /// This operation's id: in logs, audit events and the `X-Request-Id` header.
+    pub request_id: String,
+    pub transport: Transport,
+}
+
+/// Why an operation was refused before it ran.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RefusalKind {
+    /// Not a runnable request: unparsable, past a limit, a persisted hash that does not match.
+    Request,
+    /// An automatic persisted query the server does not know yet; the client resends the text.
+    PersistedQueryNotFound,
+    /// Allow-list mode, and the operation is not registered.
+    NotAllowed,
+    /// A mutation (or subscription) sent with GET.
+    NotAQuery,
+    /// No valid credentials for this operation (expired, disabled, changed, malformed).
+    Unauthenticated,
+    RateLimited {
+        retry_after_secs: u64,
+    },
+    /// The database failed while checking the credentials: retry later, keep the token.
+    Unavailable,
+}
+
+#[derive(Debug, Clone)]
+pub struct Refusal {
+    pub kind: RefusalKind,
+    /// The client-visible error, with its code.
+    pub error: Value,
+}
+
+impl Refusal {
+    fn new(kind: RefusalKind, err: ApiError) -> Self {
+        Refusal {
+            kind,
+            error: error_json(err),
+        }
+    }
+
+    fn outcome(&self) -> &'static str {
+        match self.kind {
+            RefusalKind::Unauthenticated => "unauthenticated",
+            RefusalKind::RateLimited { .. } => "rate_limited",
+            RefusalKind::Unavailable => "unavailable",
+            _ => "rejected",
+        }
+    }
+}
+
+/// The client-visible JSON of one error, with a code from the closed set.
+pub fn error_json(err: ApiError) -> Value {
+    let gql: async_graphql::Error = err.into();
+    serde_json::json!({ "message": gql.message, "extensions": gql.extensions })
+}
+
+/// What became of an operation.
+pub enum Outcome {
+    Refused(Refusal),
+    /// It ran (or the executor refused it during validation: then `request_error`). Errors are
+    /// sealed and fields ordered.
+    Executed {
+        response: Box<Response>,
+        request_error: bool,
+    },
+    /// The deadline passed; the work was dropped.
+    TimedOut,
+    /// A subscription: a stream of sealed, ordered responses (WebSocket only).
+    Subscribed(BoxStream<'static, Response>),
+}
+
+impl Outcome {
+    fn label(&self) -> &'static str {
+        match self {
+            Outcome::Refused(r) => r.outcome(),
+            Outcome::Executed {
+                response,
+                request_error,
+            } => response::outcome(response, *request_error),
+            Outcome::TimedOut => "deadline",
+            Outcome::Subscribed(_) => "subscribed",
+        }
+    }
+}
+
+/// The error a client gets when the deadline passed: retryable, like an unavailable database.
+pub fn deadline_error() -> Value {
+    serde_json::json!({
+        "message": "the request took too long and was cancelled",
+        "extensions": { "code": "INTERNAL", "retryable": true }
+    })
+}
+
+/// Runs one operation through every control, and counts it in the metrics.
+pub async fn run(
+    schema: &CdtgSchema,
+    state: &AppState,
+    caller: &Caller,
+    envelope: Envelope,
+) -> Outcome {
+    let started = Instant::now();
+    let label = operation_label(envelope.operation_name.as_deref());
+    let outcome = run_unmetered(schema, state, caller, envelope).await;
+    state
+        .metrics
+        .observe(label, outcome.label(), started.elapsed());
+    outcome
+}
+
+async fn run_unmetered(
+    schema: &CdtgSchema,
+    state: &AppState,
+    caller: &Caller,
+    envelope: Envelope,
+) -> Outcome {
+    let prepared = match prepare(state, caller, envelope).await {
+        Ok(p) => p,
+        Err(r) => return Outcome::Refused(r),
+    };
+    let Prepared {
+        request,
+        doc,
+        operation_name,
+        kind,
+        principal,
+        denials,
+    } = prepared;
+    let audit = DenialFlush {
+        db: state.db.clone(),
+        principal,
+        denials,
+    };
+    if kind == Some(OperationType::Subscription) {
+        // Each event is sealed like any response; the denials of the subscription's setup are
+        // written when the stream ends (the flush guard lives inside it).
+        let doc = Arc::new(doc);
+        let stream = schema.execute_stream(request).map(move |mut r| {
+            let _keep = &audit;
+            response::finish(&mut r, &doc, operation_name.as_deref());
+            r
+        });
+        return Outcome::Subscribed(stream.boxed());
+    }
+    let executed =
+        tokio::time::timeout(state.limits.request_deadline, schema.execute(request)).await;
+    audit.flush().await;
+    match executed {
+        Ok(mut r) => {
+            let request_error = response::finish(&mut r, &doc, operation_name.as_deref());
+            Outcome::Executed {
+                response: Box::new(r),
+                request_error,
+            }
+        }
+        Err(_) => {
+            tracing::warn!(
+                request_id = caller.request_id.as_str(),
+                "request deadline exceeded; work cancelled"
+            );
+            Outcome::TimedOut
+        }
+    }
+}
+
+/// An operation that passed every check before execution.
+struct Prepared {
+    request: Request,
+    doc: ExecutableDocument,
+    operation_name: Option<String>,
+    kind: Option<OperationType>,
+    principal: Option<Principal>,
+    denials: Arc<DenialLog>,
+}
+
+async fn prepare(state: &AppState, caller: &Caller, env: Envelope) -> Result<Prepared, Refusal> {
+    let query = resolve_query(state, &env)?;
+    let doc = async_graphql::parser::parse_query(&query).map_err(|e| Refusal {
+        kind: RefusalKind::Request,
+        error: serde_json::json!({
+            "message": e.to_string(),
+            "extensions": { "code": "BAD_USER_INPUT", "field": "query" }
+        }),
+    })?;
+    let kind = operation_type(&doc, env.operation_name.as_deref());
+    match (caller.transport, kind) {
+        (Transport::HttpGet, Some(k)) if k != OperationType::Query => {
+            return Err(Refusal::new(
+                RefusalKind::NotAQuery,
+                ApiError::bad_input("query", "only queries may be sent with GET; use POST"),
+            ));
+        }
+        (Transport::HttpGet | Transport::HttpPost, Some(OperationType::Subscription)) => {
+            return Err(Refusal::new(
+                RefusalKind::Request,
+                ApiError::bad_input(
+                    "query",
+                    "subscriptions run over a WebSocket (graphql-transport-ws) on /graphql",
+                ),
+            ));
+        }
+        _ => {}
+    }
+    let shape = shape::measure(&doc);
+    shape::check(&shape, &state.limits.shape).map_err(|e| Refusal::new(RefusalKind::Request, e))?;
+
+    let denials = Arc::new(DenialLog::default());
+    let principal = match &caller.token {
+        None if shape.introspects => {
+            // Introspection is for signed-in users only: say so rather than answer null.
+            return Err(Refusal::new(
+                RefusalKind::Unauthenticated,
+                ApiError::Unauthenticated("sign in to introspect the schema"),
+            ));
+        }
+        None => None,
+        Some(token) => match auth::authenticate(&state.db, &state.keys, token).await {
+            Ok(mut p) => {
+                p.request_id = Some(caller.request_id.clone());
+                p.denials = Some(denials.clone());
+                Some(p)
+            }
+            // Only a bad token is UNAUTHENTICATED: a database that failed while checking a good
+            // one must not make the client throw its credentials away.
+            Err(e @ ApiError::Unauthenticated(_)) => {
+                return Err(Refusal::new(RefusalKind::Unauthenticated, e));
+            }
+            Err(e) => return Err(Refusal::new(RefusalKind::Unavailable, e)),
+        },
+    };
+    if let Err(retry_after_secs) = state
+        .rate_limiter
+        .check(principal.as_ref().map(|p| p.user_id), &caller.address)
+    {
+        return Err(Refusal::new(
+            RefusalKind::RateLimited { retry_after_secs },
+            ApiError::RateLimited { retry_after_secs },
+        ));
+    }
+
+    let mut request = Request::new(query).data(ClientInfo {
+        address: caller.address.clone(),
+        request_id: caller.request_id.clone(),
+    });
+    if let Some(name) = env.operation_name.clone() {
+        request = request.operation_name(name);
+    }
+    if let Some(vars) = env.variables {
+        request = request.variables(Variables::from_json(vars));
+    }
+    match &principal {
+        // A fresh DataLoader per operation: rows loaded for one operation are never served to
+        // the next, even on a socket that lives for hours.
+        Some(p) => request = request.data(Session::new(state.db.clone(), p.clone())),
+        None => request = request.disable_introspection(),
+    }
+    Ok(Prepared {
+        request,
+        doc,
+        operation_name: env.operation_name,
+        kind,
+        principal,
+        denials,
+    })
+}
+
+/// Query text after persisted-operation rules and the length limit.
+fn resolve_query(state: &AppState, env: &Envelope) -> Result<String, Refusal> {
+    let hash = env
+        .extensions
+        .as_ref()
+        .and_then(|e| e.get("persistedQuery"))
+        .and_then(|p| p.get("sha256Hash"))
+        .and_then(Value::as_str);
+    let max = state.limits.max_query_chars;
+    if let Some(q) = &env.query
+        && q.chars().count() > max
+    {
+        return Err(Refusal::new(
+            RefusalKind::Request,
+            ApiError::bad_input("query", format!("is longer than {max} characters")),
+        ));
+    }
+    match state.persisted.resolve(env.query.as_deref(), hash) {
+        Resolved::Query(q) if q.trim().is_empty() => Err(Refusal::new(
+            RefusalKind::Request,
+            ApiError::bad_input("query", "is required"),
+        )),
+        Resolved::Query(q) => Ok(q),
+        // The Apollo protocol: clients match this exact message and resend the full query.
+        Resolved::NotFound => Err(Refusal::new(
+            RefusalKind::PersistedQueryNotFound,
+            ApiError::NotFound("PersistedQuery").with_message("PersistedQueryNotFound"),
+        )),
+        Resolved::HashMismatch => Err(Refusal::new(
+            RefusalKind::Request,
+            ApiError::bad_input(
+                "extensions",
+                "persistedQuery.sha256Hash does not match the query",
+            ),
+        )),
+        Resolved::NotAllowed => Err(Refusal::new(
+            RefusalKind::NotAllowed,
+            ApiError::forbidden("only registered operations run on this server"),
+        )),
+    }
+}
+
+/// The type of the operation that will run; `None` when the document does not say which
+/// (the executor then reports it).
+fn operation_type(doc: &ExecutableDocument, name: Option<&str>) -> Option<OperationType> {
+    match (&doc.operations, name) {
+        (DocumentOperations::Single(op), _) => Some(op.node.ty),
+        (DocumentOperations::Multiple(map), Some(n)) => map
+            .iter()
+            .find(|(k, _)| k.as_str() == n)
+            .map(|(_, op)| op.node.ty),
+        // A document with one named operation needs no operationName.
+        (DocumentOperations::Multiple(map), None) if map.len() == 1 => {
+            map.values().next().map(|op| op.node.ty)
+        }
+        (DocumentOperations::Multiple(_), None) => None,
+    }
+}
+
+/// Writes an operation's coalesced denials: awaited after a query or mutation, and on drop
+/// (when a subscription's stream ends) in a task of its own.
+struct DenialFlush {
+    db: sea_orm::DatabaseConnection,
+    principal: Option<Principal>,
+    denials: Arc<DenialLog>,
+}
+
+impl DenialFlush {
+    async fn flush(&self) {
+        if let Some(p) = &self.principal {
+            audit::flush_denials(&self.db, p, &self.denials).await;
+        }
+    }
+}
+
+impl Drop for DenialFlush {
+    fn drop(&mut self) {
+        if let Some(p) = self.principal.take()
+            && !self.denials.is_empty()
+        {
+            let (db, denials) = (self.db.clone(), self.denials.clone());
+            tokio::spawn(async move { audit::flush_denials(&db, &p, &denials).await });
+        }
+    }
+}

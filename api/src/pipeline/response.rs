@@ -1,0 +1,163 @@
+//! What leaves the executor: every error with a code from the closed set and no internal text,
+//! fields in the order the query asked for them, and the outcome label metrics count by.
+
+use async_graphql::parser::types::{
+    DocumentOperations, ExecutableDocument, Selection, SelectionSet,
+};
+use async_graphql::{Response, ServerError};
+
+/// Seals a response and restores the field order of the operation that ran. Returns whether it
+/// is a request error (nothing executed: `data` is null and no error has a path).
+pub fn finish(response: &mut Response, doc: &ExecutableDocument, operation: Option<&str>) -> bool {
+    if let Some(set) = operation_selection(doc, operation) {
+        restore_field_order(&mut response.data, &[set], doc);
+    }
+    let request_error = response.data == async_graphql::Value::Null
+        && !response.errors.is_empty()
+        && response.errors.iter().all(|e| e.path.is_empty());
+    seal_errors(&mut response.errors, request_error);
+    request_error
+}
+
+/// Whether any error carries this `extensions.code`.
+pub fn has_code(response: &Response, code: &str) -> bool {
+    response.errors.iter().any(|e| {
+        e.extensions.as_ref().and_then(|x| x.get("code")) == Some(&async_graphql::Value::from(code))
+    })
+}
+
+/// Whether any error says the client may retry (database unavailable, deadline).
+pub fn is_retryable(response: &Response) -> bool {
+    response.errors.iter().any(|e| {
+        e.extensions
+            .as_ref()
+            .and_then(|x| x.get("retryable"))
+            .is_some()
+    })
+}
+
+/// The outcome label of an executed response, for metrics.
+pub fn outcome(response: &Response, request_error: bool) -> &'static str {
+    if has_code(response, "UNAUTHENTICATED") {
+        "unauthenticated"
+    } else if is_retryable(response) {
+        "unavailable"
+    } else if request_error {
+        "rejected"
+    } else if response.errors.is_empty() {
+        "ok"
+    } else {
+        "error"
+    }
+}
+
+/// Gives every error a code from the closed set and hides internal text.
+pub fn seal_errors(errors: &mut [ServerError], request_error: bool) {
+    for e in errors {
+        let has_code = e
+            .extensions
+            .as_ref()
+            .is_some_and(|x| x.get("code").is_some());
+        if has_code {
+            continue;
+        }
+        let user_error = request_error
+            || e.message.starts_with("Invalid value for argument")
+            || e.message.starts_with("Failed to parse");
+        let ext = e.extensions.get_or_insert_with(Default::default);
+        if user_error {
+            ext.set("code", "BAD_USER_INPUT");
+        } else {
+            tracing::error!(error = %e.message, "unclassified GraphQL error");
+            e.message = "internal error".to_owned();
+            ext.set("code", "INTERNAL");
+        }
+    }
+}
+
+/// Response keys of a selection (merged over several sets), in query order, each with the
+/// selection sets below it. Fragments are flattened; a fragment already on the path is skipped.
+fn ordered_keys<'a>(
+    sets: &[&'a SelectionSet],
+    doc: &'a ExecutableDocument,
+    out: &mut Vec<(&'a str, Vec<&'a SelectionSet>)>,
+    seen: &mut Vec<&'a str>,
+) {
+    for set in sets {
+        for item in &set.items {
+            match &item.node {
+                Selection::Field(f) => {
+                    let key = f
+                        .node
+                        .alias
+                        .as_ref()
+                        .map_or(f.node.name.node.as_str(), |a| a.node.as_str());
+                    let below = &f.node.selection_set.node;
+                    match out.iter_mut().find(|(k, _)| *k == key) {
+                        Some((_, subs)) => subs.push(below),
+                        None => out.push((key, vec![below])),
+                    }
+                }
+                Selection::InlineFragment(i) => {
+                    ordered_keys(&[&i.node.selection_set.node], doc, out, seen)
+                }
+                Selection::FragmentSpread(sp) => {
+                    let name = sp.node.fragment_name.node.as_str();
+                    if seen.contains(&name) {
+                        continue;
+                    }
+                    if let Some(frag) = doc.fragments.get(&sp.node.fragment_name.node) {
+                        seen.push(name);
+                        ordered_keys(&[&frag.node.selection_set.node], doc, out, seen);
+                        seen.pop();
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Puts every object's fields in the order the query asked for them. The spec requires it, and
+/// async-graphql 7.2 returns parallel fields in the order they finished.
+fn restore_field_order(
+    value: &mut async_graphql::Value,
+    sets: &[&SelectionSet],
+    doc: &ExecutableDocument,
+) {
+    match value {
+        async_graphql::Value::List(items) => items
+            .iter_mut()
+            .for_each(|v| restore_field_order(v, sets, doc)),
+        async_graphql::Value::Object(map) => {
+            let mut keys = Vec::new();
+            ordered_keys(sets, doc, &mut keys, &mut Vec::new());
+            let mut old = std::mem::take(map);
+            for (key, below) in keys {
+                if let Some((name, mut v)) = old.swap_remove_entry(key) {
+                    restore_field_order(&mut v, &below, doc);
+                    map.insert(name, v);
+                }
+            }
+            map.extend(old);
+        }
+        _ => {}
+    }
+}
+
+/// The selection set of the operation that ran.
+fn operation_selection<'a>(
+    doc: &'a ExecutableDocument,
+    name: Option<&str>,
+) -> Option<&'a SelectionSet> {
+    match (&doc.operations, name) {
+        (DocumentOperations::Single(op), _) => Some(&op.node.selection_set.node),
+        (DocumentOperations::Multiple(map), Some(n)) => map
+            .iter()
+            .find(|(k, _)| k.as_str() == n)
+            .map(|(_, op)| &op.node.selection_set.node),
+        (DocumentOperations::Multiple(map), None) if map.len() == 1 => {
+            map.values().next().map(|op| &op.node.selection_set.node)
+        }
+        _ => None,
+    }
+}

@@ -1,0 +1,230 @@
+//! The open WebSocket connections of this instance, and who they act for.
+//!
+//! Every operation on a socket is authenticated afresh by the pipeline, but a subscription that
+//! is already running has nobody asking. So the registry watches the accounts behind open
+//! sockets: twice a second, one statement reads every such account, and a socket whose account
+//! was disabled, deleted, or given another role or scope is told to close (the client reconnects
+//! and signs in again). That catches every path that changes an account — the API, the command
+//! line, another instance, a hand-written SQL fix — at a cost of one small query per instance
+//! per tick, only while sockets are open.
+//!
+//! The registry also caps the connections one account may hold.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QuerySelect};
+use tokio::sync::watch;
+
+use crate::entity::user;
+use crate::principal::{Principal, Scope};
+
+/// How often the accounts behind open sockets are re-read.
+pub const WATCH_INTERVAL: Duration = Duration::from_millis(500);
+
+/// Why a socket must close.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Revoked {
+    /// The account is disabled or gone.
+    Disabled,
+    /// Its role or scope changed: the socket's operations would run with stale rights.
+    Changed,
+}
+
+/// What the account looked like when the socket authenticated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Fingerprint {
+    role: String,
+    scope_unit_id: Option<i64>,
+    scope_group_id: Option<i64>,
+}
+
+impl Fingerprint {
+    fn of(p: &Principal) -> Self {
+        let (scope_unit_id, scope_group_id) = match &p.scope {
+            Scope::Unit { unit_id, .. } => (Some(*unit_id), None),
+            Scope::Group { group_id, .. } => (None, Some(*group_id)),
+            Scope::Everything => (None, None),
+        };
+        Fingerprint {
+            role: p.role.as_str().to_owned(),
+            scope_unit_id,
+            scope_group_id,
+        }
+    }
+
+    /// Whether the row still grants what the socket was opened with.
+    fn matches(&self, row: &AccountRow) -> bool {
+        row.role == self.role
+            && match (self.scope_unit_id, self.scope_group_id) {
+                (Some(unit), _) => row.scope_unit_id == Some(unit),
+                (None, Some(group)) => row.scope_group_id == Some(group),
+                (None, None) => true,
+            }
+    }
+}
+
+struct Entry {
+    user_id: i64,
+    fingerprint: Fingerprint,
+    revoke: watch::Sender<Option<Revoked>>,
+}
+
+#[derive(Default)]
+struct Inner {
+    sockets: HashMap<u64, Entry>,
+    per_user: HashMap<i64, usize>,
+}
+
+/// The open sockets of this instance.
+pub struct Sockets {
+    inner: Mutex<Inner>,
+    next_id: AtomicU64,
+    max_per_user: usize,
+}
+
+/// A socket's place in the registry; leaving it (drop) frees the place.
+pub struct Registration {
+    id: u64,
+    user_id: i64,
+    sockets: Arc<Sockets>,
+    /// Becomes `Some` when the socket must close.
+    pub revoked: watch::Receiver<Option<Revoked>>,
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        let mut inner = self.sockets.lock();
+        inner.sockets.remove(&self.id);
+        if let Some(n) = inner.per_user.get_mut(&self.user_id) {
+            *n -= 1;
+            if *n == 0 {
+                inner.per_user.remove(&self.user_id);
+            }
+        }
+    }
+}
+
+#[derive(sea_orm::FromQueryResult)]
+struct AccountRow {
+    id: i64,
+    role: String,
+    scope_unit_id: Option<i64>,
+    scope_group_id: Option<i64>,
+    disabled: bool,
+}
+
+impl Sockets {
+    pub fn new(max_per_user: usize) -> Self {
+        Sockets {
+            inner: Mutex::new(Inner::default()),
+            next_id: AtomicU64::new(1),
+            max_per_user,
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Registers a socket that authenticated as `p`; `None` when the account already holds its
+    /// maximum of connections.
+    pub fn register(self: &Arc<Self>, p: &Principal) -> Option<Registration> {
+        let mut inner = self.lock();
+        let count = inner.per_user.entry(p.user_id).or_default();
+        if *count >= self.max_per_user {
+            return None;
+        }
+        *count += 1;
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let (revoke, revoked) = watch::channel(None);
+        inner.sockets.insert(
+            id,
+            Entry {
+                user_id: p.user_id,
+                fingerprint: Fingerprint::of(p),
+                revoke,
+            },
+        );
+        Some(Registration {
+            id,
+            user_id: p.user_id,
+            sockets: self.clone(),
+            revoked,
+        })
+    }
+
+    /// Open sockets now.
+    pub fn len(&self) -> usize {
+        self.lock().sockets.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Re-reads the accounts behind open sockets (one statement per 500 of them) and revokes
+    /// the sockets whose account no longer grants what they were opened with.
+    pub async fn check_accounts(&self, db: &DatabaseConnection) -> Result<(), sea_orm::DbErr> {
+        let users: Vec<i64> = {
+            let inner = self.lock();
+            let set: HashSet<i64> = inner.sockets.values().map(|e| e.user_id).collect();
+            set.into_iter().collect()
+        };
+        if users.is_empty() {
+            return Ok(());
+        }
+        let mut rows: HashMap<i64, AccountRow> = HashMap::new();
+        for chunk in users.chunks(500) {
+            let found = user::Entity::find()
+                .select_only()
+                .columns([
+                    user::Column::Id,
+                    user::Column::Role,
+                    user::Column::ScopeUnitId,
+                    user::Column::ScopeGroupId,
+                    user::Column::Disabled,
+                ])
+                .filter(user::Column::Id.is_in(chunk.iter().copied()))
+                .into_model::<AccountRow>()
+                .all(db)
+                .await?;
+            rows.extend(found.into_iter().map(|r| (r.id, r)));
+        }
+        let inner = self.lock();
+        for entry in inner.sockets.values() {
+            let verdict = match rows.get(&entry.user_id) {
+                None => Some(Revoked::Disabled),
+                Some(row) if row.disabled => Some(Revoked::Disabled),
+                Some(row) if !entry.fingerprint.matches(row) => Some(Revoked::Changed),
+                Some(_) => None,
+            };
+            if let Some(v) = verdict
+                && entry.revoke.borrow().is_none()
+            {
+                let _ = entry.revoke.send(Some(v));
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs [`Self::check_accounts`] every [`WATCH_INTERVAL`] for as long as the process lives.
+    pub fn watch(self: Arc<Self>, db: DatabaseConnection) {
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(WATCH_INTERVAL);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                if self.is_empty() {
+                    continue;
+                }
+                if let Err(e) = self.check_accounts(&db).await {
+                    // The database is down: operations fail on their own; keep watching.
+                    tracing::debug!(error = %e, "socket account check failed");
+                }
+            }
+        });
+    }
+}
