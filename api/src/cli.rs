@@ -23,7 +23,7 @@ pub async fn run(cli: Cli) -> Result<(), String> {
                 .await
                 .map_err(|e| e.to_string())?;
             let result = match action {
-                MigrateAction::Up => cdtg_migrations::Migrator::up(&conn, None).await,
+                MigrateAction::Up => db::migrate(&conn).await,
                 MigrateAction::Down { steps } => {
                     cdtg_migrations::Migrator::down(&conn, Some(steps)).await
                 }

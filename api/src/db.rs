@@ -10,8 +10,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use sea_orm::{
-    ConnectOptions, Database, DatabaseBackend, DatabaseConnection, DatabaseTransaction, DbErr,
-    SqliteTransactionMode, TransactionOptions, TransactionTrait,
+    ConnectOptions, ConnectionTrait, Database, DatabaseBackend, DatabaseConnection,
+    DatabaseTransaction, DbErr, SqliteTransactionMode, TransactionOptions, TransactionTrait,
 };
 use sea_orm_migration::MigratorTrait;
 
@@ -100,8 +100,92 @@ pub async fn connect(
 }
 
 /// Applies pending migrations.
+///
+/// Several instances starting at once take turns: on PostgreSQL a session-level advisory lock,
+/// held on a connection of its own while the migrations run on another, serialises them (the
+/// first migrates, the others then find nothing pending). The pool needs two connections.
+///
+/// A database that records migrations this binary does not know was migrated by a newer
+/// version: it is refused, since serving it with older code could corrupt what the newer code
+/// relies on.
 pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
-    cdtg_migrations::Migrator::up(db, None).await
+    let mut sqlite_guard = None;
+    let lock = match db.get_database_backend() {
+        DatabaseBackend::Postgres => {
+            let mut conn = db
+                .get_postgres_connection_pool()
+                .acquire()
+                .await
+                .map_err(|e| DbErr::Conn(sea_orm::RuntimeErr::SqlxError(e.into())))?;
+            sea_orm::sqlx::query("SELECT pg_advisory_lock($1)")
+                .bind(MIGRATION_LOCK)
+                .execute(&mut *conn)
+                .await
+                .map_err(|e| DbErr::Exec(sea_orm::RuntimeErr::SqlxError(e.into())))?;
+            Some(conn)
+        }
+        // SQLite has no advisory locks; one process serves one SQLite file, and within it the
+        // instances (tests start several) take turns here.
+        _ => {
+            sqlite_guard = Some(SQLITE_MIGRATIONS.lock().await);
+            None
+        }
+    };
+    let result = async {
+        refuse_newer_schema(db).await?;
+        cdtg_migrations::Migrator::up(db, None).await
+    }
+    .await;
+    if let Some(mut conn) = lock {
+        // Unlocking can only fail with the connection, which releases the lock anyway.
+        let _ = sea_orm::sqlx::query("SELECT pg_advisory_unlock($1)")
+            .bind(MIGRATION_LOCK)
+            .execute(&mut *conn)
+            .await;
+    }
+    drop(sqlite_guard);
+    result
+}
+
+/// Serialises start-up migrations of SQLite databases within this process.
+static SQLITE_MIGRATIONS: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// The advisory lock key of start-up migrations ("CDTGMIGR" in ASCII).
+const MIGRATION_LOCK: i64 = 0x4344_5447_4d49_4752;
+
+/// Fails when the database has applied migrations this binary does not contain.
+pub async fn refuse_newer_schema(db: &DatabaseConnection) -> Result<(), DbErr> {
+    let known: std::collections::HashSet<String> = cdtg_migrations::Migrator::migrations()
+        .iter()
+        .map(|m| m.name().to_owned())
+        .collect();
+    let manager = sea_orm_migration::SchemaManager::new(db);
+    if !manager.has_table("seaql_migrations").await? {
+        // A new database: nothing applied yet.
+        return Ok(());
+    }
+    let rows = db
+        .query_all_raw(sea_orm::Statement::from_string(
+            db.get_database_backend(),
+            "SELECT version FROM seaql_migrations",
+        ))
+        .await?;
+    let mut unknown = Vec::new();
+    for row in rows {
+        let version: String = row.try_get_by_index(0)?;
+        if !known.contains(&version) {
+            unknown.push(version);
+        }
+    }
+    if unknown.is_empty() {
+        Ok(())
+    } else {
+        Err(DbErr::Custom(format!(
+            "the database was migrated by a newer version of cdtg (it has {}, which this binary \
+             does not know): run that version or newer",
+            unknown.join(", ")
+        )))
+    }
 }
 
 /// Begins a write transaction. On SQLite it takes the write lock up front (`BEGIN IMMEDIATE`),

@@ -120,7 +120,8 @@ impl Application {
         // statement timeout (a long migration is not a slow request).
         {
             let maintenance = PoolSettings {
-                max_connections: 1,
+                // Two: migrations hold PostgreSQL's advisory lock on one while running on the other.
+                max_connections: 2,
                 statement_timeout: Duration::ZERO,
                 ..pool.clone()
             };

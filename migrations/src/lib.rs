@@ -1,12 +1,19 @@
 //! The CDTG database schema. This crate is the only place the schema changes: every change is a
 //! new migration with both `up` and `down`, and the server runs pending migrations at start-up.
+//!
+//! A migration never changes once it is on main: databases that ran it must hold the schema it
+//! made. Migrations built from generated SQL (the rollups) are frozen as SQL snapshots under
+//! `sql/`; `schema/` holds the schema after every migration on both backends, and a test
+//! fails when running the migrations no longer reproduces them.
 
 pub use sea_orm_migration::prelude::*;
 
 mod m20261128_000001_create_schema;
 mod m20261128_000002_unit_targets;
 mod m20261201_000003_stats_rollups;
+mod m20261201_000004_all_time_totals;
 pub mod rollups;
+pub mod sql;
 
 /// All migrations, oldest first.
 pub struct Migrator;
@@ -18,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000001_create_schema::Migration),
             Box::new(m20261128_000002_unit_targets::Migration),
             Box::new(m20261201_000003_stats_rollups::Migration),
+            Box::new(m20261201_000004_all_time_totals::Migration),
         ]
     }
 }

@@ -1,33 +1,25 @@
-//! Statistics rollups (issue 5): the per-unit counters of [`crate::rollups`], their triggers,
-//! and a back-fill from the facts already in the database.
+//! Statistics rollups: the per-unit counters described in [`crate::rollups`], their triggers,
+//! and a back-fill from the facts already in the database — as first released, without the
+//! all-time totals (those came with the next migration). A frozen SQL snapshot, so that a later
+//! change of the rollup generator can never change what this migration did.
 
 use sea_orm_migration::prelude::*;
 
-use crate::rollups;
+use crate::snapshot;
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
-async fn run(manager: &SchemaManager<'_>, statements: Vec<String>) -> Result<(), DbErr> {
-    let db = manager.get_connection();
-    for sql in statements {
-        db.execute_unprepared(&sql).await?;
-    }
-    Ok(())
-}
-
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        let backend = manager.get_database_backend();
-        run(manager, rollups::create_statements(backend)).await?;
-        run(manager, rollups::rebuild_statements(backend)).await
+        crate::sql::run(manager, &snapshot!("m20261201_000003_stats_rollups", "up")).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        run(
+        crate::sql::run(
             manager,
-            rollups::drop_statements(manager.get_database_backend()),
+            &snapshot!("m20261201_000003_stats_rollups", "down"),
         )
         .await
     }

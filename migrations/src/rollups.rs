@@ -1,4 +1,4 @@
-//! Statistics rollups (issue 5): per-unit counters that the database keeps in step with the
+//! Statistics rollups: per-unit counters that the database keeps in step with the
 //! facts, so a dashboard reads O(units asked for) rows instead of every task and activity of the
 //! city.
 //!
@@ -492,6 +492,10 @@ fn tables() -> Vec<&'static str> {
 }
 
 /// Creates the rollup tables and their triggers (empty: follow with [`rebuild_statements`]).
+///
+/// This generator describes the rollups as they are now, for rebuilds and bulk loads; the
+/// migrations that created them are frozen SQL snapshots. A change here needs a new migration
+/// (the schema test fails until there is one).
 pub fn create_statements(backend: DatabaseBackend) -> Vec<String> {
     // WITHOUT ROWID: SQLite stores the rows in primary-key order, so the rows of one anchor are
     // adjacent, like PostgreSQL's index scan of the key.

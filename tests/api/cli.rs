@@ -187,8 +187,9 @@ async fn rollups_are_back_filled_and_rebuilt_from_the_command_line(backend: Back
         "the seed filled every rollup"
     );
 
-    // Undo the rollup migration on a database full of facts, then apply it again.
-    let (ok, out) = cdtg(&bin, &url, &["migrate", "down"], None);
+    // Undo the rollup migrations (the all-time totals, then the rollups) on a database full of
+    // facts, then apply them again.
+    let (ok, out) = cdtg(&bin, &url, &["migrate", "down", "--steps", "2"], None);
     assert!(ok, "{out}");
     let gone = conn
         .execute_unprepared("SELECT COUNT(*) FROM rollup_tasks")

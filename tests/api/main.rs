@@ -13,6 +13,7 @@ mod graphiql;
 mod groups;
 mod http;
 mod members;
+mod migrations;
 mod pipeline;
 mod platform;
 mod reference_clients;
