@@ -12,6 +12,7 @@ mod demo;
 mod graphiql;
 mod groups;
 mod http;
+mod input_limits;
 mod members;
 mod platform;
 mod reference_clients;

@@ -44,7 +44,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use cdtg_core::policy::{self, Action};
-use cdtg_core::validate;
+use cdtg_core::{limits, validate};
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{

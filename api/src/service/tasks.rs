@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use cdtg_core::activity::{self, OutcomeKind};
 use cdtg_core::policy::Action;
 use cdtg_core::task::{self as rules, TaskAction, TaskKind, TaskStatus, TransitionError};
-use cdtg_core::{text, validate};
+use cdtg_core::{limits, text, validate};
 use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::sea_query::ExprTrait;
@@ -268,8 +268,8 @@ pub struct NewTask {
     pub target: Option<i64>,
 }
 
-/// The largest target a task may have: far above any ward's population, low enough to catch typos.
-pub const MAX_TARGET: i64 = 10_000_000;
+/// The largest target a task may have (see `cdtg_core::limits`).
+pub const MAX_TARGET: i64 = limits::MAX_TASK_TARGET;
 
 pub async fn create(
     db: &DatabaseConnection,
@@ -321,7 +321,11 @@ async fn create_in(
     let description = validate::optional_text("description", input.description.as_deref(), 4000)?;
     let target = input
         .target
-        .map(|t| validate::count_in_range("target", t, 0, MAX_TARGET))
+        .map(|t| validate::count_at_most("target", t, MAX_TARGET))
+        .transpose()?;
+    let due_on = input
+        .due_on
+        .map(|d| validate::due_date("dueOn", d, today_in_vietnam()))
         .transpose()?;
     let grp = group_for_write(txn, p, input.group_id, "groupId").await?;
     if !scope::unit_in_scope(p, &grp.unit_path) {
@@ -340,7 +344,7 @@ async fn create_in(
         kind: Set(input.kind.as_str().to_owned()),
         priority: Set(input.priority.as_str().to_owned()),
         status: Set(TaskStatus::Open.as_str().to_owned()),
-        due_on: Set(input.due_on),
+        due_on: Set(due_on),
         target: Set(target),
         progress: Set(0),
         version: Set(1),
@@ -434,11 +438,13 @@ async fn update_in(
         am.priority = Set(pr.as_str().to_owned());
     }
     if let Some(due) = c.due_on {
-        am.due_on = Set(due);
+        am.due_on = Set(due
+            .map(|d| validate::due_date("dueOn", d, today_in_vietnam()))
+            .transpose()?);
     }
     if let Some(target) = c.target {
         am.target = Set(target
-            .map(|t| validate::count_in_range("target", t, 0, MAX_TARGET))
+            .map(|t| validate::count_at_most("target", t, MAX_TARGET))
             .transpose()?);
     }
     am.version = Set(current.version + 1);
@@ -566,9 +572,6 @@ fn report_hash(r: &Report, note: &Option<String>) -> String {
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// How far in the future a report may claim to have happened (phone clocks drift).
-const MAX_CLOCK_SKEW: chrono::Duration = chrono::Duration::minutes(10);
-
 pub async fn report_activity(
     db: &DatabaseConnection,
     p: &Principal,
@@ -583,9 +586,7 @@ pub async fn report_activity(
         r.note.as_deref(),
         max_residents,
     )?;
-    if r.occurred_at > Utc::now() + MAX_CLOCK_SKEW {
-        return Err(ApiError::bad_input("occurredAt", "is in the future"));
-    }
+    validate::occurred_at("occurredAt", r.occurred_at, Utc::now())?;
     let hash = report_hash(&r, &note);
     if let Some(replay) = replay(db, p, &r.idempotency_key, &hash).await? {
         return Ok(replay);
