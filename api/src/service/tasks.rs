@@ -472,6 +472,20 @@ pub async fn transition(
     action: TaskAction,
     expected_version: i32,
 ) -> ApiResult<task::Model> {
+    // The role comes before any look-up, as with every other role-level denial: a caller whose
+    // role may never take this action hears the same FORBIDDEN whether the task exists, lies
+    // outside their scope or is theirs — the answer must not reveal which.
+    if !rules::role_may(p.role, action) {
+        let err = ApiError::forbidden(
+            TransitionError::NotPermitted {
+                role: p.role,
+                action,
+            }
+            .to_string(),
+        );
+        audit::record_failure(db, p, "transitionTask", &err).await;
+        return Err(err);
+    }
     let txn = write_txn(db).await?;
     let outcome = transition_in(&txn, p, id, action, expected_version).await;
     audit::conclude(db, txn, p, "transitionTask", outcome).await

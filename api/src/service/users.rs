@@ -158,8 +158,13 @@ async fn create_in(
         if !scope::unit_in_scope(p, &u.path) {
             return Err(ApiError::forbidden("the unit is outside your scope"));
         }
+        // A member outside the caller's scope is reported exactly like a missing one.
         if let Some(mid) = input.member_id
-            && member::Entity::find_by_id(mid).one(txn).await?.is_none()
+            && member::Entity::find_by_id(mid)
+                .filter(scope::members(p))
+                .one(txn)
+                .await?
+                .is_none()
         {
             return Err(ApiError::bad_input("memberId", "no such member"));
         }
