@@ -6,6 +6,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261128_000001_create_schema;
 mod m20261128_000002_unit_targets;
 mod m20261201_000003_stats_rollups;
+mod m20261202_000004_activity_keys_per_user;
 pub mod rollups;
 
 /// All migrations, oldest first.
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000001_create_schema::Migration),
             Box::new(m20261128_000002_unit_targets::Migration),
             Box::new(m20261201_000003_stats_rollups::Migration),
+            Box::new(m20261202_000004_activity_keys_per_user::Migration),
         ]
     }
 }

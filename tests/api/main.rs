@@ -13,6 +13,7 @@ mod graphiql;
 mod groups;
 mod http;
 mod input_limits;
+mod leaks;
 mod members;
 mod platform;
 mod reference_clients;

@@ -2,9 +2,13 @@
 //!
 //! Two guarantees live here. Optimistic concurrency: every task write names the version it
 //! read, and the `UPDATE … WHERE version = ?` either wins or reports `CONFLICT`. Exactly-once
-//! reports: the phone's idempotency key is unique in the database, a replay with the same content
-//! returns the original result, a replay with other content is `CONFLICT`, and progress is added
-//! by `progress = progress + delta` in the same transaction as the insert.
+//! reports: the phone's idempotency key is unique per reporting user in the database, a replay
+//! with the same content returns the original result, a replay with other content is `CONFLICT`,
+//! and progress is added by `progress = progress + delta` in the same transaction as the insert.
+//!
+//! Keys belong to the user who reports, and the task's scope is checked before any key is
+//! looked up: a key tells nobody anything about another user's reports (whether one exists,
+//! its note), and nobody can claim a key in advance to block someone else's report.
 
 use std::collections::HashMap;
 
@@ -602,6 +606,17 @@ pub async fn report_activity(
     )?;
     validate::occurred_at("occurredAt", r.occurred_at, Utc::now())?;
     let hash = report_hash(&r, &note);
+    // Scope before keys: a task the caller cannot see is NOT_FOUND whatever key comes with it,
+    // exactly as it would be for a fresh key.
+    let visible = task::Entity::find_by_id(r.task_id)
+        .filter(scope::tasks(p))
+        .one(db)
+        .await?;
+    if visible.is_none() {
+        let err = ApiError::NotFound("task");
+        audit::record_failure(db, p, "reportActivity", &err).await;
+        return Err(err);
+    }
     if let Some(replay) = replay(db, p, &r.idempotency_key, &hash).await? {
         return Ok(replay);
     }
@@ -621,6 +636,19 @@ pub async fn report_activity(
 
 const RACE: &str = "idempotency-race";
 
+/// Reports made by the principal: keys are unique per reporting user (the system actor, which
+/// has no user row, reports as `NULL`).
+fn reported_by(p: &Principal) -> Condition {
+    let col = activity_e::Column::ReportedByUserId;
+    Condition::all().add(match p.user_ref() {
+        Some(id) => col.eq(id),
+        None => col.is_null(),
+    })
+}
+
+/// The principal's own earlier report under `key`, if any: the same content is answered with
+/// the original, other content with `CONFLICT`. Only the caller's own reports are looked at, so
+/// neither answer says anything about anyone else's.
 async fn replay(
     db: &DatabaseConnection,
     p: &Principal,
@@ -629,6 +657,7 @@ async fn replay(
 ) -> ApiResult<Option<Reported>> {
     let Some(existing) = activity_e::Entity::find()
         .filter(activity_e::Column::IdempotencyKey.eq(key))
+        .filter(reported_by(p))
         .one(db)
         .await?
     else {
