@@ -3,7 +3,8 @@
 //! Objects outside a caller's scope must look exactly like objects that do not exist: same code,
 //! same message, same HTTP status, same `data`. The pairs below are compared byte for byte.
 //! Field reports' idempotency keys belong to the user who sends them: a key says nothing about
-//! anyone else's reports and blocks nobody.
+//! anyone else's reports and blocks nobody. And password checks, now off the async executor,
+//! still answer an unknown user exactly like a wrong password.
 
 use cdtg_api::entity::activity;
 use cdtg_api::ids::NodeType;
@@ -272,7 +273,62 @@ async fn idempotency_keys_belong_to_their_user(backend: Backend) {
     assert_eq!(data["node"]["progress"], 3);
 }
 
+const LOGIN: &str = "mutation($u: String!, $p: String!) { login(input: { username: $u, password: $p }) { accessToken } }";
+
+async fn passwords_are_checked_off_the_executor(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let f = Fixture::load(&app).await;
+    let district = app.login(users::DISTRICT_A, PASSWORD).await;
+    // createUser hashes before its transaction; the new account signs in.
+    app.ok(
+        &district,
+        "mutation($i: CreateUserInput!) { createUser(input: $i) { user { username } } }",
+        json!({ "i": { "username": "ana-ward", "password": "ana's long password", "role": "WARD_LEADER",
+            "scopeUnitId": gid(NodeType::AdminUnit, f.ward_a1) } }),
+    )
+    .await;
+    app.login("ana-ward", "ana's long password").await;
+    // Unknown user and wrong password: the same answer.
+    let (s1, b1) = app
+        .gql(
+            None,
+            LOGIN,
+            json!({ "u": "ana-ward", "p": "wrong password!" }),
+        )
+        .await;
+    let (s2, b2) = app
+        .gql(
+            None,
+            LOGIN,
+            json!({ "u": "nobody-here", "p": "wrong password!" }),
+        )
+        .await;
+    assert_eq!(
+        b1["errors"][0]["extensions"]["code"], "UNAUTHENTICATED",
+        "{b1}"
+    );
+    assert_eq!((s1, b1.to_string()), (s2, b2.to_string()));
+    // Logins in flight and ordinary requests side by side all complete (argon2 runs on the
+    // blocking pool; no timing is asserted, only that nothing is starved or fails).
+    let logins =
+        (0..6).map(|_| app.gql(None, LOGIN, json!({ "u": users::WARD_A1, "p": PASSWORD })));
+    let reads = (0..6).map(|_| app.gql(Some(&district), "{ me { username } }", json!({})));
+    let (logins, reads) = tokio::join!(
+        futures_util::future::join_all(logins),
+        futures_util::future::join_all(reads)
+    );
+    for (_, body) in logins {
+        assert!(body["data"]["login"]["accessToken"].is_string(), "{body}");
+    }
+    for (_, body) in reads {
+        assert_eq!(body["data"]["me"]["username"], users::DISTRICT_A, "{body}");
+    }
+}
+
 on_both_databases!(
     look_alikes_are_identical,
-    idempotency_keys_belong_to_their_user
+    idempotency_keys_belong_to_their_user,
+    passwords_are_checked_off_the_executor,
 );
