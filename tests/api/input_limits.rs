@@ -178,6 +178,26 @@ async fn task_and_report_numbers_and_dates_are_bounded(backend: Backend) {
         }
         refused(&app, &ward, UPDATE_TASK, json!({ "i": i }), field).await;
     }
+    // Versions count edits from 1: anything else is refused naming the field, not a parse error
+    // or a concurrent edit.
+    for v in [0, -1, 1_i64 << 40] {
+        refused(
+            &app,
+            &ward,
+            UPDATE_TASK,
+            json!({ "i": { "id": task, "expectedVersion": v, "target": 5 } }),
+            "expectedVersion",
+        )
+        .await;
+        refused(
+            &app,
+            &ward,
+            "mutation($i: TransitionTaskInput!) { transitionTask(input: $i) { task { status } } }",
+            json!({ "i": { "id": task, "action": "START", "expectedVersion": v } }),
+            "expectedVersion",
+        )
+        .await;
+    }
     let data = app
         .ok(
             &ward,

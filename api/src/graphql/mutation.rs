@@ -32,6 +32,18 @@ fn reference(t: NodeType, id: &ID, field: &str) -> Result<i64, ApiError> {
     decode(t, id).ok_or_else(|| ApiError::bad_input(field, format!("is not a {} ID", t.name())))
 }
 
+/// The version an edit was based on. Versions start at 1 and count edits, so a number outside
+/// `1..=2^31-1` can never match; it is refused naming the field rather than failing to parse
+/// (beyond 32 bits) or being reported as a concurrent edit.
+fn version(v: i64) -> Result<i32, ApiError> {
+    i32::try_from(v).ok().filter(|v| *v >= 1).ok_or_else(|| {
+        ApiError::bad_input(
+            "expectedVersion",
+            format!("must be between 1 and {}", i32::MAX),
+        )
+    })
+}
+
 fn opt_reference(t: NodeType, id: &Option<ID>, field: &str) -> Result<Option<i64>, ApiError> {
     id.as_ref().map(|id| reference(t, id, field)).transpose()
 }
@@ -127,7 +139,7 @@ pub struct CreateGroupPayload {
 pub struct UpdateGroupInput {
     pub id: ID,
     /// The version you read; a stale one is `CONFLICT`.
-    pub expected_version: Option<i32>,
+    pub expected_version: Option<i64>,
     pub name: Option<String>,
     pub status: Option<GroupStatus>,
     pub unit_id: Option<ID>,
@@ -163,7 +175,7 @@ pub struct CreateMemberPayload {
 #[derive(InputObject)]
 pub struct UpdateMemberInput {
     pub id: ID,
-    pub expected_version: Option<i32>,
+    pub expected_version: Option<i64>,
     pub family_name: Option<String>,
     pub middle_name: Option<String>,
     pub given_name: Option<String>,
@@ -230,7 +242,7 @@ pub struct CreateTaskPayload {
 pub struct UpdateTaskInput {
     pub id: ID,
     /// The version you read; a stale one is `CONFLICT` and changes nothing.
-    pub expected_version: i32,
+    pub expected_version: i64,
     pub group_id: Option<ID>,
     pub assignee_id: Option<ID>,
     /// Set to true to remove the assignee.
@@ -253,7 +265,7 @@ pub struct UpdateTaskPayload {
 pub struct TransitionTaskInput {
     pub id: ID,
     pub action: TaskAction,
-    pub expected_version: i32,
+    pub expected_version: i64,
 }
 
 #[derive(SimpleObject)]
@@ -463,7 +475,7 @@ impl MutationRoot {
             decision_number: input.decision_number,
             zalo_url: input.zalo_url,
             leader_member_id: opt_reference(NodeType::Member, &input.leader_id, "leaderId")?,
-            expected_version: input.expected_version,
+            expected_version: input.expected_version.map(version).transpose()?,
         };
         Ok(UpdateGroupPayload {
             group: Group(groups::update(db(ctx), p, id, changes).await?),
@@ -504,7 +516,7 @@ impl MutationRoot {
             phone: input.phone,
             affiliation: input.affiliation.map(|a| a.as_str().to_owned()),
             trained_on: input.trained_on,
-            expected_version: input.expected_version,
+            expected_version: input.expected_version.map(version).transpose()?,
         };
         Ok(UpdateMemberPayload {
             member: Member(members::update(db(ctx), p, id, changes).await?),
@@ -585,7 +597,7 @@ impl MutationRoot {
             due_on: input.due_on.map(Some),
             target: input.target.map(Some),
         };
-        let task = tasks::update(db(ctx), p, id, input.expected_version, changes).await?;
+        let task = tasks::update(db(ctx), p, id, version(input.expected_version)?, changes).await?;
         state(ctx)
             .events
             .publish(TaskEventKind::Updated, &task)
@@ -601,8 +613,14 @@ impl MutationRoot {
     ) -> Result<TransitionTaskPayload> {
         let p = principal(ctx)?;
         let id = target(NodeType::Task, &input.id, "task")?;
-        let task =
-            tasks::transition(db(ctx), p, id, input.action.into(), input.expected_version).await?;
+        let task = tasks::transition(
+            db(ctx),
+            p,
+            id,
+            input.action.into(),
+            version(input.expected_version)?,
+        )
+        .await?;
         state(ctx)
             .events
             .publish(TaskEventKind::Transitioned, &task)
