@@ -4,6 +4,7 @@
 //! (actix-web + SeaORM) and the phone (Kotlin through UniFFI) make identical decisions:
 //! - [`text`]: NFC storage form and the accent-insensitive Vietnamese search key;
 //! - [`validate`]: field validation returning [`error::ValidationError`];
+//! - [`limits`]: the documented bounds of every number, date and search text clients send;
 //! - [`policy`]: roles, actions and the role table, granting rules, scope paths;
 //! - [`task`]: the task state machine and who may drive it;
 //! - [`activity`]: what counts toward a target, and field-report validation.
@@ -40,6 +41,7 @@ macro_rules! wire_enum_impl {
 
 pub mod activity;
 pub mod error;
+pub mod limits;
 pub mod policy;
 pub mod task;
 pub mod text;

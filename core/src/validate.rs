@@ -8,7 +8,10 @@
 //! The server calls these from its service layer and the Android companion calls the very same
 //! functions through UniFFI, so a form the phone accepts offline is a form the server accepts.
 
+use chrono::{DateTime, Datelike, Duration, Months, NaiveDate, Utc};
+
 use crate::error::ValidationError;
+use crate::limits;
 use crate::text::nfc;
 
 /// Longest URL accepted, in characters: the de-facto limit of browsers and most platforms' link fields.
@@ -23,6 +26,42 @@ fn single_line(value: &str) -> String {
         .split_whitespace()
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+/// Unicode's invisible text-direction controls: the embeddings and overrides U+202A–U+202E, the
+/// isolates U+2066–U+2069, the marks U+200E/U+200F and the Arabic letter mark U+061C.
+///
+/// They reorder how the surrounding text is displayed ("Trojan source"): a name holding one can
+/// show as something else than what is stored and searched, so it is refused rather than
+/// stripped — silently changing what the user typed would hide the attempt.
+pub fn is_bidi_control(c: char) -> bool {
+    matches!(
+        c,
+        '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}' | '\u{061C}'
+    )
+}
+
+/// Refuses text-direction controls anywhere in `value`.
+fn no_bidi(field: &str, value: &str) -> Result<(), ValidationError> {
+    if value.chars().any(is_bidi_control) {
+        return Err(ValidationError::new(
+            field,
+            "Must not contain text-direction control characters.",
+        ));
+    }
+    Ok(())
+}
+
+/// Refuses any control character (Unicode category Cc: tabs and line breaks included) and any
+/// text-direction control: what a one-line name or title may not hold.
+fn one_line_chars(field: &str, value: &str) -> Result<(), ValidationError> {
+    if value.chars().any(char::is_control) {
+        return Err(ValidationError::new(
+            field,
+            "Must be one line, without tabs or control characters.",
+        ));
+    }
+    no_bidi(field, value)
 }
 
 fn chars_between(field: &str, value: &str, min: usize, max: usize) -> Result<(), ValidationError> {
@@ -45,24 +84,21 @@ fn chars_between(field: &str, value: &str, min: usize, max: usize) -> Result<(),
     Ok(())
 }
 
-/// Validates a required one-line text (a title, a group name): trimmed, NFC, internal whitespace
-/// collapsed to single spaces, 1..=`max_chars` characters, no control characters.
+/// Validates a required one-line text (a title, a group or product name): trimmed, NFC, runs of
+/// spaces collapsed to one, 1..=`max_chars` characters, no control characters and no
+/// text-direction controls ([`is_bidi_control`]).
 ///
-/// Line breaks and tabs count as whitespace and are collapsed rather than rejected: they usually
-/// come from pasting and would break list layouts. Other control characters are rejected because
-/// they are invisible and never intended.
+/// Tabs and line breaks *inside* the text are refused, not collapsed: names and titles are shown
+/// in lists, exports and notifications where a hidden line break splits a row or fakes a second
+/// line, so the user should see and fix it. Leading and trailing ones are trimmed like spaces.
 pub fn required_text(
     field: &str,
     value: &str,
     max_chars: usize,
 ) -> Result<String, ValidationError> {
-    let text = single_line(value);
-    if text.chars().any(char::is_control) {
-        return Err(ValidationError::new(
-            field,
-            "Must not contain control characters.",
-        ));
-    }
+    let trimmed = value.trim();
+    one_line_chars(field, trimmed)?;
+    let text = single_line(trimmed);
     chars_between(field, &text, 1, max_chars)?;
     Ok(text)
 }
@@ -72,6 +108,8 @@ pub fn required_text(
 /// characters other than line breaks and tabs.
 ///
 /// Internal whitespace is kept as typed, because notes are free text where layout can matter.
+/// Text-direction controls are refused here too: a note is displayed next to names, and a
+/// reordering override in it is no less misleading there.
 pub fn optional_text(
     field: &str,
     value: Option<&str>,
@@ -92,6 +130,7 @@ pub fn optional_text(
             "Must not contain control characters.",
         ));
     }
+    no_bidi(field, &text)?;
     chars_between(field, &text, 1, max_chars)?;
     Ok(Some(text))
 }
@@ -103,7 +142,9 @@ pub fn optional_text(
 /// Digits and symbols are refused because they are almost always typos or pasted phone numbers,
 /// and the folded search key built from names should stay clean.
 pub fn person_name_part(field: &str, value: &str) -> Result<String, ValidationError> {
-    let name = single_line(value);
+    let trimmed = value.trim();
+    one_line_chars(field, trimmed)?;
+    let name = single_line(trimmed);
     chars_between(field, &name, 1, MAX_NAME_PART_CHARS)?;
     let allowed = |c: char| {
         c.is_alphabetic()
@@ -233,23 +274,137 @@ pub fn count_in_range(field: &str, value: i64, min: i64, max: i64) -> Result<i64
     Ok(value)
 }
 
-/// Accepts an OCOP star rating, 0..=5 (0 meaning not rated; the OCOP programme awards 3 to 5 stars).
-pub fn ocop_stars(field: &str, value: i32) -> Result<i32, ValidationError> {
-    if !(0..=5).contains(&value) {
+/// Accepts a count between 0 and `max` (both included): every count a client sends has a
+/// documented realistic maximum in [`crate::limits`].
+pub fn count_at_most(field: &str, value: i64, max: i64) -> Result<i64, ValidationError> {
+    count_in_range(field, value, 0, max)
+}
+
+/// Accepts an OCOP star rating, 0..=5 (0 meaning not rated; the OCOP programme awards 3 to 5
+/// stars). Takes the wire integer as sent, so a value beyond 32 bits is refused here naming the
+/// field rather than failing to parse.
+pub fn ocop_stars(field: &str, value: i64) -> Result<i32, ValidationError> {
+    if !(0..=limits::MAX_OCOP_STARS).contains(&value) {
         return Err(ValidationError::new(
             field,
             "Must be between 0 and 5 stars.",
         ));
     }
-    Ok(value)
+    Ok(value as i32)
 }
 
-/// Validates a client-generated idempotency key: 8..=128 characters of `A-Z a-z 0-9 _ . : -`.
+/// Validates a `search` filter: absent or blank gives `Ok(None)` (no filter); otherwise at most
+/// [`limits::MAX_SEARCH_CHARS`] characters once trimmed, returned as typed (the search folds it).
+pub fn search_text(field: &str, value: Option<&str>) -> Result<Option<String>, ValidationError> {
+    let Some(text) = value.map(str::trim).filter(|t| !t.is_empty()) else {
+        return Ok(None);
+    };
+    chars_between(field, text, 1, limits::MAX_SEARCH_CHARS)?;
+    Ok(Some(text.to_owned()))
+}
+
+/// 1 January of [`limits::PROGRAMME_START_YEAR`]: the earliest plausible date of any work.
+pub fn programme_start() -> NaiveDate {
+    NaiveDate::from_ymd_opt(limits::PROGRAMME_START_YEAR, 1, 1).expect("a valid date")
+}
+
+/// Accepts a task's due date between the programme start and [`limits::MAX_DUE_YEARS_AHEAD`]
+/// years after `today` (the caller's today in Vietnam, passed in so the rule stays pure).
+///
+/// Past due dates are allowed — a task can be recorded after the fact — but not before the
+/// programme existed.
+pub fn due_date(
+    field: &str,
+    due: NaiveDate,
+    today: NaiveDate,
+) -> Result<NaiveDate, ValidationError> {
+    let earliest = programme_start();
+    let latest = today
+        .checked_add_months(Months::new(12 * limits::MAX_DUE_YEARS_AHEAD))
+        .unwrap_or(NaiveDate::MAX);
+    if due < earliest {
+        return Err(ValidationError::new(
+            field,
+            format!("Must not be before {earliest}, when the programme started."),
+        ));
+    }
+    if due > latest {
+        return Err(ValidationError::new(
+            field,
+            format!(
+                "Must be at most {} years ahead (until {latest}).",
+                limits::MAX_DUE_YEARS_AHEAD
+            ),
+        ));
+    }
+    Ok(due)
+}
+
+/// Accepts the time a field session happened: not before the programme start (midnight of
+/// 1 January in Vietnam, UTC+7) and not after `now` plus [`limits::MAX_CLOCK_SKEW_SECS`].
+pub fn occurred_at(
+    field: &str,
+    at: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<DateTime<Utc>, ValidationError> {
+    let earliest = programme_start()
+        .and_hms_opt(0, 0, 0)
+        .expect("midnight")
+        .and_utc()
+        - Duration::hours(7);
+    if at < earliest {
+        return Err(ValidationError::new(
+            field,
+            format!(
+                "Must not be before {}, when the programme started.",
+                programme_start()
+            ),
+        ));
+    }
+    if at > now + Duration::seconds(limits::MAX_CLOCK_SKEW_SECS) {
+        return Err(ValidationError::new(field, "Must not be in the future."));
+    }
+    Ok(at)
+}
+
+/// Accepts a household survey's period: both ends in the programme's years, from
+/// [`limits::PROGRAMME_START_YEAR`] to the year after `today`'s
+/// ([`limits::SURVEY_YEARS_AHEAD`]), and the end not before the start.
+pub fn survey_period(
+    start: NaiveDate,
+    end: NaiveDate,
+    today: NaiveDate,
+) -> Result<(), ValidationError> {
+    let last_year = today.year() + limits::SURVEY_YEARS_AHEAD;
+    for (field, date) in [("periodStart", start), ("periodEnd", end)] {
+        if !(limits::PROGRAMME_START_YEAR..=last_year).contains(&date.year()) {
+            return Err(ValidationError::new(
+                field,
+                format!(
+                    "Must be in the years {} to {last_year}.",
+                    limits::PROGRAMME_START_YEAR
+                ),
+            ));
+        }
+    }
+    not_before("periodEnd", &start, &end)
+}
+
+/// Validates a client-generated idempotency key: 8..=128 characters of `A-Z a-z 0-9 _ . : -`,
+/// returned exactly as sent.
 ///
 /// Wide enough for UUIDs, ULIDs and `device:counter` schemes, narrow enough to store and log
-/// safely. The lower bound stops trivially colliding keys such as `1`.
+/// safely. The lower bound stops trivially colliding keys such as `1`. Surrounding whitespace is
+/// refused rather than trimmed: a key is an identity compared byte for byte, and `" k"` quietly
+/// becoming `"k"` (or not) on one path but not another is how a retry turns into a second report.
 pub fn idempotency_key(field: &str, value: &str) -> Result<String, ValidationError> {
-    let key = value.trim();
+    let key = value;
+    if key.trim() != key {
+        return Err(ValidationError::new(
+            field,
+            "Must not start or end with spaces.",
+        ));
+    }
     chars_between(field, key, 8, 128)?;
     if !key
         .bytes()
@@ -324,7 +479,7 @@ mod tests {
     #[test]
     fn required_text_trims_collapses_and_normalises() {
         assert_eq!(
-            required_text("title", "  Hỗ trợ \t VNeID\n tổ 5 ", 100).unwrap(),
+            required_text("title", " \n Hỗ trợ   VNeID\u{a0} tổ 5 \t", 100).unwrap(),
             "Hỗ trợ VNeID tổ 5"
         );
         assert_eq!(
@@ -343,6 +498,60 @@ mod tests {
         // Limits count characters, not bytes: 10 Vietnamese letters fit in 10.
         assert!(required_text("t", "ễễễễễễễễễễ", 10).is_ok());
         assert!(required_text("t", "ễễễễễễễễễễễ", 10).is_err());
+    }
+
+    #[test]
+    fn names_and_titles_refuse_line_breaks_tabs_and_direction_controls() {
+        for bad in [
+            "Tổ 5\ttổ 6",
+            "Tổ 5\ntổ 6",
+            "Tổ 5\r\ntổ 6",
+            "Tổ\u{7f}5",
+            "Tổ\u{85}5",
+        ] {
+            let e = required_text("name", bad, 100).unwrap_err();
+            assert_eq!(e.field, "name", "{bad:?}");
+            assert_eq!(
+                e.message, "Must be one line, without tabs or control characters.",
+                "{bad:?}"
+            );
+            assert_eq!(field_of(person_name_part("givenName", bad)), "givenName");
+        }
+        for c in [
+            '\u{202A}', '\u{202B}', '\u{202C}', '\u{202D}', '\u{202E}', '\u{2066}', '\u{2067}',
+            '\u{2068}', '\u{2069}', '\u{200E}', '\u{200F}', '\u{061C}',
+        ] {
+            assert!(is_bidi_control(c), "{c:?}");
+            let spoof = format!("Nước mắm{c} Nam Ô");
+            let e = required_text("name", &spoof, 100).unwrap_err();
+            assert_eq!(
+                e.message, "Must not contain text-direction control characters.",
+                "{c:?}"
+            );
+            assert_eq!(
+                field_of(person_name_part("familyName", &spoof)),
+                "familyName"
+            );
+            assert_eq!(field_of(optional_text("note", Some(&spoof), 100)), "note");
+        }
+        // Neighbours of the ranges, and the joiners Vietnamese input methods may leave, are fine.
+        for c in ['\u{2029}', '\u{2065}', '\u{206A}', '\u{200D}', '\u{061B}'] {
+            assert!(!is_bidi_control(c), "{c:?}");
+        }
+    }
+
+    #[test]
+    fn notes_keep_line_breaks_and_tabs_but_no_other_controls() {
+        assert_eq!(
+            optional_text("note", Some("dòng 1\n\tdòng 2"), 100)
+                .unwrap()
+                .as_deref(),
+            Some("dòng 1\n\tdòng 2")
+        );
+        assert_eq!(
+            field_of(optional_text("note", Some("a\u{1b}[31m"), 100)),
+            "note"
+        );
     }
 
     #[test]
@@ -465,14 +674,109 @@ mod tests {
         assert_eq!(ocop_stars("ocopStars", 5).unwrap(), 5);
         assert!(ocop_stars("ocopStars", 6).is_err());
         assert!(ocop_stars("ocopStars", -1).is_err());
+        assert!(ocop_stars("ocopStars", i64::from(i32::MAX) + 6).is_err());
+        assert_eq!(count_at_most("households", 0, 10).unwrap(), 0);
+        assert_eq!(count_at_most("households", 10, 10).unwrap(), 10);
+        assert_eq!(field_of(count_at_most("households", 11, 10)), "households");
+        assert_eq!(field_of(count_at_most("households", -1, 10)), "households");
+        assert!(count_at_most("households", i64::MAX, limits::MAX_HOUSEHOLDS).is_err());
+        assert!(count_at_most("households", i64::MIN, limits::MAX_HOUSEHOLDS).is_err());
+    }
+
+    #[test]
+    fn search_texts() {
+        assert_eq!(search_text("filter.search", None).unwrap(), None);
+        assert_eq!(search_text("filter.search", Some("   ")).unwrap(), None);
+        assert_eq!(
+            search_text("filter.search", Some(" phuoc my "))
+                .unwrap()
+                .as_deref(),
+            Some("phuoc my")
+        );
+        let longest = "ễ".repeat(limits::MAX_SEARCH_CHARS);
+        assert!(search_text("filter.search", Some(&longest)).is_ok());
+        let e = search_text("filter.search", Some(&format!("{longest}a"))).unwrap_err();
+        assert_eq!(e.field, "filter.search");
+        assert_eq!(e.message, "Must be at most 100 characters long.");
+    }
+
+    fn day(y: i32, m: u32, d: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(y, m, d).unwrap()
+    }
+
+    #[test]
+    fn due_dates_from_programme_start_to_five_years_ahead() {
+        let today = day(2026, 12, 1);
+        assert!(due_date("dueOn", day(2020, 1, 1), today).is_ok());
+        assert!(
+            due_date("dueOn", day(2024, 6, 30), today).is_ok(),
+            "the past is fine"
+        );
+        assert!(due_date("dueOn", day(2031, 12, 1), today).is_ok());
+        let e = due_date("dueOn", day(2019, 12, 31), today).unwrap_err();
+        assert_eq!(e.field, "dueOn");
+        assert!(e.message.contains("2020-01-01"), "{}", e.message);
+        let e = due_date("dueOn", day(2031, 12, 2), today).unwrap_err();
+        assert!(e.message.contains("2031-12-01"), "{}", e.message);
+        assert!(due_date("dueOn", NaiveDate::MAX, today).is_err());
+        assert!(due_date("dueOn", NaiveDate::MIN, today).is_err());
+        // Near the end of chrono's range the bound saturates instead of panicking.
+        assert!(due_date("dueOn", NaiveDate::MAX, NaiveDate::MAX).is_ok());
+    }
+
+    #[test]
+    fn occurred_at_between_programme_start_and_now_plus_skew() {
+        let now = "2026-12-01T10:00:00Z".parse::<DateTime<Utc>>().unwrap();
+        let at = |s: &str| s.parse::<DateTime<Utc>>().unwrap();
+        assert!(occurred_at("occurredAt", now, now).is_ok());
+        assert!(occurred_at("occurredAt", at("2026-12-01T10:05:00Z"), now).is_ok());
+        assert_eq!(
+            field_of(occurred_at("occurredAt", at("2026-12-01T10:05:01Z"), now)),
+            "occurredAt"
+        );
+        // Midnight of 1 January 2020 in Vietnam is 17:00 UTC the day before.
+        assert!(occurred_at("occurredAt", at("2019-12-31T17:00:00Z"), now).is_ok());
+        let e = occurred_at("occurredAt", at("2019-12-31T16:59:59Z"), now).unwrap_err();
+        assert!(e.message.contains("2020-01-01"), "{}", e.message);
+        assert!(occurred_at("occurredAt", DateTime::<Utc>::MIN_UTC, now).is_err());
+        assert!(occurred_at("occurredAt", DateTime::<Utc>::MAX_UTC, now).is_err());
+    }
+
+    #[test]
+    fn survey_periods_in_the_programme_years() {
+        let today = day(2026, 12, 1);
+        assert!(survey_period(day(2020, 1, 1), day(2020, 12, 31), today).is_ok());
+        assert!(survey_period(day(2027, 1, 1), day(2027, 12, 31), today).is_ok());
+        assert_eq!(
+            field_of(survey_period(day(2019, 12, 1), day(2020, 1, 31), today)),
+            "periodStart"
+        );
+        let e = survey_period(day(2027, 12, 1), day(2028, 1, 31), today).unwrap_err();
+        assert_eq!(e.field, "periodEnd");
+        assert_eq!(e.message, "Must be in the years 2020 to 2027.");
+        assert_eq!(
+            field_of(survey_period(day(2025, 7, 1), day(2025, 6, 30), today)),
+            "periodEnd"
+        );
     }
 
     #[test]
     fn idempotency_keys() {
         assert_eq!(
-            idempotency_key("idempotencyKey", " 0b7d1c2e-8f0a-4c1e-9a55-3f2d8b6a9e10 ").unwrap(),
+            idempotency_key("idempotencyKey", "0b7d1c2e-8f0a-4c1e-9a55-3f2d8b6a9e10").unwrap(),
             "0b7d1c2e-8f0a-4c1e-9a55-3f2d8b6a9e10"
         );
+        // Padding is refused, not trimmed: " k" and "k" must never be two reports or one.
+        for padded in [
+            " 0b7d1c2e-8f0a-4c1e",
+            "0b7d1c2e-8f0a-4c1e ",
+            "\t0b7d1c2e-8f0a-4c1e",
+            "0b7d1c2e-8f0a-4c1e\n",
+        ] {
+            let e = idempotency_key("idempotencyKey", padded).unwrap_err();
+            assert_eq!(e.field, "idempotencyKey");
+            assert_eq!(e.message, "Must not start or end with spaces.");
+        }
         assert!(idempotency_key("k", "device:42.a_b").is_ok());
         assert!(idempotency_key("k", "1234567").is_err());
         assert!(idempotency_key("k", "12345678").is_ok());

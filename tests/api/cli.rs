@@ -187,10 +187,55 @@ async fn rollups_are_back_filled_and_rebuilt_from_the_command_line(backend: Back
         "the seed filled every rollup"
     );
 
-    // Undo the rollup migrations (the all-time totals, then the rollups) on a database full of
-    // facts, then apply them again.
-    let (ok, out) = cdtg(&bin, &url, &["migrate", "down", "--steps", "2"], None);
+    let facts = |conn: &sea_orm::DatabaseConnection| {
+        let conn = conn.clone();
+        async move {
+            let row = conn
+                .query_one_raw(sea_orm::Statement::from_string(
+                    conn.get_database_backend(),
+                    "SELECT (SELECT COUNT(*) FROM activities) * 1000000 \
+                     + (SELECT COUNT(*) FROM activity_outcomes) AS n",
+                ))
+                .await
+                .unwrap()
+                .unwrap();
+            row.try_get::<i64>("", "n").unwrap()
+        }
+    };
+    let seeded_facts = facts(&conn).await;
+    // On SQLite the keys-per-user migration rebuilds `activities`: every trigger and index
+    // comes back, and ids keep counting from where they were.
+    let schema = |conn: &sea_orm::DatabaseConnection| {
+        let conn = conn.clone();
+        async move {
+            if backend != Backend::Sqlite {
+                return vec![];
+            }
+            conn.query_all_raw(sea_orm::Statement::from_string(
+                conn.get_database_backend(),
+                "SELECT type || ' ' || name || ' ' || COALESCE(sql, '') AS s FROM sqlite_master \
+                 WHERE type IN ('trigger', 'index') UNION ALL \
+                 SELECT 'seq ' || name || ' ' || seq FROM sqlite_sequence ORDER BY 1",
+            ))
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.try_get::<String>("", "s").unwrap())
+            .collect::<Vec<_>>()
+        }
+    };
+    let seeded_schema = schema(&conn).await;
+
+    // Undo the last three migrations (keys per user, which rebuilds the activities table on
+    // SQLite, then the all-time totals and the rollups) on a database full of facts, then
+    // apply them again.
+    let (ok, out) = cdtg(&bin, &url, &["migrate", "down", "--steps", "3"], None);
     assert!(ok, "{out}");
+    assert_eq!(
+        facts(&conn).await,
+        seeded_facts,
+        "no report or outcome lost"
+    );
     let gone = conn
         .execute_unprepared("SELECT COUNT(*) FROM rollup_tasks")
         .await;
@@ -201,6 +246,16 @@ async fn rollups_are_back_filled_and_rebuilt_from_the_command_line(backend: Back
         rollup_rows(&conn).await,
         seeded,
         "the migration back-fills what the seed computed"
+    );
+    assert_eq!(
+        facts(&conn).await,
+        seeded_facts,
+        "no report or outcome lost"
+    );
+    assert_eq!(
+        schema(&conn).await,
+        seeded_schema,
+        "triggers, indexes, id counters"
     );
 
     conn.execute_unprepared("DELETE FROM rollup_activities WHERE own = 0")

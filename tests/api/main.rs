@@ -12,6 +12,8 @@ mod demo;
 mod graphiql;
 mod groups;
 mod http;
+mod input_limits;
+mod leaks;
 mod members;
 mod migrations;
 mod pipeline;

@@ -15,7 +15,7 @@ pub struct QueryRoot;
 
 #[derive(InputObject, Default)]
 pub struct AdminUnitFilter {
-    /// Accent-insensitive text in the name: "phuoc my" finds "Phước Mỹ".
+    /// Accent-insensitive text in the name: "phuoc my" finds "Phước Mỹ". At most 100 characters.
     pub search: Option<String>,
     pub kind: Option<UnitKind>,
     pub parent_id: Option<ID>,
@@ -34,7 +34,7 @@ pub struct GroupFilter {
     pub unit_id: Option<ID>,
     pub kind: Option<GroupKind>,
     pub status: Option<GroupStatus>,
-    /// Accent-insensitive text in the group name.
+    /// Accent-insensitive text in the group name. At most 100 characters.
     pub search: Option<String>,
 }
 
@@ -61,7 +61,7 @@ pub struct MemberFilter {
     pub affiliation: Option<Affiliation>,
     /// Only members who have (or have not) completed training.
     pub trained: Option<bool>,
-    /// Accent-insensitive text in the full name: "nguyen van" finds "Nguyễn Văn …".
+    /// Accent-insensitive text in the full name: "nguyen van" finds "Nguyễn Văn …". At most 100 characters.
     pub search: Option<String>,
 }
 
@@ -75,6 +75,7 @@ pub struct TaskFilter {
     pub kind: Option<TaskKind>,
     /// Past the due date (judged in Asia/Ho_Chi_Minh) and neither done nor cancelled.
     pub overdue: Option<bool>,
+    /// Accent-insensitive text in the title. At most 100 characters.
     pub search: Option<String>,
 }
 
@@ -99,10 +100,11 @@ pub struct ProductFilter {
     pub unit_id: Option<ID>,
     pub group_id: Option<ID>,
     pub category: Option<String>,
-    pub min_ocop_stars: Option<i32>,
+    /// 0 to 5.
+    pub min_ocop_stars: Option<i64>,
     /// Products listed on this platform.
     pub platform: Option<Platform>,
-    /// Accent-insensitive text in the product name.
+    /// Accent-insensitive text in the product name. At most 100 characters.
     pub search: Option<String>,
 }
 
@@ -151,15 +153,15 @@ impl QueryRoot {
         &self,
         ctx: &Context<'_>,
         filter: Option<AdminUnitFilter>,
-        first: Option<i32>,
+        first: Option<i64>,
         after: Option<String>,
-        last: Option<i32>,
+        last: Option<i64>,
         before: Option<String>,
     ) -> Result<AdminUnitConnection> {
         let p = principal(ctx)?.clone();
         let f = filter.unwrap_or_default();
         let filter = units::UnitFilter {
-            search: f.search,
+            search: search_filter(f.search)?,
             kind: f.kind.map(|k| k.as_str().to_owned()),
             parent_id: filter_id(NodeType::AdminUnit, &f.parent_id),
             roots_only: f.roots_only.unwrap_or(false),
@@ -198,9 +200,9 @@ impl QueryRoot {
         ctx: &Context<'_>,
         filter: Option<GroupFilter>,
         order_by: Option<GroupOrder>,
-        first: Option<i32>,
+        first: Option<i64>,
         after: Option<String>,
-        last: Option<i32>,
+        last: Option<i64>,
         before: Option<String>,
     ) -> Result<GroupConnection> {
         let p = principal(ctx)?.clone();
@@ -209,7 +211,7 @@ impl QueryRoot {
             unit_id: filter_id(NodeType::AdminUnit, &f.unit_id),
             kind: f.kind.map(|k| k.as_str().to_owned()),
             status: f.status.map(|s| s.as_str().to_owned()),
-            search: f.search,
+            search: search_filter(f.search)?,
         };
         let (order, desc) = match order_by {
             None => (groups::GroupOrder::Name, false),
@@ -253,9 +255,9 @@ impl QueryRoot {
         &self,
         ctx: &Context<'_>,
         filter: Option<MemberFilter>,
-        first: Option<i32>,
+        first: Option<i64>,
         after: Option<String>,
-        last: Option<i32>,
+        last: Option<i64>,
         before: Option<String>,
     ) -> Result<MemberConnection> {
         let p = principal(ctx)?.clone();
@@ -265,7 +267,7 @@ impl QueryRoot {
             group_id: filter_id(NodeType::Group, &f.group_id),
             affiliation: f.affiliation.map(|a| a.as_str().to_owned()),
             trained: f.trained,
-            search: f.search,
+            search: search_filter(f.search)?,
         };
         let window = page_args(first, after, last, before).window()?;
         let db = db(ctx).clone();
@@ -298,9 +300,9 @@ impl QueryRoot {
         ctx: &Context<'_>,
         filter: Option<TaskFilter>,
         order_by: Option<TaskOrder>,
-        first: Option<i32>,
+        first: Option<i64>,
         after: Option<String>,
-        last: Option<i32>,
+        last: Option<i64>,
         before: Option<String>,
     ) -> Result<TaskConnection> {
         let p = principal(ctx)?.clone();
@@ -312,7 +314,7 @@ impl QueryRoot {
             status: f.status.map(|v| v.into_iter().map(Into::into).collect()),
             kind: f.kind.map(Into::into),
             overdue: f.overdue,
-            search: f.search,
+            search: search_filter(f.search)?,
         };
         let (order, desc) = match order_by {
             None => (tasks::TaskOrder::DueOn, false),
@@ -357,9 +359,9 @@ impl QueryRoot {
         &self,
         ctx: &Context<'_>,
         filter: Option<ProductFilter>,
-        first: Option<i32>,
+        first: Option<i64>,
         after: Option<String>,
-        last: Option<i32>,
+        last: Option<i64>,
         before: Option<String>,
     ) -> Result<ProductConnection> {
         let p = principal(ctx)?.clone();
@@ -368,9 +370,13 @@ impl QueryRoot {
             unit_id: filter_id(NodeType::AdminUnit, &f.unit_id),
             group_id: filter_id(NodeType::Group, &f.group_id),
             category: f.category,
-            min_ocop_stars: f.min_ocop_stars,
+            min_ocop_stars: f
+                .min_ocop_stars
+                .map(|n| cdtg_core::validate::ocop_stars("filter.minOcopStars", n))
+                .transpose()
+                .map_err(crate::error::ApiError::from)?,
             platform: f.platform.map(|pl| pl.as_str().to_owned()),
-            search: f.search,
+            search: search_filter(f.search)?,
         };
         let window = page_args(first, after, last, before).window()?;
         let db = db(ctx).clone();
@@ -393,9 +399,9 @@ impl QueryRoot {
         &self,
         ctx: &Context<'_>,
         filter: Option<ListingFilter>,
-        first: Option<i32>,
+        first: Option<i64>,
         after: Option<String>,
-        last: Option<i32>,
+        last: Option<i64>,
         before: Option<String>,
     ) -> Result<ListingConnection> {
         let p = principal(ctx)?.clone();
@@ -432,7 +438,7 @@ impl QueryRoot {
         period: Option<super::stats::PeriodInput>,
         filter: Option<super::stats::StatsBreakdownFilter>,
         order_by: Option<super::stats::StatsBreakdownOrder>,
-        #[graphql(default = 1000)] limit: i32,
+        #[graphql(default = 1000)] limit: i64,
     ) -> Result<super::stats::StatsBreakdown> {
         super::stats::stats_breakdown(ctx, unit_id, by, period, filter, order_by, limit).await
     }
@@ -444,9 +450,9 @@ impl QueryRoot {
     async fn audit_events(
         &self,
         ctx: &Context<'_>,
-        first: Option<i32>,
+        first: Option<i64>,
         after: Option<String>,
-        last: Option<i32>,
+        last: Option<i64>,
         before: Option<String>,
     ) -> Result<AuditEventConnection> {
         let p = principal(ctx)?.clone();

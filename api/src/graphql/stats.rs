@@ -551,7 +551,7 @@ pub struct SetUnitTargetInput {
     pub period_start: NaiveDate,
     /// Inclusive.
     pub period_end: NaiveDate,
-    /// A count, or a fraction between 0 and 1 for rates.
+    /// A count from 0 to 100,000,000, or a fraction between 0 and 1 for rates.
     pub target_value: f64,
 }
 
@@ -749,7 +749,7 @@ pub async fn stats_breakdown(
     period: Option<PeriodInput>,
     filter: Option<StatsBreakdownFilter>,
     order_by: Option<StatsBreakdownOrder>,
-    limit: i32,
+    limit: i64,
 ) -> Result<StatsBreakdown> {
     let p = principal(ctx)?;
     let period = period_of(period)?;

@@ -63,12 +63,19 @@ async fn select(
         q = q.filter(scope::unit_subtree(member::Column::UnitPath, &path));
     }
     if let Some(gid) = f.group_id {
+        // Only a group the caller can see filters anything: members in scope who also belong to
+        // a group outside it must not reveal that group (nor who is in it). A foreign group thus
+        // matches nothing, exactly like a group that does not exist.
         q = q.filter(
             member::Column::Id.in_subquery(
                 sea_orm::sea_query::Query::select()
                     .column(membership::Column::MemberId)
                     .from(membership::Entity)
                     .and_where(Expr::col(membership::Column::GroupId).eq(gid))
+                    .and_where(
+                        Expr::col(membership::Column::GroupId)
+                            .in_subquery(scope::visible_group_ids(p)),
+                    )
                     .and_where(Expr::col(membership::Column::LeftOn).is_null())
                     .to_owned(),
             ),

@@ -22,9 +22,11 @@ const MAX_CURSOR_POSITION: u64 = 1_000_000_000_000;
 /// The Relay arguments as the client sent them.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct PageArgs {
-    pub first: Option<i32>,
+    /// Taken as a 64-bit integer so that any number a client writes (2^40 included) reaches
+    /// [`PageArgs::window`] and is refused there naming `first`, instead of failing to parse.
+    pub first: Option<i64>,
     pub after: Option<String>,
-    pub last: Option<i32>,
+    pub last: Option<i64>,
     pub before: Option<String>,
 }
 
@@ -56,7 +58,7 @@ fn decode_cursor(field: &str, cursor: &str) -> ApiResult<u64> {
         .ok_or_else(|| ApiError::bad_input(field, "is not a cursor from this connection"))
 }
 
-fn size(field: &str, value: Option<i32>) -> ApiResult<Option<u64>> {
+fn size(field: &str, value: Option<i64>) -> ApiResult<Option<u64>> {
     match value {
         None => Ok(None),
         Some(n) if n < 0 => Err(ApiError::bad_input(field, "must not be negative")),
@@ -69,7 +71,7 @@ fn size(field: &str, value: Option<i32>) -> ApiResult<Option<u64>> {
 }
 
 impl PageArgs {
-    pub fn first(n: i32) -> Self {
+    pub fn first(n: i64) -> Self {
         PageArgs {
             first: Some(n),
             ..Default::default()
@@ -312,9 +314,9 @@ mod tests {
     use super::*;
 
     fn args(
-        first: Option<i32>,
+        first: Option<i64>,
         after: Option<u64>,
-        last: Option<i32>,
+        last: Option<i64>,
         before: Option<u64>,
     ) -> PageArgs {
         PageArgs {
@@ -370,6 +372,10 @@ mod tests {
         for (a, field) in [
             (args(Some(101), None, None, None), "first"),
             (args(Some(-1), None, None, None), "first"),
+            (args(Some(i64::MIN), None, None, None), "first"),
+            (args(Some(1 << 40), None, None, None), "first"),
+            (args(None, None, Some(-1), None), "last"),
+            (args(None, None, Some(i64::MAX), None), "last"),
             (args(Some(1), None, Some(1), None), "last"),
             (
                 PageArgs {

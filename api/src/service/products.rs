@@ -227,7 +227,8 @@ pub struct NewProduct {
     pub category: String,
     pub producer: String,
     pub sale_unit: String,
-    pub ocop_stars: i32,
+    /// As sent (0..=5 is checked here, so a wire value beyond 32 bits is refused naming the field).
+    pub ocop_stars: i64,
     pub group_id: i64,
 }
 
@@ -250,7 +251,7 @@ async fn create_in(
     let name = validate::required_text("name", &input.name, 200)?;
     let category = validate::required_text("category", &input.category, 100)?;
     let producer = validate::required_text("producer", &input.producer, 200)?;
-    let sale_unit = validate::required_text("unit", &input.sale_unit, 50)?;
+    let sale_unit = validate::required_text("saleUnit", &input.sale_unit, 50)?;
     let stars = validate::ocop_stars("ocopStars", input.ocop_stars)?;
     let grp = group::Entity::find_by_id(input.group_id).one(txn).await?;
     let grp = match grp {

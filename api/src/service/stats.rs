@@ -32,12 +32,19 @@
 //!   in the subtree. Surveys are recorded per ward; recording one for a district as well would
 //!   count its households twice, which is the recorder's responsibility.
 //! - **SQL text.** Statements are assembled here from fixed fragments; every value is a bound
-//!   parameter. The only dialect differences are the month/week bucketing expressions.
+//!   parameter. The only dialect differences are the month/week bucketing expressions and the
+//!   overflow-safe sums.
+//! - **Never overflow.** Input limits keep real figures small, but statistics read whatever the
+//!   tables hold (rows written by hand, or by versions before the limits): sums are computed so
+//!   that they cannot overflow on either database and come back saturated at the ends of the
+//!   `BIGINT` range ([`sum`], [`saturated`]); Rust adds them with saturating arithmetic; rates
+//!   have no zero denominators and stay within 0..=1. One absurd row then shows as a huge figure
+//!   in the statistics it belongs to, instead of failing every statistic for everyone.
 
 use std::collections::{BTreeMap, HashMap};
 
 use cdtg_core::policy::{self, Action};
-use cdtg_core::validate;
+use cdtg_core::{limits, validate};
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
@@ -382,82 +389,98 @@ pub struct StatsData {
     pub survey: SurveyTotals,
 }
 
+/// Adds without ever overflowing: figures come from the database, where rows written by hand or
+/// by older versions may hold anything, and one absurd row must saturate the statistics it is in,
+/// not fail them (nor wrap them negative).
+fn add(to: &mut i64, value: i64) {
+    *to = to.saturating_add(value);
+}
+
+/// The saturating sum of some figures.
+fn total(values: impl Iterator<Item = i64>) -> i64 {
+    values.fold(0, i64::saturating_add)
+}
+
+/// A rate as a fraction of `den`: `None` without a positive denominator (never a division by
+/// zero, never NaN), and clamped to 0..=1. A numerator above its denominator (more households
+/// with internet than households) can only come from rows written around the validation; the
+/// rate then says "all" rather than 130 %.
 fn ratio(num: i64, den: i64) -> Option<f64> {
-    (den > 0).then(|| num as f64 / den as f64)
+    (den > 0).then(|| (num as f64 / den as f64).clamp(0.0, 1.0))
 }
 
 impl StatsData {
     /// Adds another anchor's or key's figures to these.
     pub fn merge(&mut self, o: &StatsData) {
-        self.community_groups += o.community_groups;
-        self.management_teams += o.management_teams;
-        self.active_groups += o.active_groups;
+        add(&mut self.community_groups, o.community_groups);
+        add(&mut self.management_teams, o.management_teams);
+        add(&mut self.active_groups, o.active_groups);
         for (k, v) in &o.members_by_affiliation {
             let e = self.members_by_affiliation.entry(k.clone()).or_default();
-            e.members += v.members;
-            e.trained += v.trained;
+            add(&mut e.members, v.members);
+            add(&mut e.trained, v.trained);
         }
         for (k, v) in &o.tasks_by {
             let e = self.tasks_by.entry(k.clone()).or_default();
-            e.tasks += v.tasks;
-            e.overdue += v.overdue;
+            add(&mut e.tasks, v.tasks);
+            add(&mut e.overdue, v.overdue);
         }
-        self.activities += o.activities;
-        self.residents_helped += o.residents_helped;
-        self.vneid_activations += o.vneid_activations;
-        self.products += o.products;
+        add(&mut self.activities, o.activities);
+        add(&mut self.residents_helped, o.residents_helped);
+        add(&mut self.vneid_activations, o.vneid_activations);
+        add(&mut self.products, o.products);
         for (k, v) in &o.listings_by {
-            *self.listings_by.entry(k.clone()).or_default() += v;
+            add(self.listings_by.entry(k.clone()).or_default(), *v);
         }
         let (s, t) = (&mut self.survey, &o.survey);
-        s.surveyed_units += t.surveyed_units;
-        s.households += t.households;
-        s.with_computer += t.with_computer;
-        s.with_internet += t.with_internet;
-        s.with_smartphone += t.with_smartphone;
-        s.five_skills += t.five_skills;
+        add(&mut s.surveyed_units, t.surveyed_units);
+        add(&mut s.households, t.households);
+        add(&mut s.with_computer, t.with_computer);
+        add(&mut s.with_internet, t.with_internet);
+        add(&mut s.with_smartphone, t.with_smartphone);
+        add(&mut s.five_skills, t.five_skills);
     }
 
     pub fn members(&self) -> i64 {
-        self.members_by_affiliation
-            .values()
-            .map(|c| c.members)
-            .sum()
+        total(self.members_by_affiliation.values().map(|c| c.members))
     }
 
     pub fn trained_members(&self) -> i64 {
-        self.members_by_affiliation
-            .values()
-            .map(|c| c.trained)
-            .sum()
+        total(self.members_by_affiliation.values().map(|c| c.trained))
     }
 
     /// Tasks, optionally of one status and/or kind (stored spellings).
     pub fn tasks(&self, status: Option<&str>, kind: Option<&str>) -> i64 {
-        self.tasks_by
-            .iter()
-            .filter(|((s, k), _)| status.is_none_or(|x| x == s) && kind.is_none_or(|x| x == k))
-            .map(|(_, c)| c.tasks)
-            .sum()
+        total(
+            self.tasks_by
+                .iter()
+                .filter(|((s, k), _)| status.is_none_or(|x| x == s) && kind.is_none_or(|x| x == k))
+                .map(|(_, c)| c.tasks),
+        )
     }
 
     pub fn tasks_overdue(&self) -> i64 {
-        self.tasks_by.values().map(|c| c.overdue).sum()
+        total(self.tasks_by.values().map(|c| c.overdue))
     }
 
     /// Done tasks over tasks that were not cancelled; `None` without any.
     pub fn task_completion_rate(&self) -> Option<f64> {
         let done = self.tasks(Some("DONE"), None);
-        let live = self.tasks(None, None) - self.tasks(Some("CANCELLED"), None);
+        let live = self
+            .tasks(None, None)
+            .saturating_sub(self.tasks(Some("CANCELLED"), None));
         ratio(done, live)
     }
 
     pub fn listings(&self, platform: Option<&str>, status: Option<&str>) -> i64 {
-        self.listings_by
-            .iter()
-            .filter(|((p, s), _)| platform.is_none_or(|x| x == p) && status.is_none_or(|x| x == s))
-            .map(|(_, n)| n)
-            .sum()
+        total(
+            self.listings_by
+                .iter()
+                .filter(|((p, s), _)| {
+                    platform.is_none_or(|x| x == p) && status.is_none_or(|x| x == s)
+                })
+                .map(|(_, n)| *n),
+        )
     }
 
     pub fn internet_rate(&self) -> Option<f64> {
@@ -688,11 +711,12 @@ impl Sql {
                 .enumerate()
                 .map(|(i, e)| format!("{e} AS key{i}")),
         );
+        let backend = self.backend;
         select.extend(
             metrics
                 .iter()
                 .enumerate()
-                .map(|(i, m)| format!("CAST({m} AS BIGINT) AS m{i}")),
+                .map(|(i, m)| format!("{} AS m{i}", saturated(backend, m))),
         );
         self.push(&format!("SELECT {} FROM {from}", select.join(", ")));
         if !wheres.is_empty() {
@@ -708,6 +732,32 @@ impl Sql {
 
     fn build(self) -> Statement {
         Statement::from_sql_and_values(self.backend, self.text, self.values)
+    }
+}
+
+/// `SUM(expr)` that cannot overflow, whatever the rows hold. SQLite's `SUM` of integers fails
+/// with "integer overflow" past 2^63, so SQLite uses `TOTAL`, a floating-point sum (exact below
+/// 2^53, far above any real figure). PostgreSQL's `SUM` of a `BIGINT` is `NUMERIC` and never
+/// overflows; [`saturated`] brings it back into range.
+fn sum(backend: DatabaseBackend, expr: &str) -> String {
+    match backend {
+        DatabaseBackend::Postgres => format!("SUM({expr})"),
+        _ => format!("TOTAL({expr})"),
+    }
+}
+
+/// A metric (`COUNT(*)` or a [`sum`]) as a `BIGINT`, saturated at the ends of its range rather
+/// than failing: a statistic must answer even when some row holds an absurd value (rows written
+/// by hand, or before the input limits). SQLite's `CAST` of a real saturates by itself;
+/// PostgreSQL's fails ("bigint out of range"), so the value is clamped first.
+fn saturated(backend: DatabaseBackend, metric: &str) -> String {
+    match backend {
+        DatabaseBackend::Postgres => format!(
+            "CAST(LEAST(GREATEST({metric}, {}), {}) AS BIGINT)",
+            i64::MIN,
+            i64::MAX
+        ),
+        _ => format!("CAST({metric} AS BIGINT)"),
     }
 }
 
@@ -800,10 +850,12 @@ fn family_statement(
             },
             vec![],
             vec![
-                "SUM(CASE WHEN g.kind = 'COMMUNITY' THEN 1 ELSE 0 END)".into(),
-                "SUM(CASE WHEN g.kind = 'MANAGEMENT' THEN 1 ELSE 0 END)".into(),
-                "SUM(CASE WHEN g.kind = 'COMMUNITY' AND g.status = 'ACTIVE' THEN 1 ELSE 0 END)"
-                    .into(),
+                sum(backend, "CASE WHEN g.kind = 'COMMUNITY' THEN 1 ELSE 0 END"),
+                sum(backend, "CASE WHEN g.kind = 'MANAGEMENT' THEN 1 ELSE 0 END"),
+                sum(
+                    backend,
+                    "CASE WHEN g.kind = 'COMMUNITY' AND g.status = 'ACTIVE' THEN 1 ELSE 0 END",
+                ),
             ],
         ),
         Family::Members => (
@@ -817,7 +869,10 @@ fn family_statement(
             vec!["m.affiliation"],
             vec![
                 "COUNT(*)".into(),
-                "SUM(CASE WHEN m.trained_on IS NOT NULL THEN 1 ELSE 0 END)".into(),
+                sum(
+                    backend,
+                    "CASE WHEN m.trained_on IS NOT NULL THEN 1 ELSE 0 END",
+                ),
             ],
         ),
         Family::Tasks | Family::OverdueTasks => {
@@ -855,8 +910,8 @@ fn family_statement(
                 vec![],
                 vec![
                     "COUNT(*)".into(),
-                    "SUM(a.residents_helped)".into(),
-                    "SUM(a.vneid_activations)".into(),
+                    sum(backend, "a.residents_helped"),
+                    sum(backend, "a.vneid_activations"),
                 ],
             )
         }
@@ -910,11 +965,11 @@ fn family_statement(
                 vec![],
                 vec![
                     "COUNT(*)".into(),
-                    "SUM(s.households)".into(),
-                    "SUM(s.with_computer)".into(),
-                    "SUM(s.with_internet)".into(),
-                    "SUM(s.with_smartphone)".into(),
-                    "SUM(s.five_skills_households)".into(),
+                    sum(backend, "s.households"),
+                    sum(backend, "s.with_computer"),
+                    sum(backend, "s.with_internet"),
+                    sum(backend, "s.with_smartphone"),
+                    sum(backend, "s.five_skills_households"),
                 ],
             )
         }
@@ -1007,18 +1062,26 @@ fn rollup_statement(
             "rollup_groups",
             vec![],
             vec![
-                "SUM(CASE WHEN r.kind = 'COMMUNITY' THEN r.n ELSE 0 END)".into(),
-                "SUM(CASE WHEN r.kind = 'MANAGEMENT' THEN r.n ELSE 0 END)".into(),
-                "SUM(CASE WHEN r.kind = 'COMMUNITY' AND r.status = 'ACTIVE' THEN r.n ELSE 0 END)"
-                    .into(),
+                sum(
+                    backend,
+                    "CASE WHEN r.kind = 'COMMUNITY' THEN r.n ELSE 0 END",
+                ),
+                sum(
+                    backend,
+                    "CASE WHEN r.kind = 'MANAGEMENT' THEN r.n ELSE 0 END",
+                ),
+                sum(
+                    backend,
+                    "CASE WHEN r.kind = 'COMMUNITY' AND r.status = 'ACTIVE' THEN r.n ELSE 0 END",
+                ),
             ],
         ),
         Family::Members => (
             "rollup_members",
             vec!["r.affiliation"],
             vec![
-                "SUM(r.n)".into(),
-                "SUM(CASE WHEN r.trained = 1 THEN r.n ELSE 0 END)".into(),
+                sum(backend, "r.n"),
+                sum(backend, "CASE WHEN r.trained = 1 THEN r.n ELSE 0 END"),
             ],
         ),
         Family::Tasks => (
@@ -1028,14 +1091,14 @@ fn rollup_statement(
                 "rollup_task_totals"
             },
             vec!["r.status", "r.kind"],
-            vec!["SUM(r.n)".into()],
+            vec![sum(backend, "r.n")],
         ),
         Family::OverdueTasks => {
             wheres.push(overdue_condition(&mut q, "r"));
             (
                 "rollup_tasks",
                 vec!["r.status", "r.kind"],
-                vec!["SUM(r.n)".into()],
+                vec![sum(backend, "r.n")],
             )
         }
         Family::Activities => (
@@ -1046,16 +1109,16 @@ fn rollup_statement(
             },
             vec![],
             vec![
-                "SUM(r.n)".into(),
-                "SUM(r.residents_helped)".into(),
-                "SUM(r.vneid_activations)".into(),
+                sum(backend, "r.n"),
+                sum(backend, "r.residents_helped"),
+                sum(backend, "r.vneid_activations"),
             ],
         ),
-        Family::Products => ("rollup_products", vec![], vec!["SUM(r.n)".into()]),
+        Family::Products => ("rollup_products", vec![], vec![sum(backend, "r.n")]),
         Family::Listings => (
             "rollup_listings",
             vec!["r.platform", "r.status"],
-            vec!["SUM(r.n)".into()],
+            vec![sum(backend, "r.n")],
         ),
         Family::Surveys => unreachable!("surveys are read from the facts"),
     };
@@ -1092,7 +1155,7 @@ fn rollup_statement(
         &wheres,
     );
     // Counters that went back to zero (a task changed status) are rows without data.
-    q.push(" HAVING SUM(r.n) <> 0");
+    q.push(&format!(" HAVING {} <> 0", sum(backend, "r.n")));
     Ok((q.build(), dims.len()))
 }
 
@@ -1161,36 +1224,40 @@ pub async fn compute(
         let d = out.entry((anchor, key)).or_default();
         match family {
             Family::Groups => {
-                d.community_groups += m(0)?;
-                d.management_teams += m(1)?;
-                d.active_groups += m(2)?;
+                add(&mut d.community_groups, m(0)?);
+                add(&mut d.management_teams, m(1)?);
+                add(&mut d.active_groups, m(2)?);
             }
             Family::Members => {
                 let e = d.members_by_affiliation.entry(sub(0)?).or_default();
-                e.members += m(0)?;
-                e.trained += m(1)?;
+                add(&mut e.members, m(0)?);
+                add(&mut e.trained, m(1)?);
             }
-            Family::Tasks => d.tasks_by.entry((sub(0)?, sub(1)?)).or_default().tasks += m(0)?,
-            Family::OverdueTasks => {
-                d.tasks_by.entry((sub(0)?, sub(1)?)).or_default().overdue += m(0)?
-            }
+            Family::Tasks => add(
+                &mut d.tasks_by.entry((sub(0)?, sub(1)?)).or_default().tasks,
+                m(0)?,
+            ),
+            Family::OverdueTasks => add(
+                &mut d.tasks_by.entry((sub(0)?, sub(1)?)).or_default().overdue,
+                m(0)?,
+            ),
             Family::Activities => {
-                d.activities += m(0)?;
-                d.residents_helped += m(1)?;
-                d.vneid_activations += m(2)?;
+                add(&mut d.activities, m(0)?);
+                add(&mut d.residents_helped, m(1)?);
+                add(&mut d.vneid_activations, m(2)?);
             }
-            Family::Products => d.products += m(0)?,
+            Family::Products => add(&mut d.products, m(0)?),
             Family::Listings => {
-                *d.listings_by.entry((sub(0)?, sub(1)?)).or_default() += m(0)?;
+                add(d.listings_by.entry((sub(0)?, sub(1)?)).or_default(), m(0)?);
             }
             Family::Surveys => {
                 let s = &mut d.survey;
-                s.surveyed_units += m(0)?;
-                s.households += m(1)?;
-                s.with_computer += m(2)?;
-                s.with_internet += m(3)?;
-                s.with_smartphone += m(4)?;
-                s.five_skills += m(5)?;
+                add(&mut s.surveyed_units, m(0)?);
+                add(&mut s.households, m(1)?);
+                add(&mut s.with_computer, m(2)?);
+                add(&mut s.with_internet, m(3)?);
+                add(&mut s.with_smartphone, m(4)?);
+                add(&mut s.five_skills, m(5)?);
             }
         }
     }
@@ -1370,6 +1437,12 @@ async fn set_target_in(
             "a rate is a fraction between 0 and 1 (0.8 for 80 %)",
         ));
     }
+    if !t.indicator.is_rate() && t.target_value > limits::MAX_UNIT_TARGET {
+        return Err(ApiError::bad_input(
+            "targetValue",
+            format!("must be at most {}", limits::MAX_UNIT_TARGET as i64),
+        ));
+    }
     let unit = admin_unit::Entity::find_by_id(t.unit_id)
         .one(txn)
         .await?
@@ -1448,6 +1521,54 @@ mod tests {
         assert!(lo.as_str() <= "/1/" && "/1/" < hi.as_str());
         assert!("/1/5/" >= hi.as_str());
         assert!("/1/0/" >= hi.as_str());
+    }
+
+    #[test]
+    fn figures_saturate_and_rates_stay_fractions() {
+        let mut a = StatsData::default();
+        a.survey.households = i64::MAX - 1;
+        a.survey.with_internet = i64::MAX;
+        a.tasks_by.insert(
+            ("DONE".into(), "OTHER".into()),
+            TaskCounts {
+                tasks: i64::MAX,
+                overdue: 0,
+            },
+        );
+        a.tasks_by.insert(
+            ("CANCELLED".into(), "OTHER".into()),
+            TaskCounts {
+                tasks: i64::MAX,
+                overdue: 0,
+            },
+        );
+        let b = a.clone();
+        a.merge(&b);
+        assert_eq!(a.survey.households, i64::MAX);
+        assert_eq!(a.tasks(None, None), i64::MAX);
+        assert_eq!(a.internet_rate(), Some(1.0));
+        // Everything cancelled (saturated): no live tasks, so no rate rather than NaN.
+        assert_eq!(a.task_completion_rate(), None);
+        assert_eq!(ratio(3, 0), None);
+        assert_eq!(ratio(3, -2), None);
+        assert_eq!(ratio(-3, 6), Some(0.0));
+        assert_eq!(ratio(i64::MIN, 1), Some(0.0));
+    }
+
+    #[test]
+    fn sums_cannot_overflow_on_either_database() {
+        assert_eq!(
+            sum(DatabaseBackend::Sqlite, "s.households"),
+            "TOTAL(s.households)"
+        );
+        assert_eq!(
+            sum(DatabaseBackend::Postgres, "s.households"),
+            "SUM(s.households)"
+        );
+        assert_eq!(
+            saturated(DatabaseBackend::Postgres, "SUM(x)"),
+            "CAST(LEAST(GREATEST(SUM(x), -9223372036854775808), 9223372036854775807) AS BIGINT)"
+        );
     }
 
     #[test]

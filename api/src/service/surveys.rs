@@ -1,10 +1,11 @@
 //! Ward household surveys: one row per unit and period; recording the same period again
-//! replaces the figures (the latest count is the truth).
+//! replaces the figures (the latest count is the truth). Periods lie in the programme's years
+//! and every count below its documented maximum (`cdtg_core::limits`).
 
 use std::collections::HashMap;
 
 use cdtg_core::policy::Action;
-use cdtg_core::validate;
+use cdtg_core::{limits, validate};
 use chrono::{NaiveDate, Utc};
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
@@ -49,8 +50,10 @@ async fn record_in(
     p: &Principal,
     s: SurveyInput,
 ) -> ApiResult<(unit_survey::Model, Touched)> {
-    validate::not_before("periodEnd", &s.period_start, &s.period_end)?;
-    let households = validate::non_negative("households", s.households)?;
+    validate::survey_period(s.period_start, s.period_end, super::today_in_vietnam())?;
+    // Every count has a realistic maximum (core's `limits`): a survey is summed into every
+    // statistic above its unit, and one absurd figure would swamp them all.
+    let households = validate::count_at_most("households", s.households, limits::MAX_HOUSEHOLDS)?;
     for (field, v) in [
         ("withComputer", s.with_computer),
         ("withInternet", s.with_internet),
@@ -59,10 +62,14 @@ async fn record_in(
     ] {
         validate::count_in_range(field, v, 0, households)?;
     }
-    validate::non_negative("businesses", s.businesses)?;
-    validate::non_negative("businessHouseholds", s.business_households)?;
+    validate::count_at_most("businesses", s.businesses, limits::MAX_BUSINESSES)?;
+    validate::count_at_most(
+        "businessHouseholds",
+        s.business_households,
+        limits::MAX_BUSINESSES,
+    )?;
     if let Some(income) = s.avg_income_vnd {
-        validate::non_negative("avgIncomeVnd", income)?;
+        validate::count_at_most("avgIncomeVnd", income, limits::MAX_AVG_INCOME_VND)?;
     }
     let unit = admin_unit::Entity::find_by_id(s.unit_id)
         .one(txn)

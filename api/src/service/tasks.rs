@@ -2,16 +2,20 @@
 //!
 //! Two guarantees live here. Optimistic concurrency: every task write names the version it
 //! read, and the `UPDATE … WHERE version = ?` either wins or reports `CONFLICT`. Exactly-once
-//! reports: the phone's idempotency key is unique in the database, a replay with the same content
-//! returns the original result, a replay with other content is `CONFLICT`, and progress is added
-//! by `progress = progress + delta` in the same transaction as the insert.
+//! reports: the phone's idempotency key is unique per reporting user in the database, a replay
+//! with the same content returns the original result, a replay with other content is `CONFLICT`,
+//! and progress is added by `progress = progress + delta` in the same transaction as the insert.
+//!
+//! Keys belong to the user who reports, and the task's scope is checked before any key is
+//! looked up: a key tells nobody anything about another user's reports (whether one exists,
+//! its note), and nobody can claim a key in advance to block someone else's report.
 
 use std::collections::HashMap;
 
 use cdtg_core::activity::{self, OutcomeKind};
 use cdtg_core::policy::Action;
 use cdtg_core::task::{self as rules, TaskAction, TaskKind, TaskStatus, TransitionError};
-use cdtg_core::{text, validate};
+use cdtg_core::{limits, text, validate};
 use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::sea_query::ExprTrait;
@@ -268,8 +272,8 @@ pub struct NewTask {
     pub target: Option<i64>,
 }
 
-/// The largest target a task may have: far above any ward's population, low enough to catch typos.
-pub const MAX_TARGET: i64 = 10_000_000;
+/// The largest target a task may have (see `cdtg_core::limits`).
+pub const MAX_TARGET: i64 = limits::MAX_TASK_TARGET;
 
 pub async fn create(
     db: &DatabaseConnection,
@@ -321,7 +325,11 @@ async fn create_in(
     let description = validate::optional_text("description", input.description.as_deref(), 4000)?;
     let target = input
         .target
-        .map(|t| validate::count_in_range("target", t, 0, MAX_TARGET))
+        .map(|t| validate::count_at_most("target", t, MAX_TARGET))
+        .transpose()?;
+    let due_on = input
+        .due_on
+        .map(|d| validate::due_date("dueOn", d, today_in_vietnam()))
         .transpose()?;
     let grp = group_for_write(txn, p, input.group_id, "groupId").await?;
     if !scope::unit_in_scope(p, &grp.unit_path) {
@@ -340,7 +348,7 @@ async fn create_in(
         kind: Set(input.kind.as_str().to_owned()),
         priority: Set(input.priority.as_str().to_owned()),
         status: Set(TaskStatus::Open.as_str().to_owned()),
-        due_on: Set(input.due_on),
+        due_on: Set(due_on),
         target: Set(target),
         progress: Set(0),
         version: Set(1),
@@ -434,11 +442,13 @@ async fn update_in(
         am.priority = Set(pr.as_str().to_owned());
     }
     if let Some(due) = c.due_on {
-        am.due_on = Set(due);
+        am.due_on = Set(due
+            .map(|d| validate::due_date("dueOn", d, today_in_vietnam()))
+            .transpose()?);
     }
     if let Some(target) = c.target {
         am.target = Set(target
-            .map(|t| validate::count_in_range("target", t, 0, MAX_TARGET))
+            .map(|t| validate::count_at_most("target", t, MAX_TARGET))
             .transpose()?);
     }
     am.version = Set(current.version + 1);
@@ -466,6 +476,20 @@ pub async fn transition(
     action: TaskAction,
     expected_version: i32,
 ) -> ApiResult<task::Model> {
+    // The role comes before any look-up, as with every other role-level denial: a caller whose
+    // role may never take this action hears the same FORBIDDEN whether the task exists, lies
+    // outside their scope or is theirs — the answer must not reveal which.
+    if !rules::role_may(p.role, action) {
+        let err = ApiError::forbidden(
+            TransitionError::NotPermitted {
+                role: p.role,
+                action,
+            }
+            .to_string(),
+        );
+        audit::record_failure(db, p, "transitionTask", &err).await;
+        return Err(err);
+    }
     let txn = write_txn(db).await?;
     let outcome = transition_in(&txn, p, id, action, expected_version).await;
     audit::conclude(db, txn, p, "transitionTask", outcome).await
@@ -566,9 +590,6 @@ fn report_hash(r: &Report, note: &Option<String>) -> String {
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// How far in the future a report may claim to have happened (phone clocks drift).
-const MAX_CLOCK_SKEW: chrono::Duration = chrono::Duration::minutes(10);
-
 pub async fn report_activity(
     db: &DatabaseConnection,
     p: &Principal,
@@ -583,10 +604,19 @@ pub async fn report_activity(
         r.note.as_deref(),
         max_residents,
     )?;
-    if r.occurred_at > Utc::now() + MAX_CLOCK_SKEW {
-        return Err(ApiError::bad_input("occurredAt", "is in the future"));
-    }
+    validate::occurred_at("occurredAt", r.occurred_at, Utc::now())?;
     let hash = report_hash(&r, &note);
+    // Scope before keys: a task the caller cannot see is NOT_FOUND whatever key comes with it,
+    // exactly as it would be for a fresh key.
+    let visible = task::Entity::find_by_id(r.task_id)
+        .filter(scope::tasks(p))
+        .one(db)
+        .await?;
+    if visible.is_none() {
+        let err = ApiError::NotFound("task");
+        audit::record_failure(db, p, "reportActivity", &err).await;
+        return Err(err);
+    }
     if let Some(replay) = replay(db, p, &r.idempotency_key, &hash).await? {
         return Ok(replay);
     }
@@ -606,6 +636,19 @@ pub async fn report_activity(
 
 const RACE: &str = "idempotency-race";
 
+/// Reports made by the principal: keys are unique per reporting user (the system actor, which
+/// has no user row, reports as `NULL`).
+fn reported_by(p: &Principal) -> Condition {
+    let col = activity_e::Column::ReportedByUserId;
+    Condition::all().add(match p.user_ref() {
+        Some(id) => col.eq(id),
+        None => col.is_null(),
+    })
+}
+
+/// The principal's own earlier report under `key`, if any: the same content is answered with
+/// the original, other content with `CONFLICT`. Only the caller's own reports are looked at, so
+/// neither answer says anything about anyone else's.
 async fn replay(
     db: &DatabaseConnection,
     p: &Principal,
@@ -614,6 +657,7 @@ async fn replay(
 ) -> ApiResult<Option<Reported>> {
     let Some(existing) = activity_e::Entity::find()
         .filter(activity_e::Column::IdempotencyKey.eq(key))
+        .filter(reported_by(p))
         .one(db)
         .await?
     else {

@@ -58,11 +58,12 @@ pub async fn login(
         .filter(user::Column::Username.eq(name.as_str()))
         .one(db)
         .await?;
-    // Always one argon2 verification, whether or not the user exists.
-    let ok = password::verify(
-        password_text,
-        found.as_ref().map(|u| u.password_hash.as_str()),
-    );
+    // Always one argon2 verification, whether or not the user exists; off the async executor.
+    let ok = password::verify_off_executor(
+        password_text.to_owned(),
+        found.as_ref().map(|u| u.password_hash.clone()),
+    )
+    .await?;
     match found {
         Some(u) if ok && !u.disabled => {
             throttle.record_success(&name);
@@ -109,8 +110,30 @@ pub async fn create(
     input: NewUser,
 ) -> ApiResult<user::Model> {
     audit::authorize(db, p, Action::ManageUsers, "createUser").await?;
+    // Validated and hashed before the transaction opens: argon2 runs on the blocking pool for
+    // tens of milliseconds, and on SQLite an open write transaction holds the only writer.
+    let checked = validate::login_name("username", &input.username)
+        .and_then(|name| validate::password("password", &input.password).map(|()| name));
+    let checked = checked.map_err(ApiError::from).and_then(|name| {
+        if !p.is_system() && !policy::can_grant(p.role, input.role) {
+            return Err(ApiError::forbidden(format!(
+                "a {} may not create {} accounts",
+                p.role.as_str(),
+                input.role.as_str()
+            )));
+        }
+        Ok(name)
+    });
+    let username = match checked {
+        Ok(name) => name,
+        Err(err) => {
+            audit::record_failure(db, p, "createUser", &err).await;
+            return Err(err);
+        }
+    };
+    let password_hash = password::hash_off_executor(input.password.clone()).await?;
     let txn = write_txn(db).await?;
-    let outcome = create_in(&txn, p, input).await;
+    let outcome = create_in(&txn, p, input, username, password_hash).await;
     audit::conclude(db, txn, p, "createUser", outcome).await
 }
 
@@ -118,16 +141,9 @@ async fn create_in(
     txn: &DatabaseTransaction,
     p: &Principal,
     input: NewUser,
+    username: String,
+    password_hash: String,
 ) -> ApiResult<(user::Model, Touched)> {
-    let username = validate::login_name("username", &input.username)?;
-    validate::password("password", &input.password)?;
-    if !p.is_system() && !policy::can_grant(p.role, input.role) {
-        return Err(ApiError::forbidden(format!(
-            "a {} may not create {} accounts",
-            p.role.as_str(),
-            input.role.as_str()
-        )));
-    }
     let (unit_id, group_id, unit_path) = if input.role.is_group_scoped() {
         let gid = input
             .scope_group_id
@@ -158,8 +174,13 @@ async fn create_in(
         if !scope::unit_in_scope(p, &u.path) {
             return Err(ApiError::forbidden("the unit is outside your scope"));
         }
+        // A member outside the caller's scope is reported exactly like a missing one.
         if let Some(mid) = input.member_id
-            && member::Entity::find_by_id(mid).one(txn).await?.is_none()
+            && member::Entity::find_by_id(mid)
+                .filter(scope::members(p))
+                .one(txn)
+                .await?
+                .is_none()
         {
             return Err(ApiError::bad_input("memberId", "no such member"));
         }
@@ -168,7 +189,7 @@ async fn create_in(
     let now = Utc::now();
     let inserted = user::ActiveModel {
         username: Set(username),
-        password_hash: Set(password::hash(&input.password)),
+        password_hash: Set(password_hash),
         role: Set(input.role.as_str().to_owned()),
         scope_unit_id: Set(unit_id),
         scope_group_id: Set(group_id),

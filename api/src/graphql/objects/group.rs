@@ -85,9 +85,9 @@ impl Group {
         &self,
         ctx: &Context<'_>,
         #[graphql(default = false)] include_former: bool,
-        first: Option<i32>,
+        first: Option<i64>,
         after: Option<String>,
-        last: Option<i32>,
+        last: Option<i64>,
         before: Option<String>,
     ) -> Result<MemberConnection> {
         let window = page_args(first, after, last, before).window()?;
@@ -150,9 +150,9 @@ impl Group {
         &self,
         ctx: &Context<'_>,
         filter: Option<GroupTasksFilter>,
-        first: Option<i32>,
+        first: Option<i64>,
         after: Option<String>,
-        last: Option<i32>,
+        last: Option<i64>,
         before: Option<String>,
     ) -> Result<TaskConnection> {
         let f = filter.unwrap_or_default();

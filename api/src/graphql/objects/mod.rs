@@ -21,9 +21,9 @@ use crate::service::page::PageArgs;
 
 /// Relay arguments as one value, for passing to the service layer.
 pub fn page_args(
-    first: Option<i32>,
+    first: Option<i64>,
     after: Option<String>,
-    last: Option<i32>,
+    last: Option<i64>,
     before: Option<String>,
 ) -> PageArgs {
     PageArgs {
@@ -34,11 +34,20 @@ pub fn page_args(
     }
 }
 
+/// A `search` filter as the service layer takes it: at most 100 characters, blank meaning no
+/// filter. The error names `filter.search`, the path of the argument in every connection.
+pub fn search_filter(search: Option<String>) -> Result<Option<String>, crate::error::ApiError> {
+    Ok(cdtg_core::validate::search_text(
+        "filter.search",
+        search.as_deref(),
+    )?)
+}
+
 /// Filter for groups under a unit (`AdminUnit.groups`).
 #[derive(InputObject, Default, Clone)]
 pub struct UnitGroupsFilter {
     pub kind: Option<super::enums::GroupKind>,
     pub status: Option<super::enums::GroupStatus>,
-    /// Accent-insensitive text in the group name.
+    /// Accent-insensitive text in the group name. At most 100 characters.
     pub search: Option<String>,
 }

@@ -95,9 +95,9 @@ impl Task {
     async fn activities(
         &self,
         ctx: &Context<'_>,
-        first: Option<i32>,
+        first: Option<i64>,
         after: Option<String>,
-        last: Option<i32>,
+        last: Option<i64>,
         before: Option<String>,
     ) -> Result<ActivityConnection> {
         let window = page_args(first, after, last, before).window()?;

@@ -104,9 +104,9 @@ impl AdminUnit {
     async fn children(
         &self,
         ctx: &Context<'_>,
-        first: Option<i32>,
+        first: Option<i64>,
         after: Option<String>,
-        last: Option<i32>,
+        last: Option<i64>,
         before: Option<String>,
     ) -> Result<AdminUnitConnection> {
         let window = page_args(first, after, last, before).window()?;
@@ -126,16 +126,16 @@ impl AdminUnit {
         &self,
         ctx: &Context<'_>,
         filter: Option<UnitGroupsFilter>,
-        first: Option<i32>,
+        first: Option<i64>,
         after: Option<String>,
-        last: Option<i32>,
+        last: Option<i64>,
         before: Option<String>,
     ) -> Result<GroupConnection> {
         let f = filter.unwrap_or_default();
         let params = UnitGroupsParams {
             kind: f.kind.map(|k| k.as_str().to_owned()),
             status: f.status.map(|s| s.as_str().to_owned()),
-            search: f.search.clone(),
+            search: super::search_filter(f.search.clone())?,
         };
         let window = page_args(first, after, last, before).window()?;
         let key = Nested {
@@ -173,9 +173,9 @@ impl AdminUnit {
     async fn members(
         &self,
         ctx: &Context<'_>,
-        first: Option<i32>,
+        first: Option<i64>,
         after: Option<String>,
-        last: Option<i32>,
+        last: Option<i64>,
         before: Option<String>,
     ) -> Result<MemberConnection> {
         let window = page_args(first, after, last, before).window()?;
