@@ -418,7 +418,7 @@ def sample_check(arm: str, q: str, base: str, req: Request, ids: Ids) -> dict:
 
 def alone_ms(base: str, req: Request, n: int = 15) -> list[float]:
     """Latency of `n` requests sent one after another (no concurrent load), in ms: what one
-    dashboard costs when it is the only thing the server does (issue 5's "per dashboard")."""
+    dashboard costs when it is the only thing the server does ("per dashboard")."""
     text = body_bytes(req).encode()
     out = []
     for _ in range(n):

@@ -152,7 +152,7 @@ def write(result: dict, out: Path) -> None:
     L.append("")
 
     # ---- Targets
-    L.append("## Targets (issue 7)")
+    L.append("## Targets")
     L.append("")
     L.append("| target | scale | measured | verdict | gap / what would close it |")
     L.append("|---|---|---|---|---|")
@@ -217,11 +217,11 @@ def write(result: dict, out: Path) -> None:
                  "run `BENCH_SCALES=1,100 bench/run.sh` (seeding scale 100 takes ~3 min) |")
     L.append("")
 
-    # ---- The dashboard alone (issue 5)
+    # ---- The dashboard alone
     alone = {(int(sc), arm): ms for sc, info in result["infos"].items()
              for arm, ms in (info.get("q3_alone_ms") or {}).items()}
     if alone:
-        L.append("## The city dashboard alone (issue 5)")
+        L.append("## The city dashboard alone")
         L.append("")
         L.append("Q3 sent 15 times in a row with nothing else running (after the warm-up): the time one "
                  "dashboard takes. Aim: well under 50 ms at scale 1, growing much slower than the data.")

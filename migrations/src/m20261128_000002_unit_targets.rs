@@ -1,4 +1,4 @@
-//! Numeric targets for units (issue 5): "80 % of households with internet in 2025", "every ward
+//! Numeric targets for units: "80 % of households with internet in 2025", "every ward
 //! activates 5,000 VNeID accounts this quarter". One row per unit, indicator and period; setting
 //! the same period again replaces the value.
 //!

@@ -1,4 +1,4 @@
-//! The authorisation matrix (DESIGN.md §3): every role × every query and mutation × {own,
+//! The authorisation matrix (the role table in `core/src/policy.rs`): every role × every query and mutation × {own,
 //! sibling, parent} scope, end to end. "Missing" is strict: the answer must be identical to the
 //! answer for an ID that does not exist at all.
 

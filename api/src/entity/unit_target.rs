@@ -1,4 +1,4 @@
-//! The `unit_targets` table: a numeric target for one unit, indicator and period (issue 5).
+//! The `unit_targets` table: a numeric target for one unit, indicator and period.
 
 use sea_orm::entity::prelude::*;
 

@@ -1,7 +1,7 @@
 //! The administrative tree of the demo and the plan of how many groups each ward gets.
 //!
 //! The tree comes from `api/data/danang-units-2024.csv` (a committed copy of
-//! `shared/reference/danang-units-2024.csv`): Đà Nẵng before the 1 July 2025 reform, 8 districts
+//! `reference/units/danang-2024.csv`): Đà Nẵng before the 1 July 2025 reform, 8 districts
 //! with GSO codes and 56 wards/communes whose codes stay empty (the reference leaves them blank
 //! until an authoritative list is at hand). Rows list parents before children, so ids follow the
 //! file's order: the city is 1, and every unit's materialised path is its parent's plus its id.
