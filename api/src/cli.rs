@@ -19,9 +19,12 @@ pub async fn run(cli: Cli) -> Result<(), String> {
             Ok(())
         }
         Command::Migrate { action } => {
-            let (conn, _) = db::connect(&cli.database_url, &PoolSettings::default())
-                .await
-                .map_err(|e| e.to_string())?;
+            let (conn, _) = db::connect(
+                &cli.database_url,
+                &PoolSettings::maintenance(&cli.database_url),
+            )
+            .await
+            .map_err(|e| e.to_string())?;
             let result = match action {
                 MigrateAction::Up => db::migrate(&conn).await,
                 MigrateAction::Down { steps } => {
@@ -53,9 +56,12 @@ pub async fn run(cli: Cli) -> Result<(), String> {
         Command::Seed {
             what: SeedWhat::Demo { scale },
         } => {
-            let (conn, _) = db::connect(&cli.database_url, &PoolSettings::default())
-                .await
-                .map_err(|e| e.to_string())?;
+            let (conn, _) = db::connect(
+                &cli.database_url,
+                &PoolSettings::maintenance(&cli.database_url),
+            )
+            .await
+            .map_err(|e| e.to_string())?;
             db::migrate(&conn).await.map_err(|e| e.to_string())?;
             if crate::seed::has_data(&conn)
                 .await
@@ -88,9 +94,12 @@ pub async fn run(cli: Cli) -> Result<(), String> {
                     scope,
                 },
         } => {
-            let (conn, _) = db::connect(&cli.database_url, &PoolSettings::default())
-                .await
-                .map_err(|e| e.to_string())?;
+            let (conn, _) = db::connect(
+                &cli.database_url,
+                &PoolSettings::maintenance(&cli.database_url),
+            )
+            .await
+            .map_err(|e| e.to_string())?;
             db::migrate(&conn).await.map_err(|e| e.to_string())?;
             let role =
                 cdtg_core::policy::Role::parse(&role.to_uppercase()).ok_or("unknown role")?;

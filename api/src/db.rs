@@ -46,6 +46,24 @@ impl Default for PoolSettings {
     }
 }
 
+impl PoolSettings {
+    /// For migrations, seeding and other maintenance: no statement timeout (a long back-fill is
+    /// not a slow request), and on SQLite a single connection, so that every statement of a
+    /// migration runs on the same one; on PostgreSQL two, since migrations hold the advisory
+    /// lock on one while running on the other.
+    pub fn maintenance(database_url: &str) -> Self {
+        PoolSettings {
+            max_connections: if database_url.starts_with("postgres") {
+                2
+            } else {
+                1
+            },
+            statement_timeout: Duration::ZERO,
+            ..PoolSettings::default()
+        }
+    }
+}
+
 /// The pool size when none is configured. SQLite runs one writer at a time and its readers on
 /// this process's cores, so a few connections serve as much as many; each one costs a page
 /// cache and a worker thread (with its own allocator arena), which took a 16-connection SQLite

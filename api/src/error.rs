@@ -1,11 +1,13 @@
 //! The service layer's error type. Each variant is one of the closed set of `extensions.code`
-//! values the API contract promises (DESIGN.md §4), and documents what the client sees.
+//! values the API contract promises (README, "API conventions"), and documents what the client sees.
+//!
+//! The service layer knows nothing of GraphQL: the conversion into a GraphQL error, with its
+//! `extensions.code`, lives at the edge (`graphql::errors`).
 //!
 //! `ApiError` deliberately does not implement `Display`: async-graphql converts anything that
 //! does into an error *without* a code, so a stray `?` would silently drop the code. Without
-//! `Display`, the only way into a GraphQL error is [`From<ApiError>`], which always sets it.
+//! `Display`, the only way into a GraphQL error is that conversion, which always sets it.
 
-use async_graphql::ErrorExtensions;
 use cdtg_core::error::ValidationError;
 use sea_orm::DbErr;
 
@@ -55,7 +57,7 @@ impl ApiError {
         ApiError::Forbidden(message.into())
     }
 
-    /// The stable code from DESIGN.md §4.
+    /// The stable code, from the closed set the README lists.
     pub fn code(&self) -> &'static str {
         match self {
             ApiError::Unauthenticated(_) => "UNAUTHENTICATED",
@@ -84,26 +86,6 @@ impl ApiError {
             ApiError::TimedOut => "the request took too long and was cancelled".to_owned(),
             ApiError::Internal(_) => "internal error".to_owned(),
         }
-    }
-}
-
-impl From<ApiError> for async_graphql::Error {
-    fn from(err: ApiError) -> Self {
-        if let ApiError::Internal(detail) = &err {
-            tracing::error!(error = %detail, "internal error");
-        }
-        let message = err.public_message();
-        async_graphql::Error::new(message).extend_with(|_, ext| {
-            ext.set("code", err.code());
-            match &err {
-                ApiError::BadUserInput { field, .. } => ext.set("field", field.as_str()),
-                ApiError::RateLimited { retry_after_secs } => {
-                    ext.set("retryAfter", *retry_after_secs)
-                }
-                ApiError::Unavailable | ApiError::TimedOut => ext.set("retryable", true),
-                _ => {}
-            }
-        })
     }
 }
 

@@ -12,6 +12,7 @@ pub mod events;
 pub mod graphql;
 pub mod http;
 pub mod ids;
+pub mod limits;
 pub mod metrics;
 pub mod ops;
 pub mod persisted;

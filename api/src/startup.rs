@@ -119,12 +119,7 @@ impl Application {
         // Migrations and seeding run on a connection of their own, without the serving pool's
         // statement timeout (a long migration is not a slow request).
         {
-            let maintenance = PoolSettings {
-                // Two: migrations hold PostgreSQL's advisory lock on one while running on the other.
-                max_connections: 2,
-                statement_timeout: Duration::ZERO,
-                ..pool.clone()
-            };
+            let maintenance = PoolSettings::maintenance(database_url);
             let (conn, _) = db::connect(database_url, &maintenance)
                 .await
                 .map_err(|e| format!("connecting to the database: {e}"))?;

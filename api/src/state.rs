@@ -37,9 +37,9 @@ pub struct AppState {
     pub throttle: Arc<LoginThrottle>,
     pub settings: Arc<ApiSettings>,
     pub events: EventBus,
-    pub transport: Arc<crate::transport::TransportLimits>,
-    pub limits: Arc<crate::pipeline::PipelineLimits>,
-    pub socket_limits: Arc<crate::ws::SocketLimits>,
+    pub transport: Arc<crate::limits::TransportLimits>,
+    pub limits: Arc<crate::limits::PipelineLimits>,
+    pub socket_limits: Arc<crate::limits::SocketLimits>,
     pub sockets: Arc<crate::sockets::Sockets>,
     pub proxies: Arc<crate::client_addr::TrustedProxies>,
     /// The bearer token `/metrics` requires, if any.

@@ -23,22 +23,7 @@ use crate::graphql::CdtgSchema;
 use crate::pipeline::{self, Caller, Envelope, Outcome, Refusal, RefusalKind, Transport};
 use crate::state::AppState;
 
-/// Limits of the HTTP framing itself (the rest are the pipeline's).
-#[derive(Debug, Clone)]
-pub struct TransportLimits {
-    pub max_body_bytes: usize,
-    /// 0: batched JSON arrays are refused.
-    pub max_batch: usize,
-}
-
-impl Default for TransportLimits {
-    fn default() -> Self {
-        TransportLimits {
-            max_body_bytes: 1024 * 1024,
-            max_batch: 0,
-        }
-    }
-}
+pub use crate::limits::TransportLimits;
 
 const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
 

@@ -33,26 +33,7 @@ use crate::pipeline::{self, Caller, Envelope, Outcome, RefusalKind, Transport};
 use crate::sockets::{Registration, Revoked};
 use crate::state::AppState;
 
-/// Socket limits (configurable; see `cdtg serve --help`).
-#[derive(Debug, Clone)]
-pub struct SocketLimits {
-    /// Operations (subscriptions, and queries still running) at once on one connection.
-    pub max_operations_per_connection: usize,
-    /// Open connections per account on this instance.
-    pub max_connections_per_user: usize,
-    /// Time allowed between the upgrade and `connection_init`.
-    pub init_timeout: Duration,
-}
-
-impl Default for SocketLimits {
-    fn default() -> Self {
-        SocketLimits {
-            max_operations_per_connection: 20,
-            max_connections_per_user: 8,
-            init_timeout: Duration::from_secs(10),
-        }
-    }
-}
+pub use crate::limits::SocketLimits;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Protocol {

@@ -7,7 +7,8 @@
 //! - [`limits`]: the documented bounds of every number, date and search text clients send;
 //! - [`policy`]: roles, actions and the role table, granting rules, scope paths;
 //! - [`task`]: the task state machine and who may drive it;
-//! - [`activity`]: what counts toward a target, and field-report validation.
+//! - [`activity`]: what counts toward a target, and field-report validation;
+//! - [`time`]: Vietnam's UTC offset, the one definition of it.
 //!
 //! With the cargo feature `ffi` the crate also exports a UniFFI API for Kotlin, including the
 //! phone's offline outbox on SQLite. The server never enables that feature.
@@ -45,6 +46,7 @@ pub mod limits;
 pub mod policy;
 pub mod task;
 pub mod text;
+pub mod time;
 pub mod validate;
 
 #[cfg(feature = "ffi")]

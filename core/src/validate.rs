@@ -347,11 +347,7 @@ pub fn occurred_at(
     at: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> Result<DateTime<Utc>, ValidationError> {
-    let earliest = programme_start()
-        .and_hms_opt(0, 0, 0)
-        .expect("midnight")
-        .and_utc()
-        - Duration::hours(7);
+    let earliest = crate::time::vietnam_midnight(programme_start());
     if at < earliest {
         return Err(ValidationError::new(
             field,

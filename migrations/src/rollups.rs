@@ -38,8 +38,8 @@ use sea_orm_migration::sea_orm::{
 /// end by 2200), so it is never overdue and never inside a period.
 pub const NO_DUE_DATE: &str = "9999-12-31";
 
-/// Vietnam's offset from UTC in hours (no daylight saving since 1975).
-const VIETNAM_OFFSET_HOURS: i64 = 7;
+// Vietnam's offset from UTC (the one definition is in core).
+use cdtg_core::time::VIETNAM_UTC_OFFSET_HOURS as VIETNAM_OFFSET_HOURS;
 
 /// One rollup table: its key columns (after `unit_id, own`) and its summed columns.
 struct Rollup {

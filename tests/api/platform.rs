@@ -95,7 +95,44 @@ async fn unknown_ids_are_null_and_errors_never_leak_internals(backend: Backend) 
     }
 }
 
+/// The conventional root type names, and the `Date` scalar's strict form.
+async fn root_types_and_dates_follow_the_conventions(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let f = Fixture::load(&app).await;
+    let token = app.login(users::ADMIN, PASSWORD).await;
+    let d = app.ok(&token, "{ __typename }", json!({})).await;
+    assert_eq!(d["__typename"], "Query");
+    let d = app.ok(&token, "mutation { __typename }", json!({})).await;
+    assert_eq!(d["__typename"], "Mutation");
+    let d = app
+        .ok(
+            &token,
+            "{ __schema { subscriptionType { name } } __type(name: \"Date\") { kind specifiedByURL } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(d["__schema"]["subscriptionType"]["name"], "Subscription");
+    assert_eq!(d["__type"]["kind"], "SCALAR");
+    assert!(d["__type"]["specifiedByURL"].as_str().is_some(), "{d}");
+
+    let create = "mutation($i: CreateTaskInput!) { createTask(input: $i) { task { dueOn } } }";
+    let group = crate::fixture::gid(cdtg_api::ids::NodeType::Group, f.group_a1);
+    let d = app
+        .ok(&token, create, json!({ "i": { "groupId": group, "title": "Hạn", "kind": "SURVEY", "dueOn": "2026-12-31" } }))
+        .await;
+    assert_eq!(d["createTask"]["task"]["dueOn"], "2026-12-31");
+    for bad in ["2026-1-5", "31/12/2026", "2026-02-30"] {
+        let code = app
+            .error_code(Some(&token), create, json!({ "i": { "groupId": group, "title": "Hạn", "kind": "SURVEY", "dueOn": bad } }))
+            .await;
+        assert_eq!(code, "BAD_USER_INPUT", "{bad}");
+    }
+}
+
 on_both_databases!(
+    root_types_and_dates_follow_the_conventions,
     health_graphiql_and_redirect,
     only_login_works_without_a_token,
     unknown_ids_are_null_and_errors_never_leak_internals

@@ -1,4 +1,4 @@
-//! Aggregates (issue 5): the demo's known figures, access, batching by statement count, a
+//! Aggregates: the demo's known figures, access, batching by statement count, a
 //! property test against a naive recomputation, and identical answers on both databases.
 
 use std::collections::BTreeMap;
@@ -936,7 +936,7 @@ async fn check_world(app: &TestApp, token: &str, w: &World, seed: u64, phase: &s
     let to = today();
     for unit in &w.units {
         let q = format!(
-            r#"query($u: ID!, $f: NaiveDate!, $t: NaiveDate!) {{ adminUnit(id: $u) {{
+            r#"query($u: ID!, $f: Date!, $t: Date!) {{ adminUnit(id: $u) {{
                 all: stats {{ {ALL_STATS} }}
                 recent: stats(period: {{ from: $f, to: $t }}) {{ {ALL_STATS} }}
             }} }}"#

@@ -3,11 +3,13 @@
 pub mod connection;
 pub mod context;
 pub mod enums;
+pub mod errors;
 pub mod loaders;
 pub mod mutation;
 pub mod node;
 pub mod objects;
 pub mod query;
+pub mod scalars;
 pub mod stats;
 pub mod subscription;
 
@@ -60,5 +62,6 @@ pub fn build_schema(state: Option<AppState>, limits: &QueryLimits) -> CdtgSchema
 
 /// The SDL, as committed in `schema.graphql`.
 pub fn sdl() -> String {
-    build_schema(None, &QueryLimits::default()).sdl()
+    build_schema(None, &QueryLimits::default())
+        .sdl_with_options(async_graphql::SDLExportOptions::new().include_specified_by())
 }

@@ -2,8 +2,9 @@
 //! out. Each resolver decodes IDs and calls one service function, which validates, authorises,
 //! writes in a transaction and audits.
 
+use crate::graphql::scalars::Date;
 use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 
 use super::context::{ClientInfo, db, principal, state};
 use super::enums::*;
@@ -118,7 +119,7 @@ pub struct CreateGroupInput {
     pub name: String,
     pub kind: GroupKind,
     pub unit_id: ID,
-    pub established_on: Option<NaiveDate>,
+    pub established_on: Option<Date>,
     pub decision_number: Option<String>,
     pub zalo_url: Option<String>,
 }
@@ -136,7 +137,7 @@ pub struct UpdateGroupInput {
     pub name: Option<String>,
     pub status: Option<GroupStatus>,
     pub unit_id: Option<ID>,
-    pub established_on: Option<NaiveDate>,
+    pub established_on: Option<Date>,
     pub decision_number: Option<String>,
     /// Empty string clears it.
     pub zalo_url: Option<String>,
@@ -156,7 +157,7 @@ pub struct CreateMemberInput {
     /// Vietnamese mobile number in any common spelling; stored as +84…
     pub phone: Option<String>,
     pub affiliation: Affiliation,
-    pub trained_on: Option<NaiveDate>,
+    pub trained_on: Option<Date>,
     pub unit_id: ID,
 }
 
@@ -175,7 +176,7 @@ pub struct UpdateMemberInput {
     /// Empty string clears it.
     pub phone: Option<String>,
     pub affiliation: Option<Affiliation>,
-    pub trained_on: Option<NaiveDate>,
+    pub trained_on: Option<Date>,
 }
 
 #[derive(SimpleObject)]
@@ -190,7 +191,7 @@ pub struct AddMembershipInput {
     #[graphql(default_with = "MembershipRole::Member")]
     pub role: MembershipRole,
     /// Defaults to today (Asia/Ho_Chi_Minh).
-    pub joined_on: Option<NaiveDate>,
+    pub joined_on: Option<Date>,
 }
 
 #[derive(SimpleObject)]
@@ -202,7 +203,7 @@ pub struct AddMembershipPayload {
 pub struct EndMembershipInput {
     pub id: ID,
     /// Defaults to today (Asia/Ho_Chi_Minh).
-    pub left_on: Option<NaiveDate>,
+    pub left_on: Option<Date>,
 }
 
 #[derive(SimpleObject)]
@@ -221,7 +222,7 @@ pub struct CreateTaskInput {
     #[graphql(default_with = "TaskPriority::Normal")]
     pub priority: TaskPriority,
     /// From 2020-01-01 (the programme's start) to five years from today.
-    pub due_on: Option<NaiveDate>,
+    pub due_on: Option<Date>,
     /// e.g. 50 VNeID activations; 0 to 10,000,000.
     pub target: Option<i64>,
 }
@@ -244,7 +245,7 @@ pub struct UpdateTaskInput {
     pub description: Option<String>,
     pub priority: Option<TaskPriority>,
     /// From 2020-01-01 (the programme's start) to five years from today.
-    pub due_on: Option<NaiveDate>,
+    pub due_on: Option<Date>,
     /// 0 to 10,000,000.
     pub target: Option<i64>,
 }
@@ -324,7 +325,7 @@ pub struct UpsertListingInput {
     pub platform: Platform,
     pub url: String,
     pub status: ListingStatus,
-    pub listed_on: Option<NaiveDate>,
+    pub listed_on: Option<Date>,
 }
 
 #[derive(SimpleObject)]
@@ -336,9 +337,9 @@ pub struct UpsertListingPayload {
 pub struct RecordUnitSurveyInput {
     pub unit_id: ID,
     /// In the years from 2020 to next year.
-    pub period_start: NaiveDate,
+    pub period_start: Date,
     /// In the years from 2020 to next year; not before `periodStart`.
-    pub period_end: NaiveDate,
+    pub period_end: Date,
     /// 0 to 10,000,000.
     pub households: i64,
     /// 0 to `households`.
@@ -366,7 +367,7 @@ fn client(ctx: &Context<'_>) -> ClientInfo {
     ctx.data_opt::<ClientInfo>().cloned().unwrap_or_default()
 }
 
-#[Object]
+#[Object(name = "Mutation")]
 impl MutationRoot {
     /// Exchanges a username and password for an access token and a refresh token.
     async fn login(&self, ctx: &Context<'_>, input: LoginInput) -> Result<LoginPayload> {
@@ -444,7 +445,7 @@ impl MutationRoot {
             name: input.name,
             kind: input.kind.as_str().to_owned(),
             unit_id: reference(NodeType::AdminUnit, &input.unit_id, "unitId")?,
-            established_on: input.established_on,
+            established_on: input.established_on.map(Into::into),
             decision_number: input.decision_number,
             zalo_url: input.zalo_url,
         };
@@ -464,7 +465,7 @@ impl MutationRoot {
             name: input.name,
             status: input.status.map(|s| s.as_str().to_owned()),
             unit_id: opt_reference(NodeType::AdminUnit, &input.unit_id, "unitId")?,
-            established_on: input.established_on,
+            established_on: input.established_on.map(Into::into),
             decision_number: input.decision_number,
             zalo_url: input.zalo_url,
             leader_member_id: opt_reference(NodeType::Member, &input.leader_id, "leaderId")?,
@@ -487,7 +488,7 @@ impl MutationRoot {
             given_name: input.given_name,
             phone: input.phone,
             affiliation: input.affiliation.as_str().to_owned(),
-            trained_on: input.trained_on,
+            trained_on: input.trained_on.map(Into::into),
             unit_id: reference(NodeType::AdminUnit, &input.unit_id, "unitId")?,
         };
         Ok(CreateMemberPayload {
@@ -508,7 +509,7 @@ impl MutationRoot {
             given_name: input.given_name,
             phone: input.phone,
             affiliation: input.affiliation.map(|a| a.as_str().to_owned()),
-            trained_on: input.trained_on,
+            trained_on: input.trained_on.map(Into::into),
             expected_version: input.expected_version.map(version).transpose()?,
         };
         Ok(UpdateMemberPayload {
@@ -526,7 +527,7 @@ impl MutationRoot {
             member_id: reference(NodeType::Member, &input.member_id, "memberId")?,
             group_id: reference(NodeType::Group, &input.group_id, "groupId")?,
             role: input.role.as_str().to_owned(),
-            joined_on: input.joined_on,
+            joined_on: input.joined_on.map(Into::into),
         };
         Ok(AddMembershipPayload {
             membership: Membership(members::add_membership(db(ctx), p, new).await?),
@@ -541,7 +542,9 @@ impl MutationRoot {
         let p = principal(ctx)?;
         let id = target(NodeType::Membership, &input.id, "membership")?;
         Ok(EndMembershipPayload {
-            membership: Membership(members::end_membership(db(ctx), p, id, input.left_on).await?),
+            membership: Membership(
+                members::end_membership(db(ctx), p, id, input.left_on.map(Into::into)).await?,
+            ),
         })
     }
 
@@ -558,7 +561,7 @@ impl MutationRoot {
             description: input.description,
             kind: input.kind.into(),
             priority: input.priority.into(),
-            due_on: input.due_on,
+            due_on: input.due_on.map(Into::into),
             target: input.target,
         };
         let task = tasks::create(db(ctx), p, new).await?;
@@ -587,7 +590,7 @@ impl MutationRoot {
             title: input.title,
             description: input.description,
             priority: input.priority.map(Into::into),
-            due_on: input.due_on.map(Some),
+            due_on: input.due_on.map(|d| Some(d.0)),
             target: input.target.map(Some),
         };
         let task = tasks::update(db(ctx), p, id, version(input.expected_version)?, changes).await?;
@@ -687,14 +690,13 @@ impl MutationRoot {
             platform: input.platform.as_str().to_owned(),
             url: input.url,
             status: input.status.as_str().to_owned(),
-            listed_on: input.listed_on,
+            listed_on: input.listed_on.map(Into::into),
         };
         Ok(UpsertListingPayload {
             listing: Listing(products::upsert_listing(db(ctx), p, new).await?),
         })
     }
 
-    /// Records (or replaces) a unit's household survey for a period.
     /// Sets (or replaces) a unit's target for an indicator and period: `CITY_ADMIN`,
     /// `DISTRICT_OFFICER` or `WARD_LEADER`, for units inside their scope.
     async fn set_unit_target(
@@ -705,6 +707,8 @@ impl MutationRoot {
         super::stats::set_unit_target(ctx, input).await
     }
 
+    /// Records (or replaces) a unit's household survey for a period, for a unit inside your
+    /// scope.
     async fn record_unit_survey(
         &self,
         ctx: &Context<'_>,
@@ -713,8 +717,8 @@ impl MutationRoot {
         let p = principal(ctx)?;
         let s = surveys::SurveyInput {
             unit_id: reference(NodeType::AdminUnit, &input.unit_id, "unitId")?,
-            period_start: input.period_start,
-            period_end: input.period_end,
+            period_start: input.period_start.0,
+            period_end: input.period_end.0,
             households: input.households,
             with_computer: input.with_computer,
             with_internet: input.with_internet,

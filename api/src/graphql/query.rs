@@ -122,7 +122,7 @@ fn filter_id(t: NodeType, id: &Option<ID>) -> Option<i64> {
     id.as_ref().map(|id| decode(t, id).unwrap_or(-1))
 }
 
-#[Object]
+#[Object(name = "Query")]
 impl QueryRoot {
     /// The signed-in user.
     async fn me(&self, ctx: &Context<'_>) -> Result<User> {

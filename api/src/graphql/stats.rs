@@ -1,4 +1,4 @@
-//! GraphQL for aggregates (issue 5): `UnitStats`, `PeriodInput`, `statsBreakdown` rows and unit
+//! GraphQL for aggregates: `UnitStats`, `PeriodInput`, `statsBreakdown` rows and unit
 //! targets.
 //!
 //! The resolvers decide *which* statistic families to compute by looking ahead at the selection
@@ -7,6 +7,7 @@
 //! in one list — therefore share one statement per family. Everything is computed by
 //! [`crate::service::stats`]; this module only shapes it.
 
+use crate::graphql::scalars::Date;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
@@ -50,11 +51,11 @@ pub enum PeriodKind {
 pub struct PeriodInput {
     pub kind: Option<PeriodKind>,
     /// Any day inside the period; with `kind`.
-    pub date: Option<NaiveDate>,
+    pub date: Option<Date>,
     /// First day; with `to`.
-    pub from: Option<NaiveDate>,
+    pub from: Option<Date>,
     /// Last day (inclusive); with `from`.
-    pub to: Option<NaiveDate>,
+    pub to: Option<Date>,
 }
 
 /// The period an input names; `None` means "all time".
@@ -65,11 +66,11 @@ pub fn period_of(input: Option<PeriodInput>) -> ApiResult<Option<Period>> {
     match (i.kind, i.date, i.from, i.to) {
         (Some(kind), Some(date), None, None) => Ok(Some(Period::calendar(
             kind.into(),
-            svc::period_date("period.date", date)?,
+            svc::period_date("period.date", date.0)?,
         ))),
         (None, None, Some(from), Some(to)) => Ok(Some(Period::between(
-            svc::period_date("period.from", from)?,
-            svc::period_date("period.to", to)?,
+            svc::period_date("period.from", from.0)?,
+            svc::period_date("period.to", to.0)?,
         )?)),
         _ => Err(ApiError::bad_input(
             "period",
@@ -254,9 +255,9 @@ pub struct AffiliationCount {
 #[derive(SimpleObject)]
 pub struct TargetProgress {
     pub indicator: TargetIndicator,
-    pub period_start: NaiveDate,
+    pub period_start: Date,
     /// Inclusive.
-    pub period_end: NaiveDate,
+    pub period_end: Date,
     /// The target value (a fraction for rates).
     pub target: f64,
     /// The indicator's value over the unit's subtree during the target's own period; null for a
@@ -411,8 +412,8 @@ impl UnitStats {
                     .map(|a| a / t.target_value);
                 Ok::<_, ApiError>(TargetProgress {
                     indicator: indicator.into(),
-                    period_start: t.period_start,
-                    period_end: t.period_end,
+                    period_start: Date(t.period_start),
+                    period_end: Date(t.period_end),
                     target: t.target_value,
                     actual,
                     progress,
@@ -513,9 +514,9 @@ pub struct UnitTarget {
     #[graphql(skip)]
     pub unit_id: i64,
     pub indicator: TargetIndicator,
-    pub period_start: NaiveDate,
+    pub period_start: Date,
     /// Inclusive.
-    pub period_end: NaiveDate,
+    pub period_end: Date,
     pub target_value: f64,
 }
 
@@ -536,8 +537,8 @@ impl UnitTarget {
         Ok(UnitTarget {
             unit_id: m.unit_id,
             indicator: indicator.into(),
-            period_start: m.period_start,
-            period_end: m.period_end,
+            period_start: Date(m.period_start),
+            period_end: Date(m.period_end),
             target_value: m.target_value,
         })
     }
@@ -548,9 +549,9 @@ impl UnitTarget {
 pub struct SetUnitTargetInput {
     pub unit_id: ID,
     pub indicator: TargetIndicator,
-    pub period_start: NaiveDate,
+    pub period_start: Date,
     /// Inclusive.
-    pub period_end: NaiveDate,
+    pub period_end: Date,
     /// A count from 0 to 100,000,000, or a fraction between 0 and 1 for rates.
     pub target_value: f64,
 }
@@ -574,8 +575,8 @@ pub async fn set_unit_target(
         svc::TargetInput {
             unit_id,
             indicator: input.indicator.into(),
-            period_start: input.period_start,
-            period_end: input.period_end,
+            period_start: input.period_start.0,
+            period_end: input.period_end.0,
             target_value: input.target_value,
         },
     )
@@ -659,9 +660,10 @@ impl StatsRow {
     fn key(&self, d: Dim) -> Option<&str> {
         self.keys.get(&d).and_then(|k| k.as_deref())
     }
-    fn date(&self, d: Dim) -> Option<NaiveDate> {
+    fn date(&self, d: Dim) -> Option<Date> {
         self.key(d)
             .and_then(|s| NaiveDate::parse_from_str(s, "%Y-%m-%d").ok())
+            .map(Date)
     }
 }
 
@@ -688,11 +690,11 @@ impl StatsRow {
         self.key(Dim::Affiliation).and_then(Affiliation::parse)
     }
     /// With `MONTH`: the first day of the month (null for tasks without a due date).
-    async fn month(&self) -> Option<NaiveDate> {
+    async fn month(&self) -> Option<Date> {
         self.date(Dim::Month)
     }
     /// With `WEEK`: the Monday of the ISO week (null for tasks without a due date).
-    async fn week(&self) -> Option<NaiveDate> {
+    async fn week(&self) -> Option<Date> {
         self.date(Dim::Week)
     }
     async fn stats(&self) -> &UnitStats {

@@ -19,7 +19,7 @@ pub struct TaskEvent {
 
 pub struct SubscriptionRoot;
 
-#[Subscription]
+#[Subscription(name = "Subscription")]
 impl SubscriptionRoot {
     /// Task events for one group (or every group in your scope). The socket closes (4403) when
     /// the token expires or the account is disabled or changed.

@@ -22,7 +22,7 @@ pub mod response;
 pub mod shape;
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use async_graphql::parser::types::{DocumentOperations, ExecutableDocument, OperationType};
 use async_graphql::{Request, Response, Variables};
@@ -40,28 +40,7 @@ use crate::principal::Principal;
 use crate::service::audit::{self, DenialLog};
 use crate::state::AppState;
 
-pub use shape::ShapeLimits;
-
-/// Limits of the pipeline that are not about shape (all configurable; see `cdtg serve --help`).
-#[derive(Debug, Clone)]
-pub struct PipelineLimits {
-    /// Longest query text, in characters.
-    pub max_query_chars: usize,
-    pub shape: ShapeLimits,
-    /// Queries and mutations are cancelled past this (and on PostgreSQL `statement_timeout`
-    /// stops their statement). Subscriptions are long-lived and exempt.
-    pub request_deadline: Duration,
-}
-
-impl Default for PipelineLimits {
-    fn default() -> Self {
-        PipelineLimits {
-            max_query_chars: 15_000,
-            shape: ShapeLimits::default(),
-            request_deadline: Duration::from_secs(10),
-        }
-    }
-}
+pub use crate::limits::{PipelineLimits, ShapeLimits};
 
 /// Which transport carried the operation; it decides only what the transport can carry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

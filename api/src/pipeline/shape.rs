@@ -12,29 +12,7 @@ use async_graphql::parser::types::{DocumentOperations, ExecutableDocument, Selec
 
 use crate::error::ApiError;
 
-/// Shape limits (all configurable; see `cdtg serve --help`). Depth and complexity are enforced
-/// by the schema itself, on every transport, because they need the schema's types.
-#[derive(Debug, Clone)]
-pub struct ShapeLimits {
-    /// Aliases in the whole document, fragments expanded.
-    pub max_aliases: u64,
-    /// Field selections in the whole document, fragments expanded. Bounds the work of validation
-    /// (merging duplicate fields is quadratic) and of execution alike: `{ me { id id id … } }`
-    /// with hundreds of fields is refused before anything runs.
-    pub max_fields: u64,
-    /// Directives on one field, fragment spread or operation.
-    pub max_directives_per_field: usize,
-}
-
-impl Default for ShapeLimits {
-    fn default() -> Self {
-        ShapeLimits {
-            max_aliases: 100,
-            max_fields: 400,
-            max_directives_per_field: 5,
-        }
-    }
-}
+pub use crate::limits::ShapeLimits;
 
 /// What a document costs, fragments expanded.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]

@@ -683,7 +683,8 @@ impl WardGen<'_> {
                 let day = day_between(rng, ymd(2026, 1, 5), ymd(2026, 11, 20));
                 let local =
                     day.and_hms_opt(rng.between(7, 20) as u32, rng.between(0, 59) as u32, 0);
-                local.expect("valid time").and_utc() - TimeDelta::hours(7)
+                local.expect("valid time").and_utc()
+                    - TimeDelta::hours(cdtg_core::time::VIETNAM_UTC_OFFSET_HOURS)
             })
             .collect();
         times.sort_unstable();

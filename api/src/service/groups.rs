@@ -88,6 +88,14 @@ async fn select(
         path.as_deref(),
     );
     let dir = if desc { Order::Desc } else { Order::Asc };
+    // Groups without a founding date come last (first in DESC) on both databases.
+    let q = match order {
+        GroupOrder::EstablishedOn => q.order_by(
+            page::nulls_last(Expr::col((group::Entity, group::Column::EstablishedOn))),
+            dir.clone(),
+        ),
+        _ => q,
+    };
     Ok(q.order_by(order_col(order), dir.clone())
         .order_by(group::Column::Id, dir))
 }

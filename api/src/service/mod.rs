@@ -65,5 +65,5 @@ pub async fn is_current_member<C: sea_orm::ConnectionTrait>(
 /// Today's date in Vietnam (UTC+7, no daylight saving since 1975): due dates and calendar
 /// periods are judged in Asia/Ho_Chi_Minh.
 pub fn today_in_vietnam() -> chrono::NaiveDate {
-    (chrono::Utc::now() + chrono::Duration::hours(7)).date_naive()
+    cdtg_core::time::vietnam_date(chrono::Utc::now())
 }

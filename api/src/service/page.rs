@@ -309,6 +309,17 @@ where
     Ok(out)
 }
 
+/// A leading sort term that puts NULLs of `value` after every other value in `ASC` (and before
+/// them in `DESC`). SQLite sorts NULLs first and PostgreSQL last by default; with this term in
+/// front, both databases return the same pages.
+pub fn nulls_last(value: sea_orm::sea_query::Expr) -> sea_orm::sea_query::Expr {
+    use sea_orm::sea_query::{CaseStatement, ExprTrait};
+    CaseStatement::new()
+        .case(value.is_null(), 1)
+        .finally(0)
+        .into()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

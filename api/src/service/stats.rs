@@ -1,4 +1,4 @@
-//! Aggregates for district and ward apps (issue 5): counts and sums over a unit's subtree, or
+//! Aggregates for district and ward apps: counts and sums over a unit's subtree, or
 //! over one group, computed by the database.
 //!
 //! Decisions:
@@ -59,8 +59,8 @@ use crate::entity::{admin_unit, group, unit_target};
 use crate::error::{ApiError, ApiResult};
 use crate::principal::{Principal, Scope};
 
-/// Vietnam's offset from UTC, in hours (Asia/Ho_Chi_Minh has had no daylight saving since 1975).
-const VIETNAM_OFFSET_HOURS: i64 = 7;
+// Vietnam's offset from UTC (the one definition is in core).
+use cdtg_core::time::VIETNAM_UTC_OFFSET_HOURS as VIETNAM_OFFSET_HOURS;
 
 /// The most rows `statsBreakdown` returns.
 pub const MAX_BREAKDOWN_ROWS: usize = 5_000;

@@ -103,18 +103,36 @@ fn apply_filter(
     q
 }
 
+/// The sort terms of a task list, ending with the id so that ties have one order.
+///
+/// - Tasks without a due date come after every dated one (before them in `DESC`) on both
+///   databases: SQLite and PostgreSQL put NULLs at opposite ends by default.
+/// - Priority sorts by urgency, most urgent first in `ASC`, not alphabetically.
 fn order_terms(order: TaskOrder, desc: bool) -> Vec<(Expr, Order)> {
     let dir = if desc { Order::Desc } else { Order::Asc };
-    let col = match order {
-        TaskOrder::DueOn => task::Column::DueOn,
-        TaskOrder::CreatedAt => task::Column::CreatedAt,
-        TaskOrder::Priority => task::Column::Priority,
-        TaskOrder::Title => task::Column::TitleFolded,
+    let col = |c: task::Column| Expr::col((task::Entity, c));
+    let mut terms = match order {
+        TaskOrder::DueOn => vec![
+            page::nulls_last(col(task::Column::DueOn)),
+            col(task::Column::DueOn),
+        ],
+        TaskOrder::CreatedAt => vec![col(task::Column::CreatedAt)],
+        TaskOrder::Priority => vec![urgency(col(task::Column::Priority))],
+        TaskOrder::Title => vec![col(task::Column::TitleFolded)],
     };
-    vec![
-        (Expr::col((task::Entity, col)), dir.clone()),
-        (Expr::col((task::Entity, task::Column::Id)), dir),
-    ]
+    terms.push(col(task::Column::Id));
+    terms.into_iter().map(|e| (e, dir.clone())).collect()
+}
+
+/// 0 for the most urgent priority, 3 for the least: the order a reader expects.
+fn urgency(priority: Expr) -> Expr {
+    use rules::TaskPriority as P;
+    let rank = [P::Urgent, P::High, P::Normal, P::Low];
+    let mut case = sea_orm::sea_query::CaseStatement::new();
+    for (i, p) in rank.iter().enumerate() {
+        case = case.case(priority.clone().eq(p.as_str()), i as i32);
+    }
+    case.finally(rank.len() as i32).into()
 }
 
 async fn select(

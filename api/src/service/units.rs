@@ -13,7 +13,7 @@ use crate::entity::admin_unit;
 use crate::error::{ApiError, ApiResult};
 use crate::principal::Principal;
 
-/// Unit kinds (DESIGN.md §2).
+/// Unit kinds: the levels of Vietnam's administrative tree.
 pub const KINDS: [&str; 7] = [
     "PROVINCE",
     "DISTRICT",

@@ -1,7 +1,8 @@
 //! `Group`: a community digital technology group or a ward management team.
 
+use crate::graphql::scalars::Date;
 use async_graphql::{Context, ID, InputObject, Object, Result};
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 
 use super::{
     AdminUnit, Member, MemberConnection, Membership, Product, Task, TaskConnection, page_args,
@@ -50,8 +51,8 @@ impl Group {
     async fn unit(&self, ctx: &Context<'_>) -> Result<Option<AdminUnit>> {
         super::unit::load_unit(ctx, self.0.unit_id, &self.0.unit_path).await
     }
-    async fn established_on(&self) -> Option<NaiveDate> {
-        self.0.established_on
+    async fn established_on(&self) -> Option<Date> {
+        self.0.established_on.map(Date)
     }
     /// Number of the decision that established the group.
     async fn decision_number(&self) -> Option<&str> {

@@ -1,8 +1,9 @@
 //! `Member` and `Membership`. Names and phone numbers are personal data; the service layer never
 //! hands a member to a role without `ReadPersonalData`.
 
+use crate::graphql::scalars::Date;
 use async_graphql::{Context, ID, Object, Result};
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 
 use super::{AdminUnit, Group};
 use crate::entity::{member, membership};
@@ -46,8 +47,8 @@ impl Member {
         Affiliation::parse(&self.0.affiliation)
     }
     /// When the member completed digital-skills training, if they did.
-    async fn trained_on(&self) -> Option<NaiveDate> {
-        self.0.trained_on
+    async fn trained_on(&self) -> Option<Date> {
+        self.0.trained_on.map(Date)
     }
     /// The unit the member is registered in.
     async fn unit(&self, ctx: &Context<'_>) -> Result<Option<AdminUnit>> {
@@ -100,11 +101,11 @@ impl Membership {
     async fn role(&self) -> Option<MembershipRole> {
         MembershipRole::parse(&self.0.role)
     }
-    async fn joined_on(&self) -> NaiveDate {
-        self.0.joined_on
+    async fn joined_on(&self) -> Date {
+        Date(self.0.joined_on)
     }
-    async fn left_on(&self) -> Option<NaiveDate> {
-        self.0.left_on
+    async fn left_on(&self) -> Option<Date> {
+        self.0.left_on.map(Date)
     }
     /// True until the membership is ended.
     async fn active(&self) -> bool {

@@ -1,7 +1,8 @@
 //! `UnitSurvey`, `User` and `AuditEvent`.
 
+use crate::graphql::scalars::Date;
 use async_graphql::{Context, ID, Object, Result};
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 
 use super::{AdminUnit, Group, Member};
 use crate::entity::{audit_event, unit_survey, user};
@@ -29,11 +30,11 @@ impl UnitSurvey {
             .await?
             .map(AdminUnit))
     }
-    async fn period_start(&self) -> NaiveDate {
-        self.0.period_start
+    async fn period_start(&self) -> Date {
+        Date(self.0.period_start)
     }
-    async fn period_end(&self) -> NaiveDate {
-        self.0.period_end
+    async fn period_end(&self) -> Date {
+        Date(self.0.period_end)
     }
     async fn households(&self) -> i64 {
         self.0.households

@@ -1,7 +1,8 @@
 //! `Product` and `Listing`.
 
+use crate::graphql::scalars::Date;
 use async_graphql::{Context, ID, Object, Result};
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 
 use super::Group;
 use crate::entity::{listing, product};
@@ -79,8 +80,8 @@ impl Listing {
     async fn status(&self) -> Option<ListingStatus> {
         ListingStatus::parse(&self.0.status)
     }
-    async fn listed_on(&self) -> Option<NaiveDate> {
-        self.0.listed_on
+    async fn listed_on(&self) -> Option<Date> {
+        self.0.listed_on.map(Date)
     }
     async fn updated_at(&self) -> DateTime<Utc> {
         self.0.updated_at

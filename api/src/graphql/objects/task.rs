@@ -1,7 +1,8 @@
 //! `Task` and `Activity` (a field report).
 
+use crate::graphql::scalars::Date;
 use async_graphql::{Context, ID, Object, Result, SimpleObject};
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 
 use super::{Group, Member, page_args};
 use crate::entity::{activity, task};
@@ -45,8 +46,8 @@ impl Task {
     async fn priority(&self) -> Option<TaskPriority> {
         cdtg_core::task::TaskPriority::parse(&self.0.priority).map(Into::into)
     }
-    async fn due_on(&self) -> Option<NaiveDate> {
-        self.0.due_on
+    async fn due_on(&self) -> Option<Date> {
+        self.0.due_on.map(Date)
     }
     /// Past its due date (judged in Asia/Ho_Chi_Minh) and neither done nor cancelled.
     async fn overdue(&self) -> bool {

@@ -1,7 +1,7 @@
 //! `AdminUnit`: a node of the administrative tree.
 
+use crate::graphql::scalars::Date;
 use async_graphql::{Context, ID, Object, Result};
-use chrono::NaiveDate;
 
 use super::{
     Group, GroupConnection, Member, MemberConnection, UnitGroupsFilter, UnitSurvey, page_args,
@@ -60,12 +60,12 @@ impl AdminUnit {
     async fn depth(&self) -> i32 {
         self.0.depth
     }
-    async fn valid_from(&self) -> NaiveDate {
-        self.0.valid_from
+    async fn valid_from(&self) -> Date {
+        Date(self.0.valid_from)
     }
     /// Set when the unit was abolished or merged (e.g. districts on 1 July 2025).
-    async fn valid_to(&self) -> Option<NaiveDate> {
-        self.0.valid_to
+    async fn valid_to(&self) -> Option<Date> {
+        self.0.valid_to.map(Date)
     }
     async fn merged_into(&self, ctx: &Context<'_>) -> Result<Option<AdminUnit>> {
         match self.0.merged_into_id {
