@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Builds cdtg-core with its Kotlin API, generates the Kotlin bindings (library mode), and runs the
-# Kotlin tests on the desktop JVM. Installs only what is missing:
+# Builds the phone's Rust library (cdtg-phone, android/phone/: the core's rules and the outbox behind
+# UniFFI), generates the Kotlin bindings (library mode), and runs the Kotlin tests on the desktop JVM. Installs only what is missing:
 #   - JNA from Debian (libjna-java: the jar plus its native libjnidispatch);
 #   - kotlinc from the npm package kotlin-compiler, into a cache outside the repository.
 # The closing line is "N passed, M failed"; the exit status is non-zero if anything failed.
@@ -59,16 +59,16 @@ COROUTINES_JAR="$KOTLIN_DIR/node_modules/kotlin-compiler/lib/kotlinx-coroutines-
 
 # --- Rust library and bindings generator -----------------------------------------------------
 cd "$ROOT"
-say "building cdtg-core (features ffi, uniffi/cli)"
+say "building cdtg-phone (library and uniffi-bindgen)"
 # One feature set for the library and the generator, so cargo builds uniffi once.
-cargo build -p cdtg-core --features "ffi uniffi/cli" --lib --bin uniffi-bindgen >&2
+cargo build -p cdtg-phone --features uniffi/cli --lib --bin uniffi-bindgen >&2
 
 TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
 case "$TARGET_DIR" in /*) ;; *) TARGET_DIR="$ROOT/$TARGET_DIR" ;; esac
 LIB_DIR="$TARGET_DIR/debug"
 case "$(uname -s)" in
-    Darwin) LIB="$LIB_DIR/libcdtg_core.dylib" ;;
-    *) LIB="$LIB_DIR/libcdtg_core.so" ;;
+    Darwin) LIB="$LIB_DIR/libcdtg_phone.dylib" ;;
+    *) LIB="$LIB_DIR/libcdtg_phone.so" ;;
 esac
 [ -f "$LIB" ] || { echo "missing $LIB" >&2; exit 1; }
 

@@ -24,7 +24,6 @@ pub const MAX_NOTE_CHARS: usize = 2000;
 /// A countable result of a support session.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-#[cfg_attr(feature = "ffi", derive(uniffi::Enum))]
 pub enum OutcomeKind {
     /// A VNeID account activated and logged into (what the targets count).
     VneidActivated,

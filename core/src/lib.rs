@@ -10,8 +10,9 @@
 //! - [`activity`]: what counts toward a target, and field-report validation;
 //! - [`time`]: Vietnam's UTC offset, the one definition of it.
 //!
-//! With the cargo feature `ffi` the crate also exports a UniFFI API for Kotlin, including the
-//! phone's offline outbox on SQLite. The server never enables that feature.
+//! The phone reaches these rules through the `cdtg-phone` crate (`android/phone/`), which adds the
+//! UniFFI layer and the offline outbox on SQLite; this crate knows neither, so the server never
+//! compiles them.
 
 /// Gives a fieldless enum its wire names: `ALL`, `as_str`, `parse` and a `Display` that prints
 /// the wire name. One macro so the four wire-name tables cannot drift from their `parse`.
@@ -48,13 +49,3 @@ pub mod task;
 pub mod text;
 pub mod time;
 pub mod validate;
-
-#[cfg(feature = "ffi")]
-uniffi::setup_scaffolding!();
-
-// Kotlin-facing wrappers and the single Kotlin error type (feature `ffi` only).
-#[cfg(feature = "ffi")]
-pub mod ffi;
-// The phone's offline outbox on SQLite (feature `ffi` only).
-#[cfg(feature = "ffi")]
-pub mod outbox;

@@ -12,7 +12,6 @@ use std::fmt;
 /// Serialised (serde, GraphQL, Kotlin) as the upper-snake names of DESIGN.md, e.g. `CITY_ADMIN`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-#[cfg_attr(feature = "ffi", derive(uniffi::Enum))]
 pub enum Role {
     /// Scope: a province (Da Nang). Everything in it.
     CityAdmin,
@@ -83,7 +82,6 @@ impl fmt::Display for Role {
 
 /// Something a caller wants to do, independent of the object's place in the tree.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[cfg_attr(feature = "ffi", derive(uniffi::Enum))]
 pub enum Action {
     /// Read administrative units (the tree itself is public within scope).
     ReadUnits,

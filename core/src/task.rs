@@ -18,7 +18,6 @@ use crate::policy::Role;
 /// Where a task stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-#[cfg_attr(feature = "ffi", derive(uniffi::Enum))]
 pub enum TaskStatus {
     /// Assigned, not started.
     Open,
@@ -50,7 +49,6 @@ impl TaskStatus {
 /// A request to move a task (the `action` of `transitionTask`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-#[cfg_attr(feature = "ffi", derive(uniffi::Enum))]
 pub enum TaskAction {
     /// `OPEN` → `IN_PROGRESS`.
     Start,
@@ -79,7 +77,6 @@ wire_enum_impl!(TaskAction {
 /// target (see [`crate::activity::target_outcome`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-#[cfg_attr(feature = "ffi", derive(uniffi::Enum))]
 pub enum TaskKind {
     /// Activating VNeID electronic citizen accounts (level 2).
     VneidActivation,
@@ -121,7 +118,6 @@ wire_enum_impl!(TaskKind {
     Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
 )]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-#[cfg_attr(feature = "ffi", derive(uniffi::Enum))]
 pub enum TaskPriority {
     /// Whenever convenient.
     Low,

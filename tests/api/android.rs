@@ -1,8 +1,8 @@
 //! The Android companion against the real server: `android/test.sh` (the Kotlin bindings over the
-//! Rust core, on the desktop JVM) plays the phone — log in, pull tasks, record reports offline,
-//! sync, resend the same batch as if every answer had been lost — and this test then checks on
-//! the server's own database that every report the phone sent was stored exactly once and that
-//! the task's progress is the exact sum.
+//! phone's Rust library, `cdtg-phone`, which the script builds; on the desktop JVM) plays the
+//! phone — log in, pull tasks, record reports offline, sync, resend the same batch as if every
+//! answer had been lost — and this test then checks on the server's own database that every
+//! report the phone sent was stored exactly once and that the task's progress is the exact sum.
 //!
 //! Decisions:
 //! - **One `test.sh` run per database.** The SQLite run also executes the 18+ Kotlin unit tests,

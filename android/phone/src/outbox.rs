@@ -1,5 +1,5 @@
-//! The phone's offline outbox (feature `ffi`): field reports recorded without a network, sent
-//! later exactly once, plus the task list cached at the last sync.
+//! The phone's offline outbox: field reports recorded without a network, sent later exactly
+//! once, plus the task list cached at the last sync.
 //!
 //! Design decisions:
 //! - **The idempotency key is minted when the report is recorded** (UUID v4) and stored with it
@@ -26,12 +26,13 @@ use std::sync::{Mutex, MutexGuard};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde_json::{Value, json};
 
-use crate::activity::{self, DEFAULT_MAX_RESIDENTS_PER_SESSION};
-use crate::error::ValidationError;
+use cdtg_core::activity::{self, DEFAULT_MAX_RESIDENTS_PER_SESSION};
+use cdtg_core::error::ValidationError;
+use cdtg_core::task::{self, TaskKind, TaskPriority, TaskStatus};
+use cdtg_core::text::fold;
+use cdtg_core::validate;
+
 use crate::ffi::{CdtgException, OutcomeCount, outcome_pairs};
-use crate::task::{self, TaskKind, TaskPriority, TaskStatus};
-use crate::text::fold;
-use crate::validate;
 
 /// The GraphQL document every report is sent with; the response fields it selects are the ones
 /// [`Outbox::apply_sync_response`] reads.
@@ -731,7 +732,7 @@ impl Outbox {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::activity::OutcomeKind;
+    use cdtg_core::activity::OutcomeKind;
     use std::path::PathBuf;
     use std::sync::atomic::{AtomicU32, Ordering};
 

@@ -1,15 +1,15 @@
-//! The Kotlin-facing API (feature `ffi`): thin UniFFI wrappers over the same core functions the
-//! server calls, plus the one error type Kotlin sees.
+//! The Kotlin-facing API: thin UniFFI wrappers over the same core functions the server calls,
+//! plus the one error type Kotlin sees.
 //!
 //! Nothing here decides anything on its own: each function converts its arguments, calls
-//! [`crate::text`], [`crate::validate`], [`crate::policy`], [`crate::task`] or
-//! [`crate::activity`], and converts the result. That is what guarantees the phone and the server
-//! judge alike. Owned `String`/`Vec` arguments are what UniFFI passes across the boundary.
+//! [`cdtg_core::text`], [`cdtg_core::validate`], [`cdtg_core::policy`], [`cdtg_core::task`] or
+//! [`cdtg_core::activity`], and converts the result. That is what guarantees the phone and the
+//! server judge alike. Owned `String`/`Vec` arguments are what UniFFI passes across the boundary.
 
-use crate::activity::{self, OutcomeKind};
-use crate::error::ValidationError;
-use crate::policy::{self, Action, Role};
-use crate::task::{self, TaskAction, TaskKind, TaskStatus, TransitionError};
+use cdtg_core::activity::{self, OutcomeKind};
+use cdtg_core::error::ValidationError;
+use cdtg_core::policy::{self, Action, Role};
+use cdtg_core::task::{self, TaskAction, TaskKind, TaskStatus, TransitionError};
 
 /// Code of an input rejected by a validation rule or the task state machine; same as the server's.
 pub const CODE_BAD_USER_INPUT: &str = "BAD_USER_INPUT";
@@ -131,17 +131,17 @@ pub(crate) fn outcome_pairs(outcomes: &[OutcomeCount]) -> Vec<(OutcomeKind, i64)
     outcomes.iter().map(|o| (o.kind, o.count)).collect()
 }
 
-/// The accent-insensitive search key of `text` (see [`crate::text::fold`]).
+/// The accent-insensitive search key of `text` (see [`cdtg_core::text::fold`]).
 #[uniffi::export]
 pub fn fold(text: String) -> String {
-    crate::text::fold(&text)
+    cdtg_core::text::fold(&text)
 }
 
 /// Validates a Vietnamese mobile number and returns it as `+84` + 9 digits; throws `Invalid`
-/// naming `field` otherwise (see [`crate::validate::phone`]).
+/// naming `field` otherwise (see [`cdtg_core::validate::phone`]).
 #[uniffi::export]
 pub fn validate_phone(field: String, value: String) -> Result<String, CdtgException> {
-    Ok(crate::validate::phone(&field, &value)?)
+    Ok(cdtg_core::validate::phone(&field, &value)?)
 }
 
 /// Validates a field report exactly as the server will and returns the normalised note; throws
