@@ -16,6 +16,7 @@ mod input_limits;
 mod leaks;
 mod members;
 mod migrations;
+mod names;
 mod pipeline;
 mod platform;
 mod reference_clients;
