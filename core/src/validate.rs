@@ -221,6 +221,71 @@ pub fn phone(field: &str, value: &str) -> Result<String, ValidationError> {
     Ok(format!("+84{subscriber}"))
 }
 
+/// What a search query typed as a phone number looks for; see [`phone_query`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PhoneQuery {
+    /// A whole mobile number, in the stored form (`+84` and 9 digits).
+    Exact(String),
+    /// A run of digits to find inside the stored number's digits (`84` and 9 digits), with a
+    /// national `0` already turned into `84`.
+    Digits(String),
+}
+
+/// Fewest digits a partial phone search needs: fewer would match a large part of any list.
+pub const MIN_PHONE_SEARCH_DIGITS: usize = 4;
+
+/// Reads a search query as a phone number when it is one: only digits, the separators people
+/// type in numbers (spaces, dots, dashes, parentheses) and an optional leading `+`, with at least
+/// [`MIN_PHONE_SEARCH_DIGITS`] digits. `None` for anything else, which is then searched as words.
+///
+/// Every spelling of a whole number becomes [`PhoneQuery::Exact`]: what [`phone`] accepts
+/// (`0905 123 456`, `+84905123456`, `84905123456`, …) and also the bare 9-digit subscriber number
+/// (`905123456`), which [`phone`] refuses as an input but is a natural thing to search for.
+/// Shorter runs are [`PhoneQuery::Digits`], matched anywhere in the number, so the last digits
+/// someone remembers ("123 456") or its beginning ("0905 12") find it.
+///
+/// ```
+/// use cdtg_core::validate::{phone_query, PhoneQuery};
+/// let exact = Some(PhoneQuery::Exact("+84905123456".to_owned()));
+/// assert_eq!(phone_query("0905 123 456"), exact);
+/// assert_eq!(phone_query("905123456"), exact);
+/// assert_eq!(phone_query("0905 12"), Some(PhoneQuery::Digits("8490512".to_owned())));
+/// assert_eq!(phone_query("Nguyễn"), None);
+/// ```
+pub fn phone_query(query: &str) -> Option<PhoneQuery> {
+    let compact: String = query
+        .trim()
+        .chars()
+        .filter(|c| !matches!(c, ' ' | '.' | '-' | '(' | ')' | '\u{00A0}'))
+        .collect();
+    let (international, digits) = match compact.strip_prefix('+') {
+        Some(rest) => (true, rest),
+        None => (false, compact.as_str()),
+    };
+    if digits.len() < MIN_PHONE_SEARCH_DIGITS || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    if let Ok(number) = phone("q", &compact) {
+        return Some(PhoneQuery::Exact(number));
+    }
+    if !international
+        && digits.len() == 9
+        && matches!(digits.as_bytes()[0], b'3' | b'5' | b'7' | b'8' | b'9')
+    {
+        return Some(PhoneQuery::Exact(format!("+84{digits}")));
+    }
+    let digits = if international {
+        digits.to_owned()
+    } else if let Some(rest) = digits.strip_prefix("00") {
+        rest.to_owned()
+    } else if let Some(rest) = digits.strip_prefix('0') {
+        format!("84{rest}")
+    } else {
+        digits.to_owned()
+    };
+    Some(PhoneQuery::Digits(digits))
+}
+
 /// Validates an absolute `http`/`https` URL with a host, at most 2048 characters, and returns it
 /// trimmed but otherwise exactly as given.
 ///
@@ -607,6 +672,45 @@ mod tests {
                 phone("phone", &format!("{prefix}12345678")).is_ok(),
                 "{prefix}"
             );
+        }
+    }
+
+    #[test]
+    fn phone_query_finds_every_spelling_of_a_whole_number() {
+        for input in [
+            "0905 123 456",
+            "0905123456",
+            "+84905123456",
+            "84905123456",
+            "905123456",
+            "905 123 456",
+            "+84 (0)905 123 456",
+            "0084 905 123 456",
+            " 0905.123.456 ",
+        ] {
+            assert_eq!(
+                phone_query(input),
+                Some(PhoneQuery::Exact("+84905123456".to_owned())),
+                "{input}"
+            );
+        }
+    }
+
+    #[test]
+    fn phone_query_partial_digits_and_non_phones() {
+        let digits = |s: &str| Some(PhoneQuery::Digits(s.to_owned()));
+        assert_eq!(phone_query("123 456"), digits("123456"));
+        assert_eq!(phone_query("0905"), digits("84905"));
+        assert_eq!(phone_query("0905 12"), digits("8490512"));
+        assert_eq!(phone_query("+84 905"), digits("84905"));
+        assert_eq!(phone_query("0084 905"), digits("84905"));
+        assert_eq!(phone_query("3456"), digits("3456"));
+        // A number that is not a mobile one is still searched as digits (it matches nothing).
+        assert_eq!(phone_query("0236 3822 123"), digits("842363822123"));
+        for input in [
+            "123", "12 3", "Nguyễn", "van 0905", "0905abc", "++84905", "", "  ", "+",
+        ] {
+            assert_eq!(phone_query(input), None, "{input}");
         }
     }
 

@@ -14,6 +14,7 @@ mod m20261201_000003_stats_rollups;
 mod m20261201_000004_all_time_totals;
 mod m20261202_000005_activity_keys_per_user;
 mod m20261202_000006_audit_path_collation;
+mod m20261202_000007_name_sort_keys;
 pub mod rollups;
 pub mod sql;
 
@@ -30,6 +31,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000004_all_time_totals::Migration),
             Box::new(m20261202_000005_activity_keys_per_user::Migration),
             Box::new(m20261202_000006_audit_path_collation::Migration),
+            Box::new(m20261202_000007_name_sort_keys::Migration),
         ]
     }
 }

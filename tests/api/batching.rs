@@ -19,6 +19,7 @@ async fn add_groups(app: &TestApp, unit: i64, unit_path: &str, n: usize) {
     for i in 0..n {
         groups.push(group::ActiveModel {
             name: Set(format!("Tổ số {i:03}")),
+            name_key: Set(cdtg_core::text::sort_key(&format!("Tổ số {i:03}"))),
             name_folded: Set(format!("to so {i:03}")),
             kind: Set("COMMUNITY".into()),
             unit_id: Set(unit),
@@ -45,6 +46,11 @@ async fn add_groups(app: &TestApp, unit: i64, unit_path: &str, n: usize) {
                 given_name: Set(format!("Số {j}")),
                 full_name: Set(format!("Ngô Số {j} của {}", g.id)),
                 search_key: Set(format!("ngo so {j} cua {}", g.id)),
+                name_key: Set(cdtg_core::text::person_sort_key(
+                    "Ngô",
+                    None,
+                    &format!("Số {j}"),
+                )),
                 affiliation: Set("RESIDENT".into()),
                 unit_id: Set(unit),
                 unit_path: Set(unit_path.to_owned()),

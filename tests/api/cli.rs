@@ -226,9 +226,30 @@ async fn rollups_are_back_filled_and_rebuilt_from_the_command_line(backend: Back
         }
     };
     let seeded_schema = schema(&conn).await;
+    // The name sort keys the seed wrote, which the name-key migration must compute alike.
+    let name_keys = |conn: &sea_orm::DatabaseConnection| {
+        let conn = conn.clone();
+        async move {
+            conn.query_all_raw(sea_orm::Statement::from_string(
+                conn.get_database_backend(),
+                "SELECT 'unit ' || id || ' ' || name_key AS s FROM admin_units UNION ALL \
+                 SELECT 'group ' || id || ' ' || name_key FROM groups UNION ALL \
+                 SELECT 'member ' || id || ' ' || name_key FROM members UNION ALL \
+                 SELECT 'product ' || id || ' ' || name_key FROM products",
+            ))
+            .await
+            .map(|rows| {
+                rows.iter()
+                    .map(|r| r.try_get::<String>("", "s").unwrap())
+                    .collect::<std::collections::BTreeSet<_>>()
+            })
+        }
+    };
+    let seeded_keys = name_keys(&conn).await.expect("the seed wrote name keys");
+    assert!(seeded_keys.iter().all(|k| !k.ends_with(' ')));
 
     // Undo every migration from the rollups on (the later ones include the keys-per-user
-    // migration, which rebuilds the activities table on SQLite) on a database full of facts,
+    // migration, which rebuilds the activities table on SQLite, and the name sort keys) on a database full of facts,
     // then apply them again.
     let since_rollups = (cdtg_migrations::Migrator::migrations().len() - 2).to_string();
     let (ok, out) = cdtg(
@@ -238,6 +259,10 @@ async fn rollups_are_back_filled_and_rebuilt_from_the_command_line(backend: Back
         None,
     );
     assert!(ok, "{out}");
+    assert!(
+        name_keys(&conn).await.is_err(),
+        "migrate down drops the key columns"
+    );
     assert_eq!(
         facts(&conn).await,
         seeded_facts,
@@ -263,6 +288,10 @@ async fn rollups_are_back_filled_and_rebuilt_from_the_command_line(backend: Back
         schema(&conn).await,
         seeded_schema,
         "triggers, indexes, id counters"
+    );
+    assert!(
+        name_keys(&conn).await.unwrap() == seeded_keys,
+        "the migration back-fills the name keys the seed computed"
     );
 
     conn.execute_unprepared("DELETE FROM rollup_activities WHERE own = 0")

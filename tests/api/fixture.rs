@@ -78,6 +78,7 @@ pub async fn unit(
     let inserted = admin_unit::ActiveModel {
         code: Set(None),
         name: Set(name.to_owned()),
+        name_key: Set(cdtg_core::text::sort_key(name)),
         name_folded: Set(cdtg_core::text::fold(name)),
         kind: Set(kind.to_owned()),
         parent_id: Set(parent_id),

@@ -16,6 +16,7 @@ mod input_limits;
 mod leaks;
 mod members;
 mod migrations;
+mod names;
 mod ordering;
 mod pipeline;
 mod platform;

@@ -349,6 +349,7 @@ async fn insert_unit(
 ) -> admin_unit::Model {
     let u = admin_unit::ActiveModel {
         name: Set(name.to_owned()),
+        name_key: Set(cdtg_core::text::sort_key(name)),
         name_folded: Set(cdtg_core::text::fold(name)),
         kind: Set(kind.to_owned()),
         parent_id: Set(parent.map(|p| p.id)),
@@ -436,6 +437,7 @@ async fn random_world(db: &DatabaseConnection, seed: u64) -> World {
         let unit = leaves[rng.below(leaves.len() as u64) as usize].clone();
         let g = group::ActiveModel {
             name: Set(format!("Tổ CNS {seed}-{i}")),
+            name_key: Set(cdtg_core::text::sort_key(&format!("Tổ CNS {seed}-{i}"))),
             name_folded: Set(format!("to cns {seed}-{i}")),
             kind: Set(if rng.chance(20) {
                 "MANAGEMENT"
@@ -505,6 +507,7 @@ async fn random_world(db: &DatabaseConnection, seed: u64) -> World {
         for pi in 0..rng.below(3) {
             let pr = product::ActiveModel {
                 name: Set(format!("Sản phẩm {pi}")),
+                name_key: Set(cdtg_core::text::sort_key(&format!("Sản phẩm {pi}"))),
                 name_folded: Set(format!("san pham {pi}")),
                 category: Set("Đặc sản".into()),
                 producer: Set("HTX".into()),
@@ -546,6 +549,11 @@ async fn random_world(db: &DatabaseConnection, seed: u64) -> World {
             given_name: Set(format!("Số {i}")),
             full_name: Set(format!("Lê Số {i}")),
             search_key: Set(format!("le so {i}")),
+            name_key: Set(cdtg_core::text::person_sort_key(
+                "Lê",
+                None,
+                &format!("Số {i}"),
+            )),
             affiliation: Set(rng.pick(&AFFILIATIONS).into()),
             trained_on: Set(rng
                 .chance(40)

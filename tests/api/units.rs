@@ -82,9 +82,10 @@ async fn unit_groups_and_members_cover_the_whole_subtree(backend: Backend) {
     );
     assert_eq!(u["members"]["totalCount"], 4);
     assert_eq!(u["members"]["pageInfo"]["hasNextPage"], true);
+    // People sort by given name first: Chung, Hà, Lan, Tuấn.
     assert_eq!(
         u["members"]["nodes"],
-        json!([{ "fullName": "Lê Minh Tuấn" }, { "fullName": "Nguyễn Văn Chung" }])
+        json!([{ "fullName": "Nguyễn Văn Chung" }, { "fullName": "Trần Thị Hà" }])
     );
 }
 

@@ -9,6 +9,8 @@ pub struct Model {
     pub id: i64,
     pub code: Option<String>,
     pub name: String,
+    /// `cdtg_core::text::sort_key(name)`: lists sort by it.
+    pub name_key: String,
     pub name_folded: String,
     pub kind: String,
     pub parent_id: Option<i64>,

@@ -8,6 +8,8 @@ pub struct Model {
     #[sea_orm(primary_key)]
     pub id: i64,
     pub name: String,
+    /// `cdtg_core::text::sort_key(name)`: lists sort by it.
+    pub name_key: String,
     pub name_folded: String,
     pub kind: String,
     pub unit_id: i64,

@@ -12,6 +12,8 @@ pub struct Model {
     pub given_name: String,
     pub full_name: String,
     pub search_key: String,
+    /// `cdtg_core::text::person_sort_key` of the name parts: lists sort by it.
+    pub name_key: String,
     pub phone: Option<String>,
     pub affiliation: String,
     pub trained_on: Option<Date>,

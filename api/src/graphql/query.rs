@@ -61,7 +61,7 @@ pub struct MemberFilter {
     pub affiliation: Option<Affiliation>,
     /// Only members who have (or have not) completed training.
     pub trained: Option<bool>,
-    /// Accent-insensitive text in the full name: "nguyen van" finds "Nguyễn Văn …". At most 100 characters.
+    /// Accent-insensitive words in the full name, in any order ("van nguyen" finds "Nguyễn Văn …"), or a phone number in any common spelling ("0905 123 456"; 4 or more digits match part of a number). At most 100 characters.
     pub search: Option<String>,
 }
 

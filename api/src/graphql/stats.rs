@@ -838,7 +838,7 @@ pub async fn stats_breakdown(
 
     let sort_key = |r: &svc::BreakdownRow| {
         (
-            r.unit.as_ref().map(|u| u.name_folded.clone()),
+            r.unit.as_ref().map(|u| u.name_key.clone()),
             dims.iter()
                 .map(|d| r.keys.get(d).cloned().flatten())
                 .collect::<Vec<_>>(),

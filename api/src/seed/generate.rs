@@ -15,7 +15,7 @@
 use cdtg_core::activity::{OutcomeKind, progress_delta, target_outcome};
 use cdtg_core::policy::Role;
 use cdtg_core::task::{TaskKind, TaskPriority, TaskStatus};
-use cdtg_core::text::fold;
+use cdtg_core::text::{fold, person_sort_key, sort_key};
 use chrono::{DateTime, Days, NaiveDate, TimeDelta, Utc};
 
 use super::catalog;
@@ -475,6 +475,7 @@ impl WardGen<'_> {
             id: unit_id,
             code: None,
             name: place.name.clone(),
+            name_key: sort_key(&place.name),
             name_folded: fold(&place.name),
             kind: kind.to_owned(),
             parent_id: Some(ward.unit_id),
@@ -575,6 +576,7 @@ impl WardGen<'_> {
             middle_name: name.middle.map(str::to_owned),
             given_name: name.given.to_owned(),
             search_key: fold(&full_name),
+            name_key: person_sort_key(name.family, name.middle, name.given),
             full_name,
             phone,
             affiliation: affiliation.to_owned(),
@@ -609,6 +611,7 @@ impl WardGen<'_> {
         });
         self.batch.groups.push(group::Model {
             id,
+            name_key: sort_key(&name),
             name_folded: fold(&name),
             name,
             kind: kind.to_owned(),
@@ -813,6 +816,7 @@ impl WardGen<'_> {
             }
             self.batch.products.push(product::Model {
                 id,
+                name_key: sort_key(&name),
                 name_folded: fold(&name),
                 name,
                 category: kind.category.to_owned(),

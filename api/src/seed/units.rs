@@ -133,6 +133,7 @@ fn parse(csv: &str, created_at: DateTime<Utc>) -> Result<Tree, String> {
             id,
             code: (!code.is_empty()).then(|| code.to_owned()),
             name: name.to_owned(),
+            name_key: cdtg_core::text::sort_key(name),
             name_folded: cdtg_core::text::fold(name),
             kind: kind.to_owned(),
             parent_id,

@@ -44,7 +44,7 @@ pub enum GroupOrder {
 
 fn order_col(order: GroupOrder) -> group::Column {
     match order {
-        GroupOrder::Name => group::Column::NameFolded,
+        GroupOrder::Name => group::Column::NameKey,
         GroupOrder::EstablishedOn => group::Column::EstablishedOn,
         GroupOrder::CreatedAt => group::Column::CreatedAt,
     }
@@ -168,7 +168,7 @@ pub async fn in_units(
     let parent = Expr::col((admin_unit::Entity, admin_unit::Column::Id));
     let order = [
         (
-            Expr::col((group::Entity, group::Column::NameFolded)),
+            Expr::col((group::Entity, group::Column::NameKey)),
             Order::Asc,
         ),
         (Expr::col((group::Entity, group::Column::Id)), Order::Asc),
@@ -202,7 +202,7 @@ pub async fn members_of(
     let parent = Expr::col((membership::Entity, membership::Column::GroupId));
     let order = [
         (
-            Expr::col((member::Entity, member::Column::SearchKey)),
+            Expr::col((member::Entity, member::Column::NameKey)),
             Order::Asc,
         ),
         (Expr::col((member::Entity, member::Column::Id)), Order::Asc),
@@ -264,6 +264,7 @@ async fn create_in(
     let unit = unit_for_write(txn, p, input.unit_id).await?;
     let now = Utc::now();
     let model = group::ActiveModel {
+        name_key: Set(text::sort_key(&name)),
         name_folded: Set(text::fold(&name)),
         name: Set(name),
         kind: Set(input.kind),
@@ -332,6 +333,7 @@ async fn update_in(
     let mut am: group::ActiveModel = current.clone().into();
     if let Some(name) = c.name {
         let name = validate::required_text("name", &name, 200)?;
+        am.name_key = Set(text::sort_key(&name));
         am.name_folded = Set(text::fold(&name));
         am.name = Set(name);
     }

@@ -4,18 +4,19 @@
 use std::collections::HashMap;
 
 use cdtg_core::policy::Action;
+use cdtg_core::validate::PhoneQuery;
 use cdtg_core::{text, validate};
 use chrono::{NaiveDate, Utc};
 use sea_orm::sea_query::ExprTrait;
 use sea_orm::sea_query::{Expr, JoinType};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, DatabaseTransaction, EntityTrait, Order,
-    PaginatorTrait, QueryFilter, QueryOrder, QueryTrait, Select, Set,
+    ActiveModelTrait, ColumnTrait, Condition, DatabaseConnection, DatabaseTransaction, EntityTrait,
+    Order, PaginatorTrait, QueryFilter, QueryOrder, QueryTrait, Select, Set,
 };
 
 use super::audit::{self, Touched};
 use super::page::{self, Page, Window};
-use super::{folded_contains, scope, units};
+use super::{contains, folded_contains, scope, units};
 use crate::db::write_txn;
 use crate::entity::{admin_unit, group, member, membership};
 use crate::error::{ApiError, ApiResult, is_unique_violation};
@@ -50,6 +51,19 @@ pub fn full_name(family: &str, middle: Option<&str>, given: &str) -> String {
     match middle {
         Some(m) if !m.is_empty() => format!("{family} {m} {given}"),
         _ => format!("{family} {given}"),
+    }
+}
+
+/// The `search` condition on members: a query typed as a phone number (any common spelling, see
+/// [`validate::phone_query`]) is looked up in the stored numbers — the whole number exactly, a
+/// run of 4 or more digits anywhere in it; anything else matches every word in the folded name.
+fn search(query: &str) -> Option<Condition> {
+    match validate::phone_query(query) {
+        Some(PhoneQuery::Exact(number)) => {
+            Some(Condition::all().add(member::Column::Phone.eq(number)))
+        }
+        Some(PhoneQuery::Digits(digits)) => Some(contains(member::Column::Phone, &digits)),
+        None => folded_contains(member::Column::SearchKey, query),
     }
 }
 
@@ -89,14 +103,10 @@ async fn select(
         Some(false) => q = q.filter(member::Column::TrainedOn.is_null()),
         None => {}
     }
-    if let Some(c) = f
-        .search
-        .as_deref()
-        .and_then(|s| folded_contains(member::Column::SearchKey, s))
-    {
+    if let Some(c) = f.search.as_deref().and_then(search) {
         q = q.filter(c);
     }
-    Ok(q.order_by_asc(member::Column::SearchKey)
+    Ok(q.order_by_asc(member::Column::NameKey)
         .order_by_asc(member::Column::Id))
 }
 
@@ -161,7 +171,7 @@ pub async fn in_units(
     let parent = Expr::col((admin_unit::Entity, admin_unit::Column::Id));
     let order = [
         (
-            Expr::col((member::Entity, member::Column::SearchKey)),
+            Expr::col((member::Entity, member::Column::NameKey)),
             Order::Asc,
         ),
         (Expr::col((member::Entity, member::Column::Id)), Order::Asc),
@@ -270,8 +280,10 @@ async fn create_in(
         return Err(ApiError::forbidden("the unit is outside your scope"));
     }
     let full = full_name(&n.family, n.middle.as_deref(), &n.given);
+    let name_key = text::person_sort_key(&n.family, n.middle.as_deref(), &n.given);
     let now = Utc::now();
     let model = member::ActiveModel {
+        name_key: Set(name_key),
         family_name: Set(n.family),
         middle_name: Set(n.middle),
         given_name: Set(n.given),
@@ -342,6 +354,11 @@ async fn update_in(
     )?;
     let mut am: member::ActiveModel = current.clone().into();
     let full = full_name(&n.family, n.middle.as_deref(), &n.given);
+    am.name_key = Set(text::person_sort_key(
+        &n.family,
+        n.middle.as_deref(),
+        &n.given,
+    ));
     am.search_key = Set(text::fold(&full));
     am.full_name = Set(full);
     am.family_name = Set(n.family);

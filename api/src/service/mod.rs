@@ -18,18 +18,32 @@ use sea_orm::sea_query::ExprTrait;
 use sea_orm::sea_query::{Expr, LikeExpr};
 use sea_orm::{ColumnTrait, Condition};
 
-/// An accent-insensitive "contains" filter on a folded column: "phuoc my" finds "Phước Mỹ".
+/// An accent-insensitive search on a folded column: every word of `search` must occur in it, in
+/// any order, so "phuoc my" finds "Phước Mỹ" and "van nguyen" finds "Nguyễn Văn Chung". `None`
+/// when the search has no words.
+///
+/// Each word is a `LIKE '%word%'` condition with `%`, `_` and `\` escaped, so what a user types
+/// is never a pattern. The search text is at most 100 characters, so at most 50 words.
 pub fn folded_contains<C: ColumnTrait>(col: C, search: &str) -> Option<Condition> {
-    let folded = cdtg_core::text::fold(search);
-    if folded.is_empty() {
+    let words = cdtg_core::text::search_words(search);
+    if words.is_empty() {
         return None;
     }
-    let escaped = folded
+    let mut all = Condition::all();
+    for word in words {
+        all = all.add(contains(col, &word));
+    }
+    Some(all)
+}
+
+/// `col LIKE '%needle%'`, with the needle taken literally.
+pub fn contains<C: ColumnTrait>(col: C, needle: &str) -> Condition {
+    let escaped = needle
         .replace('\\', "\\\\")
         .replace('%', "\\%")
         .replace('_', "\\_");
     let pattern = LikeExpr::new(format!("%{escaped}%")).escape('\\');
-    Some(Condition::all().add(Expr::col(col).like(pattern)))
+    Condition::all().add(Expr::col(col).like(pattern))
 }
 
 /// Groups rows under their parent id, keeping their order: the shape every batched edge loader

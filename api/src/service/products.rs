@@ -95,7 +95,7 @@ async fn select(
     {
         q = q.filter(c);
     }
-    Ok(q.order_by_asc(product::Column::NameFolded)
+    Ok(q.order_by_asc(product::Column::NameKey)
         .order_by_asc(product::Column::Id))
 }
 
@@ -136,7 +136,7 @@ pub async fn of_groups(
     let rows = product::Entity::find()
         .filter(scope::products(p))
         .filter(product::Column::GroupId.is_in(group_ids.iter().copied()))
-        .order_by_asc(product::Column::NameFolded)
+        .order_by_asc(product::Column::NameKey)
         .order_by_asc(product::Column::Id)
         .all(db)
         .await?;
@@ -260,6 +260,7 @@ async fn create_in(
     };
     let now = Utc::now();
     let model = product::ActiveModel {
+        name_key: Set(text::sort_key(&name)),
         name_folded: Set(text::fold(&name)),
         name: Set(name),
         category: Set(category),

@@ -123,8 +123,9 @@ async fn select(
             .ok_or(ApiError::NotFound("unit"))?;
         q = q.filter(scope::unit_subtree(admin_unit::Column::Path, &root.path));
     }
+    // Shallowest first, then in Vietnamese name order (the sort key), then by id for ties.
     Ok(q.order_by_asc(admin_unit::Column::Depth)
-        .order_by_asc(admin_unit::Column::Name)
+        .order_by_asc(admin_unit::Column::NameKey)
         .order_by_asc(admin_unit::Column::Id))
 }
 
@@ -150,7 +151,7 @@ pub async fn children_of(
     let rows = admin_unit::Entity::find()
         .filter(admin_unit::Column::ParentId.is_in(parent_ids.iter().copied()))
         .filter(scope::admin_units(p))
-        .order_by_asc(admin_unit::Column::Name)
+        .order_by_asc(admin_unit::Column::NameKey)
         .order_by_asc(admin_unit::Column::Id)
         .all(db)
         .await?;
