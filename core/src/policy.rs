@@ -1,4 +1,4 @@
-//! Who may do what: the role table of DESIGN.md §3, defined once for the server and the phone.
+//! Who may do what: the role table, defined once for the server and the phone.
 //!
 //! This module answers *role* questions only ("may a ward leader create tasks?"). *Scope*
 //! questions ("is this group inside the caller's ward?") are answered by the server's service
@@ -9,7 +9,7 @@ use std::fmt;
 
 /// A user's role. The role and its scope come from the verified token only.
 ///
-/// Serialised (serde, GraphQL, Kotlin) as the upper-snake names of DESIGN.md, e.g. `CITY_ADMIN`.
+/// Serialised (serde, GraphQL, Kotlin) by their upper-snake names, e.g. `CITY_ADMIN`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum Role {

@@ -1,4 +1,5 @@
-//! The task state machine of DESIGN.md §2 and who may drive it.
+//! The task state machine — open, in progress, submitted, done; sent back, cancelled,
+//! reopened — and who may drive it.
 //!
 //! ```text
 //! OPEN --START--> IN_PROGRESS --SUBMIT--> SUBMITTED --COMPLETE--> DONE
