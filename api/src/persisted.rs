@@ -24,6 +24,8 @@ pub enum Resolved {
     NotAllowed,
 }
 
+/// Lower-case hex of the SHA-256, as the Apollo protocol sends it (two lines of formatting do
+/// not need the `hex` crate).
 pub fn sha256_hex(text: &str) -> String {
     Sha256::digest(text.as_bytes())
         .iter()

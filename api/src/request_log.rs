@@ -5,6 +5,9 @@
 //! the `X-Request-Id` response header, and written on one access-log line with method, path,
 //! status and duration. Query strings are never logged: a GraphQL GET carries the query and its
 //! variables there, which may hold personal data; tokens and bodies are never logged either.
+//!
+//! Written by hand rather than with a tracing middleware crate: one id and one log line per
+//! request are all we need, and this way nothing logs a query string by default.
 
 use std::time::Instant;
 
