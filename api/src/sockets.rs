@@ -82,7 +82,6 @@ struct Inner {
 pub struct Sockets {
     inner: Mutex<Inner>,
     next_id: AtomicU64,
-    max_per_user: usize,
 }
 
 /// A socket's place in the registry; leaving it (drop) frees the place.
@@ -116,12 +115,17 @@ struct AccountRow {
     disabled: bool,
 }
 
+impl Default for Sockets {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl Sockets {
-    pub fn new(max_per_user: usize) -> Self {
+    pub fn new() -> Self {
         Sockets {
             inner: Mutex::new(Inner::default()),
             next_id: AtomicU64::new(1),
-            max_per_user,
         }
     }
 
@@ -129,12 +133,12 @@ impl Sockets {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Registers a socket that authenticated as `p`; `None` when the account already holds its
-    /// maximum of connections.
-    pub fn register(self: &Arc<Self>, p: &Principal) -> Option<Registration> {
+    /// Registers a socket that authenticated as `p`; `None` when the account already holds
+    /// `max_per_user` connections.
+    pub fn register(self: &Arc<Self>, p: &Principal, max_per_user: usize) -> Option<Registration> {
         let mut inner = self.lock();
         let count = inner.per_user.entry(p.user_id).or_default();
-        if *count >= self.max_per_user {
+        if *count >= max_per_user {
             return None;
         }
         *count += 1;

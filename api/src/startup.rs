@@ -182,7 +182,7 @@ impl Application {
                 max_connections_per_user: args.max_sockets_per_user,
                 ..Default::default()
             }),
-            sockets: Arc::new(Sockets::new(args.max_sockets_per_user)),
+            sockets: Arc::new(Sockets::new()),
             proxies: Arc::new(TrustedProxies::parse(&args.trusted_proxies)?),
             metrics_token: args
                 .metrics_token

@@ -307,7 +307,9 @@ impl Connection {
                                 task.abort();
                             }
                         }
-                        (Protocol::Legacy, "connection_terminate") => break None,
+                        (Protocol::Legacy, "connection_terminate") => {
+                            break Some(CloseReason { code: CloseCode::Normal, description: None });
+                        }
                         _ => break Some(close_reason(4400, "Invalid message received")),
                     }
                 }
@@ -361,12 +363,17 @@ impl Connection {
                     description: Some(format!("Try again later: {}", other.public_message())),
                 },
             })?;
-        let registration = self.state.sockets.register(&principal).ok_or_else(|| {
-            close_reason(
-                4403,
-                "Forbidden: this account has too many open connections",
-            )
-        })?;
+        let max = self.state.socket_limits.max_connections_per_user;
+        let registration = self
+            .state
+            .sockets
+            .register(&principal, max)
+            .ok_or_else(|| {
+                close_reason(
+                    4403,
+                    "Forbidden: this account has too many open connections",
+                )
+            })?;
         let remaining = (claims.exp - chrono::Utc::now().timestamp()).max(0) as u64;
         Ok(Authenticated {
             token,
@@ -423,10 +430,7 @@ async fn send_single_result(
 
 /// A response that is a request error (nothing ran): its errors, for an `error` message.
 fn request_errors(response: &async_graphql::Response) -> Option<Vec<Value>> {
-    let is_request_error = response.data == async_graphql::Value::Null
-        && !response.errors.is_empty()
-        && response.errors.iter().all(|e| e.path.is_empty());
-    is_request_error.then(|| {
+    pipeline::response::is_request_error(response).then(|| {
         response
             .errors
             .iter()

@@ -520,6 +520,117 @@ async fn sockets_are_capped_and_protocol_abuse_closes_them(backend: Backend) {
     assert_eq!(ws.closed.as_ref().map(|c| c.0), Some(4409));
 }
 
+/// A socket speaking `protocol` with nothing sent yet.
+async fn raw_socket(
+    app: &TestApp,
+    protocol: &str,
+) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>> {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let mut req = format!("ws://127.0.0.1:{}/graphql", app.port)
+        .into_client_request()
+        .unwrap();
+    req.headers_mut()
+        .insert("Sec-WebSocket-Protocol", protocol.parse().unwrap());
+    let (stream, response) = tokio_tungstenite::connect_async(req).await.unwrap();
+    assert_eq!(
+        response.headers()["sec-websocket-protocol"],
+        protocol,
+        "the server names the protocol it speaks"
+    );
+    stream
+}
+
+/// Reads text messages until the socket closes or 5 s pass; returns them and the close code.
+async fn read_until_close(
+    ws: &mut tokio_tungstenite::WebSocketStream<
+        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+    >,
+) -> (Vec<Value>, Option<u16>) {
+    use futures_util::StreamExt;
+    use tokio_tungstenite::tungstenite::Message;
+    let mut seen = Vec::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while let Ok(Some(Ok(msg))) = tokio::time::timeout_at(deadline, ws.next()).await {
+        match msg {
+            Message::Text(t) => seen.push(serde_json::from_str(&t).unwrap()),
+            Message::Close(frame) => return (seen, frame.map(|f| u16::from(f.code))),
+            _ => {}
+        }
+    }
+    (seen, None)
+}
+
+/// Protocol violations close with graphql-transport-ws's codes, and the legacy `graphql-ws`
+/// protocol runs operations through the same pipeline.
+async fn protocol_violations_and_the_legacy_protocol(backend: Backend) {
+    use futures_util::SinkExt;
+    use tokio_tungstenite::tungstenite::Message;
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    Fixture::load(&app).await;
+    let token = app.login(users::WARD_A1, PASSWORD).await;
+    let text = |v: Value| Message::Text(v.to_string().into());
+    let init = json!({ "type": "connection_init", "payload": { "authorization": format!("Bearer {token}") } });
+    let me = json!({ "query": "{ me { username } }" });
+
+    // An operation before connection_ack: 4401.
+    let mut ws = raw_socket(&app, "graphql-transport-ws").await;
+    ws.send(text(
+        json!({ "id": "1", "type": "subscribe", "payload": me }),
+    ))
+    .await
+    .unwrap();
+    assert_eq!(read_until_close(&mut ws).await.1, Some(4401));
+
+    // A second connection_init: 4429. Not JSON: 4400.
+    let mut ws = raw_socket(&app, "graphql-transport-ws").await;
+    ws.send(text(init.clone())).await.unwrap();
+    ws.send(text(init.clone())).await.unwrap();
+    let (seen, code) = read_until_close(&mut ws).await;
+    assert_eq!(seen[0]["type"], "connection_ack");
+    assert_eq!(code, Some(4429));
+    let mut ws = raw_socket(&app, "graphql-transport-ws").await;
+    ws.send(Message::Text("not json".into())).await.unwrap();
+    assert_eq!(read_until_close(&mut ws).await.1, Some(4400));
+
+    // The legacy protocol: start → data → complete, and its refusals come from the pipeline too.
+    let mut ws = raw_socket(&app, "graphql-ws").await;
+    ws.send(text(init)).await.unwrap();
+    ws.send(text(json!({ "id": "a", "type": "start", "payload": me })))
+        .await
+        .unwrap();
+    ws.send(text(
+        json!({ "id": "b", "type": "start", "payload": { "query": aliases(101) } }),
+    ))
+    .await
+    .unwrap();
+    // Nothing closes the socket yet: this reads what arrives within the 5 s.
+    let (seen, code) = read_until_close(&mut ws).await;
+    assert_eq!(code, None, "{seen:?}");
+    let of = |id: &str| -> Vec<&Value> { seen.iter().filter(|m| m["id"] == id).collect() };
+    assert!(
+        seen.iter().any(|m| m["type"] == "connection_ack"),
+        "{seen:?}"
+    );
+    let a = of("a");
+    assert_eq!(a[0]["type"], "data", "{seen:?}");
+    assert_eq!(a[0]["payload"]["data"]["me"]["username"], users::WARD_A1);
+    assert_eq!(a[1]["type"], "complete");
+    let b = of("b");
+    assert_eq!(b[0]["type"], "error", "{seen:?}");
+    assert_eq!(b[0]["payload"]["extensions"]["code"], "BAD_USER_INPUT");
+    ws.send(text(json!({ "type": "connection_terminate" })))
+        .await
+        .unwrap();
+    let (_, code) = read_until_close(&mut ws).await;
+    assert_eq!(
+        code,
+        Some(1000),
+        "connection_terminate closes the socket normally"
+    );
+}
+
 /// The audit trail of socket operations has a request id per operation, and a request with
 /// many refused root fields writes one coalesced row on either transport.
 async fn audit_rows_are_per_operation_on_both_transports(backend: Backend) {
@@ -747,6 +858,7 @@ on_both_databases!(
     rate_limits_count_socket_operations,
     the_deadline_applies_on_sockets,
     sockets_are_capped_and_protocol_abuse_closes_them,
+    protocol_violations_and_the_legacy_protocol,
     audit_rows_are_per_operation_on_both_transports,
     forwarded_addresses_count_only_from_trusted_proxies,
     metrics_can_be_closed_to_the_public,

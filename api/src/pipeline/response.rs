@@ -12,11 +12,17 @@ pub fn finish(response: &mut Response, doc: &ExecutableDocument, operation: Opti
     if let Some(set) = operation_selection(doc, operation) {
         restore_field_order(&mut response.data, &[set], doc);
     }
-    let request_error = response.data == async_graphql::Value::Null
-        && !response.errors.is_empty()
-        && response.errors.iter().all(|e| e.path.is_empty());
+    let request_error = is_request_error(response);
     seal_errors(&mut response.errors, request_error);
     request_error
+}
+
+/// A request error: the executor refused the document before running any field (`data` is
+/// null and no error has a path).
+pub fn is_request_error(response: &Response) -> bool {
+    response.data == async_graphql::Value::Null
+        && !response.errors.is_empty()
+        && response.errors.iter().all(|e| e.path.is_empty())
 }
 
 /// Whether any error carries this `extensions.code`.
