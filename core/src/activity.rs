@@ -23,6 +23,11 @@ pub const MAX_NOTE_CHARS: usize = 2000;
 
 /// A countable result of a support session.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(
+    feature = "sea-orm",
+    derive(sea_orm::DeriveValueType),
+    sea_orm(value_type = "String")
+)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum OutcomeKind {
     /// A VNeID account activated and logged into (what the targets count).

@@ -1,4 +1,5 @@
-//! The one error type of the pure core.
+//! The error types of the pure core: [`ValidationError`] for rejected input, and
+//! [`UnknownValue`] for a stored spelling that names no value of an enum.
 //!
 //! Every rule in `cdtg-core` that rejects input says *which field* was wrong and *why*, in a short
 //! English sentence. The server maps this to a GraphQL error with `extensions.code =
@@ -29,9 +30,37 @@ impl ValidationError {
     }
 }
 
+/// Text that names no value of an enum: written by a newer version or by hand. Reading it is
+/// not the client's mistake, so the server reports it as an internal error naming the type and
+/// the text; nothing panics on it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{text:?} is not a {type_name} value")]
+pub struct UnknownValue {
+    /// The enum's Rust name, e.g. `"TaskKind"`.
+    pub type_name: &'static str,
+    /// The text that was read.
+    pub text: String,
+}
+
+impl UnknownValue {
+    /// Builds the error for `text`, which `type_name` could not parse.
+    pub fn new(type_name: &'static str, text: impl Into<String>) -> Self {
+        Self {
+            type_name,
+            text: text.into(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unknown_value_names_type_and_text() {
+        let e = UnknownValue::new("TaskKind", "TELEPORT");
+        assert_eq!(e.to_string(), "\"TELEPORT\" is not a TaskKind value");
+    }
 
     #[test]
     fn display_names_field_then_message() {

@@ -5,12 +5,16 @@
 //! layer with [`path_within`] on materialised unit paths, because only the server knows where an
 //! object sits in the tree. Both checks must pass for every access.
 
-use std::fmt;
-
 /// A user's role. The role and its scope come from the verified token only.
 ///
-/// Serialised (serde, GraphQL, Kotlin) by their upper-snake names, e.g. `CITY_ADMIN`.
+/// Serialised (serde, GraphQL, Kotlin) and stored by their upper-snake names, e.g. `CITY_ADMIN`.
+/// Declared highest first, so `Role::ALL` lists them in that order too.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(
+    feature = "sea-orm",
+    derive(sea_orm::DeriveValueType),
+    sea_orm(value_type = "String")
+)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum Role {
     /// Scope: a province (Da Nang). Everything in it.
@@ -27,34 +31,16 @@ pub enum Role {
     Viewer,
 }
 
+wire_enum_impl!(Role {
+    CityAdmin => "CITY_ADMIN",
+    DistrictOfficer => "DISTRICT_OFFICER",
+    WardLeader => "WARD_LEADER",
+    GroupLeader => "GROUP_LEADER",
+    Member => "MEMBER",
+    Viewer => "VIEWER",
+});
+
 impl Role {
-    /// Every role, highest first; handy for exhaustive tests and for listing roles in a UI.
-    pub const ALL: [Role; 6] = [
-        Role::CityAdmin,
-        Role::DistrictOfficer,
-        Role::WardLeader,
-        Role::GroupLeader,
-        Role::Member,
-        Role::Viewer,
-    ];
-
-    /// The wire name (`CITY_ADMIN`, …), identical to the GraphQL enum value and the stored value.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::CityAdmin => "CITY_ADMIN",
-            Role::DistrictOfficer => "DISTRICT_OFFICER",
-            Role::WardLeader => "WARD_LEADER",
-            Role::GroupLeader => "GROUP_LEADER",
-            Role::Member => "MEMBER",
-            Role::Viewer => "VIEWER",
-        }
-    }
-
-    /// Parses a wire name exactly (case-sensitive, as stored); `None` for anything else.
-    pub fn parse(s: &str) -> Option<Role> {
-        Role::ALL.into_iter().find(|r| r.as_str() == s)
-    }
-
     /// Position in the hierarchy, `CityAdmin` highest (5) and `Viewer` lowest (0); used so that
     /// nobody grants a role at or above their own.
     pub fn rank(self) -> u8 {
@@ -71,12 +57,6 @@ impl Role {
     /// True for roles whose scope is a group rather than an administrative unit.
     pub fn is_group_scoped(self) -> bool {
         matches!(self, Role::GroupLeader | Role::Member)
-    }
-}
-
-impl fmt::Display for Role {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
     }
 }
 
