@@ -15,6 +15,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use cdtg_core::policy::Role;
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QuerySelect};
 use tokio::sync::watch;
 
@@ -36,7 +37,7 @@ pub enum Revoked {
 /// What the account looked like when the socket authenticated.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Fingerprint {
-    role: String,
+    role: Role,
     scope_unit_id: Option<i64>,
     scope_group_id: Option<i64>,
 }
@@ -49,7 +50,7 @@ impl Fingerprint {
             Scope::Everything => (None, None),
         };
         Fingerprint {
-            role: p.role.as_str().to_owned(),
+            role: p.role,
             scope_unit_id,
             scope_group_id,
         }
@@ -57,7 +58,7 @@ impl Fingerprint {
 
     /// Whether the row still grants what the socket was opened with.
     fn matches(&self, row: &AccountRow) -> bool {
-        row.role == self.role
+        row.role == self.role.as_str()
             && match (self.scope_unit_id, self.scope_group_id) {
                 (Some(unit), _) => row.scope_unit_id == Some(unit),
                 (None, Some(group)) => row.scope_group_id == Some(group),
@@ -109,6 +110,9 @@ impl Drop for Registration {
 #[derive(sea_orm::FromQueryResult)]
 struct AccountRow {
     id: i64,
+    /// The stored text, not [`Role`]: one row with a role this version does not know must not
+    /// fail the statement that watches every socket. It matches no fingerprint, so that
+    /// account's sockets close as changed.
     role: String,
     scope_unit_id: Option<i64>,
     scope_group_id: Option<i64>,

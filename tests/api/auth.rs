@@ -397,6 +397,6 @@ pub async fn token_from(db: &sea_orm::DatabaseConnection, username: &str) -> Str
         .unwrap()
         .unwrap();
     let mut c = claims(u.id);
-    c.role = u.role;
+    c.role = u.role.as_str().to_owned();
     sign(Algorithm::HS256, Some("k1"), TEST_JWT_SECRET, &c)
 }

@@ -3,6 +3,8 @@
 //! answer for an ID that does not exist at all.
 
 use cdtg_api::ids::NodeType;
+use cdtg_core::group::GroupKind;
+use cdtg_core::unit::UnitKind;
 use serde_json::{Value, json};
 
 use crate::fixture::{Fixture, PASSWORD, gid, users};
@@ -497,9 +499,11 @@ async fn a_second_province_is_outside_the_city_scope(backend: Backend) {
         audited
     );
     let db = &app.state.db;
-    let (province, path) = crate::fixture::unit(db, "Tỉnh Quảng Nam", "PROVINCE", None).await;
-    let (ward, _) = crate::fixture::unit(db, "Minh An", "WARD", Some((province, &path))).await;
-    let other = crate::fixture::group(db, "Tổ CNSCĐ Minh An", "COMMUNITY", ward).await;
+    let (province, path) =
+        crate::fixture::unit(db, "Tỉnh Quảng Nam", UnitKind::Province, None).await;
+    let (ward, _) =
+        crate::fixture::unit(db, "Minh An", UnitKind::Ward, Some((province, &path))).await;
+    let other = crate::fixture::group(db, "Tổ CNSCĐ Minh An", GroupKind::Community, ward).await;
 
     let after = app
         .ok(&token, Q, json!({ "g": gid(NodeType::Group, other) }))

@@ -2,6 +2,9 @@
 
 use cdtg_api::entity::{group, member, membership, task};
 use cdtg_api::ids::NodeType;
+use cdtg_core::group::{Affiliation, GroupKind, GroupStatus, MembershipRole};
+use cdtg_core::product::{ListingStatus, Platform};
+use cdtg_core::task::{TaskKind, TaskPriority, TaskStatus};
 use chrono::{NaiveDate, Utc};
 use sea_orm::{EntityTrait, Set};
 use serde_json::json;
@@ -21,10 +24,10 @@ async fn add_groups(app: &TestApp, unit: i64, unit_path: &str, n: usize) {
             name: Set(format!("Tổ số {i:03}")),
             name_key: Set(cdtg_core::text::sort_key(&format!("Tổ số {i:03}"))),
             name_folded: Set(format!("to so {i:03}")),
-            kind: Set("COMMUNITY".into()),
+            kind: Set(GroupKind::Community),
             unit_id: Set(unit),
             unit_path: Set(unit_path.to_owned()),
-            status: Set("ACTIVE".into()),
+            status: Set(GroupStatus::Active),
             version: Set(1),
             created_at: Set(now),
             updated_at: Set(now),
@@ -51,7 +54,7 @@ async fn add_groups(app: &TestApp, unit: i64, unit_path: &str, n: usize) {
                     None,
                     &format!("Số {j}"),
                 )),
-                affiliation: Set("RESIDENT".into()),
+                affiliation: Set(Affiliation::Resident),
                 unit_id: Set(unit),
                 unit_path: Set(unit_path.to_owned()),
                 version: Set(1),
@@ -65,9 +68,9 @@ async fn add_groups(app: &TestApp, unit: i64, unit_path: &str, n: usize) {
                 group_id: Set(g.id),
                 title: Set(format!("Việc {k}")),
                 title_folded: Set(format!("viec {k}")),
-                kind: Set("SURVEY".into()),
-                priority: Set("NORMAL".into()),
-                status: Set("OPEN".into()),
+                kind: Set(TaskKind::Survey),
+                priority: Set(TaskPriority::Normal),
+                status: Set(TaskStatus::Open),
                 progress: Set(0),
                 version: Set(1),
                 created_at: Set(now),
@@ -92,7 +95,7 @@ async fn add_groups(app: &TestApp, unit: i64, unit_path: &str, n: usize) {
             membership::ActiveModel {
                 member_id: Set(m.id),
                 group_id: Set(gid),
-                role: Set("MEMBER".into()),
+                role: Set(MembershipRole::Member),
                 joined_on: Set(NaiveDate::from_ymd_opt(2024, 1, 1).unwrap()),
                 created_at: Set(now),
                 ..Default::default()
@@ -169,9 +172,9 @@ async fn nested_queries_cost_the_same_for_5_or_50_groups(backend: Backend) {
         &sys,
         cdtg_api::service::products::ListingInput {
             product_id: p.id,
-            platform: "POSTMART".into(),
+            platform: Platform::Postmart,
             url: "https://postmart.vn/p/banh-trang".into(),
-            status: "LISTED".into(),
+            status: ListingStatus::Listed,
             listed_on: None,
         },
     )

@@ -8,7 +8,11 @@ use std::sync::LazyLock;
 use cdtg_api::entity::{admin_unit, user};
 use cdtg_api::principal::Principal;
 use cdtg_api::service::{groups, members, products, tasks};
+use cdtg_core::group::{Affiliation, GroupKind, MembershipRole};
+use cdtg_core::policy::Role;
+use cdtg_core::product::{ListingStatus, Platform};
 use cdtg_core::task::{TaskKind, TaskPriority};
+use cdtg_core::unit::UnitKind;
 use chrono::{NaiveDate, Utc};
 use sea_orm::{ActiveModelTrait, DatabaseConnection, Set};
 
@@ -64,7 +68,7 @@ pub mod users {
 pub async fn unit(
     db: &DatabaseConnection,
     name: &str,
-    kind: &str,
+    kind: UnitKind,
     parent: Option<(i64, &str)>,
 ) -> (i64, String) {
     let (parent_id, parent_path, depth) = match parent {
@@ -80,7 +84,7 @@ pub async fn unit(
         name: Set(name.to_owned()),
         name_key: Set(cdtg_core::text::sort_key(name)),
         name_folded: Set(cdtg_core::text::fold(name)),
-        kind: Set(kind.to_owned()),
+        kind: Set(kind),
         parent_id: Set(parent_id),
         // A unique placeholder until the id is known.
         path: Set(format!("/pending-{}", uuid::Uuid::new_v4())),
@@ -104,7 +108,7 @@ pub async fn unit(
 async fn account(
     db: &DatabaseConnection,
     username: &str,
-    role: &str,
+    role: Role,
     unit: Option<i64>,
     group: Option<i64>,
     member: Option<i64>,
@@ -112,7 +116,7 @@ async fn account(
     user::ActiveModel {
         username: Set(username.to_owned()),
         password_hash: Set(PASSWORD_HASH.clone()),
-        role: Set(role.to_owned()),
+        role: Set(role),
         scope_unit_id: Set(unit),
         scope_group_id: Set(group),
         member_id: Set(member),
@@ -126,14 +130,14 @@ async fn account(
     .expect("insert user");
 }
 
-pub async fn group(db: &DatabaseConnection, name: &str, kind: &str, unit_id: i64) -> i64 {
+pub async fn group(db: &DatabaseConnection, name: &str, kind: GroupKind, unit_id: i64) -> i64 {
     let sys = Principal::system();
     groups::create(
         db,
         &sys,
         groups::NewGroup {
             name: name.into(),
-            kind: kind.into(),
+            kind,
             unit_id,
             established_on: None,
             decision_number: None,
@@ -154,7 +158,7 @@ async fn member(
     phone: &str,
     unit_id: i64,
     group_id: i64,
-    role: &str,
+    role: MembershipRole,
 ) -> i64 {
     let sys = Principal::system();
     let m = members::create(
@@ -165,7 +169,7 @@ async fn member(
             middle_name: Some(middle.into()),
             given_name: given.into(),
             phone: Some(phone.into()),
-            affiliation: "YOUTH_UNION".into(),
+            affiliation: Affiliation::YouthUnion,
             trained_on: None,
             unit_id,
         },
@@ -178,7 +182,7 @@ async fn member(
         members::NewMembership {
             member_id: m.id,
             group_id,
-            role: role.into(),
+            role,
             joined_on: None,
         },
     )
@@ -235,9 +239,9 @@ async fn product(db: &DatabaseConnection, name: &str, group_id: i64) -> i64 {
         &sys,
         products::ListingInput {
             product_id: p.id,
-            platform: "VOSO".into(),
+            platform: Platform::Voso,
             url: format!("https://voso.vn/p/{}", p.id),
-            status: "ACTIVE".into(),
+            status: ListingStatus::Active,
             listed_on: None,
         },
     )
@@ -249,33 +253,58 @@ async fn product(db: &DatabaseConnection, name: &str, group_id: i64) -> i64 {
 impl Fixture {
     pub async fn load(app: &TestApp) -> Fixture {
         let db = &app.state.db;
-        let (city, city_path) = unit(db, "Thành phố Đà Nẵng", "PROVINCE", None).await;
-        let (district_a, da_path) = unit(db, "Sơn Trà", "DISTRICT", Some((city, &city_path))).await;
-        let (district_b, db_path) =
-            unit(db, "Thanh Khê", "DISTRICT", Some((city, &city_path))).await;
-        let (ward_a1, a1_path) = unit(db, "Phước Mỹ", "WARD", Some((district_a, &da_path))).await;
-        let (ward_a2, a2_path) = unit(db, "An Hải Bắc", "WARD", Some((district_a, &da_path))).await;
-        let (ward_b1, b1_path) = unit(db, "Tân Chính", "WARD", Some((district_b, &db_path))).await;
+        let (city, city_path) = unit(db, "Thành phố Đà Nẵng", UnitKind::Province, None).await;
+        let (district_a, da_path) =
+            unit(db, "Sơn Trà", UnitKind::District, Some((city, &city_path))).await;
+        let (district_b, db_path) = unit(
+            db,
+            "Thanh Khê",
+            UnitKind::District,
+            Some((city, &city_path)),
+        )
+        .await;
+        let (ward_a1, a1_path) =
+            unit(db, "Phước Mỹ", UnitKind::Ward, Some((district_a, &da_path))).await;
+        let (ward_a2, a2_path) = unit(
+            db,
+            "An Hải Bắc",
+            UnitKind::Ward,
+            Some((district_a, &da_path)),
+        )
+        .await;
+        let (ward_b1, b1_path) = unit(
+            db,
+            "Tân Chính",
+            UnitKind::Ward,
+            Some((district_b, &db_path)),
+        )
+        .await;
         let (rg_a1, _) = unit(
             db,
             "Tổ dân phố 1",
-            "RESIDENTIAL_GROUP",
+            UnitKind::ResidentialGroup,
             Some((ward_a1, &a1_path)),
         )
         .await;
         let _ = b1_path;
         let _ = a2_path;
 
-        let group_a1 = group(db, "Tổ CNSCĐ Tổ dân phố 1 – Phước Mỹ", "COMMUNITY", rg_a1).await;
+        let group_a1 = group(
+            db,
+            "Tổ CNSCĐ Tổ dân phố 1 – Phước Mỹ",
+            GroupKind::Community,
+            rg_a1,
+        )
+        .await;
         let group_a1_management = group(
             db,
             "Tổ chỉ đạo chuyển đổi số phường Phước Mỹ",
-            "MANAGEMENT",
+            GroupKind::Management,
             ward_a1,
         )
         .await;
-        let group_a2 = group(db, "Tổ CNSCĐ An Hải Bắc", "COMMUNITY", ward_a2).await;
-        let group_b1 = group(db, "Tổ CNSCĐ Tân Chính", "COMMUNITY", ward_b1).await;
+        let group_a2 = group(db, "Tổ CNSCĐ An Hải Bắc", GroupKind::Community, ward_a2).await;
+        let group_b1 = group(db, "Tổ CNSCĐ Tân Chính", GroupKind::Community, ward_b1).await;
 
         let member_a1_leader = member(
             db,
@@ -285,7 +314,7 @@ impl Fixture {
             "0905 123 456",
             rg_a1,
             group_a1,
-            "LEADER",
+            MembershipRole::Leader,
         )
         .await;
         let member_a1_plain = member(
@@ -296,7 +325,7 @@ impl Fixture {
             "0912345678",
             rg_a1,
             group_a1,
-            "MEMBER",
+            MembershipRole::Member,
         )
         .await;
         let member_a1_third = member(
@@ -307,7 +336,7 @@ impl Fixture {
             "+84 935 111 222",
             rg_a1,
             group_a1,
-            "MEMBER",
+            MembershipRole::Member,
         )
         .await;
         let member_a2 = member(
@@ -318,7 +347,7 @@ impl Fixture {
             "0987654321",
             ward_a2,
             group_a2,
-            "LEADER",
+            MembershipRole::Leader,
         )
         .await;
         let member_b1 = member(
@@ -329,7 +358,7 @@ impl Fixture {
             "0978111222",
             ward_b1,
             group_b1,
-            "LEADER",
+            MembershipRole::Leader,
         )
         .await;
 
@@ -361,23 +390,47 @@ impl Fixture {
         let product_a1 = product(db, "Nước mắm Nam Ô", group_a1).await;
         let product_b1 = product(db, "Mực một nắng", group_b1).await;
 
-        account(db, users::ADMIN, "CITY_ADMIN", Some(city), None, None).await;
+        account(db, users::ADMIN, Role::CityAdmin, Some(city), None, None).await;
         account(
             db,
             users::DISTRICT_A,
-            "DISTRICT_OFFICER",
+            Role::DistrictOfficer,
             Some(district_a),
             None,
             None,
         )
         .await;
-        account(db, users::WARD_A1, "WARD_LEADER", Some(ward_a1), None, None).await;
-        account(db, users::WARD_A2, "WARD_LEADER", Some(ward_a2), None, None).await;
-        account(db, users::WARD_B1, "WARD_LEADER", Some(ward_b1), None, None).await;
+        account(
+            db,
+            users::WARD_A1,
+            Role::WardLeader,
+            Some(ward_a1),
+            None,
+            None,
+        )
+        .await;
+        account(
+            db,
+            users::WARD_A2,
+            Role::WardLeader,
+            Some(ward_a2),
+            None,
+            None,
+        )
+        .await;
+        account(
+            db,
+            users::WARD_B1,
+            Role::WardLeader,
+            Some(ward_b1),
+            None,
+            None,
+        )
+        .await;
         account(
             db,
             users::LEADER_A1,
-            "GROUP_LEADER",
+            Role::GroupLeader,
             None,
             Some(group_a1),
             Some(member_a1_leader),
@@ -386,13 +439,13 @@ impl Fixture {
         account(
             db,
             users::MEMBER_A1,
-            "MEMBER",
+            Role::Member,
             None,
             Some(group_a1),
             Some(member_a1_plain),
         )
         .await;
-        account(db, users::VIEWER, "VIEWER", Some(city), None, None).await;
+        account(db, users::VIEWER, Role::Viewer, Some(city), None, None).await;
 
         Fixture {
             city,

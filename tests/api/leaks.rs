@@ -44,7 +44,7 @@ async fn look_alikes_are_identical(backend: Backend) {
         members::NewMembership {
             member_id: f.member_a1_third,
             group_id: f.group_b1,
-            role: "MEMBER".into(),
+            role: cdtg_core::group::MembershipRole::Member,
             joined_on: None,
         },
     )

@@ -4,6 +4,8 @@
 //! members by phone number in any common spelling.
 
 use cdtg_api::ids::NodeType;
+use cdtg_core::group::GroupKind;
+use cdtg_core::unit::UnitKind;
 use serde_json::{Value, json};
 
 use crate::fixture::{self, Fixture, PASSWORD, gid, users};
@@ -45,16 +47,33 @@ async fn units_and_groups_sort_in_vietnamese_order(backend: Backend) {
 
     // Inserted out of order, so that neither ids nor bytes give the expected order.
     let district_a = path(&[f.city, f.district_a]);
-    fixture::unit(db, "An Hải Tây", "WARD", Some((f.district_a, &district_a))).await;
-    let (dong, dong_path) =
-        fixture::unit(db, "An Hải Đông", "WARD", Some((f.district_a, &district_a))).await;
+    fixture::unit(
+        db,
+        "An Hải Tây",
+        UnitKind::Ward,
+        Some((f.district_a, &district_a)),
+    )
+    .await;
+    let (dong, dong_path) = fixture::unit(
+        db,
+        "An Hải Đông",
+        UnitKind::Ward,
+        Some((f.district_a, &district_a)),
+    )
+    .await;
     for name in [
         "Tổ dân phố 10",
         "Tổ dân phố 2",
         "Tổ dân phố 11",
         "Tổ dân phố 1",
     ] {
-        fixture::unit(db, name, "RESIDENTIAL_GROUP", Some((dong, &dong_path))).await;
+        fixture::unit(
+            db,
+            name,
+            UnitKind::ResidentialGroup,
+            Some((dong, &dong_path)),
+        )
+        .await;
     }
     let residential = [
         "Tổ dân phố 1",
@@ -106,7 +125,7 @@ async fn units_and_groups_sort_in_vietnamese_order(backend: Backend) {
         "Tổ CNSCĐ Tổ dân phố 2",
         "Tổ CNSCĐ An Hải Đông",
     ] {
-        fixture::group(db, name, "COMMUNITY", dong).await;
+        fixture::group(db, name, GroupKind::Community, dong).await;
     }
     let expected = [
         "Tổ CNSCĐ An Hải Đông",
@@ -306,13 +325,13 @@ async fn sqlite_and_postgres_give_identical_pages() {
         let (root, root_path) = fixture::unit(
             db,
             "Khu thử",
-            "RESIDENTIAL_GROUP",
+            UnitKind::ResidentialGroup,
             Some((f.ward_a2, &ward_a2)),
         )
         .await;
         for name in TRICKY {
-            fixture::unit(db, name, "VILLAGE", Some((root, &root_path))).await;
-            fixture::group(db, &format!("Nhóm {name}"), "COMMUNITY", root).await;
+            fixture::unit(db, name, UnitKind::Village, Some((root, &root_path))).await;
+            fixture::group(db, &format!("Nhóm {name}"), GroupKind::Community, root).await;
         }
         let token = app.login(users::ADMIN, PASSWORD).await;
         let vars = json!({ "u": gid(NodeType::AdminUnit, root) });

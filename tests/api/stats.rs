@@ -8,6 +8,11 @@ use cdtg_api::entity::{
 };
 use cdtg_api::ids::NodeType;
 use cdtg_api::seed::DEMO_PASSWORD;
+use cdtg_core::group::{Affiliation, GroupKind, GroupStatus};
+use cdtg_core::policy::Role;
+use cdtg_core::product::{ListingStatus, Platform};
+use cdtg_core::task::{TaskKind, TaskPriority, TaskStatus};
+use cdtg_core::unit::UnitKind;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use sea_orm::{ActiveModelTrait, ConnectionTrait, DatabaseConnection, EntityTrait, Set};
 use serde_json::{Value, json};
@@ -313,7 +318,7 @@ impl Rng {
     fn below(&mut self, n: u64) -> u64 {
         self.next() % n
     }
-    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
+    fn pick<T: Copy>(&mut self, items: &[T]) -> T {
         items[self.below(items.len() as u64) as usize]
     }
     fn chance(&mut self, percent: u64) -> bool {
@@ -321,11 +326,24 @@ impl Rng {
     }
 }
 
-const STATUSES: [&str; 5] = ["OPEN", "IN_PROGRESS", "SUBMITTED", "DONE", "CANCELLED"];
-const KINDS: [&str; 4] = ["VNEID_ACTIVATION", "SURVEY", "APP_INSTALL", "OTHER"];
-const AFFILIATIONS: [&str; 3] = ["YOUTH_UNION", "POLICE", "RESIDENT"];
-const PLATFORMS: [&str; 3] = ["VOSO", "POSTMART", "ZALO"];
-const LISTING_STATUSES: [&str; 3] = ["DRAFT", "LISTED", "ACTIVE"];
+const STATUSES: [TaskStatus; 5] = TaskStatus::ALL;
+const KINDS: [TaskKind; 4] = [
+    TaskKind::VneidActivation,
+    TaskKind::Survey,
+    TaskKind::AppInstall,
+    TaskKind::Other,
+];
+const AFFILIATIONS: [Affiliation; 3] = [
+    Affiliation::YouthUnion,
+    Affiliation::Police,
+    Affiliation::Resident,
+];
+const PLATFORMS: [Platform; 3] = [Platform::Voso, Platform::Postmart, Platform::Zalo];
+const LISTING_STATUSES: [ListingStatus; 3] = [
+    ListingStatus::Draft,
+    ListingStatus::Listed,
+    ListingStatus::Active,
+];
 
 /// The raw rows of one random world, kept for the oracle.
 #[derive(Default)]
@@ -344,14 +362,14 @@ struct World {
 async fn insert_unit(
     db: &DatabaseConnection,
     name: &str,
-    kind: &str,
+    kind: UnitKind,
     parent: Option<&admin_unit::Model>,
 ) -> admin_unit::Model {
     let u = admin_unit::ActiveModel {
         name: Set(name.to_owned()),
         name_key: Set(cdtg_core::text::sort_key(name)),
         name_folded: Set(cdtg_core::text::fold(name)),
-        kind: Set(kind.to_owned()),
+        kind: Set(kind),
         parent_id: Set(parent.map(|p| p.id)),
         path: Set(format!("/pending-{}", uuid::Uuid::new_v4())),
         depth: Set(parent.map_or(0, |p| p.depth + 1)),
@@ -376,18 +394,24 @@ async fn random_world(db: &DatabaseConnection, seed: u64) -> World {
     let mut rng = Rng(seed);
     let mut w = World::default();
     let now = Utc::now();
-    let city = insert_unit(db, &format!("Thành phố {seed}"), "PROVINCE", None).await;
+    let city = insert_unit(db, &format!("Thành phố {seed}"), UnitKind::Province, None).await;
     w.units.push(city.clone());
     let mut leaves = vec![city.clone()];
     for d in 0..2 + rng.below(2) {
-        let district = insert_unit(db, &format!("Quận {seed}-{d}"), "DISTRICT", Some(&city)).await;
+        let district = insert_unit(
+            db,
+            &format!("Quận {seed}-{d}"),
+            UnitKind::District,
+            Some(&city),
+        )
+        .await;
         w.units.push(district.clone());
         leaves.push(district.clone());
         for k in 0..1 + rng.below(3) {
             let ward = insert_unit(
                 db,
                 &format!("Phường {seed}-{d}-{k}"),
-                "WARD",
+                UnitKind::Ward,
                 Some(&district),
             )
             .await;
@@ -423,7 +447,7 @@ async fn random_world(db: &DatabaseConnection, seed: u64) -> World {
                 let rg = insert_unit(
                     db,
                     &format!("Tổ {seed}-{d}-{k}"),
-                    "RESIDENTIAL_GROUP",
+                    UnitKind::ResidentialGroup,
                     Some(&ward),
                 )
                 .await;
@@ -440,14 +464,17 @@ async fn random_world(db: &DatabaseConnection, seed: u64) -> World {
             name_key: Set(cdtg_core::text::sort_key(&format!("Tổ CNS {seed}-{i}"))),
             name_folded: Set(format!("to cns {seed}-{i}")),
             kind: Set(if rng.chance(20) {
-                "MANAGEMENT"
+                GroupKind::Management
             } else {
-                "COMMUNITY"
-            }
-            .into()),
+                GroupKind::Community
+            }),
             unit_id: Set(unit.id),
             unit_path: Set(unit.path.clone()),
-            status: Set(if rng.chance(80) { "ACTIVE" } else { "INACTIVE" }.into()),
+            status: Set(if rng.chance(80) {
+                GroupStatus::Active
+            } else {
+                GroupStatus::Inactive
+            }),
             version: Set(1),
             created_at: Set(now),
             updated_at: Set(now),
@@ -464,9 +491,9 @@ async fn random_world(db: &DatabaseConnection, seed: u64) -> World {
                 group_id: Set(g.id),
                 title: Set(format!("Việc {t}")),
                 title_folded: Set(format!("viec {t}")),
-                kind: Set(rng.pick(&KINDS).into()),
-                priority: Set("NORMAL".into()),
-                status: Set(rng.pick(&STATUSES).into()),
+                kind: Set(rng.pick(&KINDS)),
+                priority: Set(TaskPriority::Normal),
+                status: Set(rng.pick(&STATUSES)),
                 due_on: Set(due),
                 progress: Set(0),
                 version: Set(1),
@@ -525,9 +552,9 @@ async fn random_world(db: &DatabaseConnection, seed: u64) -> World {
                 if rng.chance(50) {
                     let l = listing::ActiveModel {
                         product_id: Set(pr.id),
-                        platform: Set(platform.into()),
+                        platform: Set(platform),
                         url: Set(format!("https://example.vn/{}", pr.id)),
-                        status: Set(rng.pick(&LISTING_STATUSES).into()),
+                        status: Set(rng.pick(&LISTING_STATUSES)),
                         created_at: Set(now),
                         updated_at: Set(now),
                         ..Default::default()
@@ -554,7 +581,7 @@ async fn random_world(db: &DatabaseConnection, seed: u64) -> World {
                 None,
                 &format!("Số {i}"),
             )),
-            affiliation: Set(rng.pick(&AFFILIATIONS).into()),
+            affiliation: Set(rng.pick(&AFFILIATIONS)),
             trained_on: Set(rng
                 .chance(40)
                 .then(|| NaiveDate::from_ymd_opt(2024, 5, 1).unwrap())),
@@ -585,13 +612,13 @@ async fn mutate(db: &DatabaseConnection, rng: &mut Rng, w: &mut World) {
         let i = pick(w.tasks.len(), rng);
         let mut am: task::ActiveModel = w.tasks[i].clone().into();
         match rng.below(4) {
-            0 => am.status = Set(rng.pick(&STATUSES).into()),
+            0 => am.status = Set(rng.pick(&STATUSES)),
             1 => {
                 am.due_on = Set(rng
                     .chance(70)
                     .then(|| today() + Duration::days(rng.below(120) as i64 - 60)))
             }
-            2 => am.kind = Set(rng.pick(&KINDS).into()),
+            2 => am.kind = Set(rng.pick(&KINDS)),
             _ => am.group_id = Set(w.groups[pick(w.groups.len(), rng)].id),
         }
         w.tasks[i] = am.update(db).await.unwrap();
@@ -604,7 +631,11 @@ async fn mutate(db: &DatabaseConnection, rng: &mut Rng, w: &mut World) {
             am.unit_id = Set(unit.id);
             am.unit_path = Set(unit.path.clone());
         } else {
-            am.status = Set(if rng.chance(50) { "ACTIVE" } else { "INACTIVE" }.into());
+            am.status = Set(if rng.chance(50) {
+                GroupStatus::Active
+            } else {
+                GroupStatus::Inactive
+            });
         }
         w.groups[i] = am.update(db).await.unwrap();
     }
@@ -616,7 +647,7 @@ async fn mutate(db: &DatabaseConnection, rng: &mut Rng, w: &mut World) {
         let unit = w.units[pick(w.units.len(), rng)].clone();
         let mut am: member::ActiveModel = w.members[i].clone().into();
         match rng.below(3) {
-            0 => am.affiliation = Set(rng.pick(&AFFILIATIONS).into()),
+            0 => am.affiliation = Set(rng.pick(&AFFILIATIONS)),
             1 => {
                 am.trained_on = Set(rng
                     .chance(50)
@@ -638,7 +669,7 @@ async fn mutate(db: &DatabaseConnection, rng: &mut Rng, w: &mut World) {
     if !w.listings.is_empty() {
         let i = pick(w.listings.len(), rng);
         let mut am: listing::ActiveModel = w.listings[i].clone().into();
-        am.status = Set(rng.pick(&LISTING_STATUSES).into());
+        am.status = Set(rng.pick(&LISTING_STATUSES));
         w.listings[i] = am.update(db).await.unwrap();
         if rng.chance(50) {
             let gone = w.listings.remove(pick(w.listings.len(), rng));
@@ -838,26 +869,26 @@ fn oracle(w: &World, path: &str, period: Option<(NaiveDate, NaiveDate)>) -> Valu
     let internet: i64 = latest.values().map(|s| s.with_internet).sum();
     let count_tasks =
         |f: &dyn Fn(&task::Model) -> bool| tasks.iter().filter(|t| f(t)).count() as i64;
-    let done = count_tasks(&|t| t.status == "DONE");
-    let live = count_tasks(&|t| t.status != "CANCELLED");
+    let done = count_tasks(&|t| t.status == TaskStatus::Done);
+    let live = count_tasks(&|t| t.status != TaskStatus::Cancelled);
     json!({
-        "groups": groups.iter().filter(|g| g.kind == "COMMUNITY").count(),
-        "managementTeams": groups.iter().filter(|g| g.kind == "MANAGEMENT").count(),
-        "activeGroups": groups.iter().filter(|g| g.kind == "COMMUNITY" && g.status == "ACTIVE").count(),
+        "groups": groups.iter().filter(|g| g.kind == GroupKind::Community).count(),
+        "managementTeams": groups.iter().filter(|g| g.kind == GroupKind::Management).count(),
+        "activeGroups": groups.iter().filter(|g| g.kind == GroupKind::Community && g.status == GroupStatus::Active).count(),
         "members": members.len(),
         "trainedMembers": members.iter().filter(|m| m.trained_on.is_some()).count(),
         "tasks": tasks.len(),
         "done": done,
-        "surveyTasks": count_tasks(&|t| t.kind == "SURVEY"),
-        "tasksOverdue": count_tasks(&|t| t.due_on.is_some_and(|d| d < today()) && t.status != "DONE" && t.status != "CANCELLED"),
+        "surveyTasks": count_tasks(&|t| t.kind == TaskKind::Survey),
+        "tasksOverdue": count_tasks(&|t| t.due_on.is_some_and(|d| d < today()) && t.status != TaskStatus::Done && t.status != TaskStatus::Cancelled),
         "taskCompletionRate": if live > 0 { json!(done as f64 / live as f64) } else { Value::Null },
         "activities": acts.len(),
         "residentsHelped": acts.iter().map(|a| a.residents_helped as i64).sum::<i64>(),
         "vneidActivations": acts.iter().map(|a| a.vneid_activations as i64).sum::<i64>(),
         "products": products.len(),
         "listings": listings.len(),
-        "vosoListings": listings.iter().filter(|l| l.platform == "VOSO").count(),
-        "activeListings": listings.iter().filter(|l| l.status == "ACTIVE").count(),
+        "vosoListings": listings.iter().filter(|l| l.platform == Platform::Voso).count(),
+        "activeListings": listings.iter().filter(|l| l.status == ListingStatus::Active).count(),
         "households": households,
         "internetRate": if households > 0 { json!(internet as f64 / households as f64) } else { Value::Null },
     })
@@ -898,7 +929,7 @@ async fn stats_match_a_naive_recomputation(backend: Backend) {
         user::ActiveModel {
             username: Set(username.clone()),
             password_hash: Set(hash.clone()),
-            role: Set("CITY_ADMIN".into()),
+            role: Set(Role::CityAdmin),
             scope_unit_id: Set(Some(city.id)),
             disabled: Set(false),
             created_at: Set(Utc::now()),
@@ -1089,7 +1120,7 @@ async fn check_world(app: &TestApp, token: &str, w: &World, seed: u64, phase: &s
                     let own = w
                         .groups
                         .iter()
-                        .filter(|g| g.unit_path == u.path && g.kind == "COMMUNITY")
+                        .filter(|g| g.unit_path == u.path && g.kind == GroupKind::Community)
                         .count() as i64;
                     assert_eq!(int(&got["groups"]), own, "seed {seed}: the city's own row");
                     continue;

@@ -12,7 +12,6 @@ use sea_orm::{DatabaseConnection, EntityTrait};
 use crate::entity::{admin_unit, group, user};
 use crate::error::{ApiError, ApiResult};
 use crate::principal::{Principal, Scope};
-use cdtg_core::policy::Role;
 
 /// Builds the principal for a user row (for login, and for every request from its token's
 /// subject). Disabled users have no principal: their unexpired tokens stop working at once.
@@ -20,8 +19,7 @@ pub async fn principal_for(db: &DatabaseConnection, u: &user::Model) -> ApiResul
     if u.disabled {
         return Err(ApiError::Unauthenticated("the account is disabled"));
     }
-    let role = Role::parse(&u.role)
-        .ok_or_else(|| ApiError::Internal(format!("user {} has unknown role", u.id)))?;
+    let role = u.role;
     let scope =
         if role.is_group_scoped() {
             let gid = u
@@ -146,8 +144,7 @@ pub async fn authenticate(
     if u.disabled {
         return Err(ApiError::Unauthenticated("the account is disabled"));
     }
-    let role = Role::parse(&u.role)
-        .ok_or_else(|| ApiError::Internal(format!("user {} has unknown role", u.id)))?;
+    let role = u.role;
     // The role in the token must still be the user's role; a changed role needs a new login.
     if claims.role != role.as_str() {
         return Err(ApiError::Unauthenticated(

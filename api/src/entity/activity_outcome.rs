@@ -2,13 +2,15 @@
 
 use sea_orm::entity::prelude::*;
 
+use cdtg_core::activity::OutcomeKind;
+
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "activity_outcomes")]
 pub struct Model {
     #[sea_orm(primary_key)]
     pub id: i64,
     pub activity_id: i64,
-    pub kind: String,
+    pub kind: OutcomeKind,
     pub count: i32,
 }
 

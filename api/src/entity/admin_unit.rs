@@ -2,6 +2,8 @@
 
 use sea_orm::entity::prelude::*;
 
+use cdtg_core::unit::UnitKind;
+
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "admin_units")]
 pub struct Model {
@@ -12,7 +14,7 @@ pub struct Model {
     /// `cdtg_core::text::sort_key(name)`: lists sort by it.
     pub name_key: String,
     pub name_folded: String,
-    pub kind: String,
+    pub kind: UnitKind,
     pub parent_id: Option<i64>,
     pub path: String,
     pub depth: i32,

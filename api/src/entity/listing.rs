@@ -2,15 +2,17 @@
 
 use sea_orm::entity::prelude::*;
 
+use cdtg_core::product::{ListingStatus, Platform};
+
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "listings")]
 pub struct Model {
     #[sea_orm(primary_key)]
     pub id: i64,
     pub product_id: i64,
-    pub platform: String,
+    pub platform: Platform,
     pub url: String,
-    pub status: String,
+    pub status: ListingStatus,
     pub listed_on: Option<Date>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,

@@ -2,6 +2,8 @@
 
 use sea_orm::entity::prelude::*;
 
+use cdtg_core::group::Affiliation;
+
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "members")]
 pub struct Model {
@@ -15,7 +17,7 @@ pub struct Model {
     /// `cdtg_core::text::person_sort_key` of the name parts: lists sort by it.
     pub name_key: String,
     pub phone: Option<String>,
-    pub affiliation: String,
+    pub affiliation: Affiliation,
     pub trained_on: Option<Date>,
     pub unit_id: i64,
     pub unit_path: String,

@@ -2,6 +2,8 @@
 
 use sea_orm::entity::prelude::*;
 
+use cdtg_core::group::MembershipRole;
+
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "memberships")]
 pub struct Model {
@@ -9,7 +11,7 @@ pub struct Model {
     pub id: i64,
     pub member_id: i64,
     pub group_id: i64,
-    pub role: String,
+    pub role: MembershipRole,
     pub joined_on: Date,
     pub left_on: Option<Date>,
     pub created_at: DateTimeUtc,

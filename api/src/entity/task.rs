@@ -2,6 +2,8 @@
 
 use sea_orm::entity::prelude::*;
 
+use cdtg_core::task::{TaskKind, TaskPriority, TaskStatus};
+
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "tasks")]
 pub struct Model {
@@ -12,9 +14,9 @@ pub struct Model {
     pub title: String,
     pub title_folded: String,
     pub description: Option<String>,
-    pub kind: String,
-    pub priority: String,
-    pub status: String,
+    pub kind: TaskKind,
+    pub priority: TaskPriority,
+    pub status: TaskStatus,
     pub due_on: Option<Date>,
     pub target: Option<i64>,
     pub progress: i64,

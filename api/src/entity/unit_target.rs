@@ -2,14 +2,15 @@
 
 use sea_orm::entity::prelude::*;
 
+use cdtg_core::unit::TargetIndicator;
+
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
 #[sea_orm(table_name = "unit_targets")]
 pub struct Model {
     #[sea_orm(primary_key)]
     pub id: i64,
     pub unit_id: i64,
-    /// A `TargetIndicator` name, e.g. `INTERNET_RATE`.
-    pub indicator: String,
+    pub indicator: TargetIndicator,
     pub period_start: Date,
     /// Inclusive.
     pub period_end: Date,

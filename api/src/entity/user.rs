@@ -2,6 +2,8 @@
 
 use sea_orm::entity::prelude::*;
 
+use cdtg_core::policy::Role;
+
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "users")]
 pub struct Model {
@@ -9,7 +11,7 @@ pub struct Model {
     pub id: i64,
     pub username: String,
     pub password_hash: String,
-    pub role: String,
+    pub role: Role,
     pub scope_unit_id: Option<i64>,
     pub scope_group_id: Option<i64>,
     pub member_id: Option<i64>,

@@ -1,85 +1,86 @@
-//! GraphQL enums. Domain enums owned by `cdtg-core` are exposed as *remote* enums (the same
-//! values, no second definition of their rules); enums that exist only in storage are defined
-//! here with their database spelling, which is also their GraphQL name.
+//! GraphQL enums. Every domain enum is defined once in `cdtg-core` and exposed here as an
+//! async-graphql *remote* enum: the same values under the same names, with `From` conversions
+//! both ways, so resolvers hand the core's values to the services and back without strings.
+//! The doc comments here are the GraphQL descriptions.
 
 use async_graphql::Enum;
 
-/// Defines a GraphQL enum whose values are stored as their SCREAMING_SNAKE_CASE names.
-macro_rules! stored_enum {
-    ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident => $text:literal),+ $(,)? }) => {
-        $(#[$meta])*
-        #[derive(Enum, Copy, Clone, Debug, Eq, PartialEq, Hash)]
-        pub enum $name { $($(#[$vmeta])* $variant),+ }
-
-        impl $name {
-            pub fn as_str(self) -> &'static str {
-                match self { $($name::$variant => $text),+ }
-            }
-            /// Reads a stored value; unknown text (a newer server wrote it) maps to `None`.
-            pub fn parse(text: &str) -> Option<Self> {
-                match text { $($text => Some($name::$variant),)+ _ => None }
-            }
-        }
-    };
+/// A level of the administrative tree.
+#[derive(Enum, Copy, Clone, Debug, Eq, PartialEq)]
+#[graphql(remote = "cdtg_core::unit::UnitKind")]
+pub enum UnitKind {
+    Province,
+    District,
+    Ward,
+    Commune,
+    SpecialZone,
+    ResidentialGroup,
+    Village,
 }
 
-stored_enum!(
-    /// A level of the administrative tree.
-    UnitKind {
-        Province => "PROVINCE",
-        District => "DISTRICT",
-        Ward => "WARD",
-        Commune => "COMMUNE",
-        SpecialZone => "SPECIAL_ZONE",
-        ResidentialGroup => "RESIDENTIAL_GROUP",
-        Village => "VILLAGE",
-    }
-);
+/// `COMMUNITY`: a neighbourhood CDTG. `MANAGEMENT`: a ward's digital-transformation
+/// management team.
+#[derive(Enum, Copy, Clone, Debug, Eq, PartialEq)]
+#[graphql(remote = "cdtg_core::group::GroupKind")]
+pub enum GroupKind {
+    Community,
+    Management,
+}
 
-stored_enum!(
-    /// `COMMUNITY`: a neighbourhood CDTG. `MANAGEMENT`: a ward's digital-transformation
-    /// management team.
-    GroupKind { Community => "COMMUNITY", Management => "MANAGEMENT" }
-);
+#[derive(Enum, Copy, Clone, Debug, Eq, PartialEq)]
+#[graphql(remote = "cdtg_core::group::GroupStatus")]
+pub enum GroupStatus {
+    Active,
+    Inactive,
+}
 
-stored_enum!(GroupStatus { Active => "ACTIVE", Inactive => "INACTIVE" });
+/// Where a member comes from.
+#[derive(Enum, Copy, Clone, Debug, Eq, PartialEq)]
+#[graphql(remote = "cdtg_core::group::Affiliation")]
+pub enum Affiliation {
+    ResidentialGroupHead,
+    YouthUnion,
+    WomensUnion,
+    FarmersAssociation,
+    Police,
+    Cadre,
+    CivilServant,
+    PublicEmployee,
+    EnterpriseStaff,
+    Resident,
+    Other,
+}
 
-stored_enum!(
-    /// Where a member comes from.
-    Affiliation {
-        ResidentialGroupHead => "RESIDENTIAL_GROUP_HEAD",
-        YouthUnion => "YOUTH_UNION",
-        WomensUnion => "WOMENS_UNION",
-        FarmersAssociation => "FARMERS_ASSOCIATION",
-        Police => "POLICE",
-        Cadre => "CADRE",
-        CivilServant => "CIVIL_SERVANT",
-        PublicEmployee => "PUBLIC_EMPLOYEE",
-        EnterpriseStaff => "ENTERPRISE_STAFF",
-        Resident => "RESIDENT",
-        Other => "OTHER",
-    }
-);
+#[derive(Enum, Copy, Clone, Debug, Eq, PartialEq)]
+#[graphql(remote = "cdtg_core::group::MembershipRole")]
+pub enum MembershipRole {
+    Leader,
+    Deputy,
+    Member,
+}
 
-stored_enum!(MembershipRole { Leader => "LEADER", Deputy => "DEPUTY", Member => "MEMBER" });
+/// E-commerce and messaging platforms where local products are listed.
+#[derive(Enum, Copy, Clone, Debug, Eq, PartialEq)]
+#[graphql(remote = "cdtg_core::product::Platform")]
+pub enum Platform {
+    Voso,
+    Postmart,
+    Shopee,
+    Lazada,
+    TiktokShop,
+    Zalo,
+    Other,
+}
 
-stored_enum!(
-    /// E-commerce and messaging platforms where local products are listed.
-    Platform {
-        Voso => "VOSO",
-        Postmart => "POSTMART",
-        Shopee => "SHOPEE",
-        Lazada => "LAZADA",
-        TiktokShop => "TIKTOK_SHOP",
-        Zalo => "ZALO",
-        Other => "OTHER",
-    }
-);
-
-stored_enum!(
-    /// `ACTIVE`: the account displays, searches, messages or transacts.
-    ListingStatus { Draft => "DRAFT", Listed => "LISTED", Active => "ACTIVE", Suspended => "SUSPENDED" }
-);
+/// `ACTIVE`: the account displays, searches, messages or transacts.
+#[derive(Enum, Copy, Clone, Debug, Eq, PartialEq)]
+#[graphql(remote = "cdtg_core::product::ListingStatus")]
+pub enum ListingStatus {
+    Draft,
+    Listed,
+    Active,
+    Suspended,
+}
 
 #[derive(Enum, Copy, Clone, Debug, Eq, PartialEq)]
 #[graphql(remote = "cdtg_core::task::TaskStatus")]

@@ -7,6 +7,8 @@ use std::collections::HashMap;
 use std::hash::Hash;
 
 use async_graphql::dataloader::Loader;
+use cdtg_core::group::{GroupKind, GroupStatus};
+use cdtg_core::task::{TaskKind, TaskStatus};
 use sea_orm::DatabaseConnection;
 
 use crate::entity::{
@@ -159,15 +161,15 @@ nested_loader!(GroupMembersParams, member::Model, |this, ids, p, window| {
 /// `unit.groups(filter:)`.
 #[derive(Clone, PartialEq, Eq, Hash, Debug)]
 pub struct UnitGroupsParams {
-    pub kind: Option<String>,
-    pub status: Option<String>,
+    pub kind: Option<GroupKind>,
+    pub status: Option<GroupStatus>,
     pub search: Option<String>,
 }
 nested_loader!(UnitGroupsParams, group::Model, |this, ids, p, window| {
     let f = groups::GroupFilter {
         unit_id: None,
-        kind: p.kind.clone(),
-        status: p.status.clone(),
+        kind: p.kind,
+        status: p.status,
         search: p.search.clone(),
     };
     groups::in_units(&this.db, &this.principal, &ids, &f, window).await?
@@ -183,18 +185,14 @@ nested_loader!(UnitMembersParams, member::Model, |this, ids, _p, window| {
 /// `group.tasks(filter:)`.
 #[derive(Clone, PartialEq, Eq, Hash, Debug)]
 pub struct GroupTasksParams {
-    pub status: Option<Vec<&'static str>>,
-    pub kind: Option<&'static str>,
+    pub status: Option<Vec<TaskStatus>>,
+    pub kind: Option<TaskKind>,
     pub overdue: Option<bool>,
 }
 nested_loader!(GroupTasksParams, task::Model, |this, ids, p, window| {
     let f = tasks::TaskFilter {
-        status: p.status.as_ref().map(|v| {
-            v.iter()
-                .filter_map(|s| cdtg_core::task::TaskStatus::parse(s))
-                .collect()
-        }),
-        kind: p.kind.and_then(cdtg_core::task::TaskKind::parse),
+        status: p.status.clone(),
+        kind: p.kind,
         overdue: p.overdue,
         ..Default::default()
     };

@@ -443,7 +443,7 @@ impl MutationRoot {
         let p = principal(ctx)?;
         let new = groups::NewGroup {
             name: input.name,
-            kind: input.kind.as_str().to_owned(),
+            kind: input.kind.into(),
             unit_id: reference(NodeType::AdminUnit, &input.unit_id, "unitId")?,
             established_on: input.established_on.map(Into::into),
             decision_number: input.decision_number,
@@ -463,7 +463,7 @@ impl MutationRoot {
         let id = target(NodeType::Group, &input.id, "group")?;
         let changes = groups::GroupChanges {
             name: input.name,
-            status: input.status.map(|s| s.as_str().to_owned()),
+            status: input.status.map(Into::into),
             unit_id: opt_reference(NodeType::AdminUnit, &input.unit_id, "unitId")?,
             established_on: input.established_on.map(Into::into),
             decision_number: input.decision_number,
@@ -487,7 +487,7 @@ impl MutationRoot {
             middle_name: input.middle_name,
             given_name: input.given_name,
             phone: input.phone,
-            affiliation: input.affiliation.as_str().to_owned(),
+            affiliation: input.affiliation.into(),
             trained_on: input.trained_on.map(Into::into),
             unit_id: reference(NodeType::AdminUnit, &input.unit_id, "unitId")?,
         };
@@ -508,7 +508,7 @@ impl MutationRoot {
             middle_name: input.middle_name,
             given_name: input.given_name,
             phone: input.phone,
-            affiliation: input.affiliation.map(|a| a.as_str().to_owned()),
+            affiliation: input.affiliation.map(Into::into),
             trained_on: input.trained_on.map(Into::into),
             expected_version: input.expected_version.map(version).transpose()?,
         };
@@ -526,7 +526,7 @@ impl MutationRoot {
         let new = members::NewMembership {
             member_id: reference(NodeType::Member, &input.member_id, "memberId")?,
             group_id: reference(NodeType::Group, &input.group_id, "groupId")?,
-            role: input.role.as_str().to_owned(),
+            role: input.role.into(),
             joined_on: input.joined_on.map(Into::into),
         };
         Ok(AddMembershipPayload {
@@ -687,9 +687,9 @@ impl MutationRoot {
         let p = principal(ctx)?;
         let new = products::ListingInput {
             product_id: reference(NodeType::Product, &input.product_id, "productId")?,
-            platform: input.platform.as_str().to_owned(),
+            platform: input.platform.into(),
             url: input.url,
-            status: input.status.as_str().to_owned(),
+            status: input.status.into(),
             listed_on: input.listed_on.map(Into::into),
         };
         Ok(UpsertListingPayload {

@@ -162,7 +162,7 @@ impl QueryRoot {
         let f = filter.unwrap_or_default();
         let filter = units::UnitFilter {
             search: search_filter(f.search)?,
-            kind: f.kind.map(|k| k.as_str().to_owned()),
+            kind: f.kind.map(Into::into),
             parent_id: filter_id(NodeType::AdminUnit, &f.parent_id),
             roots_only: f.roots_only.unwrap_or(false),
             code: f.code,
@@ -209,8 +209,8 @@ impl QueryRoot {
         let f = filter.unwrap_or_default();
         let filter = groups::GroupFilter {
             unit_id: filter_id(NodeType::AdminUnit, &f.unit_id),
-            kind: f.kind.map(|k| k.as_str().to_owned()),
-            status: f.status.map(|s| s.as_str().to_owned()),
+            kind: f.kind.map(Into::into),
+            status: f.status.map(Into::into),
             search: search_filter(f.search)?,
         };
         let (order, desc) = match order_by {
@@ -265,7 +265,7 @@ impl QueryRoot {
         let filter = members::MemberFilter {
             unit_id: filter_id(NodeType::AdminUnit, &f.unit_id),
             group_id: filter_id(NodeType::Group, &f.group_id),
-            affiliation: f.affiliation.map(|a| a.as_str().to_owned()),
+            affiliation: f.affiliation.map(Into::into),
             trained: f.trained,
             search: search_filter(f.search)?,
         };
@@ -375,7 +375,7 @@ impl QueryRoot {
                 .map(|n| cdtg_core::validate::ocop_stars("filter.minOcopStars", n))
                 .transpose()
                 .map_err(crate::error::ApiError::from)?,
-            platform: f.platform.map(|pl| pl.as_str().to_owned()),
+            platform: f.platform.map(Into::into),
             search: search_filter(f.search)?,
         };
         let window = page_args(first, after, last, before).window()?;
@@ -409,8 +409,8 @@ impl QueryRoot {
         let filter = products::ListingFilter {
             unit_id: filter_id(NodeType::AdminUnit, &f.unit_id),
             product_id: filter_id(NodeType::Product, &f.product_id),
-            platform: f.platform.map(|pl| pl.as_str().to_owned()),
-            status: f.status.map(|s| s.as_str().to_owned()),
+            platform: f.platform.map(Into::into),
+            status: f.status.map(Into::into),
         };
         let window = page_args(first, after, last, before).window()?;
         let db = db(ctx).clone();

@@ -25,9 +25,8 @@ use super::objects::AdminUnit;
 use crate::entity::{admin_unit, group, unit_target};
 use crate::error::{ApiError, ApiResult};
 use crate::ids::{NodeType, decode};
-use crate::service::stats::{
-    self as svc, Anchor, Dim, Family, Indicator, Period, StatsData, check_dims,
-};
+use crate::service::stats::{self as svc, Anchor, Dim, Family, Period, StatsData, check_dims};
+use cdtg_core::WireEnum;
 
 // ---------------------------------------------------------------------------------------------
 // Periods
@@ -293,23 +292,19 @@ impl UnitStats {
     /// `members` and `trainedMembers` per affiliation; affiliations without members are omitted.
     async fn members_by_affiliation(&self) -> Vec<AffiliationCount> {
         self.data
-            .members_by_affiliation
-            .iter()
-            .filter_map(|(a, c)| {
-                Some(AffiliationCount {
-                    affiliation: Affiliation::parse(a)?,
-                    members: c.members,
-                    trained: c.trained,
-                })
+            .by_affiliation()
+            .map(|(a, c)| AffiliationCount {
+                affiliation: a.into(),
+                members: c.members,
+                trained: c.trained,
             })
             .collect()
     }
     /// Tasks of the subtree's groups, optionally of one status and/or kind. With a period: tasks
     /// due in it (tasks without a due date are then not counted).
     async fn tasks(&self, status: Option<TaskStatus>, kind: Option<TaskKind>) -> i64 {
-        let status = status.map(|s| cdtg_core::task::TaskStatus::from(s).as_str());
-        let kind = kind.map(|k| cdtg_core::task::TaskKind::from(k).as_str());
-        self.data.tasks(status, kind)
+        self.data
+            .tasks(status.map(Into::into), kind.map(Into::into))
     }
     /// Tasks (as in `tasks`) past their due date — judged today in Asia/Ho_Chi_Minh — and
     /// neither `DONE` nor `CANCELLED`.
@@ -340,11 +335,12 @@ impl UnitStats {
     /// Listings of those products, now, optionally on one platform and/or in one status.
     async fn listings(&self, platform: Option<Platform>, status: Option<ListingStatus>) -> i64 {
         self.data
-            .listings(platform.map(|p| p.as_str()), status.map(|s| s.as_str()))
+            .listings(platform.map(Into::into), status.map(Into::into))
     }
     /// Listings with status `ACTIVE` (the account displays, searches, messages or transacts).
     async fn active_listings(&self) -> i64 {
-        self.data.listings(None, Some("ACTIVE"))
+        self.data
+            .listings(None, Some(cdtg_core::product::ListingStatus::Active))
     }
     /// Units of the subtree with a household survey (the latest one within the period, if any).
     async fn surveyed_units(&self) -> i64 {
@@ -389,12 +385,11 @@ impl UnitStats {
             .unwrap_or_default()
             .into_iter()
             .filter(|t| svc::target_in_period(t, src.period))
-            .filter(|t| Indicator::parse(&t.indicator).is_some())
             .collect();
         let anchor = Anchor::unit(&src.unit);
         let progress = try_join_all(list.iter().map(|t| {
-            let indicator = Indicator::parse(&t.indicator).expect("filtered above");
-            let family = indicator.family();
+            let indicator = t.indicator;
+            let family = svc::indicator_family(indicator);
             let period = Period {
                 start: t.period_start,
                 end: t.period_end + chrono::Duration::days(1),
@@ -406,7 +401,7 @@ impl UnitStats {
             };
             async move {
                 let data = l.load_one(key).await?.unwrap_or_default();
-                let actual = indicator.value(&data);
+                let actual = svc::indicator_value(indicator, &data);
                 let progress = actual
                     .filter(|_| t.target_value > 0.0)
                     .map(|a| a / t.target_value);
@@ -473,7 +468,7 @@ pub async fn group_stats(
 
 /// What a unit target measures. Counts, or fractions (0.8 for 80 %) for the `*_RATE` indicators.
 #[derive(Enum, Copy, Clone, Debug, Eq, PartialEq)]
-#[graphql(remote = "crate::service::stats::Indicator")]
+#[graphql(remote = "cdtg_core::unit::TargetIndicator")]
 pub enum TargetIndicator {
     /// `UnitStats.groups`.
     Groups,
@@ -531,16 +526,14 @@ impl UnitTarget {
 }
 
 impl UnitTarget {
-    pub fn from_model(m: unit_target::Model) -> ApiResult<Self> {
-        let indicator = Indicator::parse(&m.indicator)
-            .ok_or_else(|| ApiError::Internal(format!("unknown indicator {}", m.indicator)))?;
-        Ok(UnitTarget {
+    pub fn from_model(m: unit_target::Model) -> Self {
+        UnitTarget {
             unit_id: m.unit_id,
-            indicator: indicator.into(),
+            indicator: m.indicator.into(),
             period_start: Date(m.period_start),
             period_end: Date(m.period_end),
             target_value: m.target_value,
-        })
+        }
     }
 }
 
@@ -582,7 +575,7 @@ pub async fn set_unit_target(
     )
     .await?;
     Ok(SetUnitTargetPayload {
-        target: UnitTarget::from_model(model)?,
+        target: UnitTarget::from_model(model),
     })
 }
 
@@ -684,10 +677,14 @@ impl StatsRow {
             .map(Into::into)
     }
     async fn platform(&self) -> Option<Platform> {
-        self.key(Dim::Platform).and_then(Platform::parse)
+        self.key(Dim::Platform)
+            .and_then(cdtg_core::product::Platform::parse)
+            .map(Into::into)
     }
     async fn affiliation(&self) -> Option<Affiliation> {
-        self.key(Dim::Affiliation).and_then(Affiliation::parse)
+        self.key(Dim::Affiliation)
+            .and_then(cdtg_core::group::Affiliation::parse)
+            .map(Into::into)
     }
     /// With `MONTH`: the first day of the month (null for tasks without a due date).
     async fn month(&self) -> Option<Date> {
@@ -716,13 +713,13 @@ fn order_value(field: StatsOrderField, d: &StatsData) -> Option<(Family, i64)> {
     })
 }
 
-/// Keeps rows whose key for `dim` is one of `allowed` (stored spellings).
-fn keep(
+/// Keeps rows whose key for `dim` is one of `allowed`.
+fn keep<T: WireEnum>(
     rows: &mut Vec<svc::BreakdownRow>,
     by: &[Dim],
     dim: Dim,
     field: &str,
-    allowed: Option<Vec<&'static str>>,
+    allowed: Option<Vec<T>>,
 ) -> ApiResult<()> {
     let Some(allowed) = allowed else {
         return Ok(());
@@ -737,7 +734,7 @@ fn keep(
         r.keys
             .get(&dim)
             .and_then(|k| k.as_deref())
-            .is_some_and(|k| allowed.contains(&k))
+            .is_some_and(|k| allowed.iter().any(|a| a.as_str() == k))
     });
     Ok(())
 }
@@ -806,25 +803,16 @@ pub async fn stats_breakdown(
             .collect();
         rows.retain(|r| r.unit.as_ref().is_some_and(|u| ids.contains(&u.id)));
     }
-    let task_kinds = f.task_kinds.map(|v| {
-        v.into_iter()
-            .map(|k| cdtg_core::task::TaskKind::from(k).as_str())
-            .collect()
-    });
+    fn to_core<L, C: From<L>>(values: Option<Vec<L>>) -> Option<Vec<C>> {
+        values.map(|v| v.into_iter().map(C::from).collect())
+    }
+    let task_kinds: Option<Vec<cdtg_core::task::TaskKind>> = to_core(f.task_kinds);
     keep(&mut rows, &dims, Dim::TaskKind, "taskKinds", task_kinds)?;
-    let statuses = f.task_statuses.map(|v| {
-        v.into_iter()
-            .map(|s| cdtg_core::task::TaskStatus::from(s).as_str())
-            .collect()
-    });
+    let statuses: Option<Vec<cdtg_core::task::TaskStatus>> = to_core(f.task_statuses);
     keep(&mut rows, &dims, Dim::TaskStatus, "taskStatuses", statuses)?;
-    let platforms = f
-        .platforms
-        .map(|v| v.into_iter().map(|p| p.as_str()).collect());
+    let platforms: Option<Vec<cdtg_core::product::Platform>> = to_core(f.platforms);
     keep(&mut rows, &dims, Dim::Platform, "platforms", platforms)?;
-    let affiliations = f
-        .affiliations
-        .map(|v| v.into_iter().map(|a| a.as_str()).collect());
+    let affiliations: Option<Vec<cdtg_core::group::Affiliation>> = to_core(f.affiliations);
     keep(
         &mut rows,
         &dims,

@@ -13,9 +13,12 @@
 //! Youth Union members while their placement stays random.
 
 use cdtg_core::activity::{OutcomeKind, progress_delta, target_outcome};
+use cdtg_core::group::{Affiliation, GroupKind, GroupStatus, MembershipRole};
 use cdtg_core::policy::Role;
+use cdtg_core::product::{ListingStatus, Platform};
 use cdtg_core::task::{TaskKind, TaskPriority, TaskStatus};
 use cdtg_core::text::{fold, person_sort_key, sort_key};
+use cdtg_core::unit::UnitKind;
 use chrono::{DateTime, Days, NaiveDate, TimeDelta, Utc};
 
 use super::catalog;
@@ -36,44 +39,44 @@ const GROUP_SIZE: u32 = 5;
 /// The members of a ward's management team, by affiliation, its leader (the ward People's
 /// Committee vice chairman, a cadre) first. No Youth Union member sits on it, so Sơn Trà's
 /// Youth Union count is that of its community groups alone.
-const MANAGEMENT_TEAM: [&str; 8] = [
-    "CADRE",
-    "CIVIL_SERVANT",
-    "CADRE",
-    "POLICE",
-    "CIVIL_SERVANT",
-    "WOMENS_UNION",
-    "PUBLIC_EMPLOYEE",
-    "ENTERPRISE_STAFF",
+const MANAGEMENT_TEAM: [Affiliation; 8] = [
+    Affiliation::Cadre,
+    Affiliation::CivilServant,
+    Affiliation::Cadre,
+    Affiliation::Police,
+    Affiliation::CivilServant,
+    Affiliation::WomensUnion,
+    Affiliation::PublicEmployee,
+    Affiliation::EnterpriseStaff,
 ];
 
 /// Affiliations of ordinary members of urban wards' groups (~15 % Youth Union overall, with the
 /// residential group heads who usually lead). Communes swap part of it for farmers.
-const URBAN_AFFILIATIONS: &[(&str, u32)] = &[
-    ("YOUTH_UNION", 17),
-    ("WOMENS_UNION", 14),
-    ("POLICE", 9),
-    ("RESIDENTIAL_GROUP_HEAD", 3),
-    ("CADRE", 4),
-    ("CIVIL_SERVANT", 6),
-    ("PUBLIC_EMPLOYEE", 7),
-    ("ENTERPRISE_STAFF", 6),
-    ("FARMERS_ASSOCIATION", 1),
-    ("RESIDENT", 29),
-    ("OTHER", 4),
+const URBAN_AFFILIATIONS: &[(Affiliation, u32)] = &[
+    (Affiliation::YouthUnion, 17),
+    (Affiliation::WomensUnion, 14),
+    (Affiliation::Police, 9),
+    (Affiliation::ResidentialGroupHead, 3),
+    (Affiliation::Cadre, 4),
+    (Affiliation::CivilServant, 6),
+    (Affiliation::PublicEmployee, 7),
+    (Affiliation::EnterpriseStaff, 6),
+    (Affiliation::FarmersAssociation, 1),
+    (Affiliation::Resident, 29),
+    (Affiliation::Other, 4),
 ];
-const RURAL_AFFILIATIONS: &[(&str, u32)] = &[
-    ("YOUTH_UNION", 17),
-    ("WOMENS_UNION", 15),
-    ("POLICE", 8),
-    ("RESIDENTIAL_GROUP_HEAD", 3),
-    ("CADRE", 4),
-    ("CIVIL_SERVANT", 4),
-    ("PUBLIC_EMPLOYEE", 5),
-    ("ENTERPRISE_STAFF", 2),
-    ("FARMERS_ASSOCIATION", 15),
-    ("RESIDENT", 23),
-    ("OTHER", 4),
+const RURAL_AFFILIATIONS: &[(Affiliation, u32)] = &[
+    (Affiliation::YouthUnion, 17),
+    (Affiliation::WomensUnion, 15),
+    (Affiliation::Police, 8),
+    (Affiliation::ResidentialGroupHead, 3),
+    (Affiliation::Cadre, 4),
+    (Affiliation::CivilServant, 4),
+    (Affiliation::PublicEmployee, 5),
+    (Affiliation::EnterpriseStaff, 2),
+    (Affiliation::FarmersAssociation, 15),
+    (Affiliation::Resident, 23),
+    (Affiliation::Other, 4),
 ];
 
 const TASK_KINDS: &[(TaskKind, u32)] = &[
@@ -102,19 +105,19 @@ const TASK_PRIORITIES: &[(TaskPriority, u32)] = &[
     (TaskPriority::Urgent, 8),
 ];
 /// Platforms in a fixed order with the percentage of products listed on each.
-const PLATFORMS: &[(&str, u64)] = &[
-    ("VOSO", 85),
-    ("POSTMART", 75),
-    ("SHOPEE", 20),
-    ("LAZADA", 5),
-    ("TIKTOK_SHOP", 7),
-    ("ZALO", 15),
+const PLATFORMS: &[(Platform, u64)] = &[
+    (Platform::Voso, 85),
+    (Platform::Postmart, 75),
+    (Platform::Shopee, 20),
+    (Platform::Lazada, 5),
+    (Platform::TiktokShop, 7),
+    (Platform::Zalo, 15),
 ];
-const LISTING_STATUSES: &[(&str, u32)] = &[
-    ("DRAFT", 15),
-    ("LISTED", 30),
-    ("ACTIVE", 45),
-    ("SUSPENDED", 10),
+const LISTING_STATUSES: &[(ListingStatus, u32)] = &[
+    (ListingStatus::Draft, 15),
+    (ListingStatus::Listed, 30),
+    (ListingStatus::Active, 45),
+    (ListingStatus::Suspended, 10),
 ];
 /// OCOP stars: most products are unrated; certified ones have 3 to 5.
 const OCOP_STARS: &[(i32, u32)] = &[(0, 62), (3, 26), (4, 9), (5, 3)];
@@ -372,7 +375,7 @@ impl Generator {
                     id: i as i64 + 1,
                     username: username.to_owned(),
                     password_hash: password_hash.to_owned(),
-                    role: role.as_str().to_owned(),
+                    role,
                     scope_unit_id,
                     scope_group_id,
                     member_id,
@@ -453,7 +456,14 @@ impl WardGen<'_> {
                 self.member(&place, female, affiliation, trained, true)
             })
             .collect();
-        self.group(&place, name, "MANAGEMENT", established, &members, "ACTIVE");
+        self.group(
+            &place,
+            name,
+            GroupKind::Management,
+            established,
+            &members,
+            GroupStatus::Active,
+        );
     }
 
     /// One community group on its own, new residential unit.
@@ -462,9 +472,9 @@ impl WardGen<'_> {
         let ward = &plan.ward;
         let unit_id = next(&mut self.st.ids.unit);
         let (kind, word) = if ward.commune {
-            ("VILLAGE", "Thôn")
+            (UnitKind::Village, "Thôn")
         } else {
-            ("RESIDENTIAL_GROUP", "Tổ dân phố")
+            (UnitKind::ResidentialGroup, "Tổ dân phố")
         };
         let place = Place {
             unit_id,
@@ -477,7 +487,7 @@ impl WardGen<'_> {
             name: place.name.clone(),
             name_key: sort_key(&place.name),
             name_folded: fold(&place.name),
-            kind: kind.to_owned(),
+            kind,
             parent_id: Some(ward.unit_id),
             path: place.path.clone(),
             depth: 3,
@@ -498,17 +508,19 @@ impl WardGen<'_> {
             .map(|i| {
                 let youth = plan.in_son_tra && self.st.youth.take(&mut self.rng);
                 let affiliation = if youth {
-                    "YOUTH_UNION"
+                    Affiliation::YouthUnion
                 } else if i == 0 && self.rng.percent(55) {
-                    "RESIDENTIAL_GROUP_HEAD"
+                    Affiliation::ResidentialGroupHead
                 } else {
                     self.affiliation(table)
                 };
-                let female = self.rng.percent(if affiliation == "WOMENS_UNION" {
-                    100
-                } else {
-                    45
-                });
+                let female = self
+                    .rng
+                    .percent(if affiliation == Affiliation::WomensUnion {
+                        100
+                    } else {
+                        45
+                    });
                 let trained = self.rng.percent(70).then(|| {
                     let day = established + Days::new(self.rng.below(900) + 20);
                     day.min(ymd(2025, 12, 31))
@@ -518,12 +530,19 @@ impl WardGen<'_> {
             })
             .collect();
         let status = if ward.name == PHUOC_MY || ward.name == TAN_CHINH || self.rng.percent(95) {
-            "ACTIVE"
+            GroupStatus::Active
         } else {
-            "INACTIVE"
+            GroupStatus::Inactive
         };
         let name = format!("Tổ CNSCĐ {} – {}", place.name, ward.name);
-        let group_id = self.group(&place, name, "COMMUNITY", established, &members, status);
+        let group_id = self.group(
+            &place,
+            name,
+            GroupKind::Community,
+            established,
+            &members,
+            status,
+        );
 
         let demo = ward.name == PHUOC_MY && self.st.demo_group.is_none();
         if demo {
@@ -546,10 +565,10 @@ impl WardGen<'_> {
 
     /// An affiliation from `table`; in Sơn Trà, where Youth Union membership is decided by the
     /// quota alone, a Youth Union draw is redrawn.
-    fn affiliation(&mut self, table: &[(&'static str, u32)]) -> &'static str {
+    fn affiliation(&mut self, table: &[(Affiliation, u32)]) -> Affiliation {
         loop {
             let a = self.rng.weighted(table);
-            if !(self.plan.in_son_tra && a == "YOUTH_UNION") {
+            if !(self.plan.in_son_tra && a == Affiliation::YouthUnion) {
                 return a;
             }
         }
@@ -559,7 +578,7 @@ impl WardGen<'_> {
         &mut self,
         place: &Place,
         female: bool,
-        affiliation: &str,
+        affiliation: Affiliation,
         trained_on: Option<NaiveDate>,
         has_phone: bool,
     ) -> i64 {
@@ -579,7 +598,7 @@ impl WardGen<'_> {
             name_key: person_sort_key(name.family, name.middle, name.given),
             full_name,
             phone,
-            affiliation: affiliation.to_owned(),
+            affiliation,
             trained_on,
             unit_id: place.unit_id,
             unit_path: place.path.clone(),
@@ -595,10 +614,10 @@ impl WardGen<'_> {
         &mut self,
         place: &Place,
         name: String,
-        kind: &str,
+        kind: GroupKind,
         established: NaiveDate,
         members: &[i64],
-        status: &str,
+        status: GroupStatus,
     ) -> i64 {
         let id = next(&mut self.st.ids.group);
         let zalo_url = self.rng.percent(60).then(|| {
@@ -614,13 +633,13 @@ impl WardGen<'_> {
             name_key: sort_key(&name),
             name_folded: fold(&name),
             name,
-            kind: kind.to_owned(),
+            kind,
             unit_id: place.unit_id,
             unit_path: place.path.clone(),
             established_on: Some(established),
             decision_number: Some(format!("{}/QĐ-UBND", self.rng.between(12, 980))),
             zalo_url,
-            status: status.to_owned(),
+            status,
             leader_member_id: members.first().copied(),
             version: 1,
             created_at: self.st.created_at,
@@ -628,9 +647,9 @@ impl WardGen<'_> {
         });
         for (i, &member_id) in members.iter().enumerate() {
             let role = match i {
-                0 => "LEADER",
-                1 => "DEPUTY",
-                _ => "MEMBER",
+                0 => MembershipRole::Leader,
+                1 => MembershipRole::Deputy,
+                _ => MembershipRole::Member,
             };
             let joined_on = if i < 2 {
                 established
@@ -641,7 +660,7 @@ impl WardGen<'_> {
                 id: next(&mut self.st.ids.membership),
                 member_id,
                 group_id: id,
-                role: role.to_owned(),
+                role,
                 joined_on,
                 left_on: None,
                 created_at: self.st.created_at,
@@ -709,9 +728,9 @@ impl WardGen<'_> {
             title_folded: fold(&title),
             title,
             description,
-            kind: kind.as_str().to_owned(),
-            priority: priority.as_str().to_owned(),
-            status: status.as_str().to_owned(),
+            kind,
+            priority,
+            status,
             due_on: Some(due_on),
             target,
             progress,
@@ -764,7 +783,7 @@ impl WardGen<'_> {
             self.batch.outcomes.push(activity_outcome::Model {
                 id: next(&mut self.st.ids.outcome),
                 activity_id: id,
-                kind: kind.as_str().to_owned(),
+                kind,
                 count: count as i32,
             });
         }
@@ -792,23 +811,27 @@ impl WardGen<'_> {
                     continue;
                 }
                 let status = self.rng.weighted(LISTING_STATUSES);
-                let listed_on = (status != "DRAFT")
+                let listed_on = (status != ListingStatus::Draft)
                     .then(|| day_between(&mut self.rng, ymd(2022, 6, 1), ymd(2025, 12, 31)));
                 let n = self.rng.between(10_000_000, 99_999_999);
                 let url = match platform {
-                    "VOSO" => format!("https://voso.vn/san-pham/{slug}-{id}"),
-                    "POSTMART" => format!("https://postmart.vn/san-pham/{slug}-{id}"),
-                    "SHOPEE" => format!("https://shopee.vn/{slug}-i.{n}.{}", 20_000_000_000 + id),
-                    "LAZADA" => format!("https://www.lazada.vn/products/{slug}-i{n}.html"),
-                    "TIKTOK_SHOP" => format!("https://shop.tiktok.com/view/product/17{n}{id:06}"),
-                    _ => format!("https://zalo.me/s/{n}{id:05}/"),
+                    Platform::Voso => format!("https://voso.vn/san-pham/{slug}-{id}"),
+                    Platform::Postmart => format!("https://postmart.vn/san-pham/{slug}-{id}"),
+                    Platform::Shopee => {
+                        format!("https://shopee.vn/{slug}-i.{n}.{}", 20_000_000_000 + id)
+                    }
+                    Platform::Lazada => format!("https://www.lazada.vn/products/{slug}-i{n}.html"),
+                    Platform::TiktokShop => {
+                        format!("https://shop.tiktok.com/view/product/17{n}{id:06}")
+                    }
+                    Platform::Zalo | Platform::Other => format!("https://zalo.me/s/{n}{id:05}/"),
                 };
                 self.batch.listings.push(listing::Model {
                     id: next(&mut self.st.ids.listing),
                     product_id: id,
-                    platform: platform.to_owned(),
+                    platform,
                     url,
-                    status: status.to_owned(),
+                    status,
                     listed_on,
                     created_at: self.st.created_at,
                     updated_at: self.st.created_at,

@@ -216,6 +216,9 @@ fn bound_bytes<A: ActiveModelTrait>(row: &A) -> usize {
 mod tests {
     use std::collections::{BTreeMap, BTreeSet};
 
+    use cdtg_core::group::{Affiliation, GroupKind};
+    use cdtg_core::task::TaskStatus;
+
     use super::generate::Generator;
 
     /// Everything the generator yields at `scale`, without a database.
@@ -242,7 +245,10 @@ mod tests {
         };
         let groups: Vec<_> = batches.iter().flat_map(|b| &b.groups).collect();
         let members: Vec<_> = batches.iter().flat_map(|b| &b.members).collect();
-        let community = groups.iter().filter(|g| g.kind == "COMMUNITY").count();
+        let community = groups
+            .iter()
+            .filter(|g| g.kind == GroupKind::Community)
+            .count();
         assert_eq!(community, 2_500);
         assert_eq!(groups.len() - community, 56);
         assert_eq!(members.len(), 13_000);
@@ -258,18 +264,18 @@ mod tests {
                 .collect();
             name_of(ids[2])
         };
-        let in_ward = |ward: &str, kind: &str| {
+        let in_ward = |ward: &str, kind: GroupKind| {
             groups
                 .iter()
                 .filter(|g| g.kind == kind && ward_of_path(&g.unit_path) == ward)
                 .count()
         };
-        assert_eq!(in_ward("Phước Mỹ", "COMMUNITY"), 43);
-        assert_eq!(in_ward("Tân Chính", "COMMUNITY"), 36);
+        assert_eq!(in_ward("Phước Mỹ", GroupKind::Community), 43);
+        assert_eq!(in_ward("Tân Chính", GroupKind::Community), 36);
         let pm_team = groups
             .iter()
             .find(|g| {
-                g.kind == "MANAGEMENT"
+                g.kind == GroupKind::Management
                     && g.unit_path.matches('/').count() == 4
                     && ward_of_path(&g.unit_path) == "Phước Mỹ"
             })
@@ -279,7 +285,7 @@ mod tests {
             .iter()
             .find(|m| Some(m.id) == pm_team.leader_member_id)
             .expect("leader");
-        assert_eq!(leader.affiliation, "CADRE");
+        assert_eq!(leader.affiliation, Affiliation::Cadre);
         let pm_member_counts: BTreeSet<usize> = batches
             .iter()
             .flat_map(|b| &b.memberships)
@@ -291,7 +297,7 @@ mod tests {
             .filter(|(gid, _)| {
                 groups.iter().any(|g| {
                     g.id == *gid
-                        && g.kind == "COMMUNITY"
+                        && g.kind == GroupKind::Community
                         && ward_of_path(&g.unit_path) == "Phước Mỹ"
                 })
             })
@@ -303,7 +309,9 @@ mod tests {
         let son_tra = units.iter().find(|u| u.name == "Sơn Trà").expect("Sơn Trà");
         let youth = members
             .iter()
-            .filter(|m| m.affiliation == "YOUTH_UNION" && m.unit_path.starts_with(&son_tra.path))
+            .filter(|m| {
+                m.affiliation == Affiliation::YouthUnion && m.unit_path.starts_with(&son_tra.path)
+            })
             .count();
         assert_eq!(youth, 231);
 
@@ -324,8 +332,8 @@ mod tests {
                 "task {}",
                 t.id
             );
-            assert_eq!(t.completed_at.is_some(), t.status == "DONE");
-            if t.status == "OPEN" {
+            assert_eq!(t.completed_at.is_some(), t.status == TaskStatus::Done);
+            if t.status == TaskStatus::Open {
                 assert!(!progress.contains_key(&t.id));
             }
         }
@@ -340,7 +348,7 @@ mod tests {
             .expect("leader account");
         let first_pm_group = groups
             .iter()
-            .filter(|g| g.kind == "COMMUNITY" && ward_of_path(&g.unit_path) == "Phước Mỹ")
+            .filter(|g| g.kind == GroupKind::Community && ward_of_path(&g.unit_path) == "Phước Mỹ")
             .map(|g| g.id)
             .min();
         assert_eq!(pm_leader.scope_group_id, first_pm_group);
@@ -385,7 +393,7 @@ mod tests {
         let community = batches
             .iter()
             .flat_map(|b| &b.groups)
-            .filter(|g| g.kind == "COMMUNITY")
+            .filter(|g| g.kind == GroupKind::Community)
             .count();
         assert_eq!(community, 5_000);
         let members: usize = batches.iter().map(|b| b.members.len()).sum();

@@ -6,6 +6,7 @@
 //! until an authoritative list is at hand). Rows list parents before children, so ids follow the
 //! file's order: the city is 1, and every unit's materialised path is its parent's plus its id.
 
+use cdtg_core::unit::UnitKind;
 use chrono::{DateTime, NaiveDate, Utc};
 
 use super::catalog::Profile;
@@ -91,15 +92,20 @@ fn parse(csv: &str, created_at: DateTime<Utc>) -> Result<Tree, String> {
         let [name, kind, parent, code] = fields[..] else {
             return Err(format!("units CSV line {}: expected 4 fields", line_no + 1));
         };
-        if !matches!(
-            kind,
-            "PROVINCE" | "DISTRICT" | "WARD" | "COMMUNE" | "SPECIAL_ZONE"
-        ) {
-            return Err(format!(
-                "units CSV line {}: unknown kind {kind}",
-                line_no + 1
-            ));
-        }
+        // The reference lists the official levels; residential groups and villages are the
+        // demo's own.
+        let kind = UnitKind::parse(kind)
+            .filter(|k| {
+                matches!(
+                    k,
+                    UnitKind::Province
+                        | UnitKind::District
+                        | UnitKind::Ward
+                        | UnitKind::Commune
+                        | UnitKind::SpecialZone
+                )
+            })
+            .ok_or_else(|| format!("units CSV line {}: unknown kind {kind}", line_no + 1))?;
         let id = units.len() as i64 + 1;
         let parent_unit = if parent.is_empty() {
             None
@@ -119,13 +125,13 @@ fn parse(csv: &str, created_at: DateTime<Utc>) -> Result<Tree, String> {
             Some(p) => (Some(p.id), format!("{}{id}/", p.path), p.depth + 1),
             None => (None, format!("/{id}/"), 0),
         };
-        if matches!(kind, "WARD" | "COMMUNE") {
+        if matches!(kind, UnitKind::Ward | UnitKind::Commune) {
             let district = parent_unit.map(|p| p.name.clone()).unwrap_or_default();
             wards.push(Ward {
                 unit_id: id,
                 name: name.to_owned(),
                 path: path.clone(),
-                commune: kind == "COMMUNE",
+                commune: kind == UnitKind::Commune,
                 district,
             });
         }
@@ -135,7 +141,7 @@ fn parse(csv: &str, created_at: DateTime<Utc>) -> Result<Tree, String> {
             name: name.to_owned(),
             name_key: cdtg_core::text::sort_key(name),
             name_folded: cdtg_core::text::fold(name),
-            kind: kind.to_owned(),
+            kind,
             parent_id,
             path,
             depth,
@@ -263,7 +269,13 @@ mod tests {
         assert_eq!(t.units[0].name, "Đà Nẵng");
         assert_eq!(t.units[0].code.as_deref(), Some("48"));
         assert_eq!(t.units[0].path, "/1/");
-        assert_eq!(t.units.iter().filter(|u| u.kind == "DISTRICT").count(), 8);
+        assert_eq!(
+            t.units
+                .iter()
+                .filter(|u| u.kind == UnitKind::District)
+                .count(),
+            8
+        );
         assert_eq!(t.wards.len(), 56);
         assert_eq!(t.wards.iter().filter(|w| w.commune).count(), 11);
         let pm = t

@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 
+use cdtg_core::group::{GroupKind, GroupStatus};
 use cdtg_core::policy::Action;
 use cdtg_core::{text, validate};
 use chrono::{NaiveDate, Utc};
@@ -22,15 +23,12 @@ use crate::entity::{admin_unit, group, member, membership};
 use crate::error::{ApiError, ApiResult};
 use crate::principal::Principal;
 
-pub const KINDS: [&str; 2] = ["COMMUNITY", "MANAGEMENT"];
-pub const STATUSES: [&str; 2] = ["ACTIVE", "INACTIVE"];
-
 #[derive(Debug, Clone, Default)]
 pub struct GroupFilter {
     /// Groups anywhere in this unit's subtree.
     pub unit_id: Option<i64>,
-    pub kind: Option<String>,
-    pub status: Option<String>,
+    pub kind: Option<GroupKind>,
+    pub status: Option<GroupStatus>,
     pub search: Option<String>,
 }
 
@@ -58,11 +56,11 @@ fn apply_filter(
     if let Some(path) = unit_path {
         q = q.filter(scope::unit_subtree(group::Column::UnitPath, path));
     }
-    if let Some(kind) = &f.kind {
-        q = q.filter(group::Column::Kind.eq(kind.as_str()));
+    if let Some(kind) = f.kind {
+        q = q.filter(group::Column::Kind.eq(kind));
     }
-    if let Some(status) = &f.status {
-        q = q.filter(group::Column::Status.eq(status.as_str()));
+    if let Some(status) = f.status {
+        q = q.filter(group::Column::Status.eq(status));
     }
     if let Some(c) = f
         .search
@@ -214,7 +212,7 @@ pub async fn members_of(
 #[derive(Debug, Clone)]
 pub struct NewGroup {
     pub name: String,
-    pub kind: String,
+    pub kind: GroupKind,
     pub unit_id: i64,
     pub established_on: Option<NaiveDate>,
     pub decision_number: Option<String>,
@@ -273,7 +271,7 @@ async fn create_in(
         established_on: Set(input.established_on),
         decision_number: Set(decision_number),
         zalo_url: Set(zalo_url),
-        status: Set("ACTIVE".to_owned()),
+        status: Set(GroupStatus::Active),
         leader_member_id: Set(None),
         version: Set(1),
         created_at: Set(now),
@@ -290,7 +288,7 @@ async fn create_in(
 #[derive(Debug, Clone, Default)]
 pub struct GroupChanges {
     pub name: Option<String>,
-    pub status: Option<String>,
+    pub status: Option<GroupStatus>,
     pub unit_id: Option<i64>,
     pub established_on: Option<NaiveDate>,
     pub decision_number: Option<String>,

@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 
+use cdtg_core::group::{Affiliation, MembershipRole};
 use cdtg_core::policy::Action;
 use cdtg_core::validate::PhoneQuery;
 use cdtg_core::{text, validate};
@@ -22,26 +23,11 @@ use crate::entity::{admin_unit, group, member, membership};
 use crate::error::{ApiError, ApiResult, is_unique_violation};
 use crate::principal::Principal;
 
-pub const AFFILIATIONS: [&str; 11] = [
-    "RESIDENTIAL_GROUP_HEAD",
-    "YOUTH_UNION",
-    "WOMENS_UNION",
-    "FARMERS_ASSOCIATION",
-    "POLICE",
-    "CADRE",
-    "CIVIL_SERVANT",
-    "PUBLIC_EMPLOYEE",
-    "ENTERPRISE_STAFF",
-    "RESIDENT",
-    "OTHER",
-];
-pub const MEMBERSHIP_ROLES: [&str; 3] = ["LEADER", "DEPUTY", "MEMBER"];
-
 #[derive(Debug, Clone, Default)]
 pub struct MemberFilter {
     pub unit_id: Option<i64>,
     pub group_id: Option<i64>,
-    pub affiliation: Option<String>,
+    pub affiliation: Option<Affiliation>,
     pub trained: Option<bool>,
     pub search: Option<String>,
 }
@@ -95,8 +81,8 @@ async fn select(
             ),
         );
     }
-    if let Some(a) = &f.affiliation {
-        q = q.filter(member::Column::Affiliation.eq(a.as_str()));
+    if let Some(a) = f.affiliation {
+        q = q.filter(member::Column::Affiliation.eq(a));
     }
     match f.trained {
         Some(true) => q = q.filter(member::Column::TrainedOn.is_not_null()),
@@ -220,7 +206,7 @@ pub struct NewMember {
     pub middle_name: Option<String>,
     pub given_name: String,
     pub phone: Option<String>,
-    pub affiliation: String,
+    pub affiliation: Affiliation,
     pub trained_on: Option<NaiveDate>,
     pub unit_id: i64,
 }
@@ -311,7 +297,7 @@ pub struct MemberChanges {
     pub middle_name: Option<String>,
     pub given_name: Option<String>,
     pub phone: Option<String>,
-    pub affiliation: Option<String>,
+    pub affiliation: Option<Affiliation>,
     pub trained_on: Option<NaiveDate>,
     pub expected_version: Option<i32>,
 }
@@ -402,7 +388,7 @@ async fn update_in(
 pub struct NewMembership {
     pub member_id: i64,
     pub group_id: i64,
-    pub role: String,
+    pub role: MembershipRole,
     pub joined_on: Option<NaiveDate>,
 }
 
@@ -436,7 +422,7 @@ async fn add_membership_in(
     let inserted = membership::ActiveModel {
         member_id: Set(mem.id),
         group_id: Set(grp.id),
-        role: Set(input.role.clone()),
+        role: Set(input.role),
         joined_on: Set(joined_on),
         left_on: Set(None),
         created_at: Set(Utc::now()),
@@ -453,7 +439,7 @@ async fn add_membership_in(
         }
         Err(e) => return Err(e.into()),
     };
-    if input.role == "LEADER" {
+    if input.role == MembershipRole::Leader {
         group::Entity::update_many()
             .col_expr(group::Column::LeaderMemberId, Expr::value(mem.id))
             .col_expr(

@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 
 use cdtg_core::policy::Action;
+use cdtg_core::product::{ListingStatus, Platform};
 use cdtg_core::{text, validate};
 use chrono::{NaiveDate, Utc};
 use sea_orm::sea_query::ExprTrait;
@@ -21,17 +22,6 @@ use crate::entity::{group, listing, product};
 use crate::error::{ApiError, ApiResult};
 use crate::principal::Principal;
 
-pub const PLATFORMS: [&str; 7] = [
-    "VOSO",
-    "POSTMART",
-    "SHOPEE",
-    "LAZADA",
-    "TIKTOK_SHOP",
-    "ZALO",
-    "OTHER",
-];
-pub const LISTING_STATUSES: [&str; 4] = ["DRAFT", "LISTED", "ACTIVE", "SUSPENDED"];
-
 #[derive(Debug, Clone, Default)]
 pub struct ProductFilter {
     pub unit_id: Option<i64>,
@@ -39,7 +29,7 @@ pub struct ProductFilter {
     pub category: Option<String>,
     pub min_ocop_stars: Option<i32>,
     /// Products with at least one listing on this platform.
-    pub platform: Option<String>,
+    pub platform: Option<Platform>,
     pub search: Option<String>,
 }
 
@@ -47,8 +37,8 @@ pub struct ProductFilter {
 pub struct ListingFilter {
     pub unit_id: Option<i64>,
     pub product_id: Option<i64>,
-    pub platform: Option<String>,
-    pub status: Option<String>,
+    pub platform: Option<Platform>,
+    pub status: Option<ListingStatus>,
 }
 
 fn groups_under(path: &str) -> sea_orm::sea_query::SelectStatement {
@@ -77,13 +67,13 @@ async fn select(
     if let Some(stars) = f.min_ocop_stars {
         q = q.filter(product::Column::OcopStars.gte(stars));
     }
-    if let Some(platform) = &f.platform {
+    if let Some(platform) = f.platform {
         q = q.filter(
             product::Column::Id.in_subquery(
                 sea_orm::sea_query::Query::select()
                     .column(listing::Column::ProductId)
                     .from(listing::Entity)
-                    .and_where(Expr::col(listing::Column::Platform).eq(platform.as_str()))
+                    .and_where(Expr::col(listing::Column::Platform).eq(platform))
                     .to_owned(),
             ),
         );
@@ -163,11 +153,11 @@ fn listing_select(
     if let Some(pid) = f.product_id {
         q = q.filter(listing::Column::ProductId.eq(pid));
     }
-    if let Some(pl) = &f.platform {
-        q = q.filter(listing::Column::Platform.eq(pl.as_str()));
+    if let Some(pl) = f.platform {
+        q = q.filter(listing::Column::Platform.eq(pl));
     }
-    if let Some(st) = &f.status {
-        q = q.filter(listing::Column::Status.eq(st.as_str()));
+    if let Some(st) = f.status {
+        q = q.filter(listing::Column::Status.eq(st));
     }
     q.order_by_asc(listing::Column::Id)
 }
@@ -283,9 +273,9 @@ async fn create_in(
 #[derive(Debug, Clone)]
 pub struct ListingInput {
     pub product_id: i64,
-    pub platform: String,
+    pub platform: Platform,
     pub url: String,
-    pub status: String,
+    pub status: ListingStatus,
     pub listed_on: Option<NaiveDate>,
 }
 
@@ -318,7 +308,7 @@ async fn upsert_listing_in(
     let now = Utc::now();
     let am = listing::ActiveModel {
         product_id: Set(prod.id),
-        platform: Set(input.platform.clone()),
+        platform: Set(input.platform),
         url: Set(url),
         status: Set(input.status),
         listed_on: Set(input.listed_on),

@@ -55,9 +55,9 @@ pub enum TaskOrder {
 }
 
 fn overdue_condition(today: NaiveDate) -> Condition {
-    Condition::all().add(task::Column::DueOn.lt(today)).add(
-        task::Column::Status.is_not_in([TaskStatus::Done.as_str(), TaskStatus::Cancelled.as_str()]),
-    )
+    Condition::all()
+        .add(task::Column::DueOn.lt(today))
+        .add(task::Column::Status.is_not_in([TaskStatus::Done, TaskStatus::Cancelled]))
 }
 
 fn apply_filter(
@@ -83,10 +83,10 @@ fn apply_filter(
         q = q.filter(task::Column::AssigneeMemberId.eq(a));
     }
     if let Some(statuses) = &f.status {
-        q = q.filter(task::Column::Status.is_in(statuses.iter().map(|s| s.as_str())));
+        q = q.filter(task::Column::Status.is_in(statuses.iter().copied()));
     }
     if let Some(kind) = f.kind {
-        q = q.filter(task::Column::Kind.eq(kind.as_str()));
+        q = q.filter(task::Column::Kind.eq(kind));
     }
     match f.overdue {
         Some(true) => q = q.filter(overdue_condition(today_in_vietnam())),
@@ -130,7 +130,7 @@ fn urgency(priority: Expr) -> Expr {
     let rank = [P::Urgent, P::High, P::Normal, P::Low];
     let mut case = sea_orm::sea_query::CaseStatement::new();
     for (i, p) in rank.iter().enumerate() {
-        case = case.case(priority.clone().eq(p.as_str()), i as i32);
+        case = case.case(priority.clone().eq(*p), i as i32);
     }
     case.finally(rank.len() as i32).into()
 }
@@ -363,9 +363,9 @@ async fn create_in(
         title_folded: Set(text::fold(&title)),
         title: Set(title),
         description: Set(description),
-        kind: Set(input.kind.as_str().to_owned()),
-        priority: Set(input.priority.as_str().to_owned()),
-        status: Set(TaskStatus::Open.as_str().to_owned()),
+        kind: Set(input.kind),
+        priority: Set(input.priority),
+        status: Set(TaskStatus::Open),
         due_on: Set(due_on),
         target: Set(target),
         progress: Set(0),
@@ -457,7 +457,7 @@ async fn update_in(
         am.description = Set(validate::optional_text("description", Some(&d), 4000)?);
     }
     if let Some(pr) = c.priority {
-        am.priority = Set(pr.as_str().to_owned());
+        am.priority = Set(pr);
     }
     if let Some(due) = c.due_on {
         am.due_on = Set(due
@@ -525,10 +525,7 @@ async fn transition_in(
         .one(txn)
         .await?
         .ok_or(ApiError::NotFound("task"))?;
-    let from = TaskStatus::parse(&current.status).ok_or_else(|| {
-        ApiError::Internal(format!("task {id} has unknown status {}", current.status))
-    })?;
-    let to = match rules::transition(p.role, from, action) {
+    let to = match rules::transition(p.role, current.status, action) {
         Ok(to) => to,
         Err(TransitionError::NotPermitted { role, action }) => {
             return Err(ApiError::forbidden(format!(
@@ -547,7 +544,7 @@ async fn transition_in(
     }
     let now = Utc::now();
     let result = task::Entity::update_many()
-        .col_expr(task::Column::Status, Expr::value(to.as_str()))
+        .col_expr(task::Column::Status, Expr::value(to))
         .col_expr(task::Column::Version, Expr::value(expected + 1))
         .col_expr(task::Column::UpdatedAt, Expr::value(now))
         .col_expr(
@@ -711,15 +708,13 @@ async fn report_in(
         .one(txn)
         .await?
         .ok_or(ApiError::NotFound("task"))?;
-    let status = TaskStatus::parse(&task.status).unwrap_or(TaskStatus::Cancelled);
-    if !rules::accepts_activity(status) {
+    if !rules::accepts_activity(task.status) {
         return Err(ApiError::bad_input(
             "taskId",
-            format!("the task is {status} and accepts no more reports"),
+            format!("the task is {} and accepts no more reports", task.status),
         ));
     }
-    let kind = TaskKind::parse(&task.kind).unwrap_or(TaskKind::Other);
-    let delta = activity::progress_delta(kind, r.residents_helped, &r.outcomes);
+    let delta = activity::progress_delta(task.kind, r.residents_helped, &r.outcomes);
     let vneid: i64 = r
         .outcomes
         .iter()
@@ -756,7 +751,7 @@ async fn report_in(
         activity_outcome::Entity::insert_many(r.outcomes.iter().map(|(k, n)| {
             activity_outcome::ActiveModel {
                 activity_id: Set(activity.id),
-                kind: Set(k.as_str().to_owned()),
+                kind: Set(*k),
                 count: Set(*n as i32),
                 ..Default::default()
             }

@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 
+use cdtg_core::unit::UnitKind;
 use sea_orm::{
     ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, Select,
 };
@@ -13,21 +14,10 @@ use crate::entity::admin_unit;
 use crate::error::{ApiError, ApiResult};
 use crate::principal::Principal;
 
-/// Unit kinds: the levels of Vietnam's administrative tree.
-pub const KINDS: [&str; 7] = [
-    "PROVINCE",
-    "DISTRICT",
-    "WARD",
-    "COMMUNE",
-    "SPECIAL_ZONE",
-    "RESIDENTIAL_GROUP",
-    "VILLAGE",
-];
-
 #[derive(Debug, Clone, Default)]
 pub struct UnitFilter {
     pub search: Option<String>,
-    pub kind: Option<String>,
+    pub kind: Option<UnitKind>,
     pub parent_id: Option<i64>,
     /// Only units with no parent.
     pub roots_only: bool,
@@ -102,8 +92,8 @@ async fn select(
     {
         q = q.filter(search);
     }
-    if let Some(kind) = &f.kind {
-        q = q.filter(admin_unit::Column::Kind.eq(kind.as_str()));
+    if let Some(kind) = f.kind {
+        q = q.filter(admin_unit::Column::Kind.eq(kind));
     }
     if let Some(parent) = f.parent_id {
         q = q.filter(admin_unit::Column::ParentId.eq(parent));

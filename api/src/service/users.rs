@@ -190,7 +190,7 @@ async fn create_in(
     let inserted = user::ActiveModel {
         username: Set(username),
         password_hash: Set(password_hash),
-        role: Set(input.role.as_str().to_owned()),
+        role: Set(input.role),
         scope_unit_id: Set(unit_id),
         scope_group_id: Set(group_id),
         member_id: Set(input.member_id),
@@ -259,8 +259,7 @@ async fn set_disabled_in(
     if !visible {
         return Err(ApiError::NotFound("user"));
     }
-    let role = Role::parse(&target.role).unwrap_or(Role::CityAdmin);
-    if !p.is_system() && !policy::can_grant(p.role, role) {
+    if !p.is_system() && !policy::can_grant(p.role, target.role) {
         return Err(ApiError::forbidden(
             "you may only manage accounts below your own role",
         ));

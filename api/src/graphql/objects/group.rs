@@ -42,10 +42,10 @@ impl Group {
         &self.0.name
     }
     async fn kind(&self) -> Option<GroupKind> {
-        GroupKind::parse(&self.0.kind)
+        Some(self.0.kind.into())
     }
     async fn status(&self) -> Option<GroupStatus> {
-        GroupStatus::parse(&self.0.status)
+        Some(self.0.status.into())
     }
     /// The unit the group works in (usually a residential group or a ward).
     async fn unit(&self, ctx: &Context<'_>) -> Result<Option<AdminUnit>> {
@@ -158,19 +158,15 @@ impl Group {
     ) -> Result<TaskConnection> {
         let f = filter.unwrap_or_default();
         let params = GroupTasksParams {
-            status: f.status.as_ref().map(|v| {
-                v.iter()
-                    .map(|s| cdtg_core::task::TaskStatus::from(*s).as_str())
-                    .collect()
-            }),
-            kind: f.kind.map(|k| cdtg_core::task::TaskKind::from(k).as_str()),
+            status: f.status.map(|v| v.into_iter().map(Into::into).collect()),
+            kind: f.kind.map(Into::into),
             overdue: f.overdue,
         };
         let window = page_args(first, after, last, before).window()?;
         let page = loader(ctx)?
             .load_one(Nested {
                 parent: self.0.id,
-                params,
+                params: params.clone(),
                 window,
             })
             .await?
@@ -178,9 +174,9 @@ impl Group {
         let (db, p, gid) = (db(ctx).clone(), principal(ctx)?.clone(), self.0.id);
         let filter = tasks::TaskFilter {
             group_id: Some(gid),
-            status: f.status.map(|v| v.into_iter().map(Into::into).collect()),
-            kind: f.kind.map(Into::into),
-            overdue: f.overdue,
+            status: params.status,
+            kind: params.kind,
+            overdue: params.overdue,
             ..Default::default()
         };
         let total = total_for(

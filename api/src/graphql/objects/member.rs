@@ -44,7 +44,7 @@ impl Member {
         self.0.phone.as_deref()
     }
     async fn affiliation(&self) -> Option<Affiliation> {
-        Affiliation::parse(&self.0.affiliation)
+        Some(self.0.affiliation.into())
     }
     /// When the member completed digital-skills training, if they did.
     async fn trained_on(&self) -> Option<Date> {
@@ -99,7 +99,7 @@ impl Membership {
         encode(NodeType::Membership, self.0.id)
     }
     async fn role(&self) -> Option<MembershipRole> {
-        MembershipRole::parse(&self.0.role)
+        Some(self.0.role.into())
     }
     async fn joined_on(&self) -> Date {
         Date(self.0.joined_on)

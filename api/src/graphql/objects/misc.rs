@@ -83,7 +83,7 @@ impl User {
         &self.0.username
     }
     async fn role(&self) -> Option<Role> {
-        cdtg_core::policy::Role::parse(&self.0.role).map(Into::into)
+        Some(self.0.role.into())
     }
     /// The unit the role applies to (unit-scoped roles).
     async fn scope_unit(&self, ctx: &Context<'_>) -> Result<Option<AdminUnit>> {

@@ -71,14 +71,14 @@ impl Listing {
         encode(NodeType::Listing, self.0.id)
     }
     async fn platform(&self) -> Option<Platform> {
-        Platform::parse(&self.0.platform)
+        Some(self.0.platform.into())
     }
     async fn url(&self) -> &str {
         &self.0.url
     }
     /// `ACTIVE` when the account displays, searches, messages or transacts.
     async fn status(&self) -> Option<ListingStatus> {
-        ListingStatus::parse(&self.0.status)
+        Some(self.0.status.into())
     }
     async fn listed_on(&self) -> Option<Date> {
         self.0.listed_on.map(Date)

@@ -38,21 +38,20 @@ impl Task {
         self.0.description.as_deref()
     }
     async fn kind(&self) -> Option<TaskKind> {
-        cdtg_core::task::TaskKind::parse(&self.0.kind).map(Into::into)
+        Some(self.0.kind.into())
     }
     async fn status(&self) -> Option<TaskStatus> {
-        cdtg_core::task::TaskStatus::parse(&self.0.status).map(Into::into)
+        Some(self.0.status.into())
     }
     async fn priority(&self) -> Option<TaskPriority> {
-        cdtg_core::task::TaskPriority::parse(&self.0.priority).map(Into::into)
+        Some(self.0.priority.into())
     }
     async fn due_on(&self) -> Option<Date> {
         self.0.due_on.map(Date)
     }
     /// Past its due date (judged in Asia/Ho_Chi_Minh) and neither done nor cancelled.
     async fn overdue(&self) -> bool {
-        let open = !matches!(self.0.status.as_str(), "DONE" | "CANCELLED");
-        open && self.0.due_on.is_some_and(|d| d < today_in_vietnam())
+        !self.0.status.is_final() && self.0.due_on.is_some_and(|d| d < today_in_vietnam())
     }
     /// The number to reach, e.g. 50 VNeID activations.
     async fn target(&self) -> Option<i64> {
@@ -145,7 +144,7 @@ impl Activity {
         Ok(rows
             .into_iter()
             .map(|o| Outcome {
-                kind: cdtg_core::activity::OutcomeKind::parse(&o.kind).map(Into::into),
+                kind: Some(o.kind.into()),
                 count: o.count,
             })
             .collect())

@@ -54,7 +54,7 @@ impl AdminUnit {
         &self.0.name
     }
     async fn kind(&self) -> Option<UnitKind> {
-        UnitKind::parse(&self.0.kind)
+        Some(self.0.kind.into())
     }
     /// 0 for a root (province), 1 for its children, …
     async fn depth(&self) -> i32 {
@@ -133,8 +133,8 @@ impl AdminUnit {
     ) -> Result<GroupConnection> {
         let f = filter.unwrap_or_default();
         let params = UnitGroupsParams {
-            kind: f.kind.map(|k| k.as_str().to_owned()),
-            status: f.status.map(|s| s.as_str().to_owned()),
+            kind: f.kind.map(Into::into),
+            status: f.status.map(Into::into),
             search: super::search_filter(f.search.clone())?,
         };
         let window = page_args(first, after, last, before).window()?;
