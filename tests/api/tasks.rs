@@ -461,8 +461,49 @@ async fn events_cross_instances_on_postgres() {
     );
 }
 
+/// A task kind this version does not know (a newer version wrote it) fails that task's lookup
+/// with `INTERNAL`, without the stored text; the server keeps answering, other tasks still load.
+async fn an_unknown_stored_kind_is_an_internal_error(backend: Backend) {
+    use sea_orm::ConnectionTrait;
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let f = Fixture::load(&app).await;
+    app.state
+        .db
+        .execute_unprepared(&format!(
+            "UPDATE tasks SET kind = 'TELEPORT' WHERE id = {}",
+            f.task_a1
+        ))
+        .await
+        .unwrap();
+    const TASK: &str = "query($id: ID!) { node(id: $id) { ... on Task { title kind } } }";
+    let admin = app.login(users::ADMIN, PASSWORD).await;
+    let (_, body) = app
+        .gql(
+            Some(&admin),
+            TASK,
+            json!({ "id": gid(NodeType::Task, f.task_a1) }),
+        )
+        .await;
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"], "INTERNAL",
+        "{body}"
+    );
+    assert!(!body.to_string().contains("TELEPORT"), "{body}");
+    let d = app
+        .ok(
+            &admin,
+            TASK,
+            json!({ "id": gid(NodeType::Task, f.task_b1) }),
+        )
+        .await;
+    assert_eq!(d["node"]["kind"], "CASHLESS_PAYMENT");
+}
+
 on_both_databases!(
     assign_start_report_and_complete,
+    an_unknown_stored_kind_is_an_internal_error,
     concurrent_reports_add_up_exactly,
     overdue_is_judged_in_vietnam,
     subscribers_see_events_in_their_scope_only,
