@@ -5,11 +5,40 @@ use std::net::TcpListener;
 
 use sea_orm_migration::MigratorTrait;
 
-use crate::config::{Cli, Command, MigrateAction, SeedWhat, ServeArgs, UserAction};
+use crate::config::{Cli, Command, MigrateAction, SeedWhat, ServeArgs, UnitsAction, UserAction};
 use crate::db::{self, PoolSettings};
 use crate::principal::Principal;
-use crate::service::{units, users};
+use crate::service::{unit_files, units, users};
 use crate::startup::Application;
+
+/// A migrated connection for a maintenance command.
+async fn maintenance(database_url: &str) -> Result<sea_orm::DatabaseConnection, String> {
+    let (conn, _) = db::connect(database_url, &PoolSettings::maintenance(database_url))
+        .await
+        .map_err(|e| e.to_string())?;
+    db::migrate(&conn).await.map_err(|e| e.to_string())?;
+    Ok(conn)
+}
+
+/// Reads a file named on the command line.
+fn read(path: &std::path::Path) -> Result<Vec<u8>, String> {
+    std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// A password from `variable` or, if unset, the first line of standard input.
+fn password_from(variable: &str) -> Result<String, String> {
+    match std::env::var(variable) {
+        Ok(p) => Ok(p),
+        Err(_) => {
+            let mut line = String::new();
+            std::io::stdin()
+                .lock()
+                .read_line(&mut line)
+                .map_err(|e| e.to_string())?;
+            Ok(line.trim_end_matches(['\r', '\n']).to_owned())
+        }
+    }
+}
 
 pub async fn run(cli: Cli) -> Result<(), String> {
     match cli.command.unwrap_or(Command::Serve(ServeArgs::defaults())) {
@@ -54,15 +83,9 @@ pub async fn run(cli: Cli) -> Result<(), String> {
             result.map_err(|e| e.to_string())
         }
         Command::Seed {
-            what: SeedWhat::Demo { scale },
+            what: SeedWhat::Demo { scale, reform },
         } => {
-            let (conn, _) = db::connect(
-                &cli.database_url,
-                &PoolSettings::maintenance(&cli.database_url),
-            )
-            .await
-            .map_err(|e| e.to_string())?;
-            db::migrate(&conn).await.map_err(|e| e.to_string())?;
+            let conn = maintenance(&cli.database_url).await?;
             if crate::seed::has_data(&conn)
                 .await
                 .map_err(|e| e.to_string())?
@@ -84,8 +107,19 @@ pub async fn run(cli: Cli) -> Result<(), String> {
                 s.products,
                 s.listings
             );
+            if reform {
+                let report = crate::seed::apply_reform(&conn)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                println!("applied the 1 July 2025 reform: {}", report.summary());
+            }
             Ok(())
         }
+        Command::Units { action } => units_command(&cli.database_url, action).await,
+        Command::Init {
+            units,
+            admin_username,
+        } => init(&cli.database_url, &units, admin_username).await,
         Command::User {
             action:
                 UserAction::Create {
@@ -94,26 +128,10 @@ pub async fn run(cli: Cli) -> Result<(), String> {
                     scope,
                 },
         } => {
-            let (conn, _) = db::connect(
-                &cli.database_url,
-                &PoolSettings::maintenance(&cli.database_url),
-            )
-            .await
-            .map_err(|e| e.to_string())?;
-            db::migrate(&conn).await.map_err(|e| e.to_string())?;
+            let conn = maintenance(&cli.database_url).await?;
             let role =
                 cdtg_core::policy::Role::parse(&role.to_uppercase()).ok_or("unknown role")?;
-            let password = match std::env::var("CDTG_USER_PASSWORD") {
-                Ok(p) => p,
-                Err(_) => {
-                    let mut line = String::new();
-                    std::io::stdin()
-                        .lock()
-                        .read_line(&mut line)
-                        .map_err(|e| e.to_string())?;
-                    line.trim_end_matches(['\r', '\n']).to_owned()
-                }
-            };
+            let password = password_from("CDTG_USER_PASSWORD")?;
             let (unit, group) = if role.is_group_scoped() {
                 (
                     None,
@@ -145,6 +163,128 @@ pub async fn run(cli: Cli) -> Result<(), String> {
             Ok(())
         }
     }
+}
+
+async fn units_command(database_url: &str, action: UnitsAction) -> Result<(), String> {
+    let conn = maintenance(database_url).await?;
+    match action {
+        UnitsAction::Import { file, check } => {
+            let bytes = read(&file)?;
+            let report = unit_files::import_units(&conn, &bytes, check)
+                .await
+                .map_err(|e| located(&file, e))?;
+            let verb = if check { "would be" } else { "were" };
+            println!("{}: {report} ({verb} applied)", file.display());
+            Ok(())
+        }
+        UnitsAction::ApplyReform {
+            mapping,
+            units,
+            effective,
+            check,
+        } => {
+            let mapping_bytes = read(&mapping)?;
+            let units_bytes = units.as_deref().map(read).transpose()?;
+            let report = unit_files::apply_reform(
+                &conn,
+                &mapping_bytes,
+                units_bytes.as_deref(),
+                effective,
+                check,
+            )
+            .await
+            .map_err(|e| match e {
+                // Problems of the new unit file carry its lines; name whichever file they
+                // came from by the column they name.
+                unit_files::FileError::Problems(ps)
+                    if ps.iter().any(|p| {
+                        p.column
+                            .as_deref()
+                            .is_some_and(|c| !["old_code", "new_code", "effective_on"].contains(&c))
+                    }) && units.is_some() =>
+                {
+                    located(
+                        units.as_deref().unwrap_or(&mapping),
+                        unit_files::FileError::Problems(ps),
+                    )
+                }
+                other => located(&mapping, other),
+            })?;
+            if check {
+                println!("checked, nothing written:\n{report}");
+            } else {
+                println!("applied:\n{report}");
+            }
+            Ok(())
+        }
+    }
+}
+
+/// A file error as the command prints it: each problem prefixed with the file's name.
+fn located(file: &std::path::Path, e: unit_files::FileError) -> String {
+    match e {
+        unit_files::FileError::Problems(ps) => ps
+            .iter()
+            .map(|p| format!("{}: {p}", file.display()))
+            .collect::<Vec<_>>()
+            .join("\n"),
+        unit_files::FileError::Database(e) => e.public_message(),
+    }
+}
+
+/// `cdtg init`: an empty database becomes a city with its first administrator.
+async fn init(
+    database_url: &str,
+    units_file: &std::path::Path,
+    admin_username: String,
+) -> Result<(), String> {
+    let bytes = read(units_file)?;
+    // Everything that can be refused is checked before the first write.
+    let username =
+        cdtg_core::validate::login_name("adminUsername", &admin_username).map_err(|e| e.message)?;
+    let password = password_from("CDTG_ADMIN_PASSWORD")?;
+    cdtg_core::validate::password("password", &password).map_err(|e| e.message)?;
+    let roots: Vec<unit_files::UnitRow> = unit_files::parse_units(&bytes, &Default::default())
+        .map_err(|ps| located(units_file, unit_files::FileError::Problems(ps)))?
+        .into_iter()
+        .filter(|r| r.parent_code.is_none())
+        .collect();
+    let [root] = &roots[..] else {
+        return Err(format!(
+            "{}: the file must have exactly one root unit (a row without parent_code); it has {}",
+            units_file.display(),
+            roots.len()
+        ));
+    };
+    let conn = maintenance(database_url).await?;
+    if unit_files::has_units(&conn)
+        .await
+        .map_err(|e| e.public_message())?
+    {
+        return Err(
+            "the database already holds units: `cdtg init` starts a city from an empty database; \
+             use `cdtg units import` to update a running one"
+                .into(),
+        );
+    }
+    let admin = users::NewUser {
+        username,
+        password,
+        role: cdtg_core::policy::Role::CityAdmin,
+        scope_unit_id: None,
+        scope_group_id: None,
+        member_id: None,
+    };
+    let (report, user) = users::init_city(&conn, &bytes, &root.code, admin)
+        .await
+        .map_err(|e| located(units_file, e))?;
+    println!(
+        "{}: {report}; created CITY_ADMIN {} for {}",
+        units_file.display(),
+        user.username,
+        root.name
+    );
+    Ok(())
 }
 
 async fn serve(database_url: &str, args: ServeArgs) -> Result<(), String> {

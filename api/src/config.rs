@@ -59,6 +59,49 @@ pub enum Command {
         #[command(subcommand)]
         action: UserAction,
     },
+    /// The administrative unit tree: import it from a file, apply a reform.
+    Units {
+        #[command(subcommand)]
+        action: UnitsAction,
+    },
+    /// Bring an empty database to a running city: migrate, import the unit tree, and create the
+    /// first CITY_ADMIN. The password is read from CDTG_ADMIN_PASSWORD or, if unset, from the
+    /// first line of standard input — never from a flag.
+    Init {
+        /// The unit file (`code,name,kind,parent_code,valid_from`) with exactly one root.
+        #[arg(long)]
+        units: PathBuf,
+        /// The first administrator's login name; scoped to the root unit.
+        #[arg(long)]
+        admin_username: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum UnitsAction {
+    /// Create and update units from a CSV file (`code,name,kind,parent_code,valid_from`): all
+    /// rows or none. Importing the same file again changes nothing.
+    Import {
+        file: PathBuf,
+        /// Report every problem and what would change; write nothing.
+        #[arg(long)]
+        check: bool,
+    },
+    /// Apply a reform: close the old units of a mapping file (`old_code,new_code,effective_on`)
+    /// into their successors, creating the new units listed in `--units`, in one transaction.
+    ApplyReform {
+        mapping: PathBuf,
+        /// The unit file of the new tree (units that do not exist yet are created).
+        #[arg(long)]
+        units: Option<PathBuf>,
+        /// The first day of the new tree (YYYY-MM-DD); every mapping row must say the same.
+        #[arg(long)]
+        effective: chrono::NaiveDate,
+        /// Report what would change (units closed and created, groups and members moved,
+        /// accounts held); write nothing.
+        #[arg(long)]
+        check: bool,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -84,6 +127,9 @@ pub enum SeedWhat {
         /// Multiply groups, members and everything under them (10 and 100 for benchmarks).
         #[arg(long, default_value_t = 1)]
         scale: u32,
+        /// Then apply Đà Nẵng's 1 July 2025 reform on top, so the demo shows both trees.
+        #[arg(long)]
+        reform: bool,
     },
 }
 

@@ -170,6 +170,8 @@ fn refused(r: Refusal, media: MediaType, rid: &str) -> HttpResponse {
             StatusCode::TOO_MANY_REQUESTS
         }
         RefusalKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        RefusalKind::Held if media == MediaType::Json => StatusCode::OK,
+        RefusalKind::Held => StatusCode::FORBIDDEN,
     };
     respond(
         status,

@@ -103,6 +103,8 @@ pub enum Action {
     ReportActivity,
     /// Create and disable user accounts (further limited by [`can_grant`]).
     ManageUsers,
+    /// Create, rename, re-parent, close and merge administrative units.
+    ManageUnits,
 }
 
 /// Whether `role` may perform `action` at all (scope is checked separately by the server).
@@ -111,11 +113,15 @@ pub enum Action {
 /// - Group-scoped roles get `false` for `ReadAggregates`: the server serves a group's own stats
 ///   through a dedicated path instead of the unit aggregates.
 /// - `ReadAudit` is for `CITY_ADMIN` and `WARD_LEADER` only.
-/// - `DISTRICT_OFFICER` reads everything else but writes only tasks, targets and accounts.
+/// - `DISTRICT_OFFICER` reads everything else but writes only tasks, targets, accounts and the
+///   units of their district.
+/// - `ManageUnits` is for the city and district levels: a ward leader works inside a unit the
+///   levels above administer.
 pub fn allows(role: Role, action: Action) -> bool {
     use Action::*;
     match role {
-        Role::CityAdmin | Role::WardLeader => true,
+        Role::CityAdmin => true,
+        Role::WardLeader => action != ManageUnits,
         Role::DistrictOfficer => matches!(
             action,
             ReadUnits
@@ -130,6 +136,7 @@ pub fn allows(role: Role, action: Action) -> bool {
                 | UpdateTask
                 | SetTargets
                 | ManageUsers
+                | ManageUnits
         ),
         Role::GroupLeader => matches!(
             action,
@@ -193,7 +200,7 @@ mod tests {
     use super::*;
     use Action::*;
 
-    const ALL_ACTIONS: [Action; 20] = [
+    const ALL_ACTIONS: [Action; 21] = [
         ReadUnits,
         ReadAggregates,
         ReadProducts,
@@ -214,6 +221,7 @@ mod tests {
         SetTargets,
         ReportActivity,
         ManageUsers,
+        ManageUnits,
     ];
 
     fn allowed(role: Role) -> Vec<Action> {
@@ -253,13 +261,17 @@ mod tests {
     }
 
     #[test]
-    fn city_admin_and_ward_leader_may_do_everything_by_role() {
+    fn city_admin_may_do_everything_and_ward_leader_all_but_units() {
         assert_eq!(allowed(Role::CityAdmin), ALL_ACTIONS.to_vec());
-        assert_eq!(allowed(Role::WardLeader), ALL_ACTIONS.to_vec());
+        let ward: Vec<Action> = ALL_ACTIONS
+            .into_iter()
+            .filter(|a| *a != ManageUnits)
+            .collect();
+        assert_eq!(allowed(Role::WardLeader), ward);
     }
 
     #[test]
-    fn district_officer_reads_all_but_audit_and_writes_tasks_targets_users() {
+    fn district_officer_reads_all_but_audit_and_writes_tasks_targets_users_units() {
         assert_eq!(
             allowed(Role::DistrictOfficer),
             vec![
@@ -274,7 +286,8 @@ mod tests {
                 CreateTask,
                 UpdateTask,
                 SetTargets,
-                ManageUsers
+                ManageUsers,
+                ManageUnits
             ]
         );
     }

@@ -15,6 +15,7 @@ mod m20261201_000004_all_time_totals;
 mod m20261202_000005_activity_keys_per_user;
 mod m20261202_000006_audit_path_collation;
 mod m20261202_000007_name_sort_keys;
+mod m20261202_000008_unit_history;
 pub mod rollups;
 pub mod sql;
 
@@ -32,6 +33,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000005_activity_keys_per_user::Migration),
             Box::new(m20261202_000006_audit_path_collation::Migration),
             Box::new(m20261202_000007_name_sort_keys::Migration),
+            Box::new(m20261202_000008_unit_history::Migration),
         ]
     }
 }

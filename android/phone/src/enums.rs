@@ -75,6 +75,8 @@ pub enum Action {
     ReportActivity,
     /// Create and disable user accounts (further limited by [`cdtg_core::policy::can_grant`]).
     ManageUsers,
+    /// Create, rename, re-parent, close and merge administrative units.
+    ManageUnits,
 }
 
 /// Where a task stands.

@@ -43,6 +43,16 @@ pub async fn principal_for(db: &DatabaseConnection, u: &user::Model) -> ApiResul
             let unit = admin_unit::Entity::find_by_id(uid).one(db).await?.ok_or(
                 ApiError::Unauthenticated("the account's unit no longer exists"),
             )?;
+            if let Some(closed) = unit.valid_to {
+                let successor = match unit.merged_into_id {
+                    Some(id) => admin_unit::Entity::find_by_id(id)
+                        .one(db)
+                        .await?
+                        .map(|s| s.name),
+                    None => None,
+                };
+                held(&unit.name, closed, successor.as_deref())?;
+            }
             // Not worked out at sign-in: the filters it saves are per request (authenticate).
             Scope::Unit {
                 unit_id: unit.id,
@@ -61,6 +71,20 @@ pub async fn principal_for(db: &DatabaseConnection, u: &user::Model) -> ApiResul
     })
 }
 
+/// Refuses an account whose scope unit closed before today (Vietnam): it is held, not moved to
+/// the (larger) successor, until an administrator reassigns it.
+fn held(unit: &str, closed: chrono::NaiveDate, successor: Option<&str>) -> ApiResult<()> {
+    if closed >= cdtg_core::time::vietnam_date(chrono::Utc::now()) {
+        return Ok(());
+    }
+    let became = successor
+        .map(|s| format!(", merged into {s}"))
+        .unwrap_or_default();
+    Err(ApiError::forbidden(format!(
+        "the account is held: its unit {unit} closed on {closed}{became}; an administrator must reassign it"
+    )))
+}
+
 /// Verifies an access token and loads its user: the request's principal. One statement: the
 /// user and the path of their scope, so the disabled flag is read fresh on every request.
 pub async fn authenticate(
@@ -74,7 +98,7 @@ pub async fn authenticate(
     let claims = keys.verify_access(token)?;
     let invalid = ApiError::Unauthenticated("invalid token");
     let user_id: i64 = claims.sub.parse().map_err(|_| invalid.clone())?;
-    let (su, sg) = (Alias::new("su"), Alias::new("sg"));
+    let (su, sg, sm) = (Alias::new("su"), Alias::new("sg"), Alias::new("sm"));
     let stmt = Query::select()
         .columns([
             (user::Entity, user::Column::Id),
@@ -95,6 +119,18 @@ pub async fn authenticate(
         .expr_as(
             Expr::col((sg.clone(), group::Column::UnitPath)),
             Alias::new("scope_group_path"),
+        )
+        .expr_as(
+            Expr::col((su.clone(), admin_unit::Column::ValidTo)),
+            Alias::new("scope_valid_to"),
+        )
+        .expr_as(
+            Expr::col((su.clone(), admin_unit::Column::Name)),
+            Alias::new("scope_unit_name"),
+        )
+        .expr_as(
+            Expr::col((sm.clone(), admin_unit::Column::Name)),
+            Alias::new("scope_successor_name"),
         )
         // Whether the scope unit is the one and only root (then the scope is every row).
         .expr_as(
@@ -118,8 +154,15 @@ pub async fn authenticate(
             JoinType::LeftJoin,
             admin_unit::Entity,
             su.clone(),
-            Expr::col((su, admin_unit::Column::Id))
+            Expr::col((su.clone(), admin_unit::Column::Id))
                 .equals((user::Entity, user::Column::ScopeUnitId)),
+        )
+        .join_as(
+            JoinType::LeftJoin,
+            admin_unit::Entity,
+            sm.clone(),
+            Expr::col((sm, admin_unit::Column::Id))
+                .equals((su.clone(), admin_unit::Column::MergedIntoId)),
         )
         .join_as(
             JoinType::LeftJoin,
@@ -143,6 +186,16 @@ pub async fn authenticate(
         .unwrap_or(false);
     if u.disabled {
         return Err(ApiError::Unauthenticated("the account is disabled"));
+    }
+    let scope_valid_to: Option<chrono::NaiveDate> = row.try_get("", "scope_valid_to")?;
+    if let Some(closed) = scope_valid_to {
+        let name: Option<String> = row.try_get("", "scope_unit_name")?;
+        let successor: Option<String> = row.try_get("", "scope_successor_name")?;
+        held(
+            name.as_deref().unwrap_or_default(),
+            closed,
+            successor.as_deref(),
+        )?;
     }
     let role = u.role;
     // The role in the token must still be the user's role; a changed role needs a new login.

@@ -18,6 +18,7 @@ pub mod membership;
 pub mod product;
 pub mod refresh_token;
 pub mod task;
+pub mod unit_move;
 pub mod unit_survey;
 pub mod unit_target;
 pub mod user;

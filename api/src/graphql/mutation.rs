@@ -3,7 +3,7 @@
 //! writes in a transaction and audits.
 
 use crate::graphql::scalars::Date;
-use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
+use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 
 use super::context::{ClientInfo, db, principal, state};
@@ -12,7 +12,7 @@ use super::objects::*;
 use crate::error::ApiError;
 use crate::events::TaskEventKind;
 use crate::ids::{NodeType, decode};
-use crate::service::{groups, members, products, surveys, tasks, users};
+use crate::service::{groups, members, products, surveys, tasks, unit_admin, users};
 
 pub struct MutationRoot;
 
@@ -732,4 +732,224 @@ impl MutationRoot {
             survey: UnitSurvey(surveys::record(db(ctx), p, s).await?),
         })
     }
+
+    /// Creates an administrative unit under `parentId` (`CITY_ADMIN` anywhere, `DISTRICT_OFFICER`
+    /// within their district). Codes are unique among current units.
+    async fn create_admin_unit(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateAdminUnitInput,
+    ) -> Result<AdminUnitPayload> {
+        let p = principal(ctx)?;
+        let new = new_unit(input)?;
+        Ok(AdminUnitPayload {
+            unit: AdminUnit(unit_admin::create(db(ctx), p, new).await?),
+        })
+    }
+
+    /// Renames a unit, changes its code or kind. Its history (groups, activities, audit) stays.
+    async fn update_admin_unit(
+        &self,
+        ctx: &Context<'_>,
+        input: UpdateAdminUnitInput,
+    ) -> Result<AdminUnitPayload> {
+        let p = principal(ctx)?;
+        let id = target(NodeType::AdminUnit, &input.id, "unit")?;
+        let changes = unit_admin::UnitChanges {
+            name: input.name,
+            code: match input.code {
+                MaybeUndefined::Undefined => None,
+                MaybeUndefined::Null => Some(None),
+                MaybeUndefined::Value(c) => Some(Some(c)),
+            },
+            kind: input.kind.map(Into::into),
+        };
+        Ok(AdminUnitPayload {
+            unit: AdminUnit(unit_admin::update(db(ctx), p, id, changes).await?),
+        })
+    }
+
+    /// Puts a unit (and its whole subtree) under another parent, effective on a day: statistics
+    /// read as of an earlier day still count its groups and members where they were.
+    async fn move_admin_unit(
+        &self,
+        ctx: &Context<'_>,
+        input: MoveAdminUnitInput,
+    ) -> Result<AdminUnitPayload> {
+        let p = principal(ctx)?;
+        let id = target(NodeType::AdminUnit, &input.id, "unit")?;
+        let parent = reference(NodeType::AdminUnit, &input.parent_id, "parentId")?;
+        Ok(AdminUnitPayload {
+            unit: AdminUnit(
+                unit_admin::move_unit(db(ctx), p, id, parent, input.effective_on.0).await?,
+            ),
+        })
+    }
+
+    /// Closes a unit without a successor (`validTo` is its last day). Refused while it has open
+    /// child units or open tasks: merge it instead, so a successor takes them.
+    async fn close_admin_unit(
+        &self,
+        ctx: &Context<'_>,
+        input: CloseAdminUnitInput,
+    ) -> Result<AdminUnitPayload> {
+        let p = principal(ctx)?;
+        let id = target(NodeType::AdminUnit, &input.id, "unit")?;
+        Ok(AdminUnitPayload {
+            unit: AdminUnit(unit_admin::close(db(ctx), p, id, input.valid_to.0).await?),
+        })
+    }
+
+    /// Merges units into an existing unit (`intoId`) or a new one (`newUnit`), effective on a
+    /// day: the sources close the day before (`validTo`, `mergedInto`); their groups, members
+    /// and current child units move to the successor with their open tasks, and the statistics
+    /// move with them in the same transaction. Accounts scoped to a source are held, not
+    /// widened, until reassigned (`reassignUser`).
+    async fn merge_admin_units(
+        &self,
+        ctx: &Context<'_>,
+        input: MergeAdminUnitsInput,
+    ) -> Result<MergeAdminUnitsPayload> {
+        let p = principal(ctx)?;
+        let sources = input
+            .source_ids
+            .iter()
+            .map(|id| target(NodeType::AdminUnit, id, "unit"))
+            .collect::<Result<Vec<_>, _>>()?;
+        let into = match (input.into_id, input.new_unit) {
+            (Some(id), None) => {
+                unit_admin::MergeTarget::Existing(reference(NodeType::AdminUnit, &id, "intoId")?)
+            }
+            (None, Some(new)) => unit_admin::MergeTarget::New(new_unit(new)?),
+            _ => {
+                return Err(ApiError::bad_input(
+                    "intoId",
+                    "give exactly one of intoId and newUnit",
+                )
+                .into());
+            }
+        };
+        let (unit, report) =
+            unit_admin::merge(db(ctx), p, &sources, into, input.effective_on.0).await?;
+        Ok(MergeAdminUnitsPayload {
+            unit: AdminUnit(unit),
+            groups_moved: report.groups_moved as i64,
+            members_moved: report.members_moved as i64,
+            units_moved: report.units_moved as i64,
+            open_tasks_moved: report.open_tasks_moved as i64,
+            accounts_held: report.accounts_held,
+        })
+    }
+
+    /// Gives an account a new scope unit (unit roles) or group (group roles): how an account
+    /// held after a merge comes back. Its sessions end; the role stays.
+    async fn reassign_user(
+        &self,
+        ctx: &Context<'_>,
+        input: ReassignUserInput,
+    ) -> Result<ReassignUserPayload> {
+        let p = principal(ctx)?;
+        let id = target(NodeType::User, &input.id, "user")?;
+        let unit = opt_reference(NodeType::AdminUnit, &input.scope_unit_id, "scopeUnitId")?;
+        let group = opt_reference(NodeType::Group, &input.scope_group_id, "scopeGroupId")?;
+        Ok(ReassignUserPayload {
+            user: User(users::reassign(db(ctx), p, id, unit, group).await?),
+        })
+    }
+}
+
+fn new_unit(input: CreateAdminUnitInput) -> Result<unit_admin::NewUnit, ApiError> {
+    Ok(unit_admin::NewUnit {
+        code: input.code,
+        name: input.name,
+        kind: input.kind.into(),
+        parent_id: Some(reference(
+            NodeType::AdminUnit,
+            &input.parent_id,
+            "parentId",
+        )?),
+        valid_from: input
+            .valid_from
+            .map(|d| d.0)
+            .unwrap_or_else(crate::service::today_in_vietnam),
+    })
+}
+
+#[derive(InputObject)]
+pub struct CreateAdminUnitInput {
+    pub parent_id: ID,
+    pub name: String,
+    pub kind: UnitKind,
+    /// The statistics office's code (digits), if it has one.
+    pub code: Option<String>,
+    /// The unit's first day; today by default.
+    pub valid_from: Option<Date>,
+}
+
+#[derive(InputObject)]
+pub struct UpdateAdminUnitInput {
+    pub id: ID,
+    pub name: Option<String>,
+    /// A new code; `null` removes it.
+    pub code: MaybeUndefined<String>,
+    pub kind: Option<UnitKind>,
+}
+
+#[derive(InputObject)]
+pub struct MoveAdminUnitInput {
+    pub id: ID,
+    pub parent_id: ID,
+    /// The first day under the new parent.
+    pub effective_on: Date,
+}
+
+#[derive(InputObject)]
+pub struct CloseAdminUnitInput {
+    pub id: ID,
+    /// The unit's last day.
+    pub valid_to: Date,
+}
+
+#[derive(InputObject)]
+pub struct MergeAdminUnitsInput {
+    /// The units that close.
+    pub source_ids: Vec<ID>,
+    /// An existing successor…
+    pub into_id: Option<ID>,
+    /// …or a new one, created by the merge.
+    pub new_unit: Option<CreateAdminUnitInput>,
+    /// The successor's first day with the sources; they close the day before.
+    pub effective_on: Date,
+}
+
+#[derive(SimpleObject)]
+pub struct AdminUnitPayload {
+    pub unit: AdminUnit,
+}
+
+#[derive(SimpleObject)]
+pub struct MergeAdminUnitsPayload {
+    /// The successor.
+    pub unit: AdminUnit,
+    pub groups_moved: i64,
+    pub members_moved: i64,
+    /// Current child units (residential groups, villages) moved under the successor.
+    pub units_moved: i64,
+    pub open_tasks_moved: i64,
+    /// Usernames of accounts scoped to a source: held until reassigned.
+    pub accounts_held: Vec<String>,
+}
+
+#[derive(InputObject)]
+pub struct ReassignUserInput {
+    pub id: ID,
+    /// The new scope unit, for unit roles.
+    pub scope_unit_id: Option<ID>,
+    /// The new scope group, for group roles.
+    pub scope_group_id: Option<ID>,
+}
+
+#[derive(SimpleObject)]
+pub struct ReassignUserPayload {
+    pub user: User,
 }

@@ -8,6 +8,7 @@ use super::enums::*;
 use super::loaders::UnitById;
 use super::node::{self, Node};
 use super::objects::*;
+use super::scalars::Date;
 use crate::ids::{NodeType, decode};
 use crate::service::{audit, groups, members, products, tasks, units};
 
@@ -26,6 +27,8 @@ pub struct AdminUnitFilter {
     pub within: Option<ID>,
     /// Exclude units that were abolished or merged.
     pub current_only: Option<bool>,
+    /// Only units that existed on this day: the tree as it was (or will be) then.
+    pub as_of: Option<Date>,
 }
 
 #[derive(InputObject, Default)]
@@ -168,6 +171,7 @@ impl QueryRoot {
             code: f.code,
             within_id: filter_id(NodeType::AdminUnit, &f.within),
             current_only: f.current_only.unwrap_or(false),
+            as_of: f.as_of.map(|d| d.0),
         };
         let window = page_args(first, after, last, before).window()?;
         let db = db(ctx).clone();
@@ -439,8 +443,22 @@ impl QueryRoot {
         filter: Option<super::stats::StatsBreakdownFilter>,
         order_by: Option<super::stats::StatsBreakdownOrder>,
         #[graphql(default = 1000)] limit: i64,
+        #[graphql(
+            desc = "Read the tree of this day: its children then, with groups and members where they were then. A closed unit defaults to its last day."
+        )]
+        as_of: Option<Date>,
     ) -> Result<super::stats::StatsBreakdown> {
-        super::stats::stats_breakdown(ctx, unit_id, by, period, filter, order_by, limit).await
+        super::stats::stats_breakdown(
+            ctx,
+            unit_id,
+            by,
+            period,
+            filter,
+            order_by,
+            limit,
+            as_of.map(|d| d.0),
+        )
+        .await
     }
 
     /// Audit trail within your scope, newest first (`CITY_ADMIN`, `WARD_LEADER`).

@@ -88,6 +88,8 @@ pub struct StatsKey {
     pub anchor: Anchor,
     /// Already normalised with [`Family::effective`].
     pub period: Option<Period>,
+    /// The day the tree is read as of; `None` for now (the rollups).
+    pub as_of: Option<NaiveDate>,
     pub family: Family,
 }
 
@@ -97,19 +99,30 @@ impl Loader<StatsKey> for BatchLoader {
 
     /// One statement per (period, family, anchor kind) among the keys.
     async fn load(&self, keys: &[StatsKey]) -> ApiResult<HashMap<StatsKey, Arc<StatsData>>> {
-        let mut batches: HashMap<(Option<Period>, Family, bool), Vec<Anchor>> = HashMap::new();
+        type BatchKey = (Option<Period>, Option<NaiveDate>, Family, bool);
+        let mut batches: HashMap<BatchKey, Vec<Anchor>> = HashMap::new();
         for k in keys {
             let is_group = matches!(k.anchor, Anchor::Group { .. });
-            let batch = batches.entry((k.period, k.family, is_group)).or_default();
+            let batch = batches
+                .entry((k.period, k.as_of, k.family, is_group))
+                .or_default();
             if !batch.contains(&k.anchor) {
                 batch.push(k.anchor.clone());
             }
         }
         let mut out = HashMap::new();
-        for ((period, family, _), anchors) in batches {
+        for ((period, as_of, family, _), anchors) in batches {
             let mut found: HashMap<i64, StatsData> = HashMap::new();
-            for (id, _, data) in
-                svc::compute(&self.db, &self.principal, family, period, &anchors, &[]).await?
+            for (id, _, data) in svc::compute(
+                &self.db,
+                &self.principal,
+                family,
+                period,
+                as_of,
+                &anchors,
+                &[],
+            )
+            .await?
             {
                 found.insert(id, data);
             }
@@ -119,6 +132,7 @@ impl Loader<StatsKey> for BatchLoader {
                     StatsKey {
                         anchor,
                         period,
+                        as_of,
                         family,
                     },
                     Arc::new(data),
@@ -131,7 +145,10 @@ impl Loader<StatsKey> for BatchLoader {
 
 fn anchor_id(a: &Anchor) -> i64 {
     match a {
-        Anchor::Unit { id, .. } | Anchor::UnitOnly { id, .. } | Anchor::Group { id, .. } => *id,
+        Anchor::Unit { id, .. }
+        | Anchor::UnitOnly { id, .. }
+        | Anchor::UnitRest { id, .. }
+        | Anchor::Group { id, .. } => *id,
     }
 }
 
@@ -202,6 +219,7 @@ async fn load(
     ctx: &Context<'_>,
     anchor: Anchor,
     period: Option<Period>,
+    as_of: Option<NaiveDate>,
     families: &[Family],
 ) -> ApiResult<StatsData> {
     let l = loader(ctx)?;
@@ -209,6 +227,7 @@ async fn load(
         l.load_one(StatsKey {
             anchor: anchor.clone(),
             period: family.effective(period),
+            as_of,
             family,
         })
     }))
@@ -230,6 +249,7 @@ async fn load(
 struct TargetSource {
     unit: admin_unit::Model,
     period: Option<Period>,
+    as_of: Option<NaiveDate>,
 }
 
 /// Aggregated figures for a unit's whole subtree (or one group, through `Group.stats`).
@@ -397,6 +417,7 @@ impl UnitStats {
             let key = StatsKey {
                 anchor: anchor.clone(),
                 period: family.effective(Some(period)),
+                as_of: src.as_of,
                 family,
             };
             async move {
@@ -421,21 +442,29 @@ impl UnitStats {
 }
 
 /// `AdminUnit.stats`: authorise, look ahead, load the needed families.
+/// Read as of a day (`as_of`), groups and members count where they were on that day; a closed
+/// unit is read as of its last day unless a day is given.
 pub async fn unit_stats(
     ctx: &Context<'_>,
     unit: &admin_unit::Model,
     period: Option<PeriodInput>,
+    as_of: Option<NaiveDate>,
 ) -> Result<UnitStats> {
     let p = principal(ctx)?;
     let period = period_of(period)?;
+    let as_of = as_of
+        .map(|d| svc::period_date("asOf", d))
+        .transpose()?
+        .or(unit.valid_to);
     svc::authorize_unit(db(ctx), p, unit).await?;
     let fams = families(&ctx.look_ahead());
-    let data = load(ctx, Anchor::unit(unit), period, &fams).await?;
+    let data = load(ctx, Anchor::unit(unit), period, as_of, &fams).await?;
     Ok(UnitStats {
         data: Arc::new(data),
         targets: Some(TargetSource {
             unit: unit.clone(),
             period,
+            as_of,
         }),
     })
 }
@@ -455,7 +484,7 @@ pub async fn group_stats(
             ApiError::bad_input("stats", "household surveys belong to units, not groups").into(),
         );
     }
-    let data = load(ctx, Anchor::group(g), period, &fams).await?;
+    let data = load(ctx, Anchor::group(g), period, None, &fams).await?;
     Ok(UnitStats {
         data: Arc::new(data),
         targets: None,
@@ -749,9 +778,11 @@ pub async fn stats_breakdown(
     filter: Option<StatsBreakdownFilter>,
     order_by: Option<StatsBreakdownOrder>,
     limit: i64,
+    as_of: Option<NaiveDate>,
 ) -> Result<StatsBreakdown> {
     let p = principal(ctx)?;
     let period = period_of(period)?;
+    let as_of = as_of.map(|d| svc::period_date("asOf", d)).transpose()?;
     if limit < 0 || limit as usize > svc::MAX_BREAKDOWN_ROWS {
         return Err(ApiError::bad_input(
             "limit",
@@ -786,7 +817,7 @@ pub async fn stats_breakdown(
         .into());
     }
 
-    let mut rows = svc::breakdown(db(ctx), p, &unit, &dims, &fams, period).await?;
+    let mut rows = svc::breakdown(db(ctx), p, &unit, &dims, &fams, period, as_of).await?;
 
     let f = filter.unwrap_or_default();
     if let Some(ids) = &f.units {
@@ -861,6 +892,7 @@ pub async fn stats_breakdown(
                 .map(|u| TargetSource {
                     unit: u.clone(),
                     period,
+                    as_of,
                 });
             StatsRow {
                 unit: r.unit,

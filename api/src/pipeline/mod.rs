@@ -120,6 +120,9 @@ pub enum RefusalKind {
     },
     /// The database failed while checking the credentials: retry later, keep the token.
     Unavailable,
+    /// Valid credentials of an account that is held (its unit was merged away or closed)
+    /// until an administrator reassigns it: `FORBIDDEN` with the reason.
+    Held,
 }
 
 #[derive(Debug, Clone)]
@@ -142,6 +145,7 @@ impl Refusal {
             RefusalKind::Unauthenticated => "unauthenticated",
             RefusalKind::RateLimited { .. } => "rate_limited",
             RefusalKind::Unavailable => "unavailable",
+            RefusalKind::Held => "forbidden",
             _ => "rejected",
         }
     }
@@ -323,6 +327,7 @@ async fn prepare(state: &AppState, caller: &Caller, env: Envelope) -> Result<Pre
             Err(e @ ApiError::Unauthenticated(_)) => {
                 return Err(Refusal::new(RefusalKind::Unauthenticated, e));
             }
+            Err(e @ ApiError::Forbidden(_)) => return Err(Refusal::new(RefusalKind::Held, e)),
             Err(e) => return Err(Refusal::new(RefusalKind::Unavailable, e)),
         },
     };

@@ -33,6 +33,7 @@ mod names;
 mod rng;
 mod units;
 
+use chrono::NaiveDate;
 use sea_orm::{
     ActiveModelTrait, ConnectionTrait, DatabaseBackend, DatabaseConnection, DatabaseTransaction,
     DbErr, EntityTrait, IntoActiveModel, Iterable, TransactionTrait, Value,
@@ -93,6 +94,26 @@ pub struct SeedSummary {
 }
 
 /// True when the database already holds admin units (then `serve --demo` does not seed).
+/// Đà Nẵng after 1 July 2025, and which old unit became which new one.
+const REFORM_UNITS: &str = include_str!("../../../reference/units/danang-2025.csv");
+const REFORM_MAPPING: &str = include_str!("../../../reference/units/danang-2025-reform.csv");
+
+/// Applies the 1 July 2025 reform to the demo (`cdtg seed demo --reform`), so it shows both
+/// trees: the districts and old wards closed into the new units, with their history.
+pub async fn apply_reform(
+    db: &DatabaseConnection,
+) -> Result<crate::service::unit_files::ReformReport, crate::service::unit_files::FileError> {
+    let effective = NaiveDate::from_ymd_opt(2025, 7, 1).expect("valid date");
+    crate::service::unit_files::apply_reform(
+        db,
+        REFORM_MAPPING.as_bytes(),
+        Some(REFORM_UNITS.as_bytes()),
+        effective,
+        false,
+    )
+    .await
+}
+
 pub async fn has_data(db: &DatabaseConnection) -> Result<bool, DbErr> {
     Ok(admin_unit::Entity::find().one(db).await?.is_some())
 }

@@ -1,10 +1,9 @@
 //! The administrative tree of the demo and the plan of how many groups each ward gets.
 //!
-//! The tree comes from `api/data/danang-units-2024.csv` (a committed copy of
-//! `reference/units/danang-2024.csv`): Đà Nẵng before the 1 July 2025 reform, 8 districts
-//! with GSO codes and 56 wards/communes whose codes stay empty (the reference leaves them blank
-//! until an authoritative list is at hand). Rows list parents before children, so ids follow the
-//! file's order: the city is 1, and every unit's materialised path is its parent's plus its id.
+//! The tree is `reference/units/danang-2024.csv`: Đà Nẵng before the 1 July 2025 reform, its
+//! 8 districts and 56 wards and communes with their statistics-office codes, read by the same
+//! parser as `cdtg units import`. Rows list parents before children, so ids follow the file's
+//! order: the city is 1, and every unit's materialised path is its parent's plus its id.
 
 use cdtg_core::unit::UnitKind;
 use chrono::{DateTime, NaiveDate, Utc};
@@ -14,7 +13,7 @@ use super::rng::SplitMix64;
 use crate::entity::admin_unit;
 
 /// The reference tree, embedded so a release binary seeds without any file around it.
-const CSV: &str = include_str!("../../data/danang-units-2024.csv");
+const CSV: &str = include_str!("../../../reference/units/danang-2024.csv");
 
 /// Community groups city-wide at scale 1 ("about 2,500 groups" in the seed article).
 pub(crate) const COMMUNITY_GROUPS: u32 = 2_500;
@@ -35,9 +34,10 @@ const COASTAL_DISTRICTS: &[&str] = &["Sơn Trà", "Ngũ Hành Sơn", "Liên Chi�
 /// Bounds of the random number of groups of an ordinary ward at scale 1.
 const GROUPS_PER_WARD: (i64, i64) = (30, 60);
 
-/// Every unit is valid from this (fixed, arbitrary) date; none has ended in the demo.
+/// The day the reference file's units are valid from (its snapshot convention); none has
+/// ended in the demo until the reform is applied.
 pub(crate) fn valid_from() -> NaiveDate {
-    NaiveDate::from_ymd_opt(2008, 1, 1).expect("valid date")
+    NaiveDate::from_ymd_opt(2020, 1, 1).expect("valid date")
 }
 
 /// A ward or commune of the tree.
@@ -80,46 +80,38 @@ pub(crate) fn tree(created_at: DateTime<Utc>) -> Result<Tree, String> {
     parse(CSV, created_at)
 }
 
-/// Parses `name,kind,parent,gso_code` rows (no quoting: names contain no commas).
+/// Parses the reference unit file (`code,name,kind,parent_code,valid_from`).
 fn parse(csv: &str, created_at: DateTime<Utc>) -> Result<Tree, String> {
+    let rows = crate::service::unit_files::parse_units(csv.as_bytes(), &Default::default())
+        .map_err(|problems| {
+            problems
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("; ")
+        })?;
     let mut units: Vec<admin_unit::Model> = Vec::new();
     let mut wards = Vec::new();
-    for (line_no, line) in csv.lines().enumerate().skip(1) {
-        if line.trim().is_empty() {
-            continue;
-        }
-        let fields: Vec<&str> = line.split(',').map(str::trim).collect();
-        let [name, kind, parent, code] = fields[..] else {
-            return Err(format!("units CSV line {}: expected 4 fields", line_no + 1));
-        };
-        // The reference lists the official levels; residential groups and villages are the
-        // demo's own.
-        let kind = UnitKind::parse(kind)
-            .filter(|k| {
-                matches!(
-                    k,
-                    UnitKind::Province
-                        | UnitKind::District
-                        | UnitKind::Ward
-                        | UnitKind::Commune
-                        | UnitKind::SpecialZone
-                )
-            })
-            .ok_or_else(|| format!("units CSV line {}: unknown kind {kind}", line_no + 1))?;
+    for row in &rows {
+        let (name, code) = (row.name.as_str(), row.code.as_str());
+        let kind = row.kind;
         let id = units.len() as i64 + 1;
-        let parent_unit = if parent.is_empty() {
-            None
-        } else {
-            let found = units.iter().rev().find(|u| u.name == parent);
-            Some(found.ok_or_else(|| {
-                format!(
-                    "units CSV line {}: parent {parent} not listed before",
-                    line_no + 1
-                )
-            })?)
+        let parent_unit = match &row.parent_code {
+            None => None,
+            Some(parent) => Some(
+                units
+                    .iter()
+                    .find(|u| u.code.as_deref() == Some(parent.as_str()))
+                    .ok_or_else(|| {
+                        format!(
+                            "units CSV line {}: parent {parent} not listed before",
+                            row.line
+                        )
+                    })?,
+            ),
         };
         if parent_unit.is_none() && !units.is_empty() {
-            return Err(format!("units CSV line {}: a second root", line_no + 1));
+            return Err(format!("units CSV line {}: a second root", row.line));
         }
         let (parent_id, path, depth) = match parent_unit {
             Some(p) => (Some(p.id), format!("{}{id}/", p.path), p.depth + 1),
@@ -145,7 +137,7 @@ fn parse(csv: &str, created_at: DateTime<Utc>) -> Result<Tree, String> {
             parent_id,
             path,
             depth,
-            valid_from: valid_from(),
+            valid_from: row.valid_from,
             valid_to: None,
             merged_into_id: None,
             created_at,

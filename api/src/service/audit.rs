@@ -60,6 +60,27 @@ async fn insert<C: ConnectionTrait>(
     .map(|_| ())
 }
 
+/// Records a successful act inside `txn` (for acts that manage their own transaction).
+pub async fn record_in(
+    txn: &DatabaseTransaction,
+    p: &Principal,
+    action: &str,
+    touched: &Touched,
+) -> ApiResult<()> {
+    Ok(insert(txn, p, action, touched, "SUCCEEDED", None).await?)
+}
+
+/// Records a successful act with a detail line (what a reform or an import changed).
+pub async fn record_detail_in(
+    txn: &DatabaseTransaction,
+    p: &Principal,
+    action: &str,
+    touched: &Touched,
+    detail: String,
+) -> ApiResult<()> {
+    Ok(insert(txn, p, action, touched, "SUCCEEDED", Some(detail)).await?)
+}
+
 /// Finishes a mutation that ran in `txn`: on success records it and commits; on failure rolls
 /// back, and records a denial when the failure was one (`FORBIDDEN`, or `NOT_FOUND` on a write).
 pub async fn conclude<T>(

@@ -242,6 +242,12 @@ async fn unit_for_write(
     if !scope::unit_in_scope(p, &unit.path) {
         return Err(ApiError::forbidden("the unit is outside your scope"));
     }
+    if let Some(closed) = unit.valid_to {
+        return Err(ApiError::bad_input(
+            "unitId",
+            format!("{} was closed on {closed}", unit.name),
+        ));
+    }
     Ok(unit)
 }
 

@@ -11,6 +11,8 @@ pub mod scope;
 pub mod stats;
 pub mod surveys;
 pub mod tasks;
+pub mod unit_admin;
+pub mod unit_files;
 pub mod units;
 pub mod users;
 

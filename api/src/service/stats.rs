@@ -303,6 +303,10 @@ pub enum Anchor {
     Unit { id: i64, path: String },
     /// Exactly one unit's own rows (not its children's): the "unit itself" breakdown row.
     UnitOnly { id: i64, path: String },
+    /// The rows of a unit's subtree that lie in none of the statement's `Unit` anchors: the
+    /// "unit itself" row of a breakdown read as of a day, which also holds what lies in units
+    /// that did not exist yet on that day. Read from the facts only.
+    UnitRest { id: i64, path: String },
     /// One group: its own tasks, activities, products and current members.
     Group { id: i64, unit_path: String },
 }
@@ -324,7 +328,10 @@ impl Anchor {
 
     fn id(&self) -> i64 {
         match self {
-            Anchor::Unit { id, .. } | Anchor::UnitOnly { id, .. } | Anchor::Group { id, .. } => *id,
+            Anchor::Unit { id, .. }
+            | Anchor::UnitOnly { id, .. }
+            | Anchor::UnitRest { id, .. }
+            | Anchor::Group { id, .. } => *id,
         }
     }
 
@@ -335,7 +342,7 @@ impl Anchor {
     /// The `[lo, hi)` path range of the rows that belong to the anchor.
     fn range(&self) -> (String, String) {
         match self {
-            Anchor::Unit { path, .. } => scope::subtree_range(path),
+            Anchor::Unit { path, .. } | Anchor::UnitRest { path, .. } => scope::subtree_range(path),
             // Paths hold only digits and slashes, and '/' sorts below every digit: nothing but
             // `path` itself lies in [path, path + "/").
             Anchor::UnitOnly { path, .. } => (path.clone(), format!("{path}/")),
@@ -596,7 +603,9 @@ pub fn authorize_group(p: &Principal, g: &group::Model) -> ApiResult<()> {
 /// The pure check behind both, re-applied to every anchor a statement computes.
 fn anchor_allowed(p: &Principal, a: &Anchor) -> bool {
     match a {
-        Anchor::Unit { path, .. } | Anchor::UnitOnly { path, .. } => {
+        Anchor::Unit { path, .. }
+        | Anchor::UnitOnly { path, .. }
+        | Anchor::UnitRest { path, .. } => {
             policy::allows(p.role, Action::ReadAggregates) && scope::unit_in_scope(p, path)
         }
         Anchor::Group { id, unit_path } => {
@@ -739,6 +748,7 @@ fn family_statement(
     backend: DatabaseBackend,
     family: Family,
     period: Option<Period>,
+    as_of: Option<NaiveDate>,
     anchors: &[Anchor],
     dims: &[Dim],
 ) -> ApiResult<(Statement, usize)> {
@@ -749,7 +759,10 @@ fn family_statement(
             "household surveys belong to units, not groups",
         ));
     }
-    if !groups_mode && family != Family::Surveys {
+    // Read as of a day, rows are placed where they were on that day (`unit_moves`), which the
+    // rollups (kept by where rows are now) cannot answer.
+    let as_of = as_of.filter(|_| !groups_mode);
+    if !groups_mode && family != Family::Surveys && as_of.is_none() {
         return rollup_statement(backend, family, period, anchors, dims);
     }
     let mut q = Sql::new(backend);
@@ -767,20 +780,51 @@ fn family_statement(
         } else {
             let (lo, hi) = a.range();
             let (lo, hi) = (q.param(lo), q.param(hi));
-            rows.push(format!("({id}, {lo}, {hi})"));
+            let rest = q.param(i32::from(matches!(a, Anchor::UnitRest { .. })));
+            rows.push(format!("({id}, {lo}, {hi}, {rest})"));
         }
     }
     let columns = if groups_mode {
         "anchor_id"
     } else {
-        "anchor_id, lo, hi"
+        "anchor_id, lo, hi, rest"
     };
     q.push(&format!(
         "WITH k({columns}) AS (VALUES {}) ",
         rows.join(", ")
     ));
-    let in_range = |col: &str| format!("{col} >= k.lo AND {col} < k.hi");
+    // A "rest" anchor takes the rows of its range that no other anchor of the batch holds.
+    let in_range = |col: &str| {
+        format!(
+            "{col} >= k.lo AND {col} < k.hi AND (k.rest = 0 OR NOT EXISTS (SELECT 1 FROM k k2 \
+             WHERE k2.rest = 0 AND {col} >= k2.lo AND {col} < k2.hi))"
+        )
+    };
     let mut wheres: Vec<String> = Vec::new();
+    // Groups and members as they stood on the day asked for: a row moved later counts at the
+    // path it left (the earliest move after that day), every other row where it is.
+    let (groups, members) = match as_of {
+        None => ("groups g".to_owned(), "members m".to_owned()),
+        Some(day) => {
+            let mut placed = |object: &str, alias: &str| {
+                let day = q.param(day);
+                format!(
+                    "COALESCE((SELECT mv.from_path FROM unit_moves mv WHERE mv.object_type = \
+                     '{object}' AND mv.object_id = {alias}.id AND mv.effective_on > {day} \
+                     ORDER BY mv.effective_on, mv.id LIMIT 1), {alias}.unit_path)"
+                )
+            };
+            let g = placed("GROUP", "g0");
+            let m = placed("MEMBER", "m0");
+            (
+                format!("(SELECT g0.id, g0.kind, g0.status, {g} AS unit_path FROM groups g0) g"),
+                format!(
+                    "(SELECT m0.id, m0.affiliation, m0.trained_on, {m} AS unit_path \
+                     FROM members m0) m"
+                ),
+            )
+        }
+    };
 
     // FROM, per family and anchor kind; `path_join` attaches rows to anchors.
     let (from, subkeys, metrics): (String, Vec<&str>, Vec<String>) = match family {
@@ -788,7 +832,7 @@ fn family_statement(
             if groups_mode {
                 "groups g JOIN k ON g.id = k.anchor_id".to_owned()
             } else {
-                format!("groups g JOIN k ON {}", in_range("g.unit_path"))
+                format!("{groups} JOIN k ON {}", in_range("g.unit_path"))
             },
             vec![],
             vec![
@@ -806,7 +850,7 @@ fn family_statement(
                      JOIN k ON ms.group_id = k.anchor_id"
                     .to_owned()
             } else {
-                format!("members m JOIN k ON {}", in_range("m.unit_path"))
+                format!("{members} JOIN k ON {}", in_range("m.unit_path"))
             },
             vec!["m.affiliation"],
             vec![
@@ -826,7 +870,7 @@ fn family_statement(
                     "tasks t JOIN k ON t.group_id = k.anchor_id".to_owned()
                 } else {
                     format!(
-                        "tasks t JOIN groups g ON g.id = t.group_id JOIN k ON {}",
+                        "tasks t JOIN {groups} ON g.id = t.group_id JOIN k ON {}",
                         in_range("g.unit_path")
                     )
                 },
@@ -845,7 +889,7 @@ fn family_statement(
                     format!("activities a{tasks} JOIN k ON a.group_id = k.anchor_id")
                 } else {
                     format!(
-                        "activities a{tasks} JOIN groups g ON g.id = a.group_id JOIN k ON {}",
+                        "activities a{tasks} JOIN {groups} ON g.id = a.group_id JOIN k ON {}",
                         in_range("g.unit_path")
                     )
                 },
@@ -862,7 +906,7 @@ fn family_statement(
                 "products p JOIN k ON p.group_id = k.anchor_id".to_owned()
             } else {
                 format!(
-                    "products p JOIN groups g ON g.id = p.group_id JOIN k ON {}",
+                    "products p JOIN {groups} ON g.id = p.group_id JOIN k ON {}",
                     in_range("g.unit_path")
                 )
             },
@@ -877,7 +921,7 @@ fn family_statement(
             } else {
                 format!(
                     "listings l JOIN products p ON p.id = l.product_id \
-                     JOIN groups g ON g.id = p.group_id JOIN k ON {}",
+                     JOIN {groups} ON g.id = p.group_id JOIN k ON {}",
                     in_range("g.unit_path")
                 )
             },
@@ -977,7 +1021,11 @@ fn rollup_statement(
         let own = match a {
             Anchor::Unit { .. } => 0_i32,
             Anchor::UnitOnly { .. } => 1,
-            Anchor::Group { .. } => unreachable!("groups are read from the facts"),
+            Anchor::UnitRest { .. } | Anchor::Group { .. } => {
+                return Err(ApiError::Internal(
+                    "rollups asked for an anchor read from the facts".into(),
+                ));
+            }
         };
         let (id, own) = (q.param(a.id()), q.param(own));
         rows.push(format!("({id}, {own})"));
@@ -1130,6 +1178,7 @@ pub async fn compute(
     p: &Principal,
     family: Family,
     period: Option<Period>,
+    as_of: Option<NaiveDate>,
     anchors: &[Anchor],
     dims: &[Dim],
 ) -> ApiResult<Vec<FamilyRow>> {
@@ -1148,7 +1197,14 @@ pub async fn compute(
         ));
     }
     let backend = db.get_database_backend();
-    let (stmt, ndims) = family_statement(backend, family, family.effective(period), anchors, dims)?;
+    let (stmt, ndims) = family_statement(
+        backend,
+        family,
+        family.effective(period),
+        as_of,
+        anchors,
+        dims,
+    )?;
     let rows = db.query_all_raw(stmt).await?;
     let mut out: HashMap<(i64, Vec<Option<String>>), StatsData> = HashMap::new();
     for row in rows {
@@ -1241,6 +1297,12 @@ pub fn check_dims(dims: &[Dim], families: &[Family]) -> ApiResult<()> {
 /// family. Rows are the key combinations that have data; broken down by `CHILD_UNIT` alone,
 /// every child has a row. Rows attached directly to the unit (not to any child) form a row of
 /// the unit itself, so the rows always add up to the unit's total.
+///
+/// Read as of a day (`as_of`), the children are the units that existed on that day and every
+/// group and member counts where it was then; the unit's own row also holds what lies in units
+/// formed later. A closed unit is read as of its last day unless a day is given. Without a day,
+/// the children are the current ones, and closed children appear only while they still hold
+/// something (a unit closed without a successor keeps its past groups).
 pub async fn breakdown(
     db: &DatabaseConnection,
     p: &Principal,
@@ -1248,9 +1310,11 @@ pub async fn breakdown(
     dims: &[Dim],
     families: &[Family],
     period: Option<Period>,
+    as_of: Option<NaiveDate>,
 ) -> ApiResult<Vec<BreakdownRow>> {
     authorize_unit(db, p, unit).await?;
     check_dims(dims, families)?;
+    let as_of = as_of.or(unit.valid_to);
     let by_child = dims.contains(&Dim::ChildUnit);
     let sql_dims: Vec<Dim> = dims
         .iter()
@@ -1258,15 +1322,33 @@ pub async fn breakdown(
         .filter(|d| *d != Dim::ChildUnit)
         .collect();
     let mut units_by_id: HashMap<i64, admin_unit::Model> = HashMap::new();
+    let mut closed_children: Vec<i64> = Vec::new();
     let anchors: Vec<Anchor> = if by_child {
-        let children = units::children_of(db, p, &[unit.id])
+        let mut children = units::children_of(db, p, &[unit.id])
             .await?
             .remove(&unit.id)
             .unwrap_or_default();
+        if let Some(day) = as_of {
+            children.retain(|c| super::unit_admin::valid_on(c, day));
+        } else {
+            let today = today_in_vietnam();
+            closed_children = children
+                .iter()
+                .filter(|c| !super::unit_admin::valid_on(c, today))
+                .map(|c| c.id)
+                .collect();
+        }
         let mut anchors: Vec<Anchor> = children.iter().map(Anchor::unit).collect();
-        anchors.push(Anchor::UnitOnly {
-            id: unit.id,
-            path: unit.path.clone(),
+        anchors.push(if as_of.is_some() {
+            Anchor::UnitRest {
+                id: unit.id,
+                path: unit.path.clone(),
+            }
+        } else {
+            Anchor::UnitOnly {
+                id: unit.id,
+                path: unit.path.clone(),
+            }
         });
         for c in children {
             units_by_id.insert(c.id, c);
@@ -1279,13 +1361,13 @@ pub async fn breakdown(
 
     let mut merged: BTreeMap<(i64, Vec<Option<String>>), StatsData> = BTreeMap::new();
     for &f in families {
-        for (anchor, key, data) in compute(db, p, f, period, &anchors, &sql_dims).await? {
+        for (anchor, key, data) in compute(db, p, f, period, as_of, &anchors, &sql_dims).await? {
             merged.entry((anchor, key)).or_default().merge(&data);
         }
     }
     if by_child && sql_dims.is_empty() {
         for id in units_by_id.keys() {
-            if *id != unit.id {
+            if *id != unit.id && !closed_children.contains(id) {
                 merged.entry((*id, vec![])).or_default();
             }
         }
@@ -1293,8 +1375,9 @@ pub async fn breakdown(
     let rows = merged
         .into_iter()
         .filter(|((anchor, _), data)| {
-            // The unit's own row only when something is attached to it directly.
-            !(by_child && *anchor == unit.id && *data == StatsData::default())
+            // The unit's own row, and closed children's, only when something is in them.
+            let optional = *anchor == unit.id || closed_children.contains(anchor);
+            !(by_child && optional && *data == StatsData::default())
         })
         .map(|((anchor, key), data)| BreakdownRow {
             unit: by_child

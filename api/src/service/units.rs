@@ -26,6 +26,8 @@ pub struct UnitFilter {
     pub within_id: Option<i64>,
     /// Exclude units whose validity ended (merged or abolished).
     pub current_only: bool,
+    /// Only units that existed on this day.
+    pub as_of: Option<chrono::NaiveDate>,
 }
 
 pub async fn get(
@@ -52,13 +54,16 @@ pub async fn get_by_ids(
     Ok(rows.into_iter().map(|u| (u.id, u)).collect())
 }
 
-/// Finds a unit by GSO code, or failing that by exact (folded) name — for the command line.
+/// Finds a current unit by GSO code, or failing that by exact (folded) name — for the command
+/// line. Codes and names of closed units may belong to a current unit too, so only current
+/// units are looked at.
 pub async fn find_by_code_or_name(
     db: &DatabaseConnection,
     key: &str,
 ) -> ApiResult<Option<admin_unit::Model>> {
     if let Some(unit) = admin_unit::Entity::find()
         .filter(admin_unit::Column::Code.eq(key))
+        .filter(admin_unit::Column::ValidTo.is_null())
         .one(db)
         .await?
     {
@@ -66,6 +71,7 @@ pub async fn find_by_code_or_name(
     }
     let mut found = admin_unit::Entity::find()
         .filter(admin_unit::Column::NameFolded.eq(cdtg_core::text::fold(key)))
+        .filter(admin_unit::Column::ValidTo.is_null())
         .order_by_asc(admin_unit::Column::Depth)
         .all(db)
         .await?;
@@ -106,6 +112,13 @@ async fn select(
     }
     if f.current_only {
         q = q.filter(admin_unit::Column::ValidTo.is_null());
+    }
+    if let Some(day) = f.as_of {
+        q = q.filter(admin_unit::Column::ValidFrom.lte(day)).filter(
+            sea_orm::Condition::any()
+                .add(admin_unit::Column::ValidTo.is_null())
+                .add(admin_unit::Column::ValidTo.gte(day)),
+        );
     }
     if let Some(within) = f.within_id {
         let root = get(db, p, within)

@@ -174,6 +174,12 @@ async fn create_in(
         if !scope::unit_in_scope(p, &u.path) {
             return Err(ApiError::forbidden("the unit is outside your scope"));
         }
+        if let Some(to) = u.valid_to {
+            return Err(ApiError::bad_input(
+                "scopeUnitId",
+                format!("{} was closed on {to}", u.name),
+            ));
+        }
         // A member outside the caller's scope is reported exactly like a missing one.
         if let Some(mid) = input.member_id
             && member::Entity::find_by_id(mid)
@@ -209,6 +215,110 @@ async fn create_in(
         Err(e) => return Err(e.into()),
     };
     Ok((model.clone(), Touched::new("User", model.id, unit_path)))
+}
+
+/// `cdtg init`: the unit file imported and the first administrator created, scoped to the
+/// root with code `root_code`, in one transaction.
+pub async fn init_city(
+    db: &DatabaseConnection,
+    units_file: &[u8],
+    root_code: &str,
+    mut admin: NewUser,
+) -> Result<(super::unit_files::ImportReport, user::Model), super::unit_files::FileError> {
+    let p = Principal::system();
+    let password_hash = password::hash_off_executor(admin.password.clone()).await?;
+    let txn = write_txn(db).await?;
+    let result = async {
+        let report = super::unit_files::import_in(&txn, units_file).await?;
+        let root = admin_unit::Entity::find()
+            .filter(admin_unit::Column::Code.eq(root_code))
+            .filter(admin_unit::Column::ValidTo.is_null())
+            .one(&txn)
+            .await?
+            .ok_or_else(|| ApiError::Internal("the imported root is missing".into()))?;
+        admin.scope_unit_id = Some(root.id);
+        let username = admin.username.clone();
+        let (user, touched) = create_in(&txn, &p, admin, username, password_hash).await?;
+        audit::record_in(&txn, &p, "init", &touched).await?;
+        Ok::<_, super::unit_files::FileError>((report, user))
+    }
+    .await;
+    match result {
+        Ok(done) => {
+            txn.commit().await?;
+            Ok(done)
+        }
+        Err(e) => {
+            txn.rollback().await?;
+            Err(e)
+        }
+    }
+}
+
+/// Gives an account a new scope: the way out for an account held because its unit was merged
+/// away, and for staff who change posts. The role stays; the caller must be allowed to grant it
+/// and both the account and the new scope must lie within the caller's scope.
+pub async fn reassign(
+    db: &DatabaseConnection,
+    p: &Principal,
+    id: i64,
+    scope_unit_id: Option<i64>,
+    scope_group_id: Option<i64>,
+) -> ApiResult<user::Model> {
+    audit::authorize(db, p, Action::ManageUsers, "reassignUser").await?;
+    let txn = write_txn(db).await?;
+    let outcome = async {
+        let target = user::Entity::find_by_id(id)
+            .one(&txn)
+            .await?
+            .ok_or(ApiError::NotFound("user"))?;
+        let path = user_path(&txn, &target).await?.unwrap_or_default();
+        if !p.is_system() && !scope::unit_in_scope(p, &path) {
+            return Err(ApiError::NotFound("user"));
+        }
+        let role = target.role;
+        if !p.is_system() && !policy::can_grant(p.role, role) {
+            return Err(ApiError::forbidden(
+                "you may only manage accounts below your own role",
+            ));
+        }
+        let (unit_id, group_id, new_path) = if role.is_group_scoped() {
+            let gid = scope_group_id.ok_or_else(|| {
+                ApiError::bad_input("scopeGroupId", "is required for group roles")
+            })?;
+            let g = group::Entity::find_by_id(gid)
+                .one(&txn)
+                .await?
+                .filter(|g| scope::unit_in_scope(p, &g.unit_path))
+                .ok_or_else(|| ApiError::bad_input("scopeGroupId", "no such group"))?;
+            (None, Some(g.id), g.unit_path)
+        } else {
+            let uid = scope_unit_id
+                .ok_or_else(|| ApiError::bad_input("scopeUnitId", "is required for unit roles"))?;
+            let u = admin_unit::Entity::find_by_id(uid)
+                .one(&txn)
+                .await?
+                .filter(|u| scope::unit_in_scope(p, &u.path))
+                .ok_or_else(|| ApiError::bad_input("scopeUnitId", "no such unit"))?;
+            if let Some(to) = u.valid_to {
+                return Err(ApiError::bad_input(
+                    "scopeUnitId",
+                    format!("{} was closed on {to}", u.name),
+                ));
+            }
+            (Some(u.id), None, u.path)
+        };
+        let mut am: user::ActiveModel = target.into();
+        am.scope_unit_id = Set(unit_id);
+        am.scope_group_id = Set(group_id);
+        am.updated_at = Set(Utc::now());
+        let model = am.update(&txn).await?;
+        // Sessions of the old scope end: the next sign-in carries the new one.
+        refresh::revoke_all_for_user(&txn, model.id).await?;
+        Ok((model.clone(), Touched::new("User", model.id, new_path)))
+    }
+    .await;
+    audit::conclude(db, txn, p, "reassignUser", outcome).await
 }
 
 pub async fn set_disabled(

@@ -15,7 +15,7 @@ use crate::graphql::loaders::{
 };
 use crate::ids::{NodeType, encode};
 use crate::service::page::{Page, Window};
-use crate::service::{groups, members, units};
+use crate::service::{groups, members, unit_admin, units};
 
 #[derive(Clone)]
 pub struct AdminUnit(pub admin_unit::Model);
@@ -63,10 +63,16 @@ impl AdminUnit {
     async fn valid_from(&self) -> Date {
         Date(self.0.valid_from)
     }
-    /// Set when the unit was abolished or merged (e.g. districts on 1 July 2025).
+    /// The unit's last day, set when it was abolished or merged (e.g. districts on 30 June
+    /// 2025, the day before the reform took effect).
     async fn valid_to(&self) -> Option<Date> {
         self.0.valid_to.map(Date)
     }
+    /// Whether the unit exists today (Asia/Ho_Chi_Minh).
+    async fn current(&self) -> bool {
+        unit_admin::valid_on(&self.0, crate::service::today_in_vietnam())
+    }
+    /// The unit that took this one over, for a merged unit.
     async fn merged_into(&self, ctx: &Context<'_>) -> Result<Option<AdminUnit>> {
         match self.0.merged_into_id {
             None => Ok(None),
@@ -97,23 +103,33 @@ impl AdminUnit {
         rows.sort_by_key(|u| u.depth);
         Ok(rows.into_iter().map(AdminUnit).collect())
     }
-    /// Direct children, by name.
+    /// Direct children that exist on a day, by name: today's by default, so after a reform the
+    /// closed units drop out of the list (they stay readable with `asOf`, `node` and
+    /// `adminUnit`). A closed unit's children default to those of its last day.
     #[graphql(
         complexity = "(first.or(last).unwrap_or(20).clamp(0, 100) as usize) * child_complexity"
     )]
     async fn children(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "The day whose tree to read (ISO date, Asia/Ho_Chi_Minh).")] as_of: Option<
+            Date,
+        >,
         first: Option<i64>,
         after: Option<String>,
         last: Option<i64>,
         before: Option<String>,
     ) -> Result<AdminUnitConnection> {
         let window = page_args(first, after, last, before).window()?;
-        let all = loader(ctx)?
+        let day = as_of
+            .map(|d| d.0)
+            .or(self.0.valid_to)
+            .unwrap_or_else(crate::service::today_in_vietnam);
+        let mut all = loader(ctx)?
             .load_one(UnitChildren(self.0.id))
             .await?
             .unwrap_or_default();
+        all.retain(|u| unit_admin::valid_on(u, day));
         let page = slice(all, window).map(AdminUnit);
         let total = Total::Known(page.total.unwrap_or_default());
         Ok(AdminUnitConnection { page, total })
@@ -214,12 +230,16 @@ impl AdminUnit {
     /// Aggregates over this unit's whole subtree; only the fields asked for are computed.
     /// `CITY_ADMIN`, `DISTRICT_OFFICER`, `WARD_LEADER` and `VIEWER` for units inside their
     /// scope; `FORBIDDEN` above or beside it. Periods are calendar periods in Asia/Ho_Chi_Minh.
+    ///
+    /// With `asOf`, groups and members count where they were on that day (before a merge
+    /// moved them); a closed unit is read as of its last day unless a day is given.
     async fn stats(
         &self,
         ctx: &Context<'_>,
         period: Option<crate::graphql::stats::PeriodInput>,
+        as_of: Option<Date>,
     ) -> Result<crate::graphql::stats::UnitStats> {
-        crate::graphql::stats::unit_stats(ctx, &self.0, period).await
+        crate::graphql::stats::unit_stats(ctx, &self.0, period, as_of.map(|d| d.0)).await
     }
     /// Household surveys recorded for this unit, newest period first.
     #[graphql(complexity = "5 * child_complexity")]
