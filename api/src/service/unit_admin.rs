@@ -336,11 +336,11 @@ pub async fn update_in<C: ConnectionTrait>(
             changed = true;
         }
     }
-    if let Some(kind) = changes.kind {
-        if kind != unit.kind {
-            active.kind = Set(kind);
-            changed = true;
-        }
+    if let Some(kind) = changes.kind
+        && kind != unit.kind
+    {
+        active.kind = Set(kind);
+        changed = true;
     }
     if !changed {
         return Ok(unit);
