@@ -472,3 +472,109 @@ async fn the_demo_goes_through_the_2025_reform(backend: Backend) {
     );
 }
 on_both_databases!(the_demo_goes_through_the_2025_reform);
+
+async fn the_demo_seeds_with_the_reform_applied(backend: Backend) {
+    let Some(db) = TestDb::create(backend).await else {
+        return;
+    };
+    let (ok, out) = cdtg(db.url(), &["seed", "demo", "--reform"], &[]);
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("applied the 1 July 2025 reform: 64 units closed, 94 created, 1 kept"),
+        "{out}"
+    );
+    let app = TestApp::spawn_on(db, test_args()).await;
+    let admin = app.login("admin", cdtg_api::seed::DEMO_PASSWORD).await;
+    let data = app
+        .ok(
+            &admin,
+            r#"{ districts: adminUnits(filter: { asOf: "2024-12-31", kind: DISTRICT }) { totalCount }
+                 today: adminUnits(filter: { rootsOnly: true }) { nodes { children { totalCount } stats { groups } } } }"#,
+            json!({}),
+        )
+        .await;
+    assert_eq!(data["districts"]["totalCount"], 8);
+    assert_eq!(
+        data["today"]["nodes"][0],
+        json!({ "children": { "totalCount": 94 }, "stats": { "groups": 2500 } })
+    );
+}
+on_both_databases!(the_demo_seeds_with_the_reform_applied);
+
+async fn bad_reform_mappings_are_refused_and_change_nothing(backend: Backend) {
+    let Some(db) = TestDb::create(backend).await else {
+        return;
+    };
+    let url = db.url().to_owned();
+    let old_units = repo_file("reference/units/danang-2024.csv");
+    let new_units = repo_file("reference/units/danang-2025.csv");
+    let (ok, out) = cdtg(
+        &url,
+        &[
+            "init",
+            "--units",
+            old_units.to_str().unwrap(),
+            "--admin-username",
+            "admin",
+        ],
+        &[("CDTG_ADMIN_PASSWORD", "a long admin password")],
+    );
+    assert!(ok, "{out}");
+    let mapping =
+        std::fs::read_to_string(repo_file("reference/units/danang-2025-reform.csv")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    // Phước Mỹ's row removed: the ward would be left under a closed district.
+    let lossy: String = mapping
+        .lines()
+        .filter(|l| !l.starts_with("20275,"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    // An old code that names no unit, on the data's third line (line 5 of the file).
+    let unknown = mapping.replacen("20194,20194", "99999,20194", 1);
+    let cases = [
+        (
+            "lossy.csv",
+            lossy,
+            "Phước Mỹ (20275) lies under a unit that closes but has no row",
+        ),
+        (
+            "unknown.csv",
+            unknown,
+            "line 5, column old_code: no current unit with code 99999",
+        ),
+    ];
+    for (name, text, expected) in cases {
+        let path = file(&dir, name, text.as_bytes());
+        for check in [true, false] {
+            let mut args = vec![
+                "units",
+                "apply-reform",
+                &path,
+                "--units",
+                new_units.to_str().unwrap(),
+                "--effective",
+                "2025-07-01",
+            ];
+            if check {
+                args.push("--check");
+            }
+            let (ok, out) = cdtg(&url, &args, &[]);
+            assert!(!ok, "{name} accepted: {out}");
+            assert!(
+                out.contains(expected),
+                "{name}: expected {expected:?} in {out}"
+            );
+        }
+    }
+    // Nothing changed: the old tree is whole and current.
+    let (ok, out) = cdtg(
+        &url,
+        &["units", "import", "--check", old_units.to_str().unwrap()],
+        &[],
+    );
+    assert!(
+        ok && out.contains("0 units created, 0 updated, 0 moved, 65 unchanged"),
+        "{out}"
+    );
+}
+on_both_databases!(bad_reform_mappings_are_refused_and_change_nothing);
