@@ -193,22 +193,13 @@ async fn units_command(database_url: &str, action: UnitsAction) -> Result<(), St
                 check,
             )
             .await
-            .map_err(|e| match e {
-                // Problems of the new unit file carry its lines; name whichever file they
-                // came from by the column they name.
-                unit_files::FileError::Problems(ps)
-                    if ps.iter().any(|p| {
-                        p.column
-                            .as_deref()
-                            .is_some_and(|c| !["old_code", "new_code", "effective_on"].contains(&c))
-                    }) && units.is_some() =>
-                {
-                    located(
-                        units.as_deref().unwrap_or(&mapping),
-                        unit_files::FileError::Problems(ps),
-                    )
-                }
-                other => located(&mapping, other),
+            .map_err(|e| {
+                // A problem names a column of the file it was found in: unit-file columns
+                // belong to `--units`, everything else to the mapping.
+                located_by(e, |p| match (&units, p.column.as_deref()) {
+                    (Some(units), Some(c)) if !unit_files::MAPPING_COLUMNS.contains(&c) => units,
+                    _ => &mapping,
+                })
             })?;
             if check {
                 println!("checked, nothing written:\n{report}");
@@ -222,10 +213,18 @@ async fn units_command(database_url: &str, action: UnitsAction) -> Result<(), St
 
 /// A file error as the command prints it: each problem prefixed with the file's name.
 fn located(file: &std::path::Path, e: unit_files::FileError) -> String {
+    located_by(e, |_| file)
+}
+
+/// Like [`located`], with the file chosen per problem.
+fn located_by<'a>(
+    e: unit_files::FileError,
+    file_of: impl Fn(&unit_files::Problem) -> &'a std::path::Path,
+) -> String {
     match e {
         unit_files::FileError::Problems(ps) => ps
             .iter()
-            .map(|p| format!("{}: {p}", file.display()))
+            .map(|p| format!("{}: {p}", file_of(p).display()))
             .collect::<Vec<_>>()
             .join("\n"),
         unit_files::FileError::Database(e) => e.public_message(),

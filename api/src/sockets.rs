@@ -2,9 +2,10 @@
 //!
 //! Every operation on a socket is authenticated afresh by the pipeline, but a subscription that
 //! is already running has nobody asking. So the registry watches the accounts behind open
-//! sockets: twice a second, one statement reads every such account, and a socket whose account
-//! was disabled, deleted, or given another role or scope is told to close (the client reconnects
-//! and signs in again). That catches every path that changes an account — the API, the command
+//! sockets: twice a second, one statement reads every such account (and one more which of their
+//! scope units have closed), and a socket whose account was disabled, deleted, given another
+//! role or scope, or held because its unit was merged away is told to close (the client
+//! reconnects and signs in again). That catches every path that changes an account — the API, the command
 //! line, another instance, a hand-written SQL fix — at a cost of one small query per instance
 //! per tick, only while sockets are open.
 //!
@@ -19,7 +20,7 @@ use cdtg_core::policy::Role;
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QuerySelect};
 use tokio::sync::watch;
 
-use crate::entity::user;
+use crate::entity::{admin_unit, user};
 use crate::principal::{Principal, Scope};
 
 /// How often the accounts behind open sockets are re-read.
@@ -32,6 +33,8 @@ pub enum Revoked {
     Disabled,
     /// Its role or scope changed: the socket's operations would run with stale rights.
     Changed,
+    /// Its scope unit closed (merged away): held until an administrator reassigns it.
+    Held,
 }
 
 /// What the account looked like when the socket authenticated.
@@ -201,12 +204,33 @@ impl Sockets {
                 .await?;
             rows.extend(found.into_iter().map(|r| (r.id, r)));
         }
+        // Scope units that closed before today: their accounts are held.
+        let scope_units: HashSet<i64> = rows.values().filter_map(|r| r.scope_unit_id).collect();
+        let mut closed: HashSet<i64> = HashSet::new();
+        if !scope_units.is_empty() {
+            let today = crate::service::today_in_vietnam();
+            let units: Vec<i64> = scope_units.into_iter().collect();
+            for chunk in units.chunks(500) {
+                let found: Vec<i64> = admin_unit::Entity::find()
+                    .select_only()
+                    .column(admin_unit::Column::Id)
+                    .filter(admin_unit::Column::Id.is_in(chunk.iter().copied()))
+                    .filter(admin_unit::Column::ValidTo.lt(today))
+                    .into_tuple()
+                    .all(db)
+                    .await?;
+                closed.extend(found);
+            }
+        }
         let inner = self.lock();
         for entry in inner.sockets.values() {
             let verdict = match rows.get(&entry.user_id) {
                 None => Some(Revoked::Disabled),
                 Some(row) if row.disabled => Some(Revoked::Disabled),
                 Some(row) if !entry.fingerprint.matches(row) => Some(Revoked::Changed),
+                Some(row) if row.scope_unit_id.is_some_and(|u| closed.contains(&u)) => {
+                    Some(Revoked::Held)
+                }
                 Some(_) => None,
             };
             if let Some(v) = verdict

@@ -191,6 +191,9 @@ impl Connection {
                 why = revoked => {
                     let text = match why {
                         Some(Revoked::Changed) => "Forbidden: the account changed; sign in again",
+                        Some(Revoked::Held) => {
+                            "Forbidden: the account is held until an administrator reassigns it"
+                        }
                         _ => "Forbidden: the account is disabled",
                     };
                     break Some(close_reason(4403, text));
@@ -356,6 +359,12 @@ impl Connection {
                 ApiError::Unauthenticated(_) => {
                     close_reason(4403, "Forbidden: invalid or expired token")
                 }
+                // A held account (its unit was merged away): refused until reassigned, so a
+                // retry would not help.
+                ApiError::Forbidden(_) => close_reason(
+                    4403,
+                    "Forbidden: the account is held until an administrator reassigns it",
+                ),
                 // A database failure is not a bad token: the client should try again later
                 // rather than sign out.
                 other => CloseReason {

@@ -232,6 +232,8 @@ async fn a_merge_moves_the_present_keeps_the_past_and_holds_accounts(backend: Ba
     let m = &merged["mergeAdminUnits"];
     assert_eq!(m["unit"]["name"], "An Hải");
     assert_eq!(m["unitsMoved"], 1, "Phước Mỹ's residential group: {m}");
+    // Both wards' open tasks, the one in the residential group's group included.
+    assert_eq!(m["openTasksMoved"], 2, "{m}");
     assert_eq!(
         m["accountsHeld"],
         json!([users::WARD_A1, users::WARD_A2]),
@@ -370,3 +372,94 @@ async fn a_merge_moves_the_present_keeps_the_past_and_holds_accounts(backend: Ba
     assert_eq!(code, "BAD_USER_INPUT");
 }
 on_both_databases!(a_merge_moves_the_present_keeps_the_past_and_holds_accounts);
+
+async fn a_held_account_is_refused_on_every_transport(backend: Backend) {
+    use crate::ws::WsClient;
+    use std::time::Duration;
+
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let f = Fixture::load(&app).await;
+    let admin = app.login(users::ADMIN, PASSWORD).await;
+    let ward = app.login(users::WARD_A1, PASSWORD).await;
+    let mut socket = WsClient::connect(&app, &ward).await.expect("socket opens");
+    socket
+        .subscribe("events", "subscription { taskEvents { kind } }", json!({}))
+        .await;
+
+    // Phước Mỹ merges into An Hải Bắc: its ward leader's account is held.
+    let merged = app
+        .ok(
+            &admin,
+            MERGE,
+            json!({ "in": { "sourceIds": [gid(NodeType::AdminUnit, f.ward_a1)],
+                    "intoId": gid(NodeType::AdminUnit, f.ward_a2), "effectiveOn": "2025-07-01" } }),
+        )
+        .await;
+    assert_eq!(
+        merged["mergeAdminUnits"]["accountsHeld"],
+        json!([users::WARD_A1])
+    );
+
+    // The running subscription's socket closes with the reason…
+    while socket.next_message(Duration::from_secs(10)).await.is_some() {}
+    let (code, reason) = socket.closed.clone().expect("the server closed the socket");
+    assert_eq!(code, 4403);
+    assert!(reason.contains("held"), "{reason}");
+    // …a new socket is refused the same way, not told to try again later…
+    let refused = WsClient::connect(&app, &ward).await.err().expect("refused");
+    assert!(
+        refused.contains("4403") && refused.contains("held"),
+        "{refused}"
+    );
+    // …and over HTTP a graphql-response+json client gets 403 with FORBIDDEN.
+    let res = app
+        .client
+        .post(format!("{}/graphql", app.address))
+        .bearer_auth(&ward)
+        .header("accept", "application/graphql-response+json")
+        .json(&json!({ "query": "{ me { username } }" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 403);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"], "FORBIDDEN",
+        "{body}"
+    );
+
+    // Nobody is registered in the closed ward any more.
+    let (code, msg) = error(
+        &app,
+        &admin,
+        r#"mutation($u: ID!) { createMember(input: { familyName: "Lê", givenName: "Hoa", affiliation: RESIDENT, unitId: $u }) { member { id } } }"#,
+        json!({ "u": gid(NodeType::AdminUnit, f.ward_a1) }),
+    )
+    .await;
+    assert_eq!(code, "BAD_USER_INPUT");
+    assert!(msg.ends_with("unitId"), "{msg}");
+
+    // The merge's audit event says what moved.
+    let audit = app
+        .ok(
+            &admin,
+            r#"{ auditEvents(first: 20) { nodes { action outcome detail } } }"#,
+            json!({}),
+        )
+        .await;
+    let merge = audit["auditEvents"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["action"] == "mergeAdminUnits" && e["outcome"] == "SUCCEEDED")
+        .cloned()
+        .expect("the merge is audited");
+    let detail = merge["detail"].as_str().unwrap();
+    assert!(
+        detail.starts_with("1 units closed") && detail.ends_with("1 accounts held"),
+        "{detail}"
+    );
+}
+on_both_databases!(a_held_account_is_refused_on_every_transport);

@@ -22,7 +22,7 @@ pub struct SubscriptionRoot;
 #[Subscription(name = "Subscription")]
 impl SubscriptionRoot {
     /// Task events for one group (or every group in your scope). The socket closes (4403) when
-    /// the token expires or the account is disabled or changed.
+    /// the token expires, or the account is disabled, changed or held (its unit merged away).
     async fn task_events(
         &self,
         ctx: &Context<'_>,
@@ -51,9 +51,9 @@ impl SubscriptionRoot {
                 if !scope::group_in_scope(&p, msg.group_id, &msg.unit_path) {
                     continue;
                 }
-                // The account may have been disabled a moment ago, before the socket watcher
-                // closed the connection: never deliver past that.
-                if !still_enabled(&db, p.user_id).await {
+                // The account may have been disabled or held a moment ago, before the socket
+                // watcher closed the connection: never deliver past that.
+                if !still_allowed(&db, p.user_id).await {
                     break;
                 }
                 if let Ok(Some(t)) = tasks::get(&db, &p, msg.task_id).await {
@@ -64,8 +64,12 @@ impl SubscriptionRoot {
     }
 }
 
-async fn still_enabled(db: &sea_orm::DatabaseConnection, user_id: i64) -> bool {
-    matches!(crate::service::users::get(db, user_id).await, Ok(Some(u)) if !u.disabled)
+/// Whether the account may still sign in: not disabled, and not held (its unit still open).
+async fn still_allowed(db: &sea_orm::DatabaseConnection, user_id: i64) -> bool {
+    match crate::service::users::get(db, user_id).await {
+        Ok(Some(u)) => crate::auth::principal_for(db, &u).await.is_ok(),
+        _ => false,
+    }
 }
 
 /// Keeps the `cdtg_subscriptions` gauge right: +1 on creation, -1 on drop.

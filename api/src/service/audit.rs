@@ -22,6 +22,8 @@ pub struct Touched {
     pub object_id: Option<i64>,
     /// The unit path the object belongs to: audit events are scoped by it.
     pub unit_path: Option<String>,
+    /// What the act changed, when one line says more than the object (a merge, a reform).
+    pub detail: Option<String>,
 }
 
 impl Touched {
@@ -30,10 +32,17 @@ impl Touched {
             object_type,
             object_id: Some(object_id),
             unit_path: Some(unit_path.into()),
+            detail: None,
         }
+    }
+
+    pub fn with_detail(mut self, detail: String) -> Self {
+        self.detail = Some(detail);
+        self
     }
 }
 
+/// Writes one event; `detail` (a failure's reason) takes precedence over `touched.detail`.
 async fn insert<C: ConnectionTrait>(
     conn: &C,
     p: &Principal,
@@ -42,6 +51,7 @@ async fn insert<C: ConnectionTrait>(
     outcome: &str,
     detail: Option<String>,
 ) -> Result<(), sea_orm::DbErr> {
+    let detail = detail.or_else(|| touched.detail.clone());
     audit_event::ActiveModel {
         occurred_at: Set(Utc::now()),
         actor_user_id: Set(p.user_ref()),
@@ -68,17 +78,6 @@ pub async fn record_in(
     touched: &Touched,
 ) -> ApiResult<()> {
     Ok(insert(txn, p, action, touched, "SUCCEEDED", None).await?)
-}
-
-/// Records a successful act with a detail line (what a reform or an import changed).
-pub async fn record_detail_in(
-    txn: &DatabaseTransaction,
-    p: &Principal,
-    action: &str,
-    touched: &Touched,
-    detail: String,
-) -> ApiResult<()> {
-    Ok(insert(txn, p, action, touched, "SUCCEEDED", Some(detail)).await?)
 }
 
 /// Finishes a mutation that ran in `txn`: on success records it and commits; on failure rolls
@@ -134,6 +133,7 @@ async fn write_failure(
         object_type: "-",
         object_id: None,
         unit_path: scope_path(p),
+        detail: None,
     };
     if let Err(e) = insert(db, p, action, &touched, outcome, Some(detail)).await {
         tracing::warn!(error = %e, "could not record audit event");

@@ -265,6 +265,12 @@ async fn create_in(
     if !scope::unit_in_scope(p, &unit.path) {
         return Err(ApiError::forbidden("the unit is outside your scope"));
     }
+    if let Some(closed) = unit.valid_to {
+        return Err(ApiError::bad_input(
+            "unitId",
+            format!("{} was closed on {closed}", unit.name),
+        ));
+    }
     let full = full_name(&n.family, n.middle.as_deref(), &n.given);
     let name_key = text::person_sort_key(&n.family, n.middle.as_deref(), &n.given);
     let now = Utc::now();

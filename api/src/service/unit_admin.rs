@@ -614,19 +614,12 @@ pub async fn merge(
             .one(&txn)
             .await?
             .ok_or(ApiError::NotFound("unit"))?;
-        let touched = Touched::new("AdminUnit", target.id, target.path.clone());
+        let touched =
+            Touched::new("AdminUnit", target.id, target.path.clone()).with_detail(report.detail());
         Ok(((target, report), touched))
     }
     .await;
-    let detail = match &outcome {
-        Ok(((_, r), _)) => Some(r.detail()),
-        Err(_) => None,
-    };
-    let result = audit::conclude(db, txn, p, "mergeAdminUnits", outcome).await;
-    if let (Ok(_), Some(detail)) = (&result, detail) {
-        tracing::info!(%detail, "units merged");
-    }
-    result
+    audit::conclude(db, txn, p, "mergeAdminUnits", outcome).await
 }
 
 /// Closes `source` into `target` effective on `effective_on` (the source's last day is the day
@@ -668,7 +661,10 @@ pub async fn absorb_in(
         units_closed: 1,
         ..Default::default()
     };
-    // Children first: current child units move under the target.
+    // Counted before anything moves: the open tasks of the source's groups and of its
+    // current child units' groups (children merged earlier have handed theirs on already).
+    report.open_tasks_moved = open_tasks_under(txn, &source.path).await?;
+    // Current child units move under the target.
     let children = admin_unit::Entity::find()
         .filter(admin_unit::Column::ParentId.eq(source.id))
         .filter(admin_unit::Column::ValidTo.is_null())
@@ -678,18 +674,6 @@ pub async fn absorb_in(
         reparent_in(txn, child, target, effective_on).await?;
         report.units_moved += 1;
     }
-    report.open_tasks_moved = {
-        let groups_here = group::Entity::find()
-            .filter(group::Column::UnitId.eq(source.id))
-            .select_only()
-            .column(group::Column::Id)
-            .into_query();
-        task::Entity::find()
-            .filter(task::Column::GroupId.in_subquery(groups_here))
-            .filter(task::Column::Status.is_in(OPEN_TASK_STATUSES))
-            .count(txn)
-            .await?
-    };
     let backend = txn.get_database_backend();
     for (object_type, table) in [("GROUP", "groups"), ("MEMBER", "members")] {
         txn.execute_raw(stmt(

@@ -604,7 +604,8 @@ pub(crate) async fn import_in(
 // Reforms
 // ---------------------------------------------------------------------------------------------
 
-const MAPPING_COLUMNS: [&str; 3] = ["old_code", "new_code", "effective_on"];
+/// The columns of a mapping file.
+pub const MAPPING_COLUMNS: [&str; 3] = ["old_code", "new_code", "effective_on"];
 
 /// A row of a mapping file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -930,9 +931,10 @@ async fn audit_file_act(
 ) -> Result<(), FileError> {
     let touched = Touched {
         object_type: "AdminUnit",
+        detail: Some(detail),
         ..Default::default()
     };
-    super::audit::record_detail_in(txn, &Principal::system(), action, &touched, detail).await?;
+    super::audit::record_in(txn, &Principal::system(), action, &touched).await?;
     Ok(())
 }
 
