@@ -5,7 +5,7 @@ use std::net::TcpListener;
 
 use sea_orm_migration::MigratorTrait;
 
-use crate::config::{Cli, Command, MigrateAction, SeedWhat, ServeArgs, UnitsAction, UserAction};
+use crate::config::{Cli, Command, MigrateAction, ServeArgs, UnitsAction, UserAction};
 use crate::db::{self, PoolSettings};
 use crate::principal::Principal;
 use crate::service::{unit_files, units, users};
@@ -82,8 +82,9 @@ pub async fn run(cli: Cli) -> Result<(), String> {
             };
             result.map_err(|e| e.to_string())
         }
+        #[cfg(feature = "demo")]
         Command::Seed {
-            what: SeedWhat::Demo { scale, reform },
+            what: crate::config::SeedWhat::Demo { scale, reform },
         } => {
             let conn = maintenance(&cli.database_url).await?;
             if crate::seed::has_data(&conn)

@@ -47,7 +47,8 @@ pub enum Command {
         #[command(subcommand)]
         action: MigrateAction,
     },
-    /// Load generated data.
+    /// Load generated data (builds with the `demo` feature, the default).
+    #[cfg(feature = "demo")]
     Seed {
         #[command(subcommand)]
         what: SeedWhat,
@@ -120,6 +121,7 @@ pub enum MigrateAction {
     RebuildRollups,
 }
 
+#[cfg(feature = "demo")]
 #[derive(Subcommand, Debug)]
 pub enum SeedWhat {
     /// The deterministic Đà Nẵng demo (about 2,500 groups and 13,000 members at scale 1).

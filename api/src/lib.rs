@@ -20,6 +20,7 @@ pub mod pipeline;
 pub mod principal;
 pub mod ratelimit;
 pub mod request_log;
+#[cfg(feature = "demo")]
 pub mod seed;
 pub mod service;
 pub mod sockets;

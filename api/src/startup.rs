@@ -126,20 +126,8 @@ impl Application {
             db::migrate(&conn)
                 .await
                 .map_err(|e| format!("migrating: {e}"))?;
-            if args.demo
-                && !crate::seed::has_data(&conn)
-                    .await
-                    .map_err(|e| e.to_string())?
-            {
-                tracing::info!("seeding the demo dataset");
-                let summary = crate::seed::demo(&conn, 1)
-                    .await
-                    .map_err(|e| format!("seeding: {e}"))?;
-                tracing::info!(
-                    groups = summary.groups,
-                    members = summary.members,
-                    "demo dataset ready"
-                );
+            if args.demo {
+                seed_demo(&conn).await?;
             }
             conn.close().await.map_err(|e| e.to_string())?;
         }
@@ -308,4 +296,31 @@ impl Application {
             None => self.server.await,
         }
     }
+}
+
+/// `serve --demo`: the demo data, seeded into an empty database.
+#[cfg(feature = "demo")]
+async fn seed_demo(conn: &sea_orm::DatabaseConnection) -> Result<(), String> {
+    if crate::seed::has_data(conn)
+        .await
+        .map_err(|e| e.to_string())?
+    {
+        return Ok(());
+    }
+    tracing::info!("seeding the demo dataset");
+    let summary = crate::seed::demo(conn, 1)
+        .await
+        .map_err(|e| format!("seeding: {e}"))?;
+    tracing::info!(
+        groups = summary.groups,
+        members = summary.members,
+        "demo dataset ready"
+    );
+    Ok(())
+}
+
+/// A production build carries no demo generator.
+#[cfg(not(feature = "demo"))]
+async fn seed_demo(_: &sea_orm::DatabaseConnection) -> Result<(), String> {
+    Err("this build has no demo data: build with the `demo` feature (the default)".into())
 }
