@@ -179,6 +179,17 @@ pub fn can_grant(actor: Role, target: Role) -> bool {
     }
 }
 
+/// Whether a user with role `actor` may create an API key acting with role `key_role`.
+///
+/// A key is a delegation, not an account: it may carry the creator's own role at most (never
+/// above it), only a unit-scoped role (a key does field work for no group), and only creators
+/// who administer accounts may make one.
+pub fn can_delegate(actor: Role, key_role: Role) -> bool {
+    allows(actor, Action::ManageUsers)
+        && !key_role.is_group_scoped()
+        && key_role.rank() <= actor.rank()
+}
+
 /// Whether the unit at materialised `path` lies within `scope_path` (the scope itself or below).
 ///
 /// Paths list ids from the root, each followed by a slash: `/1/5/23/`. Because both end in `/`, a
@@ -243,6 +254,20 @@ mod tests {
         }
         assert_eq!(Role::parse("city_admin"), None);
         assert_eq!(Role::parse(""), None);
+    }
+
+    #[test]
+    fn keys_carry_at_most_the_creators_role_and_never_a_group_role() {
+        assert!(can_delegate(Role::WardLeader, Role::Viewer));
+        assert!(can_delegate(Role::WardLeader, Role::WardLeader));
+        assert!(!can_delegate(Role::WardLeader, Role::DistrictOfficer));
+        assert!(!can_delegate(Role::CityAdmin, Role::Member));
+        assert!(
+            !can_delegate(Role::Viewer, Role::Viewer),
+            "viewers administer nothing"
+        );
+        assert!(!can_delegate(Role::GroupLeader, Role::Viewer));
+        assert!(can_delegate(Role::CityAdmin, Role::CityAdmin));
     }
 
     #[test]

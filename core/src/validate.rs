@@ -505,11 +505,110 @@ pub fn login_name(field: &str, value: &str) -> Result<String, ValidationError> {
 /// matters for strength (NIST SP 800-63B); the upper bound caps hashing cost. Only an all-blank
 /// password is refused in addition.
 pub fn password(field: &str, value: &str) -> Result<(), ValidationError> {
-    chars_between(field, value, 10, 256)?;
+    chars_between(field, value, MIN_PASSWORD_CHARS, 256)?;
     if value.trim().is_empty() {
         return Err(ValidationError::new(field, "Must not be only spaces."));
     }
+    if is_common_password(value) {
+        return Err(ValidationError::new(
+            field,
+            "Is one of the most common passwords; choose another.",
+        ));
+    }
     Ok(())
+}
+
+/// The shortest password accepted, in characters.
+pub const MIN_PASSWORD_CHARS: usize = 10;
+
+/// Passwords of the accepted length that guessing lists try first: the keyboard and digit runs,
+/// the English and Vietnamese "password" and "I love you" spellings, and the names of this
+/// service. Compared without case, spaces or a trailing run of digits and punctuation, so
+/// `Matkhau@2024` is caught as `matkhau`. Deliberately small: it stops the first guesses; the
+/// login throttle stops the rest.
+const COMMON_PASSWORD_STEMS: &[&str] = &[
+    "password",
+    "passw0rd",
+    "p@ssword",
+    "p@ssw0rd",
+    "matkhau",
+    "m@tkhau",
+    "matkhaumoi",
+    "iloveyou",
+    "anhyeuem",
+    "emyeuanh",
+    "yeuem",
+    "yeuanh",
+    "qwerty",
+    "qwertyuiop",
+    "asdfghjkl",
+    "zxcvbnm",
+    "1q2w3e4r",
+    "1q2w3e4r5t",
+    "1qaz2wsx",
+    "1qaz2wsx3edc",
+    "zaq12wsx",
+    "abc",
+    "abcd",
+    "abcdef",
+    "abcdefgh",
+    "abcdefghij",
+    "admin",
+    "administrator",
+    "welcome",
+    "letmein",
+    "login",
+    "changeme",
+    "default",
+    "secret",
+    "vietnam",
+    "vietnam2025",
+    "danang",
+    "hanoi",
+    "saigon",
+    "cdtg",
+    "tocongnghe",
+    "tocongnghesocongdong",
+    "congnghe",
+    "congnghes",
+    "vneid",
+    "dichvucong",
+    "demo",
+];
+
+/// Whether `value` is on, or is a digit-suffixed variant of, the built-in common-password list,
+/// or is made of one repeated character or one run of consecutive digits.
+pub fn is_common_password(value: &str) -> bool {
+    let lowered: String = value
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .flat_map(char::to_lowercase)
+        .collect();
+    if lowered.is_empty() {
+        return false;
+    }
+    let first = lowered.chars().next().unwrap_or_default();
+    if lowered.chars().all(|c| c == first) {
+        return true;
+    }
+    // Digits only: a run such as 0123456789 or 9876543210 (wrapping 9 to 0), or a short
+    // pattern repeated (1234512345, 121212121212).
+    let digits: Vec<u32> = lowered.chars().filter_map(|c| c.to_digit(10)).collect();
+    if digits.len() == lowered.chars().count() {
+        let ascending = digits.windows(2).all(|w| (w[0] + 1) % 10 == w[1]);
+        let descending = digits.windows(2).all(|w| (w[1] + 1) % 10 == w[0]);
+        let repeats_short_pattern = (1..=digits.len() / 2).any(|period| {
+            digits.len().is_multiple_of(period)
+                && digits.chunks(period).all(|c| c == &digits[..period])
+                && (period <= 3 || digits[..period].windows(2).all(|w| (w[0] + 1) % 10 == w[1]))
+        });
+        if ascending || descending || repeats_short_pattern {
+            return true;
+        }
+    }
+    let stem = lowered.trim_end_matches(|c: char| c.is_ascii_digit() || c.is_ascii_punctuation());
+    let stem = stem.trim_start_matches(|c: char| c.is_ascii_digit() || c.is_ascii_punctuation());
+    COMMON_PASSWORD_STEMS.contains(&stem)
 }
 
 /// Checks that `later` is not before `earlier` (equal is fine), reporting the error on `field`,
@@ -535,6 +634,44 @@ mod tests {
 
     fn field_of<T: std::fmt::Debug>(r: Result<T, ValidationError>) -> String {
         r.expect_err("expected a validation error").field
+    }
+
+    #[test]
+    fn common_passwords_are_refused_whatever_the_suffix_or_case() {
+        for common in [
+            "1234567890",
+            "0123456789",
+            "9876543210",
+            "1234512345",
+            "123123123123",
+            "aaaaaaaaaaaa",
+            "Password123",
+            "Matkhau@2024",
+            "matkhau 12345",
+            "anhyeuem123",
+            "qwertyuiop",
+            "Admin@12345",
+            "2024vietnam2025",
+            "121212121212",
+        ] {
+            let e = password("newPassword", common).unwrap_err();
+            assert_eq!(e.field, "newPassword");
+            assert!(e.message.contains("common"), "{common}: {}", e.message);
+        }
+        for fine in [
+            "correct horse battery",
+            "Tổ công nghệ số phường 7",
+            "fixture-password",
+            "x9!kd83-mq2p",
+        ] {
+            assert!(password("p", fine).is_ok(), "{fine}");
+        }
+        assert!(
+            password("p", "short1!")
+                .unwrap_err()
+                .message
+                .contains("at least 10")
+        );
     }
 
     #[test]
@@ -904,14 +1041,18 @@ mod tests {
 
     #[test]
     fn passwords() {
-        assert!(password("password", "0123456789").is_ok());
+        assert!(password("password", "k3v9-q7mz2").is_ok());
         assert!(
-            password("password", " 123456789").is_ok(),
+            password("password", " k3v9q7mz2").is_ok(),
             "leading space is kept and counted"
         );
-        assert_eq!(field_of(password("password", "012345678")), "password");
-        assert!(password("password", &"x".repeat(256)).is_ok());
-        assert!(password("password", &"x".repeat(257)).is_err());
+        assert_eq!(field_of(password("password", "k3v9q7mz2")), "password");
+        assert!(password("password", &"xy".repeat(128)).is_ok());
+        assert!(password("password", &"xyz".repeat(86)).is_err());
+        assert!(
+            password("password", &"x".repeat(20)).is_err(),
+            "one repeated character is refused whatever its length"
+        );
         assert!(password("password", &" ".repeat(12)).is_err());
     }
 
