@@ -16,6 +16,7 @@ mod m20261202_000005_activity_keys_per_user;
 mod m20261202_000006_audit_path_collation;
 mod m20261202_000007_name_sort_keys;
 mod m20261202_000008_unit_history;
+mod m20261202_000009_accounts;
 pub mod rollups;
 pub mod sql;
 
@@ -34,6 +35,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000006_audit_path_collation::Migration),
             Box::new(m20261202_000007_name_sort_keys::Migration),
             Box::new(m20261202_000008_unit_history::Migration),
+            Box::new(m20261202_000009_accounts::Migration),
         ]
     }
 }

@@ -10,6 +10,7 @@
 pub mod activity;
 pub mod activity_outcome;
 pub mod admin_unit;
+pub mod api_key;
 pub mod audit_event;
 pub mod group;
 pub mod listing;
@@ -17,6 +18,7 @@ pub mod member;
 pub mod membership;
 pub mod product;
 pub mod refresh_token;
+pub mod session;
 pub mod task;
 pub mod unit_move;
 pub mod unit_survey;
