@@ -121,34 +121,56 @@ pub async fn run(cli: Cli) -> Result<(), String> {
             units,
             admin_username,
         } => init(&cli.database_url, &units, admin_username).await,
-        Command::User {
-            action:
-                UserAction::Create {
-                    username,
-                    role,
-                    scope,
-                },
+        Command::User { action } => user_command(&cli.database_url, action).await,
+    }
+}
+
+fn parse_role(text: &str) -> Result<cdtg_core::policy::Role, String> {
+    cdtg_core::policy::Role::parse(&text.trim().to_uppercase())
+        .ok_or_else(|| format!("unknown role {text:?}"))
+}
+
+/// `--scope`: a group id for group roles, else a unit's GSO code or name.
+async fn parse_scope(
+    conn: &sea_orm::DatabaseConnection,
+    role: cdtg_core::policy::Role,
+    scope: &str,
+) -> Result<(Option<i64>, Option<i64>), String> {
+    if role.is_group_scoped() {
+        let id = scope
+            .parse::<i64>()
+            .map_err(|_| "--scope must be a group id for group roles")?;
+        return Ok((None, Some(id)));
+    }
+    let unit = units::find_by_code_or_name(conn, scope)
+        .await
+        .map_err(|e| e.public_message())?
+        .ok_or("no unit with that code or name")?;
+    Ok((Some(unit.id), None))
+}
+
+async fn account(
+    conn: &sea_orm::DatabaseConnection,
+    username: &str,
+) -> Result<crate::entity::user::Model, String> {
+    users::by_username(conn, username)
+        .await
+        .map_err(|e| e.public_message())?
+        .ok_or_else(|| format!("no account named {username:?}"))
+}
+
+async fn user_command(database_url: &str, action: UserAction) -> Result<(), String> {
+    let conn = maintenance(database_url).await?;
+    let system = Principal::system();
+    match action {
+        UserAction::Create {
+            username,
+            role,
+            scope,
         } => {
-            let conn = maintenance(&cli.database_url).await?;
-            let role =
-                cdtg_core::policy::Role::parse(&role.to_uppercase()).ok_or("unknown role")?;
+            let role = parse_role(&role)?;
             let password = password_from("CDTG_USER_PASSWORD")?;
-            let (unit, group) = if role.is_group_scoped() {
-                (
-                    None,
-                    Some(
-                        scope
-                            .parse::<i64>()
-                            .map_err(|_| "--scope must be a group id for group roles")?,
-                    ),
-                )
-            } else {
-                let unit = units::find_by_code_or_name(&conn, &scope)
-                    .await
-                    .map_err(|e| e.public_message())?
-                    .ok_or("no unit with that code or name")?;
-                (Some(unit.id), None)
-            };
+            let (unit, group) = parse_scope(&conn, role, &scope).await?;
             let new = users::NewUser {
                 username,
                 password,
@@ -157,13 +179,114 @@ pub async fn run(cli: Cli) -> Result<(), String> {
                 scope_group_id: group,
                 member_id: None,
             };
-            let u = users::create(&conn, &Principal::system(), new)
+            let u = users::create(&conn, &system, new)
                 .await
                 .map_err(|e| e.public_message())?;
             println!("created user {} ({})", u.username, u.role);
-            Ok(())
+        }
+        UserAction::List {
+            role,
+            unit,
+            disabled,
+            search,
+        } => {
+            let roles = role
+                .iter()
+                .map(|r| parse_role(r))
+                .collect::<Result<Vec<_>, _>>()?;
+            let unit_id = match unit {
+                Some(u) => Some(
+                    units::find_by_code_or_name(&conn, &u)
+                        .await
+                        .map_err(|e| e.public_message())?
+                        .ok_or("no unit with that code or name")?
+                        .id,
+                ),
+                None => None,
+            };
+            let filter = users::UserFilter {
+                roles: (!roles.is_empty()).then_some(roles),
+                unit_id,
+                disabled,
+                search,
+            };
+            println!("username\trole\tscope\tstate\tdisplay name");
+            let mut offset = 0;
+            loop {
+                let window = crate::service::page::Window::Range {
+                    offset,
+                    limit: crate::service::page::MAX_PAGE_SIZE,
+                    bounded_above: false,
+                };
+                let page = users::list(&conn, &system, &filter, window)
+                    .await
+                    .map_err(|e| e.public_message())?;
+                for u in &page.items {
+                    let scope = match (u.scope_unit_id, u.scope_group_id) {
+                        (Some(id), _) => units::get(&conn, &system, id)
+                            .await
+                            .map_err(|e| e.public_message())?
+                            .map(|x| x.code.unwrap_or(x.name))
+                            .unwrap_or_default(),
+                        (None, Some(g)) => format!("group {g}"),
+                        (None, None) => String::new(),
+                    };
+                    let state = match (u.disabled, u.must_change_password) {
+                        (true, _) => "disabled",
+                        (false, true) => "must change password",
+                        (false, false) => "active",
+                    };
+                    println!(
+                        "{}\t{}\t{}\t{}\t{}",
+                        u.username,
+                        u.role,
+                        scope,
+                        state,
+                        u.display_name.as_deref().unwrap_or("")
+                    );
+                }
+                if !page.has_next {
+                    break;
+                }
+                offset += page.items.len() as u64;
+            }
+        }
+        UserAction::Update {
+            username,
+            role,
+            scope,
+            display_name,
+        } => {
+            let u = account(&conn, &username).await?;
+            let role = role.as_deref().map(parse_role).transpose()?;
+            let (scope_unit_id, scope_group_id) = match &scope {
+                Some(s) => parse_scope(&conn, role.unwrap_or(u.role), s).await?,
+                None => (None, None),
+            };
+            let changes = users::UserChanges {
+                role,
+                scope_unit_id,
+                scope_group_id,
+                member_id: None,
+                display_name: display_name.map(|d| Some(d).filter(|d| !d.trim().is_empty())),
+            };
+            let u = users::update(&conn, &system, u.id, changes)
+                .await
+                .map_err(|e| e.public_message())?;
+            println!("updated user {} ({})", u.username, u.role);
+        }
+        UserAction::ResetPassword { username } => {
+            let u = account(&conn, &username).await?;
+            let (u, otp) = users::reset_password(&conn, &system, u.id)
+                .await
+                .map_err(|e| e.public_message())?;
+            println!(
+                "one-time password for {}: {otp}\nit signs in once; the user must then choose a new password",
+                u.username
+            );
         }
     }
+    Ok(())
 }
 
 async fn units_command(database_url: &str, action: UnitsAction) -> Result<(), String> {

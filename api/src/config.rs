@@ -149,6 +149,38 @@ pub enum UserAction {
         #[arg(long)]
         scope: String,
     },
+    /// List accounts, by username: login, role, scope, state and display name, tab-separated.
+    List {
+        /// Only these roles (repeat the flag for several).
+        #[arg(long)]
+        role: Vec<String>,
+        /// Only accounts scoped to this unit (GSO code or name) or below.
+        #[arg(long)]
+        unit: Option<String>,
+        /// Only disabled (`true`) or enabled (`false`) accounts.
+        #[arg(long)]
+        disabled: Option<bool>,
+        /// Accent-insensitive words in the username or display name.
+        #[arg(long)]
+        search: Option<String>,
+    },
+    /// Change an account's role, scope or display name. A role or scope change ends its
+    /// sessions.
+    Update {
+        username: String,
+        /// The new role.
+        #[arg(long)]
+        role: Option<String>,
+        /// The new scope: unit GSO code or name (unit roles), or group id (group roles).
+        #[arg(long)]
+        scope: Option<String>,
+        /// The new display name (an empty string clears it).
+        #[arg(long)]
+        display_name: Option<String>,
+    },
+    /// Give an account a one-time password (printed once) that must be changed at the next
+    /// sign-in; every session of the account ends.
+    ResetPassword { username: String },
 }
 
 #[derive(Args, Debug, Clone)]
@@ -215,9 +247,19 @@ pub struct ServeArgs {
     #[arg(long, env = "CDTG_MAX_QUERY_COMPLEXITY", default_value_t = 50_000)]
     pub max_query_complexity: usize,
 
-    /// Failed logins per username within 15 minutes before RATE_LIMITED.
+    /// Failed logins for one username from one client address before that pair must wait
+    /// (30 s, doubling with each further failure, at most 15 minutes).
     #[arg(long, env = "CDTG_LOGIN_MAX_FAILURES", default_value_t = 5)]
     pub login_max_failures: u32,
+
+    /// Failed logins from one client address, across usernames, before new usernames from it
+    /// must wait. Accounts that signed in from that address in the last 30 days are not held.
+    #[arg(
+        long,
+        env = "CDTG_LOGIN_MAX_FAILURES_PER_ADDRESS",
+        default_value_t = 50
+    )]
+    pub login_max_failures_per_address: u32,
 
     /// Largest request body in bytes (larger: 413).
     #[arg(long, env = "CDTG_MAX_BODY_BYTES", default_value_t = 1024 * 1024)]

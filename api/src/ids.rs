@@ -19,10 +19,11 @@ pub enum NodeType {
     UnitSurvey,
     User,
     AuditEvent,
+    ApiKey,
 }
 
 impl NodeType {
-    const ALL: [NodeType; 11] = [
+    const ALL: [NodeType; 12] = [
         NodeType::AdminUnit,
         NodeType::Group,
         NodeType::Member,
@@ -34,6 +35,7 @@ impl NodeType {
         NodeType::UnitSurvey,
         NodeType::User,
         NodeType::AuditEvent,
+        NodeType::ApiKey,
     ];
 
     pub fn name(self) -> &'static str {
@@ -49,6 +51,7 @@ impl NodeType {
             NodeType::UnitSurvey => "UnitSurvey",
             NodeType::User => "User",
             NodeType::AuditEvent => "AuditEvent",
+            NodeType::ApiKey => "ApiKey",
         }
     }
 }

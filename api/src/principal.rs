@@ -23,6 +23,23 @@ pub enum Scope {
     Group { group_id: i64, unit_path: String },
 }
 
+/// What the caller proved who they are with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Credential {
+    /// The command line: seeding, migrations, bootstrap.
+    System,
+    /// A person's signed-in session (the access token's `sid`), checked on every request.
+    Session { id: String },
+    /// An integrator's API key, acting with the key's own role and scope on behalf of the
+    /// account that created it.
+    ApiKey {
+        id: i64,
+        name: String,
+        /// Whether the key may run mutations; otherwise queries and subscriptions only.
+        can_write: bool,
+    },
+}
+
 /// The caller of a service function.
 #[derive(Debug, Clone)]
 pub struct Principal {
@@ -38,6 +55,10 @@ pub struct Principal {
     /// The operation's refusals, coalesced into one audit row when it finishes (`None` outside
     /// the GraphQL pipeline: each refusal is then written at once).
     pub denials: Option<std::sync::Arc<crate::service::audit::DenialLog>>,
+    pub credential: Credential,
+    /// An administrator reset the password: until the user changes it, nothing but
+    /// `changePassword` and `logout` runs.
+    pub must_change_password: bool,
 }
 
 impl Principal {
@@ -51,6 +72,32 @@ impl Principal {
             member_id: None,
             request_id: None,
             denials: None,
+            credential: Credential::System,
+            must_change_password: false,
+        }
+    }
+
+    /// The session this principal signed in with (`None` for keys and the system).
+    pub fn session_id(&self) -> Option<&str> {
+        match &self.credential {
+            Credential::Session { id } => Some(id),
+            _ => None,
+        }
+    }
+
+    /// Whose request budget this principal spends: a key's own, or the person's.
+    pub fn rate_subject(&self) -> crate::ratelimit::Subject {
+        match &self.credential {
+            Credential::ApiKey { id, .. } => crate::ratelimit::Subject::ApiKey(*id),
+            _ => crate::ratelimit::Subject::User(self.user_id),
+        }
+    }
+
+    /// The API key this principal acts with, if any.
+    pub fn api_key_id(&self) -> Option<i64> {
+        match &self.credential {
+            Credential::ApiKey { id, .. } => Some(*id),
+            _ => None,
         }
     }
 

@@ -28,8 +28,15 @@ impl Limit {
     }
 }
 
+/// Whose request budget an operation spends: a person's, or an API key's own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Subject {
+    User(i64),
+    ApiKey(i64),
+}
+
 pub struct RateLimiter {
-    per_user: Option<DefaultKeyedRateLimiter<i64>>,
+    per_user: Option<DefaultKeyedRateLimiter<Subject>>,
     per_address: Option<DefaultKeyedRateLimiter<String>>,
     clock: DefaultClock,
 }
@@ -43,8 +50,9 @@ impl RateLimiter {
         }
     }
 
-    /// `Err(seconds to wait)` when either the address's or the user's bucket is empty.
-    pub fn check(&self, user: Option<i64>, address: &str) -> Result<(), u64> {
+    /// `Err(seconds to wait)` when either the address's or the user's (or key's) bucket is
+    /// empty.
+    pub fn check(&self, user: Option<Subject>, address: &str) -> Result<(), u64> {
         let wait = |not_until: governor::NotUntil<_>| {
             not_until
                 .wait_time_from(self.clock.now())
@@ -114,12 +122,17 @@ mod tests {
                 burst: 0.0,
             },
         );
-        assert!(rl.check(Some(1), "a").is_ok());
-        assert!(rl.check(Some(1), "a").is_ok());
-        assert_eq!(rl.check(Some(1), "a"), Err(1));
+        let one = Some(Subject::User(1));
+        assert!(rl.check(one, "a").is_ok());
+        assert!(rl.check(one, "a").is_ok());
+        assert_eq!(rl.check(one, "a"), Err(1));
         assert!(
-            rl.check(Some(2), "a").is_ok(),
+            rl.check(Some(Subject::User(2)), "a").is_ok(),
             "another user has their own bucket"
+        );
+        assert!(
+            rl.check(Some(Subject::ApiKey(1)), "a").is_ok(),
+            "a key has its own bucket, apart from user 1's"
         );
         assert!(rl.check(None, "a").is_ok(), "the address limit is off");
     }

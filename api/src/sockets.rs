@@ -2,9 +2,10 @@
 //!
 //! Every operation on a socket is authenticated afresh by the pipeline, but a subscription that
 //! is already running has nobody asking. So the registry watches the accounts behind open
-//! sockets: twice a second, one statement reads every such account (and one more which of their
-//! scope units have closed), and a socket whose account was disabled, deleted, given another
-//! role or scope, or held because its unit was merged away is told to close (the client
+//! sockets: twice a second, one statement reads every such account (one more which of their
+//! scope units have closed, and one each which of their sessions and API keys are still live),
+//! and a socket whose account was disabled, deleted, given another role or scope, held because
+//! its unit was merged away, or whose session or key ended is told to close (the client
 //! reconnects and signs in again). That catches every path that changes an account — the API, the command
 //! line, another instance, a hand-written SQL fix — at a cost of one small query per instance
 //! per tick, only while sockets are open.
@@ -20,8 +21,8 @@ use cdtg_core::policy::Role;
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QuerySelect};
 use tokio::sync::watch;
 
-use crate::entity::{admin_unit, user};
-use crate::principal::{Principal, Scope};
+use crate::entity::{admin_unit, api_key, session, user};
+use crate::principal::{Credential, Principal, Scope};
 
 /// How often the accounts behind open sockets are re-read.
 pub const WATCH_INTERVAL: Duration = Duration::from_millis(500);
@@ -35,6 +36,9 @@ pub enum Revoked {
     Changed,
     /// Its scope unit closed (merged away): held until an administrator reassigns it.
     Held,
+    /// Its session ended (sign-out, password change or reset) or its API key was revoked or
+    /// expired.
+    Ended,
 }
 
 /// What the account looked like when the socket authenticated.
@@ -72,6 +76,7 @@ impl Fingerprint {
 
 struct Entry {
     user_id: i64,
+    credential: Credential,
     fingerprint: Fingerprint,
     revoke: watch::Sender<Option<Revoked>>,
 }
@@ -155,6 +160,7 @@ impl Sockets {
             id,
             Entry {
                 user_id: p.user_id,
+                credential: p.credential.clone(),
                 fingerprint: Fingerprint::of(p),
                 revoke,
             },
@@ -179,13 +185,58 @@ impl Sockets {
     /// Re-reads the accounts behind open sockets (one statement per 500 of them) and revokes
     /// the sockets whose account no longer grants what they were opened with.
     pub async fn check_accounts(&self, db: &DatabaseConnection) -> Result<(), sea_orm::DbErr> {
-        let users: Vec<i64> = {
+        let (users, sessions, keys) = {
             let inner = self.lock();
-            let set: HashSet<i64> = inner.sockets.values().map(|e| e.user_id).collect();
-            set.into_iter().collect()
+            let users: HashSet<i64> = inner.sockets.values().map(|e| e.user_id).collect();
+            let mut sessions = HashSet::new();
+            let mut keys = HashSet::new();
+            for e in inner.sockets.values() {
+                match &e.credential {
+                    Credential::Session { id } => {
+                        sessions.insert(id.clone());
+                    }
+                    Credential::ApiKey { id, .. } => {
+                        keys.insert(*id);
+                    }
+                    Credential::System => {}
+                }
+            }
+            (
+                users.into_iter().collect::<Vec<_>>(),
+                sessions.into_iter().collect::<Vec<_>>(),
+                keys.into_iter().collect::<Vec<_>>(),
+            )
         };
         if users.is_empty() {
             return Ok(());
+        }
+        let now = chrono::Utc::now();
+        // The sessions and keys that are still live; any other socket's credential ended.
+        let mut live_sessions: HashSet<String> = HashSet::new();
+        for chunk in sessions.chunks(500) {
+            let found: Vec<String> = session::Entity::find()
+                .select_only()
+                .column(session::Column::Id)
+                .filter(session::Column::Id.is_in(chunk.iter().cloned()))
+                .filter(session::Column::RevokedAt.is_null())
+                .filter(session::Column::ExpiresAt.gt(now))
+                .into_tuple()
+                .all(db)
+                .await?;
+            live_sessions.extend(found);
+        }
+        let mut live_keys: HashSet<i64> = HashSet::new();
+        for chunk in keys.chunks(500) {
+            let found: Vec<i64> = api_key::Entity::find()
+                .select_only()
+                .column(api_key::Column::Id)
+                .filter(api_key::Column::Id.is_in(chunk.iter().copied()))
+                .filter(api_key::Column::RevokedAt.is_null())
+                .filter(api_key::Column::ExpiresAt.gt(now))
+                .into_tuple()
+                .all(db)
+                .await?;
+            live_keys.extend(found);
         }
         let mut rows: HashMap<i64, AccountRow> = HashMap::new();
         for chunk in users.chunks(500) {
@@ -224,9 +275,19 @@ impl Sockets {
         }
         let inner = self.lock();
         for entry in inner.sockets.values() {
+            let credential_live = match &entry.credential {
+                Credential::Session { id } => live_sessions.contains(id),
+                Credential::ApiKey { id, .. } => live_keys.contains(id),
+                Credential::System => true,
+            };
+            // The most specific reason first: disabling an account also ends its sessions.
             let verdict = match rows.get(&entry.user_id) {
                 None => Some(Revoked::Disabled),
                 Some(row) if row.disabled => Some(Revoked::Disabled),
+                _ if !credential_live => Some(Revoked::Ended),
+                // A key acts with its own role and unit, not its creator's: only the creator
+                // being disabled (above) and the key ending concern it.
+                Some(_) if matches!(entry.credential, Credential::ApiKey { .. }) => None,
                 Some(row) if !entry.fingerprint.matches(row) => Some(Revoked::Changed),
                 Some(row) if row.scope_unit_id.is_some_and(|u| closed.contains(&u)) => {
                     Some(Revoked::Held)

@@ -144,7 +144,8 @@ impl Application {
             statements,
             keys: Arc::new(keys),
             throttle: Arc::new(LoginThrottle::new(ThrottleSettings {
-                max_failures_per_user: args.login_max_failures,
+                free_failures_per_pair: args.login_max_failures,
+                free_failures_per_address: args.login_max_failures_per_address,
                 ..Default::default()
             })),
             settings: Arc::new(ApiSettings {

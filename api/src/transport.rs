@@ -170,8 +170,8 @@ fn refused(r: Refusal, media: MediaType, rid: &str) -> HttpResponse {
             StatusCode::TOO_MANY_REQUESTS
         }
         RefusalKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
-        RefusalKind::Held if media == MediaType::Json => StatusCode::OK,
-        RefusalKind::Held => StatusCode::FORBIDDEN,
+        RefusalKind::Forbidden if media == MediaType::Json => StatusCode::OK,
+        RefusalKind::Forbidden => StatusCode::FORBIDDEN,
     };
     respond(
         status,
@@ -207,6 +207,7 @@ async fn execute(
         address: state.proxies.client_address(req),
         request_id: rid.to_owned(),
         transport,
+        user_agent: user_agent(req),
     };
     match pipeline::run(schema, state, &caller, envelope).await {
         Outcome::Refused(r) => refused(r, media, rid),
@@ -218,6 +219,11 @@ async fn execute(
             let status = if pipeline::response::has_code(&response, "UNAUTHENTICATED") {
                 extra.push((header::WWW_AUTHENTICATE, "Bearer".to_owned()));
                 StatusCode::UNAUTHORIZED
+            } else if let Some(retry_after) = pipeline::response::retry_after(&response) {
+                // A throttled login (and any other RATE_LIMITED the executor returns): the same
+                // answer as the pipeline's own rate limit.
+                extra.push((header::RETRY_AFTER, retry_after.to_string()));
+                StatusCode::TOO_MANY_REQUESTS
             } else if pipeline::response::is_retryable(&response) {
                 StatusCode::SERVICE_UNAVAILABLE
             } else if request_error && media == MediaType::GraphqlResponseJson {
@@ -247,6 +253,14 @@ async fn execute(
             ApiError::bad_input("query", "subscriptions need a WebSocket"),
         ),
     }
+}
+
+/// The User-Agent header, if it is readable text.
+pub fn user_agent(req: &HttpRequest) -> Option<String> {
+    req.headers()
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
 }
 
 fn is_json(req: &HttpRequest) -> bool {

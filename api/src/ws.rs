@@ -99,6 +99,7 @@ pub async fn upgrade(
         protocol: protocol.unwrap_or(Protocol::TransportWs),
         address: state.proxies.client_address(&req),
         request_id: crate::transport::request_id(&req),
+        user_agent: crate::transport::user_agent(&req),
     };
     let max_message = state.transport.max_body_bytes;
     let messages = messages
@@ -137,7 +138,8 @@ enum Control {
 /// A socket that completed `connection_init`.
 struct Authenticated {
     token: String,
-    expires_at: tokio::time::Instant,
+    /// When the access token expires (API keys end through the socket watcher instead).
+    expires_at: Option<tokio::time::Instant>,
     registration: Registration,
 }
 
@@ -147,6 +149,7 @@ struct Connection {
     session: actix_ws::Session,
     protocol: Protocol,
     address: String,
+    user_agent: Option<String>,
     /// The upgrade request's id; each operation's id extends it.
     request_id: String,
 }
@@ -166,7 +169,7 @@ impl Connection {
         let mut session = self.session.clone();
 
         let close: Option<CloseReason> = loop {
-            let expiry = auth.as_ref().map(|a| a.expires_at);
+            let expiry = auth.as_ref().and_then(|a| a.expires_at);
             let authenticated = auth.is_some();
             let revoked = async {
                 match auth.as_mut() {
@@ -193,6 +196,9 @@ impl Connection {
                         Some(Revoked::Changed) => "Forbidden: the account changed; sign in again",
                         Some(Revoked::Held) => {
                             "Forbidden: the account is held until an administrator reassigns it"
+                        }
+                        Some(Revoked::Ended) => {
+                            "Forbidden: the session or API key has ended; sign in again"
                         }
                         _ => "Forbidden: the account is disabled",
                     };
@@ -290,6 +296,7 @@ impl Connection {
                                 address: self.address.clone(),
                                 request_id: format!("{}-{sequence}", self.request_id),
                                 transport: Transport::WebSocket,
+                                user_agent: self.user_agent.clone(),
                             };
                             let task = tokio::spawn(run_operation(
                                 self.schema.clone(),
@@ -348,11 +355,18 @@ impl Connection {
             .ok_or_else(|| {
                 close_reason(4403, "Forbidden: send the access token in connection_init")
             })?;
-        let claims = self
-            .state
-            .keys
-            .verify_access(&token)
-            .map_err(|_| close_reason(4403, "Forbidden: invalid or expired token"))?;
+        // An access token expires on its own; an API key ends only through the watcher.
+        let expires_at = if token.starts_with(auth::api_key::SECRET_PREFIX) {
+            None
+        } else {
+            Some(
+                self.state
+                    .keys
+                    .verify_access(&token)
+                    .map_err(|_| close_reason(4403, "Forbidden: invalid or expired token"))?
+                    .exp,
+            )
+        };
         let principal = auth::authenticate(&self.state.db, &self.state.keys, &token)
             .await
             .map_err(|e| match e {
@@ -383,10 +397,13 @@ impl Connection {
                     "Forbidden: this account has too many open connections",
                 )
             })?;
-        let remaining = (claims.exp - chrono::Utc::now().timestamp()).max(0) as u64;
+        let expires_at = expires_at.map(|exp| {
+            let remaining = (exp - chrono::Utc::now().timestamp()).max(0) as u64;
+            tokio::time::Instant::now() + Duration::from_secs(remaining)
+        });
         Ok(Authenticated {
             token,
-            expires_at: tokio::time::Instant::now() + Duration::from_secs(remaining),
+            expires_at,
             registration,
         })
     }

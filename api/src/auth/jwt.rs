@@ -36,6 +36,8 @@ pub struct Claims {
     pub jti: String,
     /// Token type: only "access" tokens authenticate requests.
     pub typ: String,
+    /// The session the token belongs to: a token of an ended session is refused.
+    pub sid: String,
 }
 
 /// Where the signing and verification keys come from.
@@ -132,6 +134,10 @@ impl JwtKeys {
 
     /// Issues an access token for a principal; returns the token and its expiry (unix seconds).
     pub fn issue_access(&self, p: &Principal) -> ApiResult<(String, i64)> {
+        let sid = p
+            .session_id()
+            .ok_or_else(|| ApiError::Internal("an access token needs a session".into()))?
+            .to_owned();
         let now = chrono::Utc::now().timestamp();
         let exp = now + self.access_ttl_secs;
         let scope = match &p.scope {
@@ -150,6 +156,7 @@ impl JwtKeys {
             iat: now,
             jti: uuid::Uuid::new_v4().to_string(),
             typ: ACCESS.to_owned(),
+            sid,
         };
         self.sign(&claims).map(|t| (t, exp))
     }
@@ -213,6 +220,10 @@ mod tests {
             member_id: None,
             request_id: None,
             denials: None,
+            credential: crate::principal::Credential::Session {
+                id: "4f2c0c5e-0000-4000-8000-000000000001".into(),
+            },
+            must_change_password: false,
         }
     }
 

@@ -1,21 +1,29 @@
 //! Authentication: who the caller is. Passwords (argon2id), access tokens (JWT with a pinned
-//! algorithm and key ids for rotation), refresh tokens (opaque, hashed, rotated, families revoked
-//! on reuse), login throttling, and turning a verified token into a [`Principal`].
+//! algorithm and key ids for rotation) bound to a session that can end, refresh tokens (opaque,
+//! hashed, rotated, the session ended on reuse), API keys for integrators, login throttling, and
+//! turning a verified credential into a [`Principal`].
 
+pub mod api_key;
 pub mod jwt;
 pub mod password;
 pub mod refresh;
+pub mod session;
 pub mod throttle;
 
 use sea_orm::{DatabaseConnection, EntityTrait};
 
+use crate::entity::session as session_row;
 use crate::entity::{admin_unit, group, user};
 use crate::error::{ApiError, ApiResult};
-use crate::principal::{Principal, Scope};
+use crate::principal::{Credential, Principal, Scope};
 
-/// Builds the principal for a user row (for login, and for every request from its token's
-/// subject). Disabled users have no principal: their unexpired tokens stop working at once.
-pub async fn principal_for(db: &DatabaseConnection, u: &user::Model) -> ApiResult<Principal> {
+/// Builds the principal for a user row signing in with `credential` (at login and refresh, and
+/// to re-check a long-running subscription). Disabled users have no principal.
+pub async fn principal_for(
+    db: &DatabaseConnection,
+    u: &user::Model,
+    credential: Credential,
+) -> ApiResult<Principal> {
     if u.disabled {
         return Err(ApiError::Unauthenticated("the account is disabled"));
     }
@@ -68,12 +76,18 @@ pub async fn principal_for(db: &DatabaseConnection, u: &user::Model) -> ApiResul
         member_id: u.member_id,
         request_id: None,
         denials: None,
+        credential,
+        must_change_password: u.must_change_password,
     })
 }
 
 /// Refuses an account whose scope unit closed before today (Vietnam): it is held, not moved to
 /// the (larger) successor, until an administrator reassigns it.
-fn held(unit: &str, closed: chrono::NaiveDate, successor: Option<&str>) -> ApiResult<()> {
+pub(crate) fn held(
+    unit: &str,
+    closed: chrono::NaiveDate,
+    successor: Option<&str>,
+) -> ApiResult<()> {
     if closed >= cdtg_core::time::vietnam_date(chrono::Utc::now()) {
         return Ok(());
     }
@@ -85,8 +99,11 @@ fn held(unit: &str, closed: chrono::NaiveDate, successor: Option<&str>) -> ApiRe
     )))
 }
 
-/// Verifies an access token and loads its user: the request's principal. One statement: the
-/// user and the path of their scope, so the disabled flag is read fresh on every request.
+/// Verifies a bearer credential — an access token, or an API key (`cdtg_…`) — and loads the
+/// request's principal.
+///
+/// For an access token it is one statement: the user, the path of their scope and the token's
+/// session, so the disabled flag and the session's end are read fresh on every request.
 pub async fn authenticate(
     db: &DatabaseConnection,
     keys: &jwt::JwtKeys,
@@ -95,10 +112,18 @@ pub async fn authenticate(
     use sea_orm::sea_query::{Alias, Expr, ExprTrait, JoinType, Query};
     use sea_orm::{ConnectionTrait, FromQueryResult};
 
+    if token.starts_with(api_key::SECRET_PREFIX) {
+        return api_key::authenticate(db, token).await;
+    }
     let claims = keys.verify_access(token)?;
     let invalid = ApiError::Unauthenticated("invalid token");
     let user_id: i64 = claims.sub.parse().map_err(|_| invalid.clone())?;
-    let (su, sg, sm) = (Alias::new("su"), Alias::new("sg"), Alias::new("sm"));
+    let (su, sg, sm, ss) = (
+        Alias::new("su"),
+        Alias::new("sg"),
+        Alias::new("sm"),
+        Alias::new("ss"),
+    );
     let stmt = Query::select()
         .columns([
             (user::Entity, user::Column::Id),
@@ -111,7 +136,27 @@ pub async fn authenticate(
             (user::Entity, user::Column::Disabled),
             (user::Entity, user::Column::CreatedAt),
             (user::Entity, user::Column::UpdatedAt),
+            (user::Entity, user::Column::DisplayName),
+            (user::Entity, user::Column::SearchKey),
+            (user::Entity, user::Column::MustChangePassword),
+            (user::Entity, user::Column::OneTimePasswordUsedAt),
         ])
+        .expr_as(
+            Expr::col((ss.clone(), session_row::Column::Id)),
+            Alias::new("session_id"),
+        )
+        .expr_as(
+            Expr::col((ss.clone(), session_row::Column::RevokedAt)),
+            Alias::new("session_revoked_at"),
+        )
+        .expr_as(
+            Expr::col((ss.clone(), session_row::Column::ExpiresAt)),
+            Alias::new("session_expires_at"),
+        )
+        .expr_as(
+            Expr::col((ss.clone(), session_row::Column::LastUsedAt)),
+            Alias::new("session_last_used_at"),
+        )
         .expr_as(
             Expr::col((su.clone(), admin_unit::Column::Path)),
             Alias::new("scope_unit_path"),
@@ -166,6 +211,17 @@ pub async fn authenticate(
         )
         .join_as(
             JoinType::LeftJoin,
+            session_row::Entity,
+            ss.clone(),
+            Expr::col((ss.clone(), session_row::Column::Id))
+                .eq(claims.sid.as_str())
+                .and(
+                    Expr::col((ss, session_row::Column::UserId))
+                        .equals((user::Entity, user::Column::Id)),
+                ),
+        )
+        .join_as(
+            JoinType::LeftJoin,
             group::Entity,
             sg.clone(),
             Expr::col((sg, group::Column::Id)).equals((user::Entity, user::Column::ScopeGroupId)),
@@ -186,6 +242,21 @@ pub async fn authenticate(
         .unwrap_or(false);
     if u.disabled {
         return Err(ApiError::Unauthenticated("the account is disabled"));
+    }
+    let session_id: Option<String> = row.try_get("", "session_id")?;
+    let revoked_at: Option<chrono::DateTime<chrono::Utc>> =
+        row.try_get("", "session_revoked_at")?;
+    let expires_at: Option<chrono::DateTime<chrono::Utc>> =
+        row.try_get("", "session_expires_at")?;
+    let last_used: Option<chrono::DateTime<chrono::Utc>> =
+        row.try_get("", "session_last_used_at")?;
+    let live = session_id.is_some()
+        && revoked_at.is_none()
+        && expires_at.is_some_and(|at| at > chrono::Utc::now());
+    if !live {
+        return Err(ApiError::Unauthenticated(
+            "the session has ended; sign in again",
+        ));
     }
     let scope_valid_to: Option<chrono::NaiveDate> = row.try_get("", "scope_valid_to")?;
     if let Some(closed) = scope_valid_to {
@@ -226,6 +297,9 @@ pub async fn authenticate(
             ));
         }
     };
+    if let Some(last_used) = last_used {
+        session::touch(db, &claims.sid, last_used).await;
+    }
     Ok(Principal {
         user_id: u.id,
         username: u.username,
@@ -234,5 +308,27 @@ pub async fn authenticate(
         member_id: u.member_id,
         request_id: None,
         denials: None,
+        credential: Credential::Session { id: claims.sid },
+        must_change_password: u.must_change_password,
     })
+}
+
+/// Whether a principal's credential and account still hold: for a subscription that runs long
+/// after its operation was authenticated. Any doubt (the database failing) answers no.
+pub async fn still_valid(db: &DatabaseConnection, p: &Principal) -> bool {
+    let account = match crate::service::users::get(db, p.user_id).await {
+        Ok(Some(u)) => u,
+        _ => return false,
+    };
+    if principal_for(db, &account, p.credential.clone())
+        .await
+        .is_err()
+    {
+        return false;
+    }
+    match &p.credential {
+        Credential::System => true,
+        Credential::Session { id } => session::is_live(db, id).await.unwrap_or(false),
+        Credential::ApiKey { id, .. } => api_key::is_live(db, *id).await.unwrap_or(false),
+    }
 }

@@ -1,6 +1,6 @@
 //! Refresh tokens: 32 random bytes, handed out once and stored only as a SHA-256 hash. Each use
-//! rotates the token inside its *family*; presenting an already-used token means it leaked (or a
-//! client raced itself), so the whole family is revoked. The single-use check is an
+//! rotates the token inside its *family*, which is its session; presenting an already-used token
+//! means it leaked (or a client raced itself), so the whole session ends. The single-use check is an
 //! `UPDATE … WHERE used_at IS NULL`, so of two concurrent refreshes at most one wins.
 
 use base64::Engine;
@@ -14,6 +14,7 @@ use sea_orm::{
 };
 use sha2::{Digest, Sha256};
 
+use super::session::{self, EndReason};
 use crate::db::write_txn;
 use crate::entity::refresh_token;
 use crate::error::{ApiError, ApiResult};
@@ -21,7 +22,8 @@ use crate::error::{ApiError, ApiResult};
 /// How long a refresh token lives.
 pub const REFRESH_TTL_DAYS: i64 = 30;
 
-fn hash(token: &str) -> String {
+/// Lower-case hex SHA-256: how refresh tokens and API key secrets are stored.
+pub fn hash(token: &str) -> String {
     Sha256::digest(token.as_bytes())
         .iter()
         .map(|b| format!("{b:02x}"))
@@ -34,17 +36,13 @@ fn new_token() -> String {
     URL_SAFE_NO_PAD.encode(bytes)
 }
 
-/// Stores a new token in `family` (a new family when `None`) and returns the plain token.
-pub async fn issue<C: ConnectionTrait>(
-    conn: &C,
-    user_id: i64,
-    family: Option<String>,
-) -> ApiResult<String> {
+/// Stores a new token in the session `family` and returns the plain token.
+pub async fn issue<C: ConnectionTrait>(conn: &C, user_id: i64, family: &str) -> ApiResult<String> {
     let token = new_token();
     let now = Utc::now();
     refresh_token::ActiveModel {
         user_id: Set(user_id),
-        family_id: Set(family.unwrap_or_else(|| uuid::Uuid::new_v4().to_string())),
+        family_id: Set(family.to_owned()),
         token_hash: Set(hash(&token)),
         created_at: Set(now),
         expires_at: Set(now + Duration::days(REFRESH_TTL_DAYS)),
@@ -57,8 +55,16 @@ pub async fn issue<C: ConnectionTrait>(
     Ok(token)
 }
 
-/// Consumes a refresh token: returns its user and a new token of the same family.
-pub async fn rotate(db: &DatabaseConnection, token: &str) -> ApiResult<(i64, String)> {
+/// A refresh token that was exchanged: whose it is, its session, and the token that replaces it.
+pub struct Rotated {
+    pub user_id: i64,
+    pub session_id: String,
+    pub next: String,
+}
+
+/// Consumes a refresh token: returns its user, its session and a new token of the same session.
+/// A token whose session ended (sign-out, password change, disabled account) no longer works.
+pub async fn rotate(db: &DatabaseConnection, token: &str) -> ApiResult<Rotated> {
     let invalid = ApiError::Unauthenticated("invalid refresh token");
     let Some(row) = refresh_token::Entity::find()
         .filter(refresh_token::Column::TokenHash.eq(hash(token)))
@@ -71,6 +77,11 @@ pub async fn rotate(db: &DatabaseConnection, token: &str) -> ApiResult<(i64, Str
     if row.revoked_at.is_some() || row.expires_at <= now {
         return Err(invalid);
     }
+    if !session::is_live(db, &row.family_id).await? {
+        return Err(ApiError::Unauthenticated(
+            "the session has ended; sign in again",
+        ));
+    }
     let txn = write_txn(db).await?;
     let claimed = refresh_token::Entity::update_many()
         .col_expr(refresh_token::Column::UsedAt, Expr::value(now))
@@ -80,56 +91,27 @@ pub async fn rotate(db: &DatabaseConnection, token: &str) -> ApiResult<(i64, Str
         .exec(&txn)
         .await?;
     if claimed.rows_affected != 1 {
-        // Reuse of a rotated token: treat the family as stolen.
+        // Reuse of a rotated token: treat the session as stolen.
         drop(txn);
-        revoke_family(db, &row.family_id).await?;
-        tracing::warn!(
-            user_id = row.user_id,
-            "refresh token reused; family revoked"
-        );
+        session::end(db, row.user_id, &row.family_id, EndReason::RefreshReuse).await?;
+        tracing::warn!(user_id = row.user_id, "refresh token reused; session ended");
         return Err(invalid);
     }
-    let next = issue(&txn, row.user_id, Some(row.family_id.clone())).await?;
+    let next = issue(&txn, row.user_id, &row.family_id).await?;
+    session::extend(&txn, &row.family_id).await?;
     txn.commit().await?;
-    Ok((row.user_id, next))
+    Ok(Rotated {
+        user_id: row.user_id,
+        session_id: row.family_id,
+        next,
+    })
 }
 
-pub async fn revoke_family<C: ConnectionTrait>(conn: &C, family_id: &str) -> ApiResult<()> {
-    refresh_token::Entity::update_many()
-        .col_expr(refresh_token::Column::RevokedAt, Expr::value(Utc::now()))
-        .filter(refresh_token::Column::FamilyId.eq(family_id))
-        .filter(refresh_token::Column::RevokedAt.is_null())
-        .exec(conn)
-        .await?;
-    Ok(())
-}
-
-/// `logout`: revokes the family of the presented token, if it is the caller's.
-pub async fn revoke_by_token(
-    db: &DatabaseConnection,
-    user_id: i64,
-    token: &str,
-) -> ApiResult<bool> {
-    let row = refresh_token::Entity::find()
+/// The session a refresh token belongs to, with its user, if the token is known.
+pub async fn session_of(db: &DatabaseConnection, token: &str) -> ApiResult<Option<(i64, String)>> {
+    Ok(refresh_token::Entity::find()
         .filter(refresh_token::Column::TokenHash.eq(hash(token)))
         .one(db)
-        .await?;
-    match row {
-        Some(r) if r.user_id == user_id => {
-            revoke_family(db, &r.family_id).await?;
-            Ok(true)
-        }
-        _ => Ok(false),
-    }
-}
-
-/// Disabling a user ends every session they have.
-pub async fn revoke_all_for_user<C: ConnectionTrait>(conn: &C, user_id: i64) -> ApiResult<()> {
-    refresh_token::Entity::update_many()
-        .col_expr(refresh_token::Column::RevokedAt, Expr::value(Utc::now()))
-        .filter(refresh_token::Column::UserId.eq(user_id))
-        .filter(refresh_token::Column::RevokedAt.is_null())
-        .exec(conn)
-        .await?;
-    Ok(())
+        .await?
+        .map(|r| (r.user_id, r.family_id)))
 }

@@ -1,112 +1,314 @@
-//! Login throttling: repeated failures for one username or from one client address are refused
-//! with `RATE_LIMITED` for a while. Kept in memory per instance: behind a load balancer each
-//! instance throttles on its own, which still bounds guessing to (instances × limit) per window.
+//! Login throttling that slows guessing without letting anyone lock a colleague out.
 //!
-//! Each key keeps at most `limit` failure times, in a sharded map: a check or a failure costs
-//! one entry whatever the number of clients, and expired keys are dropped by a background sweep
-//! rather than on a request's path.
+//! Failures are counted per (username, client address) and per client address:
+//!
+//! - After `free_failures_per_pair` failures the pair is locked for `base_lock`; each failure
+//!   after the lock doubles it, up to `max_lock`. A guesser on one address
+//!   never stops the real user signing in from another.
+//! - The address budget (`free_failures_per_address`, then the same backoff) stops one address
+//!   spraying many usernames. A pair that signed in successfully from that address within
+//!   [`KNOWN_PAIR_DAYS`] days is not held by it, so colleagues behind one office proxy keep
+//!   working while a stranger there guesses.
+//! - A success clears the pair (not the address). Failures are forgotten `forget_after` the last
+//!   one.
+//!
+//! Checking and counting are one step: [`LoginThrottle::begin`] reserves an attempt under one
+//! lock, and reservations in flight count against the budget, so parallel attempts cannot
+//! exceed it. An attempt that finds the budget taken by attempts still in flight waits for them
+//! (at most [`MAX_WAIT`]) rather than being refused: of 25 parallel guesses at most the free
+//! failures are verified and the rest are refused once those fail, while a user signing in on
+//! six devices at once is merely queued. Logins are rare and cost an argon2 run each, so one
+//! mutex is plenty.
+//!
+//! The state is per instance (in memory); several instances each keep their own.
 
-use std::collections::VecDeque;
+use std::collections::HashMap;
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use dashmap::DashMap;
+/// How long a successful (username, address) pair is remembered as the user's own.
+pub const KNOWN_PAIR_DAYS: u64 = 30;
+
+/// The longest an attempt waits for attempts in flight before it is refused.
+pub const MAX_WAIT: Duration = Duration::from_secs(10);
+
+/// Why an attempt cannot start now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Refused {
+    /// Locked after failures: wait this many seconds.
+    Locked(u64),
+    /// The budget is taken by attempts still in flight.
+    Busy,
+}
 
 #[derive(Debug, Clone)]
 pub struct ThrottleSettings {
-    pub max_failures_per_user: u32,
-    pub max_failures_per_address: u32,
-    pub window: Duration,
+    /// Failures of one username from one address before the backoff starts.
+    pub free_failures_per_pair: u32,
+    /// Failures from one address, across usernames, before the backoff starts.
+    pub free_failures_per_address: u32,
+    /// The first lock; each further failure doubles it.
+    pub base_lock: Duration,
+    /// The longest lock.
+    pub max_lock: Duration,
+    /// Failures are forgotten this long after the last one.
+    pub forget_after: Duration,
 }
 
 impl Default for ThrottleSettings {
     fn default() -> Self {
         ThrottleSettings {
-            max_failures_per_user: 5,
-            max_failures_per_address: 30,
-            window: Duration::from_secs(15 * 60),
+            free_failures_per_pair: 5,
+            free_failures_per_address: 50,
+            base_lock: Duration::from_secs(30),
+            max_lock: Duration::from_secs(15 * 60),
+            forget_after: Duration::from_secs(24 * 60 * 60),
         }
     }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Key {
+    Pair(String, String),
+    Address(String),
+}
+
+#[derive(Debug)]
+struct Budget {
+    failures: u32,
+    in_flight: u32,
+    last_failure: Instant,
+    locked_until: Option<Instant>,
+}
+
+impl Budget {
+    fn new(now: Instant) -> Self {
+        Budget {
+            failures: 0,
+            in_flight: 0,
+            last_failure: now,
+            locked_until: None,
+        }
+    }
+
+    /// Whether an attempt may start now under `free` free failures.
+    fn admits(&self, free: u32, now: Instant) -> Result<(), Refused> {
+        if let Some(until) = self.locked_until
+            && until > now
+        {
+            return Err(Refused::Locked(until.duration_since(now).as_secs().max(1)));
+        }
+        // Within the free failures, as many attempts as remain; past them, one at a time.
+        let capacity = free.saturating_sub(self.failures).max(1);
+        if self.in_flight >= capacity {
+            return Err(Refused::Busy);
+        }
+        Ok(())
+    }
+}
+
+#[derive(Default)]
+struct State {
+    budgets: HashMap<Key, Budget>,
+    /// (username, address) pairs that signed in, and when.
+    known: HashMap<(String, String), Instant>,
 }
 
 #[derive(Default)]
 pub struct LoginThrottle {
     settings: ThrottleSettings,
-    failures: DashMap<String, VecDeque<Instant>>,
+    state: Mutex<State>,
+    /// Woken whenever an attempt ends, for attempts waiting on a busy budget.
+    ended: tokio::sync::Notify,
+}
+
+/// A login attempt that was admitted: report how it went with [`Attempt::failed`] or
+/// [`Attempt::succeeded`]. Dropped without either (the database failed), it only frees its place.
+pub struct Attempt<'a> {
+    throttle: &'a LoginThrottle,
+    pair: Key,
+    /// `None` when the pair is known from this address and the address budget does not apply.
+    address: Option<Key>,
+    concluded: bool,
 }
 
 impl LoginThrottle {
     pub fn new(settings: ThrottleSettings) -> Self {
         LoginThrottle {
             settings,
-            failures: DashMap::new(),
+            state: Mutex::new(State::default()),
+            ended: tokio::sync::Notify::new(),
         }
     }
 
-    fn keys(&self, username: &str, address: &str) -> [(String, u32); 2] {
-        [
-            (
-                format!("u:{}", username.to_lowercase()),
-                self.settings.max_failures_per_user,
-            ),
-            (
-                format!("a:{}", crate::ratelimit::address_key(address)),
-                self.settings.max_failures_per_address,
-            ),
-        ]
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// `Err(seconds)` when the username or address must wait before trying again.
-    pub fn check(&self, username: &str, address: &str) -> Result<(), u64> {
-        let now = Instant::now();
-        for (key, limit) in self.keys(username, address) {
-            if let Some(mut times) = self.failures.get_mut(&key) {
-                while times
-                    .front()
-                    .is_some_and(|t| now.duration_since(*t) >= self.settings.window)
-                {
-                    times.pop_front();
-                }
-                if times.len() as u32 >= limit
-                    && let Some(oldest) = times.front()
-                {
-                    let wait = self
-                        .settings
-                        .window
-                        .saturating_sub(now.duration_since(*oldest));
-                    return Err(wait.as_secs().max(1));
+    /// Admits an attempt for `username` from `address`, or says how many seconds to wait.
+    /// While attempts in flight hold the budget, it waits for them to end (up to [`MAX_WAIT`]).
+    pub async fn begin(&self, username: &str, address: &str) -> Result<Attempt<'_>, u64> {
+        let deadline = tokio::time::Instant::now() + MAX_WAIT;
+        loop {
+            // Registered before looking, so an attempt ending in between still wakes us.
+            let ended = self.ended.notified();
+            match self.try_begin(username, address) {
+                Ok(attempt) => return Ok(attempt),
+                Err(Refused::Locked(secs)) => return Err(secs),
+                Err(Refused::Busy) => {
+                    if tokio::time::timeout_at(deadline, ended).await.is_err() {
+                        return Err(1);
+                    }
                 }
             }
         }
-        Ok(())
     }
 
-    pub fn record_failure(&self, username: &str, address: &str) {
+    /// [`Self::begin`] without waiting.
+    fn try_begin(&self, username: &str, address: &str) -> Result<Attempt<'_>, Refused> {
+        let name = username.trim().to_lowercase();
+        let addr = crate::ratelimit::address_key(address);
         let now = Instant::now();
-        for (key, limit) in self.keys(username, address) {
-            let mut times = self.failures.entry(key).or_default();
-            times.push_back(now);
-            // Only the newest `limit` failures decide anything.
-            while times.len() > limit.max(1) as usize {
-                times.pop_front();
+        let mut state = self.lock();
+        let known = state
+            .known
+            .get(&(name.clone(), addr.clone()))
+            .is_some_and(|at| now.duration_since(*at) < known_for());
+        let pair = Key::Pair(name, addr.clone());
+        let address = (!known).then_some(Key::Address(addr));
+        let checks = [
+            Some((&pair, self.settings.free_failures_per_pair)),
+            address
+                .as_ref()
+                .map(|k| (k, self.settings.free_failures_per_address)),
+        ];
+        for (key, free) in checks.into_iter().flatten() {
+            if let Some(b) = state.budgets.get_mut(key) {
+                if b.in_flight == 0
+                    && now.duration_since(b.last_failure) >= self.settings.forget_after
+                {
+                    *b = Budget::new(now);
+                }
+                b.admits(free, now)?;
             }
         }
+        for key in std::iter::once(&pair).chain(address.as_ref()) {
+            state
+                .budgets
+                .entry(key.clone())
+                .or_insert_with(|| Budget::new(now))
+                .in_flight += 1;
+        }
+        Ok(Attempt {
+            throttle: self,
+            pair,
+            address,
+            concluded: false,
+        })
     }
 
-    /// A successful login clears the username's failures (not the address's).
-    pub fn record_success(&self, username: &str) {
-        self.failures
-            .remove(&format!("u:{}", username.to_lowercase()));
+    fn lock_for(&self, failures: u32, free: u32) -> Option<Duration> {
+        let over = failures.checked_sub(free)?;
+        let doubled = self
+            .settings
+            .base_lock
+            .saturating_mul(2u32.saturating_pow(over.min(20)));
+        Some(doubled.min(self.settings.max_lock))
     }
 
-    /// Drops keys whose failures have all left the window (called by a background task).
+    fn conclude(&self, attempt: &Attempt<'_>, success: bool) {
+        let now = Instant::now();
+        let mut state = self.lock();
+        for key in std::iter::once(&attempt.pair).chain(attempt.address.as_ref()) {
+            let free = match key {
+                Key::Pair(..) => self.settings.free_failures_per_pair,
+                Key::Address(_) => self.settings.free_failures_per_address,
+            };
+            let Some(b) = state.budgets.get_mut(key) else {
+                continue;
+            };
+            b.in_flight = b.in_flight.saturating_sub(1);
+            if success {
+                continue;
+            }
+            b.failures = b.failures.saturating_add(1);
+            b.last_failure = now;
+            if let Some(lock) = self.lock_for(b.failures, free) {
+                b.locked_until = Some(now + lock);
+            }
+        }
+        if success && let Key::Pair(name, addr) = &attempt.pair {
+            let pair = (name.clone(), addr.clone());
+            if state
+                .budgets
+                .get(&attempt.pair)
+                .is_some_and(|b| b.in_flight == 0)
+            {
+                state.budgets.remove(&attempt.pair);
+            } else if let Some(b) = state.budgets.get_mut(&attempt.pair) {
+                // Other attempts of the pair are still in flight: keep their places.
+                b.failures = 0;
+                b.locked_until = None;
+            }
+            state.known.insert(pair, now);
+        }
+        drop(state);
+        self.ended.notify_waiters();
+    }
+
+    fn release(&self, attempt: &Attempt<'_>) {
+        let mut state = self.lock();
+        for key in std::iter::once(&attempt.pair).chain(attempt.address.as_ref()) {
+            if let Some(b) = state.budgets.get_mut(key) {
+                b.in_flight = b.in_flight.saturating_sub(1);
+            }
+        }
+        drop(state);
+        self.ended.notify_waiters();
+    }
+
+    /// Drops budgets whose failures are forgotten and pairs no longer known (called by a
+    /// background task, never on a request's path).
     pub fn sweep(&self) {
         let now = Instant::now();
-        self.failures.retain(|_, times| {
-            times
-                .back()
-                .is_some_and(|t| now.duration_since(*t) < self.settings.window)
+        let forget = self.settings.forget_after;
+        let mut state = self.lock();
+        state.budgets.retain(|_, b| {
+            b.in_flight > 0
+                || now.duration_since(b.last_failure) < forget
+                || b.locked_until.is_some_and(|t| t > now)
         });
-        self.failures.shrink_to_fit();
+        state
+            .known
+            .retain(|_, at| now.duration_since(*at) < known_for());
+        state.budgets.shrink_to_fit();
+        state.known.shrink_to_fit();
+    }
+}
+
+fn known_for() -> Duration {
+    Duration::from_secs(KNOWN_PAIR_DAYS * 24 * 60 * 60)
+}
+
+impl Attempt<'_> {
+    /// The password was wrong (or the account unknown or disabled).
+    pub fn failed(mut self) {
+        self.concluded = true;
+        self.throttle.conclude(&self, false);
+    }
+
+    /// The password was right.
+    pub fn succeeded(mut self) {
+        self.concluded = true;
+        self.throttle.conclude(&self, true);
+    }
+}
+
+impl Drop for Attempt<'_> {
+    fn drop(&mut self) {
+        if !self.concluded {
+            self.throttle.release(self);
+        }
     }
 }
 
@@ -114,40 +316,136 @@ impl LoginThrottle {
 mod tests {
     use super::*;
 
-    #[test]
-    fn blocks_after_the_limit_and_success_resets_the_user() {
-        let t = LoginThrottle::new(ThrottleSettings {
-            max_failures_per_user: 2,
-            max_failures_per_address: 10,
-            window: Duration::from_secs(60),
-        });
-        assert!(t.check("ana", "1.1.1.1").is_ok());
-        t.record_failure("ana", "1.1.1.1");
-        t.record_failure("ANA", "1.1.1.1");
-        assert!(
-            t.check("ana", "2.2.2.2").is_err(),
-            "per-user limit applies from any address"
-        );
-        assert!(t.check("bob", "1.1.1.1").is_ok());
-        t.record_success("ana");
-        assert!(t.check("ana", "1.1.1.1").is_ok());
+    fn throttle(pair: u32, address: u32) -> LoginThrottle {
+        LoginThrottle::new(ThrottleSettings {
+            free_failures_per_pair: pair,
+            free_failures_per_address: address,
+            base_lock: Duration::from_secs(30),
+            max_lock: Duration::from_secs(15 * 60),
+            forget_after: Duration::from_secs(3600),
+        })
     }
 
     #[test]
-    fn each_key_keeps_at_most_its_limit_and_the_sweep_forgets_expired_keys() {
-        let t = LoginThrottle::new(ThrottleSettings {
-            max_failures_per_user: 3,
-            max_failures_per_address: 3,
-            window: Duration::from_millis(50),
-        });
-        for _ in 0..100 {
-            t.record_failure("ana", "1.1.1.1");
+    fn a_guesser_is_locked_but_the_user_elsewhere_is_not() {
+        let t = throttle(2, 100);
+        t.try_begin("ana", "1.1.1.1").unwrap().failed();
+        t.try_begin("ANA", "1.1.1.1").unwrap().failed();
+        let Some(Refused::Locked(wait)) = t.try_begin("ana", "1.1.1.1").err() else {
+            panic!("locked after two failures");
+        };
+        assert!((29..=30).contains(&wait), "{wait}");
+        assert!(
+            t.try_begin("ana", "2.2.2.2").is_ok(),
+            "another address is fine"
+        );
+        assert!(
+            t.try_begin("bob", "1.1.1.1").is_ok(),
+            "another user is fine"
+        );
+    }
+
+    #[test]
+    fn parallel_attempts_cannot_exceed_the_budget() {
+        let t = throttle(5, 100);
+        let admitted: Vec<_> = (0..25)
+            .filter_map(|_| t.try_begin("ana", "1.1.1.1").ok())
+            .collect();
+        assert_eq!(admitted.len(), 5, "in-flight attempts count");
+        assert_eq!(t.try_begin("ana", "1.1.1.1").err(), Some(Refused::Busy));
+        for a in admitted {
+            a.failed();
         }
-        assert!(t.failures.iter().all(|e| e.value().len() == 3));
-        assert!(t.check("ana", "1.1.1.1").is_err());
-        std::thread::sleep(Duration::from_millis(60));
+        assert!(matches!(
+            t.try_begin("ana", "1.1.1.1"),
+            Err(Refused::Locked(_))
+        ));
+    }
+
+    #[tokio::test]
+    async fn a_busy_budget_makes_attempts_wait_not_fail() {
+        let t = std::sync::Arc::new(throttle(1, 100));
+        let first = t.try_begin("ana", "1.1.1.1").unwrap();
+        let waiter = {
+            let t = t.clone();
+            tokio::spawn(async move { t.begin("ana", "1.1.1.1").await.map(|a| a.succeeded()) })
+        };
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert!(
+            !waiter.is_finished(),
+            "it waits while the first is in flight"
+        );
+        first.succeeded();
+        assert_eq!(waiter.await.unwrap(), Ok(()), "a success frees the place");
+
+        let first = t.try_begin("bob", "1.1.1.1").unwrap();
+        let waiter = {
+            let t = t.clone();
+            tokio::spawn(async move { t.begin("bob", "1.1.1.1").await.map(|_| ()) })
+        };
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        first.failed();
+        assert!(
+            matches!(waiter.await.unwrap(), Err(29 | 30)),
+            "a failure that locks the pair refuses those waiting"
+        );
+    }
+
+    #[test]
+    fn the_backoff_doubles_and_is_capped() {
+        let t = throttle(1, 100);
+        assert_eq!(t.lock_for(0, 1), None);
+        assert_eq!(t.lock_for(1, 1), Some(Duration::from_secs(30)));
+        assert_eq!(t.lock_for(2, 1), Some(Duration::from_secs(60)));
+        assert_eq!(t.lock_for(4, 1), Some(Duration::from_secs(240)));
+        assert_eq!(t.lock_for(9, 1), Some(Duration::from_secs(900)));
+        assert_eq!(t.lock_for(500, 1), Some(Duration::from_secs(900)));
+    }
+
+    #[test]
+    fn known_pairs_pass_an_address_that_is_guessing() {
+        let t = throttle(5, 3);
+        t.try_begin("ana", "1.1.1.1").unwrap().succeeded();
+        for name in ["x1", "x2", "x3"] {
+            t.try_begin(name, "1.1.1.1").unwrap().failed();
+        }
+        assert!(t.try_begin("x4", "1.1.1.1").is_err(), "the address is held");
+        assert!(t.try_begin("ana", "1.1.1.1").is_ok(), "a known pair is not");
+    }
+
+    #[test]
+    fn success_clears_the_pair_and_a_dropped_attempt_frees_its_place() {
+        let t = throttle(2, 100);
+        t.try_begin("ana", "1.1.1.1").unwrap().failed();
+        t.try_begin("ana", "1.1.1.1").unwrap().succeeded();
+        t.try_begin("ana", "1.1.1.1").unwrap().failed();
+        assert!(
+            t.try_begin("ana", "1.1.1.1").is_ok(),
+            "one failure since the success"
+        );
+        {
+            let _a = t.try_begin("bob", "1.1.1.1").unwrap();
+            let _b = t.try_begin("bob", "1.1.1.1").unwrap();
+            assert!(t.try_begin("bob", "1.1.1.1").is_err(), "two in flight");
+        }
+        assert!(
+            t.try_begin("bob", "1.1.1.1").is_ok(),
+            "dropped attempts free their places"
+        );
+    }
+
+    #[test]
+    fn the_sweep_forgets_old_failures() {
+        let t = LoginThrottle::new(ThrottleSettings {
+            free_failures_per_pair: 1,
+            free_failures_per_address: 100,
+            base_lock: Duration::from_millis(10),
+            max_lock: Duration::from_millis(10),
+            forget_after: Duration::from_millis(30),
+        });
+        t.try_begin("ana", "1.1.1.1").unwrap().failed();
+        std::thread::sleep(Duration::from_millis(40));
         t.sweep();
-        assert!(t.failures.is_empty());
-        assert!(t.check("ana", "1.1.1.1").is_ok());
+        assert!(t.lock().budgets.is_empty());
     }
 }

@@ -37,6 +37,7 @@ pub struct ClientInfo {
     /// The client's address; behind trusted proxies, the one they forwarded.
     pub address: String,
     pub request_id: String,
+    pub user_agent: Option<String>,
 }
 
 /// Per-operation data, inserted by the pipeline.

@@ -12,7 +12,9 @@ use super::objects::*;
 use crate::error::ApiError;
 use crate::events::TaskEventKind;
 use crate::ids::{NodeType, decode};
-use crate::service::{groups, members, products, surveys, tasks, unit_admin, users};
+use crate::service::{
+    api_keys, groups, members, products, sign_in, surveys, tasks, unit_admin, users,
+};
 
 pub struct MutationRoot;
 
@@ -46,6 +48,9 @@ fn opt_reference(t: NodeType, id: &Option<ID>, field: &str) -> Result<Option<i64
 pub struct LoginInput {
     pub username: String,
     pub password: String,
+    /// What the client is ("Android — Samsung A15"), shown in `me { sessions }`; the
+    /// User-Agent when absent. At most 200 characters are kept.
+    pub device: Option<String>,
 }
 
 #[derive(SimpleObject)]
@@ -56,15 +61,19 @@ pub struct LoginPayload {
     pub refresh_token: String,
     /// When the access token expires.
     pub expires_at: DateTime<Utc>,
+    /// Signed in with a one-time password: call `changePassword` now; every other operation
+    /// answers `FORBIDDEN` until then.
+    pub must_change_password: bool,
     pub user: User,
 }
 
-impl From<users::Session> for LoginPayload {
-    fn from(s: users::Session) -> Self {
+impl From<sign_in::SignedIn> for LoginPayload {
+    fn from(s: sign_in::SignedIn) -> Self {
         LoginPayload {
             access_token: s.access_token,
             refresh_token: s.refresh_token,
             expires_at: DateTime::from_timestamp(s.expires_at, 0).unwrap_or_else(Utc::now),
+            must_change_password: s.user.must_change_password,
             user: User(s.user),
         }
     }
@@ -75,9 +84,11 @@ pub struct RefreshTokenInput {
     pub refresh_token: String,
 }
 
-#[derive(InputObject)]
+#[derive(InputObject, Default)]
 pub struct LogoutInput {
-    pub refresh_token: String,
+    /// Also end the session of this refresh token (without an access token, this alone says
+    /// which session to end).
+    pub refresh_token: Option<String>,
 }
 
 #[derive(SimpleObject)]
@@ -101,6 +112,93 @@ pub struct CreateUserInput {
 #[derive(SimpleObject)]
 pub struct CreateUserPayload {
     pub user: User,
+}
+
+#[derive(InputObject)]
+pub struct UpdateUserInput {
+    pub id: ID,
+    /// Below your own role.
+    pub role: Option<Role>,
+    /// For unit roles; required when the role changes from a group role.
+    pub scope_unit_id: Option<ID>,
+    /// For group roles; required when the role changes from a unit role.
+    pub scope_group_id: Option<ID>,
+    /// `null` unlinks the member.
+    pub member_id: MaybeUndefined<ID>,
+    /// `null` or blank clears it. Anyone may change their own.
+    pub display_name: MaybeUndefined<String>,
+}
+
+#[derive(SimpleObject)]
+pub struct UpdateUserPayload {
+    pub user: User,
+}
+
+#[derive(InputObject)]
+pub struct ChangePasswordInput {
+    pub current_password: String,
+    /// At least 10 characters, not a common password.
+    pub new_password: String,
+}
+
+#[derive(SimpleObject)]
+pub struct ChangePasswordPayload {
+    pub user: User,
+}
+
+#[derive(InputObject)]
+pub struct ResetPasswordInput {
+    pub user_id: ID,
+}
+
+#[derive(SimpleObject)]
+pub struct ResetPasswordPayload {
+    pub user: User,
+    /// Give it to the user; it signs in once and must then be changed. Shown only here.
+    pub one_time_password: String,
+}
+
+#[derive(InputObject)]
+pub struct RevokeSessionInput {
+    /// A `Session.id`.
+    pub id: ID,
+}
+
+#[derive(SimpleObject)]
+pub struct RevokeSessionPayload {
+    pub session: DeviceSession,
+}
+
+#[derive(InputObject)]
+pub struct CreateApiKeyInput {
+    /// What it is for ("nightly export to the district").
+    pub name: String,
+    /// At most your own role, and a unit role (usually `VIEWER`).
+    pub role: Role,
+    /// The unit it reads (and writes) within; your own unit when absent.
+    pub scope_unit_id: Option<ID>,
+    /// At most two years ahead; a year when absent.
+    pub expires_at: Option<DateTime<Utc>>,
+    /// Whether it may run mutations. Without it, a key runs queries only.
+    #[graphql(default = false)]
+    pub can_write: bool,
+}
+
+#[derive(SimpleObject)]
+pub struct CreateApiKeyPayload {
+    pub api_key: ApiKey,
+    /// Send as `Authorization: Bearer <secret>`. Shown only here: store it now.
+    pub secret: String,
+}
+
+#[derive(InputObject)]
+pub struct RevokeApiKeyInput {
+    pub id: ID,
+}
+
+#[derive(SimpleObject)]
+pub struct RevokeApiKeyPayload {
+    pub api_key: ApiKey,
 }
 
 #[derive(InputObject)]
@@ -369,16 +467,24 @@ fn client(ctx: &Context<'_>) -> ClientInfo {
 
 #[Object(name = "Mutation")]
 impl MutationRoot {
-    /// Exchanges a username and password for an access token and a refresh token.
+    /// Exchanges a username and password for an access token and a refresh token, opening a
+    /// session. Repeated failures from one address for one username make it wait
+    /// (`RATE_LIMITED` with `retryAfter`; over HTTP 429 with `Retry-After`).
     async fn login(&self, ctx: &Context<'_>, input: LoginInput) -> Result<LoginPayload> {
         let st = state(ctx);
-        let s = users::login(
+        let c = client(ctx);
+        let origin = sign_in::Origin {
+            address: c.address,
+            device: input.device.or(c.user_agent),
+            request_id: Some(c.request_id).filter(|r| !r.is_empty()),
+        };
+        let s = sign_in::login(
             &st.db,
             &st.keys,
             &st.throttle,
             &input.username,
             &input.password,
-            &client(ctx).address,
+            &origin,
         )
         .await?;
         Ok(s.into())
@@ -391,17 +497,134 @@ impl MutationRoot {
         input: RefreshTokenInput,
     ) -> Result<LoginPayload> {
         let st = state(ctx);
-        Ok(users::refresh(&st.db, &st.keys, &input.refresh_token)
+        Ok(sign_in::refresh(&st.db, &st.keys, &input.refresh_token)
             .await?
             .into())
     }
 
-    /// Ends the session the refresh token belongs to.
-    async fn logout(&self, ctx: &Context<'_>, input: LogoutInput) -> Result<LogoutPayload> {
-        let p = principal(ctx)?;
-        let revoked =
-            crate::auth::refresh::revoke_by_token(db(ctx), p.user_id, &input.refresh_token).await?;
+    /// Ends your session: its access token is refused from the next request, its refresh
+    /// tokens stop working, and its open sockets close within a second.
+    async fn logout(&self, ctx: &Context<'_>, input: Option<LogoutInput>) -> Result<LogoutPayload> {
+        let p = super::context::session(ctx).ok().map(|s| &s.principal);
+        let input = input.unwrap_or_default();
+        let revoked = sign_in::logout(db(ctx), p, input.refresh_token.as_deref()).await?;
         Ok(LogoutPayload { revoked })
+    }
+
+    /// Replaces your password. Every other session ends; this one goes on.
+    async fn change_password(
+        &self,
+        ctx: &Context<'_>,
+        input: ChangePasswordInput,
+    ) -> Result<ChangePasswordPayload> {
+        let p = principal(ctx)?;
+        let st = state(ctx);
+        let user = sign_in::change_password(
+            &st.db,
+            &st.throttle,
+            p,
+            &client(ctx).address,
+            &input.current_password,
+            &input.new_password,
+        )
+        .await?;
+        Ok(ChangePasswordPayload { user: User(user) })
+    }
+
+    /// Gives an account below your role, in your scope, a one-time password and ends its
+    /// sessions. The user signs in with it once and must then choose a new password.
+    async fn reset_password(
+        &self,
+        ctx: &Context<'_>,
+        input: ResetPasswordInput,
+    ) -> Result<ResetPasswordPayload> {
+        let p = principal(ctx)?;
+        let id = target(NodeType::User, &input.user_id, "user")?;
+        let (user, one_time_password) = users::reset_password(db(ctx), p, id).await?;
+        Ok(ResetPasswordPayload {
+            user: User(user),
+            one_time_password,
+        })
+    }
+
+    /// Changes an account's role, scope, linked member or display name, within your powers. A
+    /// role or scope change ends the account's sessions.
+    async fn update_user(
+        &self,
+        ctx: &Context<'_>,
+        input: UpdateUserInput,
+    ) -> Result<UpdateUserPayload> {
+        let p = principal(ctx)?;
+        let id = target(NodeType::User, &input.id, "user")?;
+        let member_id = match &input.member_id {
+            MaybeUndefined::Undefined => None,
+            MaybeUndefined::Null => Some(None),
+            MaybeUndefined::Value(id) => Some(Some(reference(NodeType::Member, id, "memberId")?)),
+        };
+        let changes = users::UserChanges {
+            role: input.role.map(Into::into),
+            scope_unit_id: opt_reference(NodeType::AdminUnit, &input.scope_unit_id, "scopeUnitId")?,
+            scope_group_id: opt_reference(NodeType::Group, &input.scope_group_id, "scopeGroupId")?,
+            member_id,
+            display_name: match input.display_name {
+                MaybeUndefined::Undefined => None,
+                MaybeUndefined::Null => Some(None),
+                MaybeUndefined::Value(name) => Some(Some(name)),
+            },
+        };
+        Ok(UpdateUserPayload {
+            user: User(users::update(db(ctx), p, id, changes).await?),
+        })
+    }
+
+    /// Ends one session: yours (another device), or one of an account you manage.
+    async fn revoke_session(
+        &self,
+        ctx: &Context<'_>,
+        input: RevokeSessionInput,
+    ) -> Result<RevokeSessionPayload> {
+        let p = principal(ctx)?;
+        let row = sign_in::revoke_session(db(ctx), p, input.id.as_str()).await?;
+        Ok(RevokeSessionPayload {
+            session: DeviceSession {
+                current: p.session_id() == Some(row.id.as_str()),
+                row,
+            },
+        })
+    }
+
+    /// Creates an API key for a machine. The secret is in the payload, once.
+    async fn create_api_key(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateApiKeyInput,
+    ) -> Result<CreateApiKeyPayload> {
+        let p = principal(ctx)?;
+        let new = api_keys::NewApiKey {
+            name: input.name,
+            role: input.role.into(),
+            scope_unit_id: opt_reference(NodeType::AdminUnit, &input.scope_unit_id, "scopeUnitId")?,
+            expires_at: input.expires_at,
+            can_write: input.can_write,
+        };
+        let (key, secret) = api_keys::create(db(ctx), p, new).await?;
+        Ok(CreateApiKeyPayload {
+            api_key: ApiKey(key),
+            secret,
+        })
+    }
+
+    /// Ends an API key at once.
+    async fn revoke_api_key(
+        &self,
+        ctx: &Context<'_>,
+        input: RevokeApiKeyInput,
+    ) -> Result<RevokeApiKeyPayload> {
+        let p = principal(ctx)?;
+        let id = target(NodeType::ApiKey, &input.id, "API key")?;
+        Ok(RevokeApiKeyPayload {
+            api_key: ApiKey(api_keys::revoke(db(ctx), p, id).await?),
+        })
     }
 
     async fn create_user(

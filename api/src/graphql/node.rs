@@ -24,6 +24,7 @@ pub enum Node {
     UnitSurvey(UnitSurvey),
     User(User),
     AuditEvent(AuditEvent),
+    ApiKey(ApiKey),
 }
 
 pub async fn resolve(ctx: &Context<'_>, id: &ID) -> ApiResult<Option<Node>> {
@@ -70,6 +71,9 @@ pub async fn resolve(ctx: &Context<'_>, id: &ID) -> ApiResult<Option<Node>> {
         NodeType::AuditEvent => audit::get(db, p, row)
             .await?
             .map(|m| Node::AuditEvent(AuditEvent(m))),
+        NodeType::ApiKey => crate::service::api_keys::get(db, p, row)
+            .await?
+            .map(|m| Node::ApiKey(ApiKey(m))),
     })
 }
 

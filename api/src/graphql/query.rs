@@ -10,7 +10,7 @@ use super::node::{self, Node};
 use super::objects::*;
 use super::scalars::Date;
 use crate::ids::{NodeType, decode};
-use crate::service::{audit, groups, members, products, tasks, units};
+use crate::service::{api_keys, audit, groups, members, products, tasks, units, users};
 
 pub struct QueryRoot;
 
@@ -108,6 +108,19 @@ pub struct ProductFilter {
     /// Products listed on this platform.
     pub platform: Option<Platform>,
     /// Accent-insensitive text in the product name. At most 100 characters.
+    pub search: Option<String>,
+}
+
+#[derive(InputObject, Default)]
+pub struct UserFilter {
+    /// Any of these roles.
+    pub role: Option<Vec<Role>>,
+    /// Accounts scoped to this unit or below (unit accounts there, and accounts of groups
+    /// there).
+    pub unit_id: Option<ID>,
+    pub disabled: Option<bool>,
+    /// Accent-insensitive words in the username or display name, in any order. At most 100
+    /// characters.
     pub search: Option<String>,
 }
 
@@ -459,6 +472,58 @@ impl QueryRoot {
             as_of.map(|d| d.0),
         )
         .await
+    }
+
+    /// Accounts within your scope, by username (`CITY_ADMIN`, `DISTRICT_OFFICER`,
+    /// `WARD_LEADER`).
+    #[graphql(
+        complexity = "(first.or(last).unwrap_or(20).clamp(0, 100) as usize) * child_complexity"
+    )]
+    async fn users(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<UserFilter>,
+        first: Option<i64>,
+        after: Option<String>,
+        last: Option<i64>,
+        before: Option<String>,
+    ) -> Result<UserConnection> {
+        let p = principal(ctx)?.clone();
+        let f = filter.unwrap_or_default();
+        let filter = users::UserFilter {
+            roles: f
+                .role
+                .map(|roles| roles.into_iter().map(Into::into).collect()),
+            unit_id: filter_id(NodeType::AdminUnit, &f.unit_id),
+            disabled: f.disabled,
+            search: search_filter(f.search)?,
+        };
+        let window = page_args(first, after, last, before).window()?;
+        let db = db(ctx).clone();
+        let page = users::list(&db, &p, &filter, window).await?;
+        let total = Total::Deferred(deferred(move || {
+            let (db, p, filter) = (db.clone(), p.clone(), filter.clone());
+            async move { users::count(&db, &p, &filter).await }
+        }));
+        Ok(UserConnection {
+            page: page.map(User),
+            total,
+        })
+    }
+
+    /// API keys whose unit lies within your scope, newest first; ended (revoked or expired)
+    /// ones only with `includeEnded`. For those who manage accounts.
+    async fn api_keys(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = false)] include_ended: bool,
+    ) -> Result<Vec<ApiKey>> {
+        let p = principal(ctx)?;
+        Ok(api_keys::list(db(ctx), p, include_ended)
+            .await?
+            .into_iter()
+            .map(ApiKey)
+            .collect())
     }
 
     /// Audit trail within your scope, newest first (`CITY_ADMIN`, `WARD_LEADER`).

@@ -51,9 +51,10 @@ impl SubscriptionRoot {
                 if !scope::group_in_scope(&p, msg.group_id, &msg.unit_path) {
                     continue;
                 }
-                // The account may have been disabled or held a moment ago, before the socket
-                // watcher closed the connection: never deliver past that.
-                if !still_allowed(&db, p.user_id).await {
+                // The account may have been disabled or held, or its session or key ended, a
+                // moment ago, before the socket watcher closed the connection: never deliver
+                // past that.
+                if !crate::auth::still_valid(&db, &p).await {
                     break;
                 }
                 if let Ok(Some(t)) = tasks::get(&db, &p, msg.task_id).await {
@@ -61,14 +62,6 @@ impl SubscriptionRoot {
                 }
             }
         })
-    }
-}
-
-/// Whether the account may still sign in: not disabled, and not held (its unit still open).
-async fn still_allowed(db: &sea_orm::DatabaseConnection, user_id: i64) -> bool {
-    match crate::service::users::get(db, user_id).await {
-        Ok(Some(u)) => crate::auth::principal_for(db, &u).await.is_ok(),
-        _ => false,
     }
 }
 

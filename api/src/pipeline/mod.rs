@@ -36,7 +36,7 @@ use crate::graphql::CdtgSchema;
 use crate::graphql::context::{ClientInfo, Session};
 use crate::metrics::operation_label;
 use crate::persisted::Resolved;
-use crate::principal::Principal;
+use crate::principal::{Credential, Principal};
 use crate::service::audit::{self, DenialLog};
 use crate::state::AppState;
 
@@ -100,6 +100,8 @@ pub struct Caller {
     /// This operation's id: in logs, audit events and the `X-Request-Id` header.
     pub request_id: String,
     pub transport: Transport,
+    /// The client's User-Agent, which names a session's device when the client does not.
+    pub user_agent: Option<String>,
 }
 
 /// Why an operation was refused before it ran.
@@ -120,9 +122,10 @@ pub enum RefusalKind {
     },
     /// The database failed while checking the credentials: retry later, keep the token.
     Unavailable,
-    /// Valid credentials of an account that is held (its unit was merged away or closed)
-    /// until an administrator reassigns it: `FORBIDDEN` with the reason.
-    Held,
+    /// Valid credentials that may not run this operation: an account held because its unit
+    /// was merged away, an account that must first change its reset password, a read-only API
+    /// key sending a mutation. `FORBIDDEN` with the reason.
+    Forbidden,
 }
 
 #[derive(Debug, Clone)]
@@ -145,7 +148,7 @@ impl Refusal {
             RefusalKind::Unauthenticated => "unauthenticated",
             RefusalKind::RateLimited { .. } => "rate_limited",
             RefusalKind::Unavailable => "unavailable",
-            RefusalKind::Held => "forbidden",
+            RefusalKind::Forbidden => "forbidden",
             _ => "rejected",
         }
     }
@@ -327,14 +330,20 @@ async fn prepare(state: &AppState, caller: &Caller, env: Envelope) -> Result<Pre
             Err(e @ ApiError::Unauthenticated(_)) => {
                 return Err(Refusal::new(RefusalKind::Unauthenticated, e));
             }
-            Err(e @ ApiError::Forbidden(_)) => return Err(Refusal::new(RefusalKind::Held, e)),
+            Err(e @ ApiError::Forbidden(_)) => {
+                return Err(Refusal::new(RefusalKind::Forbidden, e));
+            }
             Err(e) => return Err(Refusal::new(RefusalKind::Unavailable, e)),
         },
     };
-    if let Err(retry_after_secs) = state
-        .rate_limiter
-        .check(principal.as_ref().map(|p| p.user_id), &caller.address)
-    {
+    if let Some(p) = &principal {
+        credential_allows(p, &doc, env.operation_name.as_deref(), kind)
+            .map_err(|e| Refusal::new(RefusalKind::Forbidden, e))?;
+    }
+    if let Err(retry_after_secs) = state.rate_limiter.check(
+        principal.as_ref().map(Principal::rate_subject),
+        &caller.address,
+    ) {
         return Err(Refusal::new(
             RefusalKind::RateLimited { retry_after_secs },
             ApiError::RateLimited { retry_after_secs },
@@ -344,6 +353,7 @@ async fn prepare(state: &AppState, caller: &Caller, env: Envelope) -> Result<Pre
     let mut request = Request::new(query).data(ClientInfo {
         address: caller.address.clone(),
         request_id: caller.request_id.clone(),
+        user_agent: caller.user_agent.clone(),
     });
     if let Some(name) = env.operation_name.clone() {
         request = request.operation_name(name);
@@ -365,6 +375,73 @@ async fn prepare(state: &AppState, caller: &Caller, env: Envelope) -> Result<Pre
         principal,
         denials,
     })
+}
+
+/// Root fields an account whose password was reset may still ask for.
+const WHILE_PASSWORD_MUST_CHANGE: &[&str] = &["changePassword", "logout", "__typename"];
+
+/// What the credential itself forbids, whatever the role: an account that must change its reset
+/// password runs nothing else first; a read-only API key runs no mutations.
+fn credential_allows(
+    p: &Principal,
+    doc: &ExecutableDocument,
+    operation_name: Option<&str>,
+    kind: Option<OperationType>,
+) -> Result<(), ApiError> {
+    if p.must_change_password
+        && root_fields(doc, operation_name)
+            .iter()
+            .any(|f| !WHILE_PASSWORD_MUST_CHANGE.contains(&f.as_str()))
+    {
+        return Err(ApiError::forbidden(
+            "the password was reset: choose a new one with changePassword before anything else",
+        ));
+    }
+    if let Credential::ApiKey {
+        can_write: false, ..
+    } = p.credential
+        && kind == Some(OperationType::Mutation)
+    {
+        return Err(ApiError::forbidden(
+            "this API key may only run queries; mutations need a key created with canWrite",
+        ));
+    }
+    Ok(())
+}
+
+/// The names of the root fields the operation selects, through fragments at any depth of the
+/// root selection (not inside fields).
+fn root_fields(doc: &ExecutableDocument, name: Option<&str>) -> Vec<String> {
+    use async_graphql::parser::types::{Selection, SelectionSet};
+    let op = match (&doc.operations, name) {
+        (DocumentOperations::Single(op), _) => Some(op),
+        (DocumentOperations::Multiple(map), Some(n)) => {
+            map.iter().find(|(k, _)| k.as_str() == n).map(|(_, op)| op)
+        }
+        (DocumentOperations::Multiple(_), None) => None,
+    };
+    let Some(op) = op else { return vec![] };
+    let mut names = vec![];
+    let mut pending: Vec<&SelectionSet> = vec![&op.node.selection_set.node];
+    // Fragments can spread each other; each is visited once, so a cycle cannot loop.
+    let mut seen = std::collections::HashSet::new();
+    while let Some(set) = pending.pop() {
+        for item in &set.items {
+            match &item.node {
+                Selection::Field(f) => names.push(f.node.name.node.to_string()),
+                Selection::InlineFragment(f) => pending.push(&f.node.selection_set.node),
+                Selection::FragmentSpread(s) => {
+                    let name = &s.node.fragment_name.node;
+                    if seen.insert(name.clone())
+                        && let Some(def) = doc.fragments.get(name)
+                    {
+                        pending.push(&def.node.selection_set.node);
+                    }
+                }
+            }
+        }
+    }
+    names
 }
 
 /// Query text after persisted-operation rules and the length limit.

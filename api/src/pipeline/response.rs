@@ -32,6 +32,28 @@ pub fn has_code(response: &Response, code: &str) -> bool {
     })
 }
 
+/// The longest `retryAfter` among `RATE_LIMITED` errors, if there is one.
+pub fn retry_after(response: &Response) -> Option<u64> {
+    response
+        .errors
+        .iter()
+        .filter(|e| {
+            e.extensions.as_ref().and_then(|x| x.get("code"))
+                == Some(&async_graphql::Value::from("RATE_LIMITED"))
+        })
+        .map(|e| {
+            e.extensions
+                .as_ref()
+                .and_then(|x| x.get("retryAfter"))
+                .and_then(|v| match v {
+                    async_graphql::Value::Number(n) => n.as_u64(),
+                    _ => None,
+                })
+                .unwrap_or(1)
+        })
+        .max()
+}
+
 /// Whether any error says the client may retry (database unavailable, deadline).
 pub fn is_retryable(response: &Response) -> bool {
     response.errors.iter().any(|e| {

@@ -382,6 +382,10 @@ impl Generator {
                     disabled: false,
                     created_at: self.state.created_at,
                     updated_at: self.state.created_at,
+                    display_name: None,
+                    search_key: username.to_owned(),
+                    must_change_password: false,
+                    one_time_password_used_at: None,
                 },
             )
             .collect())

@@ -80,6 +80,43 @@ pub async fn record_in(
     Ok(insert(txn, p, action, touched, "SUCCEEDED", None).await?)
 }
 
+/// Records an act that is not a write of its own (a key's use, a sign-out) outside any
+/// transaction. Best effort, like refusals: failing to write the row is logged, not returned.
+pub async fn record_event(db: &DatabaseConnection, p: &Principal, action: &str, touched: &Touched) {
+    if let Err(e) = insert(db, p, action, touched, "SUCCEEDED", None).await {
+        tracing::warn!(error = %e, "could not record audit event");
+    }
+}
+
+/// Records a failed sign-in: who was tried (never the password), from where, and why, scoped
+/// to the account's unit when the account exists (else visible to the whole tree's admins).
+pub async fn record_failed_login(
+    db: &DatabaseConnection,
+    username: &str,
+    user_id: Option<i64>,
+    unit_path: Option<String>,
+    address: &str,
+    request_id: Option<String>,
+    reason: &str,
+) {
+    let event = audit_event::ActiveModel {
+        occurred_at: Set(Utc::now()),
+        actor_user_id: Set(user_id),
+        actor_name: Set(username.chars().take(64).collect()),
+        action: Set("login".to_owned()),
+        object_type: Set("User".to_owned()),
+        object_id: Set(user_id.map(|id| id.to_string())),
+        outcome: Set("REJECTED".to_owned()),
+        unit_path: Set(unit_path),
+        request_id: Set(request_id),
+        detail: Set(Some(format!("{reason} from {address}"))),
+        ..Default::default()
+    };
+    if let Err(e) = event.insert(db).await {
+        tracing::warn!(error = %e, "could not record audit event");
+    }
+}
+
 /// Finishes a mutation that ran in `txn`: on success records it and commits; on failure rolls
 /// back, and records a denial when the failure was one (`FORBIDDEN`, or `NOT_FOUND` on a write).
 pub async fn conclude<T>(

@@ -2,12 +2,14 @@
 //! the database connection and the acting [`Principal`](crate::principal::Principal) and apply
 //! the caller's scope (see [`scope`]). Resolvers are thin adapters over them.
 
+pub mod api_keys;
 pub mod audit;
 pub mod groups;
 pub mod members;
 pub mod page;
 pub mod products;
 pub mod scope;
+pub mod sign_in;
 pub mod stats;
 pub mod surveys;
 pub mod tasks;

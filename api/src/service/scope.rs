@@ -10,7 +10,7 @@ use sea_orm::sea_query::{Expr, Query, SelectStatement};
 use sea_orm::{ColumnTrait, Condition};
 
 use crate::entity::{
-    activity, admin_unit, audit_event, group, listing, member, membership, product, task,
+    activity, admin_unit, audit_event, group, listing, member, membership, product, task, user,
 };
 use crate::error::{ApiError, ApiResult};
 use crate::principal::{Principal, Scope};
@@ -189,6 +189,33 @@ pub fn audit_events(p: &Principal) -> Condition {
         Scope::Group { unit_path, .. } => {
             Condition::all().add(audit_event::Column::UnitPath.eq(unit_path.clone()))
         }
+    }
+}
+
+/// User accounts the principal may see: those scoped to a unit, or to a group, inside the
+/// principal's unit scope. A group-scoped principal sees only their own account.
+pub fn users(p: &Principal) -> Condition {
+    if sees_every_row(p) {
+        return Condition::all();
+    }
+    match &p.scope {
+        Scope::Everything => Condition::all(),
+        Scope::Unit { path, .. } => {
+            let units = Query::select()
+                .column(admin_unit::Column::Id)
+                .from(admin_unit::Entity)
+                .cond_where(path_in(admin_unit::Column::Path, path))
+                .to_owned();
+            let groups = Query::select()
+                .column(group::Column::Id)
+                .from(group::Entity)
+                .cond_where(path_in(group::Column::UnitPath, path))
+                .to_owned();
+            Condition::any()
+                .add(user::Column::ScopeUnitId.in_subquery(units))
+                .add(user::Column::ScopeGroupId.in_subquery(groups))
+        }
+        Scope::Group { .. } => Condition::all().add(user::Column::Id.eq(p.user_id)),
     }
 }
 

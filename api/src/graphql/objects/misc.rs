@@ -1,13 +1,13 @@
-//! `UnitSurvey`, `User` and `AuditEvent`.
+//! `UnitSurvey`, `User` (with its `Session`s), `ApiKey` and `AuditEvent`.
 
 use crate::graphql::scalars::Date;
 use async_graphql::{Context, ID, Object, Result};
 use chrono::{DateTime, Utc};
 
 use super::{AdminUnit, Group, Member};
-use crate::entity::{audit_event, unit_survey, user};
+use crate::entity::{api_key, audit_event, session, unit_survey, user};
 use crate::graphql::connection::connection;
-use crate::graphql::context::loader;
+use crate::graphql::context::{db, loader, principal};
 use crate::graphql::enums::Role;
 use crate::graphql::loaders::{GroupById, MemberById, UnitById};
 use crate::ids::{NodeType, encode};
@@ -74,6 +74,8 @@ impl UnitSurvey {
 #[derive(Clone)]
 pub struct User(pub user::Model);
 
+connection!(UserConnection, UserEdge, User);
+
 #[Object]
 impl User {
     pub async fn id(&self) -> ID {
@@ -108,8 +110,124 @@ impl User {
     async fn disabled(&self) -> bool {
         self.0.disabled
     }
+    /// The person's name as colleagues know it.
+    async fn display_name(&self) -> Option<&str> {
+        self.0.display_name.as_deref()
+    }
+    /// True after an administrator's reset, until the one-time password is replaced: nothing
+    /// but `changePassword` and `logout` runs meanwhile.
+    async fn must_change_password(&self) -> bool {
+        self.0.must_change_password
+    }
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
+    }
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.0.updated_at
+    }
+    /// Signed-in devices that have not ended, most recently used first. Your own, or those of
+    /// an account you manage; empty otherwise.
+    async fn sessions(&self, ctx: &Context<'_>) -> Result<Vec<DeviceSession>> {
+        let p = principal(ctx)?;
+        let current = p.session_id().map(str::to_owned);
+        Ok(crate::service::sign_in::sessions(db(ctx), p, self.0.id)
+            .await?
+            .into_iter()
+            .map(|s| DeviceSession {
+                current: current.as_deref() == Some(s.id.as_str()),
+                row: s,
+            })
+            .collect())
+    }
+}
+
+/// A signed-in device: its access tokens and refresh tokens work until it ends (`logout`,
+/// `revokeSession`, a password change or reset, the account disabled) or expires.
+pub struct DeviceSession {
+    pub row: session::Model,
+    pub current: bool,
+}
+
+#[Object(name = "Session")]
+impl DeviceSession {
+    /// Pass to `revokeSession`.
+    async fn id(&self) -> ID {
+        ID(self.row.id.clone())
+    }
+    /// What the client said it is when signing in, else its User-Agent.
+    async fn device(&self) -> Option<&str> {
+        self.row.device.as_deref()
+    }
+    /// The client address it signed in from.
+    async fn address(&self) -> Option<&str> {
+        self.row.address.as_deref()
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.row.created_at
+    }
+    /// The last request, to the minute.
+    async fn last_used_at(&self) -> DateTime<Utc> {
+        self.row.last_used_at
+    }
+    /// When it ends unless refreshed.
+    async fn expires_at(&self) -> DateTime<Utc> {
+        self.row.expires_at
+    }
+    /// True for the session this request came with.
+    async fn current(&self) -> bool {
+        self.current
+    }
+}
+
+/// An integrator's credential. The secret is shown once, by `createApiKey`.
+#[derive(Clone)]
+pub struct ApiKey(pub api_key::Model);
+
+#[Object]
+impl ApiKey {
+    pub async fn id(&self) -> ID {
+        encode(NodeType::ApiKey, self.0.id)
+    }
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    /// The start of the secret, after `cdtg_`, to recognise the key.
+    async fn prefix(&self) -> &str {
+        &self.0.prefix
+    }
+    async fn role(&self) -> Role {
+        self.0.role.into()
+    }
+    async fn scope_unit(&self, ctx: &Context<'_>) -> Result<Option<AdminUnit>> {
+        Ok(loader(ctx)?
+            .load_one(UnitById(self.0.scope_unit_id))
+            .await?
+            .map(AdminUnit))
+    }
+    /// Whether the key may run mutations; otherwise only queries and subscriptions.
+    async fn can_write(&self) -> bool {
+        self.0.can_write
+    }
+    async fn created_by(&self, ctx: &Context<'_>) -> Result<Option<User>> {
+        let p = principal(ctx)?;
+        Ok(
+            crate::service::users::get_visible(db(ctx), p, self.0.created_by_user_id)
+                .await?
+                .map(User),
+        )
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+    async fn expires_at(&self) -> DateTime<Utc> {
+        self.0.expires_at
+    }
+    /// The last request made with it, to the minute.
+    async fn last_used_at(&self) -> Option<DateTime<Utc>> {
+        self.0.last_used_at
+    }
+    async fn revoked_at(&self) -> Option<DateTime<Utc>> {
+        self.0.revoked_at
     }
 }
 

@@ -10,7 +10,9 @@ pub mod unit;
 
 pub use group::{Group, GroupConnection};
 pub use member::{Member, MemberConnection, Membership};
-pub use misc::{AuditEvent, AuditEventConnection, UnitSurvey, User};
+pub use misc::{
+    ApiKey, AuditEvent, AuditEventConnection, DeviceSession, UnitSurvey, User, UserConnection,
+};
 pub use product::{Listing, ListingConnection, Product, ProductConnection};
 pub use task::{Activity, Task, TaskConnection};
 pub use unit::{AdminUnit, AdminUnitConnection};
