@@ -16,8 +16,15 @@ use crate::on_both_databases;
 const LOGIN: &str = "mutation($u: String!, $p: String!) { login(input: {username: $u, password: $p}) { accessToken refreshToken expiresAt user { username } } }";
 const REFRESH: &str = "mutation($t: String!) { refreshToken(input: {refreshToken: $t}) { accessToken refreshToken } }";
 
-/// Claims as a valid token for `sub` would carry them, for tampering.
-fn claims(sub: i64) -> Claims {
+/// Opens a session for `user_id` the way `login` does, for tokens signed by hand.
+pub async fn open_session(db: &sea_orm::DatabaseConnection, user_id: i64) -> String {
+    cdtg_api::auth::session::start(db, user_id, Some("integration test"), None)
+        .await
+        .unwrap()
+}
+
+/// Claims as a valid token for `sub` in session `sid` would carry them, for tampering.
+fn claims(sub: i64, sid: &str) -> Claims {
     let now = chrono::Utc::now().timestamp();
     Claims {
         sub: sub.to_string(),
@@ -30,6 +37,7 @@ fn claims(sub: i64) -> Claims {
         iat: now,
         jti: uuid::Uuid::new_v4().to_string(),
         typ: "access".into(),
+        sid: sid.to_owned(),
     }
 }
 
@@ -83,7 +91,8 @@ async fn every_token_attack_gets_401(backend: Backend) {
     };
     Fixture::load(&app).await;
     let admin = admin_user_id(&app).await;
-    let good = claims(admin);
+    let sid = open_session(&app.state.db, admin).await;
+    let good = claims(admin, &sid);
     // Sanity: a token we sign the server's way is accepted, so the rejections below are real.
     let valid = sign(Algorithm::HS256, Some("k1"), TEST_JWT_SECRET, &good);
     assert_eq!(
@@ -200,6 +209,38 @@ async fn every_token_attack_gets_401(backend: Backend) {
     )
     .await;
     assert_rejected(&app, "not.a.jwt", "garbage").await;
+    assert_rejected(
+        &app,
+        &sign(
+            Algorithm::HS256,
+            Some("k1"),
+            TEST_JWT_SECRET,
+            &Claims {
+                sid: uuid::Uuid::new_v4().to_string(),
+                ..good.clone()
+            },
+        ),
+        "a session that does not exist",
+    )
+    .await;
+    // Another account's session does not vouch for this one.
+    let other = crate::helpers::user_id(&app.state.db, users::WARD_A1).await;
+    let foreign = open_session(&app.state.db, other).await;
+    assert_rejected(
+        &app,
+        &sign(
+            Algorithm::HS256,
+            Some("k1"),
+            TEST_JWT_SECRET,
+            &Claims {
+                sid: foreign,
+                ..good.clone()
+            },
+        ),
+        "another user's session",
+    )
+    .await;
+    assert_rejected(&app, "cdtg_not-a-key-at-all", "an unknown API key").await;
 
     // A refresh token is not an access token.
     let (_, body) = app
@@ -396,7 +437,8 @@ pub async fn token_from(db: &sea_orm::DatabaseConnection, username: &str) -> Str
         .await
         .unwrap()
         .unwrap();
-    let mut c = claims(u.id);
+    let sid = open_session(db, u.id).await;
+    let mut c = claims(u.id, &sid);
     c.role = u.role.as_str().to_owned();
     sign(Algorithm::HS256, Some("k1"), TEST_JWT_SECRET, &c)
 }

@@ -22,7 +22,7 @@ fn repo_file(path: &str) -> PathBuf {
 }
 
 /// Runs `cdtg args…` with `env`; returns success and everything it printed.
-fn cdtg(url: &str, args: &[&str], env: &[(&str, &str)]) -> (bool, String) {
+pub(crate) fn cdtg(url: &str, args: &[&str], env: &[(&str, &str)]) -> (bool, String) {
     let mut cmd = Command::new(cdtg_binary());
     cmd.args(args)
         .env("DATABASE_URL", url)

@@ -267,3 +267,15 @@ impl TestApp {
         self.state.statements.get()
     }
 }
+
+/// The id of the account named `username`.
+pub async fn user_id(db: &sea_orm::DatabaseConnection, username: &str) -> i64 {
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    cdtg_api::entity::user::Entity::find()
+        .filter(cdtg_api::entity::user::Column::Username.eq(username))
+        .one(db)
+        .await
+        .expect("read the account")
+        .unwrap_or_else(|| panic!("no account {username}"))
+        .id
+}

@@ -3,6 +3,7 @@
 mod fixture;
 mod helpers;
 
+mod accounts;
 mod android;
 mod auth;
 mod authorization;
