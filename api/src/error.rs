@@ -24,6 +24,12 @@ pub enum ApiError {
     BadUserInput { field: String, message: String },
     /// The write lost a race: stale `expectedVersion`, duplicate key with other content, …
     Conflict(String),
+    /// The input would duplicate a record the caller can see (a member with the same phone):
+    /// `CONFLICT`, with `extensions.existingId` naming that record so the client can offer it.
+    Duplicate {
+        message: String,
+        existing: (crate::ids::NodeType, i64),
+    },
     /// Too many attempts; the client may retry after the given number of seconds.
     RateLimited { retry_after_secs: u64 },
     /// The database is unreachable or the pool is exhausted; retrying later may succeed.
@@ -64,7 +70,7 @@ impl ApiError {
             ApiError::Forbidden(_) => "FORBIDDEN",
             ApiError::NotFound(_) => "NOT_FOUND",
             ApiError::BadUserInput { .. } => "BAD_USER_INPUT",
-            ApiError::Conflict(_) => "CONFLICT",
+            ApiError::Conflict(_) | ApiError::Duplicate { .. } => "CONFLICT",
             ApiError::RateLimited { .. } => "RATE_LIMITED",
             ApiError::Unavailable | ApiError::TimedOut | ApiError::Internal(_) => "INTERNAL",
         }
@@ -79,6 +85,7 @@ impl ApiError {
             ApiError::NotFound(what) => format!("{what} not found"),
             ApiError::BadUserInput { field, message } => format!("{field}: {message}"),
             ApiError::Conflict(m) => m.clone(),
+            ApiError::Duplicate { message, .. } => message.clone(),
             ApiError::RateLimited { retry_after_secs } => {
                 format!("too many requests; retry after {retry_after_secs} s")
             }

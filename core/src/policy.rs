@@ -138,6 +138,7 @@ pub fn allows(role: Role, action: Action) -> bool {
                 | ManageUsers
                 | ManageUnits
         ),
+        // Within their own group only (the scope says so): its roster and its tasks.
         Role::GroupLeader => matches!(
             action,
             ReadUnits
@@ -146,6 +147,10 @@ pub fn allows(role: Role, action: Action) -> bool {
                 | ReadTasks
                 | ReadActivities
                 | ReadPersonalData
+                | ManageMembers
+                | ManageMemberships
+                | CreateTask
+                | UpdateTask
                 | ReportActivity
                 | ManageListings
         ),
@@ -329,8 +334,20 @@ mod tests {
             ReportActivity,
         ];
         assert_eq!(allowed(Role::Member), member);
-        let mut leader = member.clone();
-        leader.insert(6, ManageListings);
+        let leader = vec![
+            ReadUnits,
+            ReadProducts,
+            ReadGroups,
+            ReadTasks,
+            ReadActivities,
+            ReadPersonalData,
+            ManageMembers,
+            ManageMemberships,
+            CreateTask,
+            UpdateTask,
+            ManageListings,
+            ReportActivity,
+        ];
         assert_eq!(allowed(Role::GroupLeader), leader);
         assert!(!allows(Role::GroupLeader, ReadAggregates));
         assert!(!allows(Role::Member, ReadAggregates));

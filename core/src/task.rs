@@ -50,6 +50,12 @@ impl TaskStatus {
     pub fn is_final(self) -> bool {
         matches!(self, TaskStatus::Done | TaskStatus::Cancelled)
     }
+
+    /// Whether the group still owes work: only such a task can be overdue. A `SUBMITTED` task
+    /// waits for the reviewer, not for the group, so it is not overdue however late.
+    pub fn can_be_overdue(self) -> bool {
+        matches!(self, TaskStatus::Open | TaskStatus::InProgress)
+    }
 }
 
 /// A request to move a task (the `action` of `transitionTask`).
@@ -196,9 +202,13 @@ pub fn next_status(from: TaskStatus, action: TaskAction) -> Result<TaskStatus, T
 pub fn role_may(role: Role, action: TaskAction) -> bool {
     match role {
         Role::CityAdmin | Role::DistrictOfficer | Role::WardLeader => true,
-        Role::GroupLeader | Role::Member => {
-            matches!(action, TaskAction::Start | TaskAction::Submit)
-        }
+        // A group leader runs the group's own work: reviews what members submit (complete or
+        // send back), but cancelling and reopening stay with the ward.
+        Role::GroupLeader => matches!(
+            action,
+            TaskAction::Start | TaskAction::Submit | TaskAction::Complete | TaskAction::SendBack
+        ),
+        Role::Member => matches!(action, TaskAction::Start | TaskAction::Submit),
         Role::Viewer => false,
     }
 }
@@ -265,14 +275,25 @@ mod tests {
     }
 
     #[test]
+    fn only_work_the_group_still_owes_can_be_overdue() {
+        let overdue: Vec<S> = S::ALL
+            .iter()
+            .copied()
+            .filter(|s| s.can_be_overdue())
+            .collect();
+        assert_eq!(overdue, vec![S::Open, S::InProgress]);
+    }
+
+    #[test]
     fn role_rules() {
         for action in A::ALL {
             for role in [Role::CityAdmin, Role::DistrictOfficer, Role::WardLeader] {
                 assert!(role_may(role, action));
             }
-            let group_may = matches!(action, A::Start | A::Submit);
-            assert_eq!(role_may(Role::GroupLeader, action), group_may);
-            assert_eq!(role_may(Role::Member, action), group_may);
+            let member_may = matches!(action, A::Start | A::Submit);
+            let leader_may = member_may || matches!(action, A::Complete | A::SendBack);
+            assert_eq!(role_may(Role::GroupLeader, action), leader_may);
+            assert_eq!(role_may(Role::Member, action), member_may);
             assert!(!role_may(Role::Viewer, action));
         }
     }

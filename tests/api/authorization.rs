@@ -283,13 +283,14 @@ async fn the_matrix_holds(backend: Backend) {
             (CreateGroupLeaderAccount, Missing),
         ],
     ));
+    // A group leader runs their own group: its roster and its tasks, nothing beyond.
     cases.push((
         users::LEADER_A1,
         "own",
         a1,
         row([
-            Allow, Allow, Allow, Allow, Allow, Forbidden, Forbidden, Forbidden, Forbidden,
-            Forbidden, Allow, Allow, Forbidden, Forbidden, Forbidden,
+            Allow, Allow, Allow, Allow, Allow, Forbidden, Forbidden, Allow, Allow, Allow, Allow,
+            Allow, Forbidden, Forbidden, Forbidden,
         ]),
     ));
     cases.push((
@@ -302,6 +303,8 @@ async fn the_matrix_holds(backend: Backend) {
             (TaskLookup, Missing),
             (MemberLookup, Missing),
             (ProductLookup, Missing),
+            (CreateTask, Missing),
+            (UpdateTask, Missing),
             (ReportActivity, Missing),
             (UpsertListing, Missing),
         ],

@@ -165,6 +165,8 @@ async fn member(
         db,
         &sys,
         members::NewMember {
+            group_id: None,
+            allow_shared_phone: false,
             family_name: family.into(),
             middle_name: Some(middle.into()),
             given_name: given.into(),

@@ -12,6 +12,7 @@ mod cli;
 mod demo;
 mod going_live;
 mod graphiql;
+mod group_work;
 mod groups;
 mod http;
 mod input_limits;

@@ -146,7 +146,7 @@ async fn assign_start_report_and_complete(backend: Backend) {
         "refused reports store nothing"
     );
 
-    // Members may submit but not complete; the ward leader completes.
+    // Members may submit but not complete; the ward leader (or the group leader) completes.
     let d = app
         .ok(
             &member,
@@ -157,12 +157,23 @@ async fn assign_start_report_and_complete(backend: Backend) {
     assert_eq!(d["transitionTask"]["task"]["status"], "SUBMITTED");
     let (_, body) = app
         .gql(
-            Some(&leader),
+            Some(&member),
             TRANSITION,
             json!({ "i": { "id": id, "action": "COMPLETE", "expectedVersion": 3 } }),
         )
         .await;
     assert_eq!(body["errors"][0]["extensions"]["code"], "FORBIDDEN");
+    let (_, body) = app
+        .gql(
+            Some(&leader),
+            TRANSITION,
+            json!({ "i": { "id": id, "action": "CANCEL", "expectedVersion": 3 } }),
+        )
+        .await;
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"], "FORBIDDEN",
+        "a group leader reviews but does not cancel"
+    );
     let d = app
         .ok(
             &ward,

@@ -20,6 +20,10 @@ impl From<ApiError> for async_graphql::Error {
                     ext.set("retryAfter", *retry_after_secs)
                 }
                 ApiError::Unavailable | ApiError::TimedOut => ext.set("retryable", true),
+                ApiError::Duplicate {
+                    existing: (node_type, id),
+                    ..
+                } => ext.set("existingId", crate::ids::encode(*node_type, *id).0),
                 _ => {}
             }
         })

@@ -257,6 +257,13 @@ pub struct CreateMemberInput {
     pub affiliation: Affiliation,
     pub trained_on: Option<Date>,
     pub unit_id: ID,
+    /// Also make them a `MEMBER` of this group from today. A group leader's new members always
+    /// join the leader's group (this may be left out).
+    pub group_id: Option<ID>,
+    /// A phone that another member you can see already has is `CONFLICT` (with
+    /// `extensions.existingId`) unless this is true: one household phone for several people.
+    #[graphql(default = false)]
+    pub allow_shared_phone: bool,
 }
 
 #[derive(SimpleObject)]
@@ -271,10 +278,13 @@ pub struct UpdateMemberInput {
     pub family_name: Option<String>,
     pub middle_name: Option<String>,
     pub given_name: Option<String>,
-    /// Empty string clears it.
+    /// Empty string clears it. A member may change their own.
     pub phone: Option<String>,
     pub affiliation: Option<Affiliation>,
     pub trained_on: Option<Date>,
+    /// As in `createMember`.
+    #[graphql(default = false)]
+    pub allow_shared_phone: bool,
 }
 
 #[derive(SimpleObject)]
@@ -295,6 +305,35 @@ pub struct AddMembershipInput {
 #[derive(SimpleObject)]
 pub struct AddMembershipPayload {
     pub membership: Membership,
+}
+
+#[derive(InputObject)]
+pub struct ChangeMembershipRoleInput {
+    /// The open membership.
+    pub id: ID,
+    pub role: MembershipRole,
+    /// The first day in the new role; today (Asia/Ho_Chi_Minh) when absent.
+    pub effective_on: Option<Date>,
+}
+
+#[derive(SimpleObject)]
+pub struct ChangeMembershipRolePayload {
+    /// The new membership; the old one ended on the day this one began.
+    pub membership: Membership,
+}
+
+#[derive(InputObject)]
+pub struct TransferMemberInput {
+    pub member_id: ID,
+    /// The unit the member now lives in.
+    pub unit_id: ID,
+    /// The first day there; today (Asia/Ho_Chi_Minh) when absent.
+    pub effective_on: Option<Date>,
+}
+
+#[derive(SimpleObject)]
+pub struct TransferMemberPayload {
+    pub member: Member,
 }
 
 #[derive(InputObject)]
@@ -713,6 +752,8 @@ impl MutationRoot {
             affiliation: input.affiliation.into(),
             trained_on: input.trained_on.map(Into::into),
             unit_id: reference(NodeType::AdminUnit, &input.unit_id, "unitId")?,
+            group_id: opt_reference(NodeType::Group, &input.group_id, "groupId")?,
+            allow_shared_phone: input.allow_shared_phone,
         };
         Ok(CreateMemberPayload {
             member: Member(members::create(db(ctx), p, new).await?),
@@ -734,6 +775,7 @@ impl MutationRoot {
             affiliation: input.affiliation.map(Into::into),
             trained_on: input.trained_on.map(Into::into),
             expected_version: input.expected_version.map(version).transpose()?,
+            allow_shared_phone: input.allow_shared_phone,
         };
         Ok(UpdateMemberPayload {
             member: Member(members::update(db(ctx), p, id, changes).await?),
@@ -755,6 +797,43 @@ impl MutationRoot {
         Ok(AddMembershipPayload {
             membership: Membership(members::add_membership(db(ctx), p, new).await?),
         })
+    }
+
+    /// Changes a member's role in a group (`LEADER`, `DEPUTY`, `MEMBER`), keeping the history:
+    /// the membership ends and one with the new role begins the same day. Ward leaders, and a
+    /// group leader in their own group.
+    async fn change_membership_role(
+        &self,
+        ctx: &Context<'_>,
+        input: ChangeMembershipRoleInput,
+    ) -> Result<ChangeMembershipRolePayload> {
+        let p = principal(ctx)?;
+        let id = target(NodeType::Membership, &input.id, "membership")?;
+        let m = members::change_membership_role(
+            db(ctx),
+            p,
+            id,
+            input.role.into(),
+            input.effective_on.map(Into::into),
+        )
+        .await?;
+        Ok(ChangeMembershipRolePayload {
+            membership: Membership(m),
+        })
+    }
+
+    /// Moves a member to the unit they now live in, keeping their memberships; statistics as of
+    /// an earlier day still count them where they were.
+    async fn transfer_member(
+        &self,
+        ctx: &Context<'_>,
+        input: TransferMemberInput,
+    ) -> Result<TransferMemberPayload> {
+        let p = principal(ctx)?;
+        let id = target(NodeType::Member, &input.member_id, "member")?;
+        let unit = reference(NodeType::AdminUnit, &input.unit_id, "unitId")?;
+        let m = members::transfer(db(ctx), p, id, unit, input.effective_on.map(Into::into)).await?;
+        Ok(TransferMemberPayload { member: Member(m) })
     }
 
     async fn end_membership(

@@ -76,7 +76,7 @@ pub struct TaskFilter {
     /// Any of these statuses.
     pub status: Option<Vec<TaskStatus>>,
     pub kind: Option<TaskKind>,
-    /// Past the due date (judged in Asia/Ho_Chi_Minh) and neither done nor cancelled.
+    /// Past the due date (judged in Asia/Ho_Chi_Minh) and still `OPEN` or `IN_PROGRESS`.
     pub overdue: Option<bool>,
     /// Accent-insensitive text in the title. At most 100 characters.
     pub search: Option<String>,

@@ -326,8 +326,8 @@ impl UnitStats {
         self.data
             .tasks(status.map(Into::into), kind.map(Into::into))
     }
-    /// Tasks (as in `tasks`) past their due date — judged today in Asia/Ho_Chi_Minh — and
-    /// neither `DONE` nor `CANCELLED`.
+    /// Tasks (as in `tasks`) past their due date — judged today in Asia/Ho_Chi_Minh — and still
+    /// `OPEN` or `IN_PROGRESS` (a `SUBMITTED` task waits for its reviewer, not for the group).
     async fn tasks_overdue(&self) -> i64 {
         self.data.tasks_overdue()
     }

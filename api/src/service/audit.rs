@@ -149,7 +149,9 @@ pub async fn conclude<T>(
 pub async fn record_failure(db: &DatabaseConnection, p: &Principal, action: &str, err: &ApiError) {
     let outcome = match err {
         ApiError::Forbidden(_) | ApiError::NotFound(_) => "DENIED",
-        ApiError::BadUserInput { .. } | ApiError::Conflict(_) => "REJECTED",
+        ApiError::BadUserInput { .. } | ApiError::Conflict(_) | ApiError::Duplicate { .. } => {
+            "REJECTED"
+        }
         _ => return,
     };
     if let Some(log) = &p.denials {

@@ -21,7 +21,8 @@ use super::{contains, folded_contains, scope, units};
 use crate::db::write_txn;
 use crate::entity::{admin_unit, group, member, membership};
 use crate::error::{ApiError, ApiResult, is_unique_violation};
-use crate::principal::Principal;
+use crate::ids::NodeType;
+use crate::principal::{Principal, Scope};
 
 #[derive(Debug, Clone, Default)]
 pub struct MemberFilter {
@@ -209,6 +210,12 @@ pub struct NewMember {
     pub affiliation: Affiliation,
     pub trained_on: Option<NaiveDate>,
     pub unit_id: i64,
+    /// Also make the person a `MEMBER` of this group, from today (a group leader's new members
+    /// always join the leader's group).
+    pub group_id: Option<i64>,
+    /// Accept a phone another member in scope already has (one household phone for several
+    /// people); otherwise that is `CONFLICT` naming the existing member.
+    pub allow_shared_phone: bool,
 }
 
 pub async fn create(
@@ -262,8 +269,43 @@ async fn create_in(
         .one(txn)
         .await?
         .ok_or_else(|| ApiError::bad_input("unitId", "no such unit"))?;
-    if !scope::unit_in_scope(p, &unit.path) {
-        return Err(ApiError::forbidden("the unit is outside your scope"));
+    // A group leader registers people living in their group's unit (or below), who join the
+    // group; other principals anywhere in their unit scope.
+    let join = match &p.scope {
+        Scope::Group {
+            group_id,
+            unit_path,
+        } => {
+            let area = group_area(txn, unit_path).await?;
+            if !cdtg_core::policy::path_within(&area, &unit.path) {
+                return Err(ApiError::forbidden("the unit is outside your group's ward"));
+            }
+            if input.group_id.is_some_and(|g| g != *group_id) {
+                return Err(ApiError::bad_input("groupId", "no such group"));
+            }
+            Some(*group_id)
+        }
+        _ => {
+            if !scope::unit_in_scope(p, &unit.path) {
+                return Err(ApiError::forbidden("the unit is outside your scope"));
+            }
+            match input.group_id {
+                Some(g) => Some(
+                    group::Entity::find_by_id(g)
+                        .filter(scope::groups(p))
+                        .one(txn)
+                        .await?
+                        .ok_or_else(|| ApiError::bad_input("groupId", "no such group"))?
+                        .id,
+                ),
+                None => None,
+            }
+        }
+    };
+    if let Some(phone) = &phone
+        && !input.allow_shared_phone
+    {
+        refuse_duplicate_phone(txn, p, phone, None).await?;
     }
     if let Some(closed) = unit.valid_to {
         return Err(ApiError::bad_input(
@@ -293,8 +335,70 @@ async fn create_in(
     }
     .insert(txn)
     .await?;
+    if let Some(group_id) = join {
+        membership::ActiveModel {
+            member_id: Set(model.id),
+            group_id: Set(group_id),
+            role: Set(MembershipRole::Member),
+            joined_on: Set(super::today_in_vietnam()),
+            left_on: Set(None),
+            created_at: Set(now),
+            ..Default::default()
+        }
+        .insert(txn)
+        .await?;
+    }
     let touched = Touched::new("Member", model.id, unit.path);
     Ok((model, touched))
+}
+
+/// Where a group leader may register people: the ward (or commune, or special zone) their
+/// group's unit lies in — a group of a residential group recruits from the whole ward — or the
+/// group's unit itself when it lies under none.
+async fn group_area(txn: &DatabaseTransaction, group_unit_path: &str) -> ApiResult<String> {
+    use cdtg_core::unit::UnitKind;
+    let ids: Vec<i64> = group_unit_path
+        .split('/')
+        .filter_map(|part| part.parse().ok())
+        .collect();
+    let ward = admin_unit::Entity::find()
+        .filter(admin_unit::Column::Id.is_in(ids))
+        .filter(admin_unit::Column::Kind.is_in([
+            UnitKind::Ward,
+            UnitKind::Commune,
+            UnitKind::SpecialZone,
+        ]))
+        .order_by_desc(admin_unit::Column::Depth)
+        .one(txn)
+        .await?;
+    Ok(ward.map_or_else(|| group_unit_path.to_owned(), |w| w.path))
+}
+
+/// Refuses a phone that a member the caller can see already has (`except` aside): `CONFLICT`
+/// naming that member. Only what the caller may see is compared, so the answer reveals nothing
+/// outside their scope.
+async fn refuse_duplicate_phone(
+    txn: &DatabaseTransaction,
+    p: &Principal,
+    phone: &str,
+    except: Option<i64>,
+) -> ApiResult<()> {
+    let mut q = member::Entity::find()
+        .filter(scope::members(p))
+        .filter(member::Column::Phone.eq(phone));
+    if let Some(id) = except {
+        q = q.filter(member::Column::Id.ne(id));
+    }
+    if let Some(existing) = q.order_by_asc(member::Column::Id).one(txn).await? {
+        return Err(ApiError::Duplicate {
+            message: format!(
+                "{} already has this phone number; set allowSharedPhone for a shared household phone",
+                existing.full_name
+            ),
+            existing: (NodeType::Member, existing.id),
+        });
+    }
+    Ok(())
 }
 
 #[derive(Debug, Clone, Default)]
@@ -306,6 +410,19 @@ pub struct MemberChanges {
     pub affiliation: Option<Affiliation>,
     pub trained_on: Option<NaiveDate>,
     pub expected_version: Option<i32>,
+    /// Accept a phone another member in scope already has.
+    pub allow_shared_phone: bool,
+}
+
+impl MemberChanges {
+    /// Only contact details: what a member may change on their own record.
+    fn contact_only(&self) -> bool {
+        self.family_name.is_none()
+            && self.middle_name.is_none()
+            && self.given_name.is_none()
+            && self.affiliation.is_none()
+            && self.trained_on.is_none()
+    }
 }
 
 pub async fn update(
@@ -314,7 +431,11 @@ pub async fn update(
     id: i64,
     changes: MemberChanges,
 ) -> ApiResult<member::Model> {
-    audit::authorize(db, p, Action::ManageMembers, "updateMember").await?;
+    // A member corrects their own phone; everything else is for those who keep the roster.
+    let own_contact = p.member_id == Some(id) && changes.contact_only();
+    if !own_contact {
+        audit::authorize(db, p, Action::ManageMembers, "updateMember").await?;
+    }
     let txn = write_txn(db).await?;
     let outcome = update_in(&txn, p, id, changes).await;
     audit::conclude(db, txn, p, "updateMember", outcome).await
@@ -357,11 +478,18 @@ async fn update_in(
     am.middle_name = Set(n.middle);
     am.given_name = Set(n.given);
     if let Some(phone) = c.phone {
-        am.phone = Set(if phone.trim().is_empty() {
+        let phone = if phone.trim().is_empty() {
             None
         } else {
             Some(validate::phone("phone", &phone)?)
-        });
+        };
+        if let Some(number) = &phone
+            && phone != current.phone
+            && !c.allow_shared_phone
+        {
+            refuse_duplicate_phone(txn, p, number, Some(id)).await?;
+        }
+        am.phone = Set(phone);
     }
     if let Some(a) = c.affiliation {
         am.affiliation = Set(a);
@@ -514,6 +642,182 @@ async fn end_membership_in(
             .await?;
     }
     Ok((model, Touched::new("Membership", id, grp.unit_path)))
+}
+
+/// `changeMembershipRole`: ends the membership and opens one with the new role on the same day,
+/// so the history shows who held which role when. A group has one leader: making someone
+/// `LEADER` while another leads is refused until that one's role changes.
+pub async fn change_membership_role(
+    db: &DatabaseConnection,
+    p: &Principal,
+    id: i64,
+    role: MembershipRole,
+    effective_on: Option<NaiveDate>,
+) -> ApiResult<membership::Model> {
+    audit::authorize(db, p, Action::ManageMemberships, "changeMembershipRole").await?;
+    let txn = write_txn(db).await?;
+    let outcome = async {
+        let current = membership::Entity::find_by_id(id)
+            .filter(scope::memberships(p))
+            .one(&txn)
+            .await?
+            .ok_or(ApiError::NotFound("membership"))?;
+        let grp = group::Entity::find_by_id(current.group_id)
+            .filter(scope::groups(p))
+            .one(&txn)
+            .await?
+            .ok_or(ApiError::NotFound("membership"))?;
+        if current.left_on.is_some() {
+            return Err(ApiError::Conflict(
+                "the membership has ended; add a new one".to_owned(),
+            ));
+        }
+        if current.role == role {
+            return Ok((
+                current.clone(),
+                Touched::new("Membership", current.id, grp.unit_path)
+                    .with_detail(format!("already {}", role.as_str())),
+            ));
+        }
+        if role == MembershipRole::Leader
+            && let Some(leader) = grp.leader_member_id
+            && leader != current.member_id
+        {
+            let name = member::Entity::find_by_id(leader)
+                .one(&txn)
+                .await?
+                .map(|m| m.full_name)
+                .unwrap_or_default();
+            return Err(ApiError::bad_input(
+                "role",
+                format!("the group is led by {name}; change their role first"),
+            ));
+        }
+        let day = effective_on.unwrap_or_else(super::today_in_vietnam);
+        validate::not_before("effectiveOn", &current.joined_on, &day)?;
+        let mut ended: membership::ActiveModel = current.clone().into();
+        ended.left_on = Set(Some(day));
+        ended.update(&txn).await?;
+        let model = membership::ActiveModel {
+            member_id: Set(current.member_id),
+            group_id: Set(current.group_id),
+            role: Set(role),
+            joined_on: Set(day),
+            left_on: Set(None),
+            created_at: Set(Utc::now()),
+            ..Default::default()
+        }
+        .insert(&txn)
+        .await?;
+        let leader = match (current.role, role) {
+            (_, MembershipRole::Leader) => Some(Some(current.member_id)),
+            (MembershipRole::Leader, _) => Some(None),
+            _ => None,
+        };
+        if let Some(leader) = leader {
+            group::Entity::update_many()
+                .col_expr(group::Column::LeaderMemberId, Expr::value(leader))
+                .col_expr(
+                    group::Column::Version,
+                    Expr::col(group::Column::Version).add(1),
+                )
+                .filter(group::Column::Id.eq(grp.id))
+                .exec(&txn)
+                .await?;
+        }
+        Ok((
+            model.clone(),
+            Touched::new("Membership", model.id, grp.unit_path).with_detail(format!(
+                "{} → {} from {day}",
+                current.role.as_str(),
+                role.as_str()
+            )),
+        ))
+    }
+    .await;
+    audit::conclude(db, txn, p, "changeMembershipRole", outcome).await
+}
+
+/// `transferMember`: the member now lives in another unit (a move, or a reform the file did not
+/// cover). Their memberships stay; the move is kept in `unit_moves`, so statistics as of an
+/// earlier day still count them where they were.
+pub async fn transfer(
+    db: &DatabaseConnection,
+    p: &Principal,
+    id: i64,
+    unit_id: i64,
+    effective_on: Option<NaiveDate>,
+) -> ApiResult<member::Model> {
+    audit::authorize(db, p, Action::ManageMembers, "transferMember").await?;
+    let txn = write_txn(db).await?;
+    let outcome = async {
+        if matches!(p.scope, Scope::Group { .. }) {
+            return Err(ApiError::forbidden(
+                "members move between units through their ward, not their group",
+            ));
+        }
+        let current = member::Entity::find_by_id(id)
+            .filter(scope::members(p))
+            .one(&txn)
+            .await?
+            .ok_or(ApiError::NotFound("member"))?;
+        let unit = admin_unit::Entity::find_by_id(unit_id)
+            .one(&txn)
+            .await?
+            .filter(|u| scope::unit_in_scope(p, &u.path))
+            .ok_or_else(|| ApiError::bad_input("unitId", "no such unit"))?;
+        if let Some(closed) = unit.valid_to {
+            return Err(ApiError::bad_input(
+                "unitId",
+                format!("{} was closed on {closed}", unit.name),
+            ));
+        }
+        if unit.id == current.unit_id {
+            return Err(ApiError::bad_input(
+                "unitId",
+                "the member already lives there",
+            ));
+        }
+        let day = effective_on.unwrap_or_else(super::today_in_vietnam);
+        let now = Utc::now();
+        let moved = member::Entity::update_many()
+            .col_expr(member::Column::UnitId, Expr::value(unit.id))
+            .col_expr(member::Column::UnitPath, Expr::value(unit.path.clone()))
+            .col_expr(member::Column::Version, Expr::value(current.version + 1))
+            .col_expr(member::Column::UpdatedAt, Expr::value(now))
+            .filter(member::Column::Id.eq(id))
+            .filter(member::Column::Version.eq(current.version))
+            .exec(&txn)
+            .await?;
+        if moved.rows_affected != 1 {
+            return Err(ApiError::Conflict(
+                "the member was changed by someone else".to_owned(),
+            ));
+        }
+        crate::entity::unit_move::ActiveModel {
+            object_type: Set("MEMBER".to_owned()),
+            object_id: Set(id),
+            from_unit_id: Set(current.unit_id),
+            to_unit_id: Set(unit.id),
+            from_path: Set(current.unit_path.clone()),
+            effective_on: Set(day),
+            created_at: Set(now),
+            ..Default::default()
+        }
+        .insert(&txn)
+        .await?;
+        let model = member::Entity::find_by_id(id)
+            .one(&txn)
+            .await?
+            .ok_or(ApiError::NotFound("member"))?;
+        Ok((
+            model,
+            Touched::new("Member", id, unit.path.clone())
+                .with_detail(format!("moved from {} on {day}", current.unit_path)),
+        ))
+    }
+    .await;
+    audit::conclude(db, txn, p, "transferMember", outcome).await
 }
 
 /// One membership, if visible (`node`).

@@ -197,8 +197,8 @@ pub enum Family {
     Members,
     /// Tasks by status and kind (period: due date).
     Tasks,
-    /// Overdue tasks by status and kind: due before today (in Vietnam) and neither done nor
-    /// cancelled (period: due date). Apart from `Tasks` because it needs each task's due date,
+    /// Overdue tasks by status and kind: due before today (in Vietnam) and still `OPEN` or
+    /// `IN_PROGRESS` (period: due date). Apart from `Tasks` because it needs each task's due date,
     /// which the all-time task totals do not keep.
     OverdueTasks,
     /// Activities, residents helped, VNeID activations (period: when it happened).
@@ -1150,11 +1150,12 @@ fn rollup_statement(
 }
 
 /// Tasks of `alias` (facts or the dated rollup: both have `due_on` and `status`) that are
-/// overdue: due before today in Vietnam, neither done nor cancelled. Tasks without a due date
+/// overdue: due before today in Vietnam and still open or in progress (a submitted task waits
+/// for its reviewer, not for the group). Tasks without a due date
 /// (`NULL`, or the rollups' stand-in date after every period) never are.
 fn overdue_condition(q: &mut Sql, alias: &str) -> String {
     let today = q.param(today_in_vietnam());
-    format!("{alias}.due_on < {today} AND {alias}.status NOT IN ('DONE', 'CANCELLED')")
+    format!("{alias}.due_on < {today} AND {alias}.status IN ('OPEN', 'IN_PROGRESS')")
 }
 
 fn cannot_break_down(family: Family, d: Dim) -> ApiError {

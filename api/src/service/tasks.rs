@@ -55,9 +55,14 @@ pub enum TaskOrder {
 }
 
 fn overdue_condition(today: NaiveDate) -> Condition {
-    Condition::all()
-        .add(task::Column::DueOn.lt(today))
-        .add(task::Column::Status.is_not_in([TaskStatus::Done, TaskStatus::Cancelled]))
+    Condition::all().add(task::Column::DueOn.lt(today)).add(
+        task::Column::Status.is_in(
+            TaskStatus::ALL
+                .iter()
+                .copied()
+                .filter(|s| s.can_be_overdue()),
+        ),
+    )
 }
 
 fn apply_filter(
@@ -318,6 +323,20 @@ async fn group_for_write(
     }
 }
 
+/// An archived (`INACTIVE`) group takes no new work.
+fn refuse_archived(grp: &group::Model, field: &str) -> ApiResult<()> {
+    if grp.status == cdtg_core::group::GroupStatus::Inactive {
+        return Err(ApiError::bad_input(
+            field,
+            format!(
+                "{} is archived (INACTIVE) and takes no new tasks; make it ACTIVE first",
+                grp.name
+            ),
+        ));
+    }
+    Ok(())
+}
+
 async fn check_assignee(
     txn: &DatabaseTransaction,
     group_id: i64,
@@ -349,12 +368,10 @@ async fn create_in(
         .due_on
         .map(|d| validate::due_date("dueOn", d, today_in_vietnam()))
         .transpose()?;
+    // Ward leaders and officers above assign tasks to the groups of their units; a group leader
+    // to their own group (any other group looks missing).
     let grp = group_for_write(txn, p, input.group_id, "groupId").await?;
-    if !scope::unit_in_scope(p, &grp.unit_path) {
-        return Err(ApiError::forbidden(
-            "only ward leaders and officers above assign tasks",
-        ));
-    }
+    refuse_archived(&grp, "groupId")?;
     check_assignee(txn, grp.id, input.assignee_id).await?;
     let now = Utc::now();
     let model = task::ActiveModel {
@@ -435,9 +452,7 @@ async fn update_in(
         .unwrap_or_default();
     if let Some(new_group) = c.group_id {
         let grp = group_for_write(txn, p, new_group, "groupId").await?;
-        if !scope::unit_in_scope(p, &grp.unit_path) {
-            return Err(ApiError::forbidden("the group is outside your scope"));
-        }
+        refuse_archived(&grp, "groupId")?;
         group_id = grp.id;
         unit_path = grp.unit_path;
         am.group_id = Set(grp.id);

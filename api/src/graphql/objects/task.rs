@@ -49,9 +49,10 @@ impl Task {
     async fn due_on(&self) -> Option<Date> {
         self.0.due_on.map(Date)
     }
-    /// Past its due date (judged in Asia/Ho_Chi_Minh) and neither done nor cancelled.
+    /// Past its due date (judged in Asia/Ho_Chi_Minh) and still `OPEN` or `IN_PROGRESS`: a
+    /// `SUBMITTED` task waits for its reviewer, not for the group.
     async fn overdue(&self) -> bool {
-        !self.0.status.is_final() && self.0.due_on.is_some_and(|d| d < today_in_vietnam())
+        self.0.status.can_be_overdue() && self.0.due_on.is_some_and(|d| d < today_in_vietnam())
     }
     /// The number to reach, e.g. 50 VNeID activations.
     async fn target(&self) -> Option<i64> {
