@@ -10,6 +10,7 @@ mod authorization;
 mod batching;
 mod cli;
 mod demo;
+mod field_reports;
 mod going_live;
 mod graphiql;
 mod group_work;

@@ -171,6 +171,7 @@ nested_loader!(UnitGroupsParams, group::Model, |this, ids, p, window| {
         kind: p.kind,
         status: p.status,
         search: p.search.clone(),
+        ..Default::default()
     };
     groups::in_units(&this.db, &this.principal, &ids, &f, window).await?
 });

@@ -1,6 +1,7 @@
 //! The query root. Each field decodes its arguments and calls one service function.
 
 use async_graphql::{Context, Enum, ID, InputObject, Object, Result};
+use chrono::{DateTime, Utc};
 
 use super::connection::{Total, deferred};
 use super::context::{db, loader, principal};
@@ -10,7 +11,7 @@ use super::node::{self, Node};
 use super::objects::*;
 use super::scalars::Date;
 use crate::ids::{NodeType, decode};
-use crate::service::{api_keys, audit, groups, members, products, tasks, units, users};
+use crate::service::{activities, api_keys, audit, groups, members, products, tasks, units, users};
 
 pub struct QueryRoot;
 
@@ -39,6 +40,12 @@ pub struct GroupFilter {
     pub status: Option<GroupStatus>,
     /// Accent-insensitive text in the group name. At most 100 characters.
     pub search: Option<String>,
+    /// Groups with no field report of work done on or after this day (Asia/Ho_Chi_Minh):
+    /// "which groups did nothing this month?".
+    pub no_activity_since: Option<Date>,
+    /// Only what changed at or after this instant: an app syncs by passing the time of its
+    /// last complete read.
+    pub updated_since: Option<DateTime<Utc>>,
 }
 
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Default)]
@@ -66,6 +73,9 @@ pub struct MemberFilter {
     pub trained: Option<bool>,
     /// Accent-insensitive words in the full name, in any order ("van nguyen" finds "Nguyễn Văn …"), or a phone number in any common spelling ("0905 123 456"; 4 or more digits match part of a number). At most 100 characters.
     pub search: Option<String>,
+    /// Only what changed at or after this instant: an app syncs by passing the time of its
+    /// last complete read.
+    pub updated_since: Option<DateTime<Utc>>,
 }
 
 #[derive(InputObject, Default)]
@@ -80,6 +90,9 @@ pub struct TaskFilter {
     pub overdue: Option<bool>,
     /// Accent-insensitive text in the title. At most 100 characters.
     pub search: Option<String>,
+    /// Only what changed at or after this instant: an app syncs by passing the time of its
+    /// last complete read.
+    pub updated_since: Option<DateTime<Utc>>,
 }
 
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Default)]
@@ -109,6 +122,47 @@ pub struct ProductFilter {
     pub platform: Option<Platform>,
     /// Accent-insensitive text in the product name. At most 100 characters.
     pub search: Option<String>,
+    /// Only what changed at or after this instant: an app syncs by passing the time of its
+    /// last complete read.
+    pub updated_since: Option<DateTime<Utc>>,
+}
+
+#[derive(InputObject, Default)]
+pub struct ActivityFilter {
+    /// Reports of groups in this unit or below.
+    pub unit_id: Option<ID>,
+    pub group_id: Option<ID>,
+    pub task_id: Option<ID>,
+    /// Reports sent by this account (a `User` ID).
+    pub reporter_id: Option<ID>,
+    /// Only your own reports: sent by you, or made as your member record.
+    #[graphql(default = false)]
+    pub mine: bool,
+    /// Reports that recorded at least one outcome of this kind.
+    pub outcome: Option<OutcomeKind>,
+    /// Work done on or after this day (Asia/Ho_Chi_Minh).
+    pub from: Option<Date>,
+    /// Work done on or before this day (Asia/Ho_Chi_Minh).
+    pub to: Option<Date>,
+    /// Only reports received at or after this instant (for incremental sync).
+    pub received_since: Option<DateTime<Utc>>,
+}
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Default)]
+pub enum ActivityOrderField {
+    /// When the work was done.
+    #[default]
+    OccurredAt,
+    /// When the report reached the server.
+    ReportedAt,
+    ResidentsHelped,
+}
+
+#[derive(InputObject)]
+pub struct ActivityOrder {
+    pub field: ActivityOrderField,
+    #[graphql(default_with = "SortDirection::Desc")]
+    pub direction: SortDirection,
 }
 
 #[derive(InputObject, Default)]
@@ -229,6 +283,8 @@ impl QueryRoot {
             kind: f.kind.map(Into::into),
             status: f.status.map(Into::into),
             search: search_filter(f.search)?,
+            no_activity_since: f.no_activity_since.map(Into::into),
+            updated_since: f.updated_since,
         };
         let (order, desc) = match order_by {
             None => (groups::GroupOrder::Name, false),
@@ -285,6 +341,7 @@ impl QueryRoot {
             affiliation: f.affiliation.map(Into::into),
             trained: f.trained,
             search: search_filter(f.search)?,
+            updated_since: f.updated_since,
         };
         let window = page_args(first, after, last, before).window()?;
         let db = db(ctx).clone();
@@ -332,6 +389,7 @@ impl QueryRoot {
             kind: f.kind.map(Into::into),
             overdue: f.overdue,
             search: search_filter(f.search)?,
+            updated_since: f.updated_since,
         };
         let (order, desc) = match order_by {
             None => (tasks::TaskOrder::DueOn, false),
@@ -394,6 +452,7 @@ impl QueryRoot {
                 .map_err(crate::error::ApiError::from)?,
             platform: f.platform.map(Into::into),
             search: search_filter(f.search)?,
+            updated_since: f.updated_since,
         };
         let window = page_args(first, after, last, before).window()?;
         let db = db(ctx).clone();
@@ -472,6 +531,60 @@ impl QueryRoot {
             as_of.map(|d| d.0),
         )
         .await
+    }
+
+    /// Field reports within your scope (a `MEMBER`: their own), the most recent work first.
+    #[allow(clippy::too_many_arguments)]
+    #[graphql(
+        complexity = "(first.or(last).unwrap_or(20).clamp(0, 100) as usize) * child_complexity"
+    )]
+    async fn activities(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<ActivityFilter>,
+        order_by: Option<ActivityOrder>,
+        first: Option<i64>,
+        after: Option<String>,
+        last: Option<i64>,
+        before: Option<String>,
+    ) -> Result<ActivityConnection> {
+        let p = principal(ctx)?.clone();
+        let f = filter.unwrap_or_default();
+        let filter = activities::ActivityFilter {
+            unit_id: filter_id(NodeType::AdminUnit, &f.unit_id),
+            group_id: filter_id(NodeType::Group, &f.group_id),
+            task_id: filter_id(NodeType::Task, &f.task_id),
+            reporter_id: filter_id(NodeType::User, &f.reporter_id),
+            mine: f.mine,
+            outcome: f.outcome.map(Into::into),
+            from: f.from.map(Into::into),
+            to: f.to.map(Into::into),
+            received_since: f.received_since,
+        };
+        let (order, desc) = match order_by {
+            None => (activities::ActivityOrder::OccurredAt, true),
+            Some(o) => (
+                match o.field {
+                    ActivityOrderField::OccurredAt => activities::ActivityOrder::OccurredAt,
+                    ActivityOrderField::ReportedAt => activities::ActivityOrder::ReportedAt,
+                    ActivityOrderField::ResidentsHelped => {
+                        activities::ActivityOrder::ResidentsHelped
+                    }
+                },
+                o.direction == SortDirection::Desc,
+            ),
+        };
+        let window = page_args(first, after, last, before).window()?;
+        let db = db(ctx).clone();
+        let page = activities::list(&db, &p, &filter, order, desc, window).await?;
+        let total = Total::Deferred(deferred(move || {
+            let (db, p, filter) = (db.clone(), p.clone(), filter.clone());
+            async move { activities::count(&db, &p, &filter).await }
+        }));
+        Ok(ActivityConnection {
+            page: page.map(Activity),
+            total,
+        })
     }
 
     /// Accounts within your scope, by username (`CITY_ADMIN`, `DISTRICT_OFFICER`,

@@ -31,6 +31,8 @@ pub struct MemberFilter {
     pub affiliation: Option<Affiliation>,
     pub trained: Option<bool>,
     pub search: Option<String>,
+    /// Members changed at or after this instant (for incremental sync).
+    pub updated_since: Option<chrono::DateTime<Utc>>,
 }
 
 /// "Nguyễn Văn Chung": family, middle and given name in Vietnamese order.
@@ -92,6 +94,9 @@ async fn select(
     }
     if let Some(c) = f.search.as_deref().and_then(search) {
         q = q.filter(c);
+    }
+    if let Some(at) = f.updated_since {
+        q = q.filter(member::Column::UpdatedAt.gte(at));
     }
     Ok(q.order_by_asc(member::Column::NameKey)
         .order_by_asc(member::Column::Id))

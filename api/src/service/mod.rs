@@ -2,6 +2,7 @@
 //! the database connection and the acting [`Principal`](crate::principal::Principal) and apply
 //! the caller's scope (see [`scope`]). Resolvers are thin adapters over them.
 
+pub mod activities;
 pub mod api_keys;
 pub mod audit;
 pub mod groups;

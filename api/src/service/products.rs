@@ -31,6 +31,8 @@ pub struct ProductFilter {
     /// Products with at least one listing on this platform.
     pub platform: Option<Platform>,
     pub search: Option<String>,
+    /// Products changed at or after this instant (for incremental sync).
+    pub updated_since: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -84,6 +86,9 @@ async fn select(
         .and_then(|s| folded_contains(product::Column::NameFolded, s))
     {
         q = q.filter(c);
+    }
+    if let Some(at) = f.updated_since {
+        q = q.filter(product::Column::UpdatedAt.gte(at));
     }
     Ok(q.order_by_asc(product::Column::NameKey)
         .order_by_asc(product::Column::Id))

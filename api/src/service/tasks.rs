@@ -40,9 +40,11 @@ pub struct TaskFilter {
     pub assignee_id: Option<i64>,
     pub status: Option<Vec<TaskStatus>>,
     pub kind: Option<TaskKind>,
-    /// Past its due date (judged in Asia/Ho_Chi_Minh) and neither done nor cancelled.
+    /// Past its due date (judged in Asia/Ho_Chi_Minh) and still open or in progress.
     pub overdue: Option<bool>,
     pub search: Option<String>,
+    /// Tasks changed at or after this instant (for incremental sync).
+    pub updated_since: Option<chrono::DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -92,6 +94,9 @@ fn apply_filter(
     }
     if let Some(kind) = f.kind {
         q = q.filter(task::Column::Kind.eq(kind));
+    }
+    if let Some(at) = f.updated_since {
+        q = q.filter(task::Column::UpdatedAt.gte(at));
     }
     match f.overdue {
         Some(true) => q = q.filter(overdue_condition(today_in_vietnam())),
@@ -723,11 +728,19 @@ async fn report_in(
         .one(txn)
         .await?
         .ok_or(ApiError::NotFound("task"))?;
-    if !rules::accepts_activity(task.status) {
-        return Err(ApiError::bad_input(
-            "taskId",
-            format!("the task is {} and accepts no more reports", task.status),
-        ));
+    // Work done while the task was open still counts when the phone could only send it after
+    // the task was completed (offline in the field): judged by when it happened, not arrived.
+    let done_before_completion = task.status == TaskStatus::Done
+        && task.completed_at.is_some_and(|done| r.occurred_at <= done);
+    if !rules::accepts_activity(task.status) && !done_before_completion {
+        let why = match task.completed_at {
+            Some(done) if task.status == TaskStatus::Done => format!(
+                "the task was completed at {}; only work done before then can still be reported",
+                done.to_rfc3339()
+            ),
+            _ => format!("the task is {} and accepts no more reports", task.status),
+        };
+        return Err(ApiError::bad_input("taskId", why));
     }
     let delta = activity::progress_delta(task.kind, r.residents_helped, &r.outcomes);
     let vneid: i64 = r

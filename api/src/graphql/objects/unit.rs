@@ -169,6 +169,7 @@ impl AdminUnit {
             kind: params.kind,
             status: params.status,
             search: params.search,
+            ..Default::default()
         };
         let total = total_for(
             &page,

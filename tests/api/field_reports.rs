@@ -1,0 +1,339 @@
+//! Field reports as the apps read them: the root `activities` list with its filters and
+//! orderings, a member's own reports, an offline report that arrives after the task was
+//! completed, the groups that did nothing since a day, and `updatedSince` for incremental sync.
+
+use cdtg_api::ids::NodeType;
+use serde_json::{Value, json};
+
+use crate::fixture::{Fixture, PASSWORD, gid, users};
+use crate::helpers::{Backend, TestApp};
+use crate::on_both_databases;
+
+const REPORT: &str =
+    "mutation($i: ReportActivityInput!) { reportActivity(input: $i) { created activity { id } } }";
+const TRANSITION: &str =
+    "mutation($i: TransitionTaskInput!) { transitionTask(input: $i) { task { status version } } }";
+const LIST: &str = "query($f: ActivityFilter, $o: ActivityOrder) { activities(filter: $f, orderBy: $o, first: 50) { totalCount nodes { id residentsHelped occurredAt } } }";
+
+fn report(key: &str, task: i64, at: &str, residents: i64, outcome: &str) -> Value {
+    json!({ "i": { "idempotencyKey": key, "taskId": gid(NodeType::Task, task), "occurredAt": at,
+        "residentsHelped": residents, "outcomes": [{ "kind": outcome, "count": 1 }] } })
+}
+
+fn ids(data: &Value) -> Vec<Value> {
+    data["activities"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["id"].clone())
+        .collect()
+}
+
+async fn send(app: &TestApp, token: &str, vars: Value) -> Value {
+    app.ok(token, REPORT, vars).await["reportActivity"]["activity"]["id"].clone()
+}
+
+async fn the_activities_list_filters_sorts_and_keeps_to_scope(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let f = Fixture::load(&app).await;
+    let member = app.login(users::MEMBER_A1, PASSWORD).await;
+    let leader = app.login(users::LEADER_A1, PASSWORD).await;
+    let ward_b = app.login(users::WARD_B1, PASSWORD).await;
+    let admin = app.login(users::ADMIN, PASSWORD).await;
+    // Late evening of 10 November in Vietnam is still 10 November there (15:30 UTC).
+    let m1 = send(
+        &app,
+        &member,
+        report(
+            "m-0000001",
+            f.task_a1,
+            "2026-11-10T15:30:00Z",
+            4,
+            "VNEID_ACTIVATED",
+        ),
+    )
+    .await;
+    let m2 = send(
+        &app,
+        &member,
+        report(
+            "m-0000002",
+            f.task_a1,
+            "2026-11-12T02:00:00Z",
+            9,
+            "CASHLESS_ACCOUNT_OPENED",
+        ),
+    )
+    .await;
+    let l1 = send(
+        &app,
+        &leader,
+        report(
+            "l-0000001",
+            f.task_a1,
+            "2026-11-11T02:00:00Z",
+            2,
+            "VNEID_ACTIVATED",
+        ),
+    )
+    .await;
+    let b1 = send(
+        &app,
+        &ward_b,
+        report(
+            "b-0000001",
+            f.task_b1,
+            "2026-11-11T03:00:00Z",
+            5,
+            "VNEID_ACTIVATED",
+        ),
+    )
+    .await;
+
+    // Newest work first by default; the admin sees all four.
+    let all = app.ok(&admin, LIST, json!({})).await;
+    assert_eq!(
+        ids(&all),
+        vec![m2.clone(), b1.clone(), l1.clone(), m1.clone()]
+    );
+    // A member sees their own reports only, and `mine` says the same.
+    let own = app.ok(&member, LIST, json!({})).await;
+    assert_eq!(ids(&own), vec![m2.clone(), m1.clone()]);
+    let mine = app
+        .ok(&leader, LIST, json!({ "f": { "mine": true } }))
+        .await;
+    assert_eq!(ids(&mine), vec![l1.clone()]);
+    // The leader's group, not the other ward's.
+    let leaders = app.ok(&leader, LIST, json!({})).await;
+    assert_eq!(leaders["activities"]["totalCount"], 3);
+    let filters = [
+        (
+            json!({ "unitId": gid(NodeType::AdminUnit, f.ward_b1) }),
+            vec![b1.clone()],
+        ),
+        (
+            json!({ "groupId": gid(NodeType::Group, f.group_a1) }),
+            vec![m2.clone(), l1.clone(), m1.clone()],
+        ),
+        (
+            json!({ "outcome": "CASHLESS_ACCOUNT_OPENED" }),
+            vec![m2.clone()],
+        ),
+        (
+            json!({ "from": "2026-11-11", "to": "2026-11-11" }),
+            vec![b1.clone(), l1.clone()],
+        ),
+        (json!({ "to": "2026-11-10" }), vec![m1.clone()]),
+        (
+            json!({ "reporterId": gid(NodeType::User, crate::helpers::user_id(&app.state.db, users::LEADER_A1).await) }),
+            vec![l1.clone()],
+        ),
+        (
+            json!({ "taskId": gid(NodeType::Task, f.task_b1) }),
+            vec![b1.clone()],
+        ),
+    ];
+    for (filter, expected) in filters {
+        let data = app.ok(&admin, LIST, json!({ "f": filter })).await;
+        assert_eq!(ids(&data), expected, "{filter}");
+        assert_eq!(data["activities"]["totalCount"], expected.len(), "{filter}");
+    }
+    let by_size = app
+        .ok(
+            &admin,
+            LIST,
+            json!({ "o": { "field": "RESIDENTS_HELPED", "direction": "ASC" } }),
+        )
+        .await;
+    assert_eq!(
+        ids(&by_size),
+        vec![l1.clone(), m1.clone(), b1.clone(), m2.clone()]
+    );
+    // Out of scope looks like nothing; a backwards range is refused naming the field.
+    let none = app
+        .ok(
+            &leader,
+            LIST,
+            json!({ "f": { "groupId": gid(NodeType::Group, f.group_b1) } }),
+        )
+        .await;
+    assert_eq!(none["activities"]["totalCount"], 0);
+    let (_, body) = app
+        .gql(
+            Some(&admin),
+            LIST,
+            json!({ "f": { "from": "2026-11-12", "to": "2026-11-11" } }),
+        )
+        .await;
+    assert_eq!(
+        body["errors"][0]["extensions"]["field"], "filter.to",
+        "{body}"
+    );
+    let viewer = app.login(users::VIEWER, PASSWORD).await;
+    assert_eq!(
+        app.error_code(Some(&viewer), LIST, json!({})).await,
+        "FORBIDDEN"
+    );
+}
+
+async fn offline_work_done_before_completion_still_counts(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let f = Fixture::load(&app).await;
+    let ward = app.login(users::WARD_A1, PASSWORD).await;
+    let member = app.login(users::MEMBER_A1, PASSWORD).await;
+    let task = gid(NodeType::Task, f.task_a1);
+    let version = |data: &Value| data["transitionTask"]["task"]["version"].as_i64().unwrap();
+    let v = app
+        .ok(
+            &ward,
+            "query($t: ID!) { task(id: $t) { version status } }",
+            json!({ "t": task }),
+        )
+        .await["task"]["version"]
+        .as_i64()
+        .unwrap();
+    let d = app
+        .ok(
+            &ward,
+            TRANSITION,
+            json!({ "i": { "id": task, "action": "START", "expectedVersion": v } }),
+        )
+        .await;
+    let d = app
+        .ok(
+            &ward,
+            TRANSITION,
+            json!({ "i": { "id": task, "action": "SUBMIT", "expectedVersion": version(&d) } }),
+        )
+        .await;
+    app.ok(
+        &ward,
+        TRANSITION,
+        json!({ "i": { "id": task, "action": "COMPLETE", "expectedVersion": version(&d) } }),
+    )
+    .await;
+    // Done an hour ago, sent now: accepted.
+    let an_hour_ago = (chrono::Utc::now() - chrono::Duration::hours(1)).to_rfc3339();
+    let data = app
+        .ok(
+            &member,
+            REPORT,
+            report(
+                "late-0000001",
+                f.task_a1,
+                &an_hour_ago,
+                3,
+                "VNEID_ACTIVATED",
+            ),
+        )
+        .await;
+    assert_eq!(data["reportActivity"]["created"], true);
+    // Work dated after the completion is refused, and says why.
+    let later = (chrono::Utc::now() + chrono::Duration::seconds(5)).to_rfc3339();
+    let (_, body) = app
+        .gql(
+            Some(&member),
+            REPORT,
+            report("late-0000002", f.task_a1, &later, 3, "VNEID_ACTIVATED"),
+        )
+        .await;
+    assert_eq!(body["errors"][0]["extensions"]["field"], "taskId", "{body}");
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("completed")
+    );
+}
+
+async fn idle_groups_and_incremental_sync(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let f = Fixture::load(&app).await;
+    let ward = app.login(users::WARD_A1, PASSWORD).await;
+    let admin = app.login(users::ADMIN, PASSWORD).await;
+    let idle =
+        "query($d: Date!) { groups(filter: { noActivitySince: $d }, first: 100) { nodes { id } } }";
+    let before = app.ok(&admin, idle, json!({ "d": "2026-11-01" })).await;
+    let before: Vec<Value> = before["groups"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["id"].clone())
+        .collect();
+    assert!(before.contains(&gid(NodeType::Group, f.group_a1).into()));
+    app.ok(
+        &ward,
+        REPORT,
+        report(
+            "idle-0000001",
+            f.task_a1,
+            "2026-11-15T02:00:00Z",
+            1,
+            "VNEID_ACTIVATED",
+        ),
+    )
+    .await;
+    let after = app.ok(&admin, idle, json!({ "d": "2026-11-01" })).await;
+    let after: Vec<Value> = after["groups"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["id"].clone())
+        .collect();
+    assert!(
+        !after.contains(&gid(NodeType::Group, f.group_a1).into()),
+        "group A1 worked on the 15th"
+    );
+    assert_eq!(after.len() + 1, before.len());
+    let later = app.ok(&admin, idle, json!({ "d": "2026-11-16" })).await;
+    assert_eq!(
+        later["groups"]["nodes"].as_array().unwrap().len(),
+        before.len(),
+        "nothing since the 16th"
+    );
+
+    // updatedSince: only what changed after the app's last read.
+    let mark = chrono::Utc::now().to_rfc3339();
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    app.ok(
+        &ward,
+        "mutation($i: UpdateMemberInput!) { updateMember(input: $i) { member { id } } }",
+        json!({ "i": { "id": gid(NodeType::Member, f.member_a1_third), "phone": "0977 000 111" } }),
+    )
+    .await;
+    app.ok(
+        &ward,
+        "mutation($i: UpdateGroupInput!) { updateGroup(input: $i) { group { id } } }",
+        json!({ "i": { "id": gid(NodeType::Group, f.group_a1), "name": "Tổ CNS số 1 (mới)" } }),
+    )
+    .await;
+    let changed = app
+        .ok(
+            &ward,
+            "query($t: DateTime!) { members(filter: { updatedSince: $t }) { nodes { id } } groups(filter: { updatedSince: $t }) { nodes { id } } tasks(filter: { updatedSince: $t }) { totalCount } products(filter: { updatedSince: $t }) { totalCount } }",
+            json!({ "t": mark }),
+        )
+        .await;
+    assert_eq!(
+        changed["members"]["nodes"],
+        json!([{ "id": gid(NodeType::Member, f.member_a1_third) }])
+    );
+    assert_eq!(
+        changed["groups"]["nodes"],
+        json!([{ "id": gid(NodeType::Group, f.group_a1) }])
+    );
+    assert_eq!(changed["tasks"]["totalCount"], 0);
+    assert_eq!(changed["products"]["totalCount"], 0);
+}
+
+on_both_databases!(
+    the_activities_list_filters_sorts_and_keeps_to_scope,
+    offline_work_done_before_completion_still_counts,
+    idle_groups_and_incremental_sync,
+);
