@@ -407,6 +407,30 @@ async fn random_world(db: &DatabaseConnection, seed: u64) -> World {
         .await;
         w.units.push(district.clone());
         leaves.push(district.clone());
+        // Sometimes the district reports its own survey too: its wards' households must then
+        // not be counted a second time in the district and above.
+        if rng.chance(30) {
+            let households = 1000 + rng.below(9000) as i64;
+            let s = unit_survey::ActiveModel {
+                unit_id: Set(district.id),
+                period_start: Set(NaiveDate::from_ymd_opt(2025, 1, 1).unwrap()),
+                period_end: Set(NaiveDate::from_ymd_opt(2025, 12, 31).unwrap()),
+                households: Set(households),
+                with_computer: Set(households / 3),
+                with_internet: Set(households / 2),
+                with_smartphone: Set(households / 2),
+                businesses: Set(0),
+                business_households: Set(0),
+                avg_income_vnd: Set(None),
+                five_skills_households: Set(households / 4),
+                recorded_at: Set(now),
+                ..Default::default()
+            }
+            .insert(db)
+            .await
+            .unwrap();
+            w.surveys.push(s);
+        }
         for k in 0..1 + rng.below(3) {
             let ward = insert_unit(
                 db,
@@ -865,8 +889,20 @@ fn oracle(w: &World, path: &str, period: Option<(NaiveDate, NaiveDate)>) -> Valu
             *e = s;
         }
     }
-    let households: i64 = latest.values().map(|s| s.households).sum();
-    let internet: i64 = latest.values().map(|s| s.with_internet).sum();
+    // A survey below another counted one (within the subtree asked about) is covered by it.
+    let path_of = |unit: i64| &w.units.iter().find(|u| u.id == unit).unwrap().path;
+    let counted: Vec<&unit_survey::Model> = latest
+        .values()
+        .filter(|s| {
+            let own = path_of(s.unit_id);
+            !latest
+                .keys()
+                .any(|other| *other != s.unit_id && own.starts_with(path_of(*other).as_str()))
+        })
+        .copied()
+        .collect();
+    let households: i64 = counted.iter().map(|s| s.households).sum();
+    let internet: i64 = counted.iter().map(|s| s.with_internet).sum();
     let count_tasks =
         |f: &dyn Fn(&task::Model) -> bool| tasks.iter().filter(|t| f(t)).count() as i64;
     let done = count_tasks(&|t| t.status == TaskStatus::Done);
@@ -880,7 +916,7 @@ fn oracle(w: &World, path: &str, period: Option<(NaiveDate, NaiveDate)>) -> Valu
         "tasks": tasks.len(),
         "done": done,
         "surveyTasks": count_tasks(&|t| t.kind == TaskKind::Survey),
-        "tasksOverdue": count_tasks(&|t| t.due_on.is_some_and(|d| d < today()) && t.status != TaskStatus::Done && t.status != TaskStatus::Cancelled),
+        "tasksOverdue": count_tasks(&|t| t.due_on.is_some_and(|d| d < today()) && t.status.can_be_overdue()),
         "taskCompletionRate": if live > 0 { json!(done as f64 / live as f64) } else { Value::Null },
         "activities": acts.len(),
         "residentsHelped": acts.iter().map(|a| a.residents_helped as i64).sum::<i64>(),
@@ -1214,6 +1250,66 @@ async fn concurrent_reports_from_every_ward_keep_the_rollups_exact(backend: Back
 }
 
 on_both_databases!(concurrent_reports_from_every_ward_keep_the_rollups_exact);
+
+/// A ward surveyed as a whole (4,200 households) and one of its residential groups on its own
+/// (100): the ward and everything above count 4,200, not 4,300; the residential group asked
+/// about alone counts its 100.
+async fn households_are_counted_once_when_a_ward_and_its_groups_both_report(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let f = crate::fixture::Fixture::load(&app).await;
+    let ward = app
+        .login(crate::fixture::users::WARD_A1, crate::fixture::PASSWORD)
+        .await;
+    let record =
+        "mutation($i: RecordUnitSurveyInput!) { recordUnitSurvey(input: $i) { survey { id } } }";
+    for (unit, households) in [(f.ward_a1, 4200), (f.rg_a1, 100)] {
+        app.ok(
+            &ward,
+            record,
+            json!({ "i": { "unitId": gid(NodeType::AdminUnit, unit), "periodStart": "2026-01-01", "periodEnd": "2026-06-30", "households": households, "withComputer": 10, "withInternet": households / 2, "withSmartphone": 50, "businesses": 1, "businessHouseholds": 1, "fiveSkillsHouseholds": 5 } }),
+        )
+        .await;
+    }
+    let q = "query($u: ID!) { adminUnit(id: $u) { stats { households surveyedUnits } } }";
+    for (unit, households, surveyed) in [
+        (f.ward_a1, 4200, 1),
+        (f.rg_a1, 100, 1),
+        (f.district_a, 4200, 1),
+        (f.city, 4200, 1),
+    ] {
+        let data = app
+            .ok(
+                &ward_or_admin(&app, unit, &f, &ward).await,
+                q,
+                json!({ "u": gid(NodeType::AdminUnit, unit) }),
+            )
+            .await;
+        assert_eq!(
+            data["adminUnit"]["stats"],
+            json!({ "households": households, "surveyedUnits": surveyed }),
+            "unit {unit}"
+        );
+    }
+}
+
+/// The ward leader for units in their ward, the city admin above it.
+async fn ward_or_admin(
+    app: &TestApp,
+    unit: i64,
+    f: &crate::fixture::Fixture,
+    ward: &str,
+) -> String {
+    if unit == f.ward_a1 || unit == f.rg_a1 {
+        ward.to_owned()
+    } else {
+        app.login(crate::fixture::users::ADMIN, crate::fixture::PASSWORD)
+            .await
+    }
+}
+
+on_both_databases!(households_are_counted_once_when_a_ward_and_its_groups_both_report);
 
 // ---------------------------------------------------------------------------------------------
 // SQLite and PostgreSQL agree

@@ -362,11 +362,15 @@ impl UnitStats {
         self.data
             .listings(None, Some(cdtg_core::product::ListingStatus::Active))
     }
-    /// Units of the subtree with a household survey (the latest one within the period, if any).
+    /// Units of the subtree whose household survey counts (the latest one within the period,
+    /// if any). Households are never counted twice: when a unit and units below it both
+    /// reported, only the highest surveyed unit within the subtree counts — a ward's survey
+    /// covers its residential groups — while a residential group asked about alone counts its
+    /// own.
     async fn surveyed_units(&self) -> i64 {
         self.data.survey.surveyed_units
     }
-    /// Households, summed over the latest survey of every surveyed unit of the subtree.
+    /// Households, summed over the counted surveys (see `surveyedUnits`).
     async fn households(&self) -> i64 {
         self.data.survey.households
     }

@@ -942,11 +942,17 @@ fn family_statement(
                     " WHERE s.period_start < {end} AND s.period_end >= {start}"
                 ));
             }
+            // Households are counted once: where a unit and units below it both reported,
+            // the highest surveyed unit within the subtree asked about counts (its survey
+            // covers the households of the units below it), and those below are left out.
             (
                 format!(
                     "({inner}) s JOIN admin_units su ON su.id = s.unit_id JOIN k ON {} \
-                     AND s.rn = 1",
-                    in_range("su.path")
+                     AND s.rn = 1 AND NOT EXISTS (SELECT 1 FROM ({inner}) s2 JOIN admin_units \
+                     au ON au.id = s2.unit_id WHERE s2.rn = 1 AND au.id <> su.id AND \
+                     substr(su.path, 1, length(au.path)) = au.path AND {})",
+                    in_range("su.path"),
+                    in_range("au.path")
                 ),
                 vec![],
                 vec![
