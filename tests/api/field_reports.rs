@@ -332,8 +332,164 @@ async fn idle_groups_and_incremental_sync(backend: Backend) {
     assert_eq!(changed["products"]["totalCount"], 0);
 }
 
+async fn a_wards_groups_are_ranked_and_breakdowns_take_days_and_three_dimensions(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let f = Fixture::load(&app).await;
+    let ward = app.login(users::WARD_A1, PASSWORD).await;
+    let data = app
+        .ok(
+            &ward,
+            "mutation($i: CreateTaskInput!) { createTask(input: $i) { task { id } } }",
+            json!({ "i": { "groupId": gid(NodeType::Group, f.group_a1_management), "title": "Tập huấn", "kind": "DIGITAL_SKILLS_TRAINING" } }),
+        )
+        .await;
+    let mgmt_task = cdtg_api::ids::decode(
+        NodeType::Task,
+        data["createTask"]["task"]["id"].as_str().unwrap(),
+    )
+    .unwrap();
+    for (i, at) in [
+        "2026-11-10T02:00:00Z",
+        "2026-11-10T09:00:00Z",
+        "2026-11-11T02:00:00Z",
+    ]
+    .iter()
+    .enumerate()
+    {
+        send(
+            &app,
+            &ward,
+            report(
+                &format!("rank-000000{i}"),
+                f.task_a1,
+                at,
+                2,
+                "VNEID_ACTIVATED",
+            ),
+        )
+        .await;
+    }
+    send(
+        &app,
+        &ward,
+        report(
+            "rank-0000009",
+            mgmt_task,
+            "2026-11-11T03:00:00Z",
+            7,
+            "PERSON_TRAINED",
+        ),
+    )
+    .await;
+
+    let ranked = app
+        .ok(
+            &ward,
+            "query($u: ID!) { statsBreakdown(unitId: $u, by: [GROUP], orderBy: { field: ACTIVITIES, direction: DESC }) { rows { group { id name } stats { activities residentsHelped } } } }",
+            json!({ "u": gid(NodeType::AdminUnit, f.ward_a1) }),
+        )
+        .await;
+    let rows = ranked["statsBreakdown"]["rows"].as_array().unwrap();
+    assert_eq!(rows[0]["group"]["id"], gid(NodeType::Group, f.group_a1));
+    assert_eq!(rows[0]["stats"]["activities"], 3);
+    assert_eq!(
+        rows[1]["group"]["id"],
+        gid(NodeType::Group, f.group_a1_management)
+    );
+    assert_eq!(rows[1]["stats"]["residentsHelped"], 7);
+    // Every group of the ward has a row, idle ones too, and each agrees with the facts.
+    let in_ward = app
+        .ok(
+            &ward,
+            "query($u: ID!) { groups(filter: { unitId: $u }) { totalCount } }",
+            json!({ "u": gid(NodeType::AdminUnit, f.ward_a1) }),
+        )
+        .await;
+    assert_eq!(
+        rows.len() as u64,
+        in_ward["groups"]["totalCount"].as_u64().unwrap()
+    );
+    for row in rows {
+        let listed = app
+            .ok(
+                &ward,
+                LIST,
+                json!({ "f": { "groupId": row["group"]["id"] } }),
+            )
+            .await;
+        assert_eq!(
+            row["stats"]["activities"], listed["activities"]["totalCount"],
+            "{row}"
+        );
+    }
+
+    // Three dimensions, with days in Vietnam.
+    let three = app
+        .ok(
+            &ward,
+            "query($u: ID!) { statsBreakdown(unitId: $u, by: [GROUP, TASK_KIND, DAY]) { rows { group { id } taskKind day stats { activities } } } }",
+            json!({ "u": gid(NodeType::AdminUnit, f.ward_a1) }),
+        )
+        .await;
+    let mut cells: Vec<(String, String, i64)> = three["statsBreakdown"]["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["stats"]["activities"].as_i64().unwrap() > 0)
+        .map(|r| {
+            (
+                r["taskKind"].as_str().unwrap().to_owned(),
+                r["day"].as_str().unwrap().to_owned(),
+                r["stats"]["activities"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    cells.sort();
+    let a1_kind = app
+        .ok(
+            &ward,
+            "query($t: ID!) { task(id: $t) { kind } }",
+            json!({ "t": gid(NodeType::Task, f.task_a1) }),
+        )
+        .await["task"]["kind"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut expected = vec![
+        (a1_kind.clone(), "2026-11-10".to_owned(), 2),
+        (a1_kind, "2026-11-11".to_owned(), 1),
+        (
+            "DIGITAL_SKILLS_TRAINING".to_owned(),
+            "2026-11-11".to_owned(),
+            1,
+        ),
+    ];
+    expected.sort();
+    assert_eq!(cells, expected);
+    for (by, why) in [
+        (json!(["GROUP", "CHILD_UNIT"]), "combined"),
+        (json!(["GROUP", "TASK_KIND", "DAY", "MONTH"]), "four"),
+        (json!(["DAY", "DAY"]), "twice"),
+    ] {
+        let (_, body) = app
+            .gql(
+                Some(&ward),
+                "query($u: ID!, $by: [StatsDimension!]!) { statsBreakdown(unitId: $u, by: $by) { rows { stats { activities } } } }",
+                json!({ "u": gid(NodeType::AdminUnit, f.ward_a1), "by": by }),
+            )
+            .await;
+        assert_eq!(
+            body["errors"][0]["extensions"]["field"], "by",
+            "{why}: {body}"
+        );
+    }
+}
+
 on_both_databases!(
     the_activities_list_filters_sorts_and_keeps_to_scope,
     offline_work_done_before_completion_still_counts,
     idle_groups_and_incremental_sync,
+    a_wards_groups_are_ranked_and_breakdowns_take_days_and_three_dimensions,
 );

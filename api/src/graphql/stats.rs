@@ -618,8 +618,10 @@ pub async fn set_unit_target(
 
 /// A dimension of `statsBreakdown`. Each applies to some families only: `CHILD_UNIT` to all;
 /// `TASK_KIND` to tasks and activities; `TASK_STATUS` to tasks; `PLATFORM` to listings;
-/// `AFFILIATION` to members; `MONTH` and `WEEK` (in Asia/Ho_Chi_Minh) to tasks (by due date)
-/// and activities (by when they occurred). Asking for a field a dimension does not apply to is
+/// `AFFILIATION` to members; `MONTH`, `WEEK` and `DAY` (in Asia/Ho_Chi_Minh) to tasks (by due
+/// date) and activities (by when they occurred); `GROUP` (every group of the subtree, idle ones
+/// included, not combined with `CHILD_UNIT`) to everything but household surveys. Up to three
+/// dimensions at once. Asking for a field a dimension does not apply to is
 /// `BAD_USER_INPUT`.
 #[derive(Enum, Copy, Clone, Debug, Eq, PartialEq)]
 #[graphql(remote = "crate::service::stats::Dim")]
@@ -631,6 +633,8 @@ pub enum StatsDimension {
     Affiliation,
     Month,
     Week,
+    Day,
+    Group,
 }
 
 /// Which rows of a breakdown to keep. A list keeps rows whose key is in it; it may only name a
@@ -678,6 +682,7 @@ pub struct StatsBreakdown {
 /// One row: the keys of the dimensions asked for (the others are null) and the figures.
 pub struct StatsRow {
     unit: Option<admin_unit::Model>,
+    group: Option<crate::entity::group::Model>,
     keys: BTreeMap<Dim, Option<String>>,
     stats: UnitStats,
 }
@@ -698,6 +703,10 @@ impl StatsRow {
     /// With `CHILD_UNIT`: the child unit (or the unit itself, for rows attached to it directly).
     async fn unit(&self) -> Option<AdminUnit> {
         self.unit.clone().map(AdminUnit)
+    }
+    /// With `GROUP`: the group.
+    async fn group(&self) -> Option<super::objects::Group> {
+        self.group.clone().map(super::objects::Group)
     }
     async fn task_kind(&self) -> Option<TaskKind> {
         self.key(Dim::TaskKind)
@@ -726,6 +735,10 @@ impl StatsRow {
     /// With `WEEK`: the Monday of the ISO week (null for tasks without a due date).
     async fn week(&self) -> Option<Date> {
         self.date(Dim::Week)
+    }
+    /// With `DAY`: the day (null for tasks without a due date).
+    async fn day(&self) -> Option<Date> {
+        self.date(Dim::Day)
     }
     async fn stats(&self) -> &UnitStats {
         &self.stats
@@ -861,7 +874,10 @@ pub async fn stats_breakdown(
 
     let sort_key = |r: &svc::BreakdownRow| {
         (
-            r.unit.as_ref().map(|u| u.name_key.clone()),
+            r.unit
+                .as_ref()
+                .map(|u| u.name_key.clone())
+                .or_else(|| r.group.as_ref().map(|g| g.name_key.clone())),
             dims.iter()
                 .map(|d| r.keys.get(d).cloned().flatten())
                 .collect::<Vec<_>>(),
@@ -900,6 +916,7 @@ pub async fn stats_breakdown(
                 });
             StatsRow {
                 unit: r.unit,
+                group: r.group,
                 keys: r.keys,
                 stats: UnitStats {
                     data: Arc::new(r.data),

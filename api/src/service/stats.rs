@@ -246,10 +246,12 @@ impl Family {
             Dim::TaskStatus => matches!(self, Family::Tasks | Family::OverdueTasks),
             Dim::Platform => self == Family::Listings,
             Dim::Affiliation => self == Family::Members,
-            Dim::Month | Dim::Week => matches!(
+            Dim::Month | Dim::Week | Dim::Day => matches!(
                 self,
                 Family::Tasks | Family::OverdueTasks | Family::Activities
             ),
+            // Household surveys belong to units, not groups.
+            Dim::Group => self != Family::Surveys,
         }
     }
 
@@ -280,6 +282,10 @@ pub enum Dim {
     Month,
     /// ISO week (starting Monday) in Vietnam, like `Month`.
     Week,
+    /// Calendar day in Vietnam, like `Month`.
+    Day,
+    /// Every group of the unit's subtree (read from the facts, one row per group).
+    Group,
 }
 
 impl Dim {
@@ -292,6 +298,8 @@ impl Dim {
             Dim::Affiliation => "AFFILIATION",
             Dim::Month => "MONTH",
             Dim::Week => "WEEK",
+            Dim::Day => "DAY",
+            Dim::Group => "GROUP",
         }
     }
 }
@@ -721,7 +729,11 @@ fn bucket(backend: DatabaseBackend, dim: Dim, expr: &str, is_timestamp: bool) ->
             } else {
                 format!("CAST({expr} AS TIMESTAMP)")
             };
-            let unit = if dim == Dim::Month { "month" } else { "week" };
+            let unit = match dim {
+                Dim::Month => "month",
+                Dim::Week => "week",
+                _ => "day",
+            };
             format!("to_char(date_trunc('{unit}', {local}), 'YYYY-MM-DD')")
         }
         _ => {
@@ -732,6 +744,8 @@ fn bucket(backend: DatabaseBackend, dim: Dim, expr: &str, is_timestamp: bool) ->
             };
             if dim == Dim::Month {
                 format!("date({expr}{shift}, 'start of month')")
+            } else if dim == Dim::Day {
+                format!("date({expr}{shift})")
             } else {
                 // 'weekday 0' advances to the next Sunday (or stays on one); six days earlier is
                 // that ISO week's Monday.
@@ -977,10 +991,10 @@ fn family_statement(
             }
             (Family::Tasks | Family::OverdueTasks, Dim::TaskStatus) => "t.status".to_owned(),
             (Family::Listings, Dim::Platform) => "l.platform".to_owned(),
-            (Family::Tasks | Family::OverdueTasks, Dim::Month | Dim::Week) => {
+            (Family::Tasks | Family::OverdueTasks, Dim::Month | Dim::Week | Dim::Day) => {
                 bucket(backend, d, "t.due_on", false)
             }
-            (Family::Activities, Dim::Month | Dim::Week) => {
+            (Family::Activities, Dim::Month | Dim::Week | Dim::Day) => {
                 bucket(backend, d, "a.occurred_at", true)
             }
             _ => return Err(cannot_break_down(family, d)),
@@ -1051,7 +1065,9 @@ fn rollup_statement(
     // Without a period or a month/week dimension, tasks and activities are read from their
     // all-time totals: a few rows per unit instead of one per day.
     let dated = family.effective(period).is_some()
-        || dims.iter().any(|d| matches!(d, Dim::Month | Dim::Week));
+        || dims
+            .iter()
+            .any(|d| matches!(d, Dim::Month | Dim::Week | Dim::Day));
     let mut wheres: Vec<String> = Vec::new();
     let (table, subkeys, metrics): (&str, Vec<&str>, Vec<String>) = match family {
         Family::Groups => (
@@ -1126,8 +1142,12 @@ fn rollup_statement(
             (Family::Activities, Dim::TaskKind) => "r.task_kind".to_owned(),
             (Family::Tasks | Family::OverdueTasks, Dim::TaskStatus) => "r.status".to_owned(),
             (Family::Listings, Dim::Platform) => "r.platform".to_owned(),
-            (Family::Tasks | Family::OverdueTasks, Dim::Month | Dim::Week) => due_bucket(d),
-            (Family::Activities, Dim::Month | Dim::Week) => bucket(backend, d, "r.day", false),
+            (Family::Tasks | Family::OverdueTasks, Dim::Month | Dim::Week | Dim::Day) => {
+                due_bucket(d)
+            }
+            (Family::Activities, Dim::Month | Dim::Week | Dim::Day) => {
+                bucket(backend, d, "r.day", false)
+            }
             _ => return Err(cannot_break_down(family, d)),
         };
         keys.push(expr);
@@ -1278,17 +1298,33 @@ pub async fn compute(
 #[derive(Debug, Clone)]
 pub struct BreakdownRow {
     pub unit: Option<admin_unit::Model>,
+    /// With `GROUP`: the group.
+    pub group: Option<group::Model>,
     pub keys: BTreeMap<Dim, Option<String>>,
     pub data: StatsData,
 }
 
-/// Validates the dimensions: one or two, distinct, and each supported by every family asked.
+/// The most dimensions one breakdown takes.
+pub const MAX_DIMENSIONS: usize = 3;
+
+/// Validates the dimensions: one to three, distinct, `GROUP` and `CHILD_UNIT` not together
+/// (a group already names its unit), and each supported by every family asked.
 pub fn check_dims(dims: &[Dim], families: &[Family]) -> ApiResult<()> {
-    if dims.is_empty() || dims.len() > 2 {
-        return Err(ApiError::bad_input("by", "give one or two dimensions"));
+    if dims.is_empty() || dims.len() > MAX_DIMENSIONS {
+        return Err(ApiError::bad_input(
+            "by",
+            format!("give one to {MAX_DIMENSIONS} dimensions"),
+        ));
     }
-    if dims.len() == 2 && dims[0] == dims[1] {
+    let distinct: std::collections::BTreeSet<Dim> = dims.iter().copied().collect();
+    if distinct.len() != dims.len() {
         return Err(ApiError::bad_input("by", "dimensions must differ"));
+    }
+    if distinct.contains(&Dim::Group) && distinct.contains(&Dim::ChildUnit) {
+        return Err(ApiError::bad_input(
+            "by",
+            "GROUP and CHILD_UNIT cannot be combined; each group row names its unit",
+        ));
     }
     for &f in families {
         for &d in dims {
@@ -1323,14 +1359,26 @@ pub async fn breakdown(
     check_dims(dims, families)?;
     let as_of = as_of.or(unit.valid_to);
     let by_child = dims.contains(&Dim::ChildUnit);
+    let by_group = dims.contains(&Dim::Group);
     let sql_dims: Vec<Dim> = dims
         .iter()
         .copied()
-        .filter(|d| *d != Dim::ChildUnit)
+        .filter(|d| !matches!(d, Dim::ChildUnit | Dim::Group))
         .collect();
     let mut units_by_id: HashMap<i64, admin_unit::Model> = HashMap::new();
+    let mut groups_by_id: HashMap<i64, group::Model> = HashMap::new();
     let mut closed_children: Vec<i64> = Vec::new();
-    let anchors: Vec<Anchor> = if by_child {
+    let anchors: Vec<Anchor> = if by_group {
+        // Every group of the subtree the caller may see, one anchor each.
+        let groups = group::Entity::find()
+            .filter(scope::groups(p))
+            .filter(scope::unit_subtree(group::Column::UnitPath, &unit.path))
+            .all(db)
+            .await?;
+        let anchors = groups.iter().map(Anchor::group).collect();
+        groups_by_id.extend(groups.into_iter().map(|g| (g.id, g)));
+        anchors
+    } else if by_child {
         let mut children = units::children_of(db, p, &[unit.id])
             .await?
             .remove(&unit.id)
@@ -1379,6 +1427,12 @@ pub async fn breakdown(
             }
         }
     }
+    // Every group has a row, idle ones included: "which groups did nothing" is a question.
+    if by_group && sql_dims.is_empty() {
+        for id in groups_by_id.keys() {
+            merged.entry((*id, vec![])).or_default();
+        }
+    }
     let rows = merged
         .into_iter()
         .filter(|((anchor, _), data)| {
@@ -1389,6 +1443,9 @@ pub async fn breakdown(
         .map(|((anchor, key), data)| BreakdownRow {
             unit: by_child
                 .then(|| units_by_id.get(&anchor).cloned())
+                .flatten(),
+            group: by_group
+                .then(|| groups_by_id.get(&anchor).cloned())
                 .flatten(),
             keys: sql_dims.iter().copied().zip(key).collect(),
             data,
