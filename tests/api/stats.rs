@@ -1311,6 +1311,115 @@ async fn ward_or_admin(
 
 on_both_databases!(households_are_counted_once_when_a_ward_and_its_groups_both_report);
 
+/// Every indicator's total, for the demo city and one ward, all time and for one month, equals
+/// a direct SQL count over the facts.
+async fn every_indicator_equals_a_direct_count_over_the_facts(backend: Backend) {
+    let Some(app) = demo_app(backend).await else {
+        return;
+    };
+    let admin = app.login("admin", DEMO_PASSWORD).await;
+    let city = city_id(&app, &admin).await;
+    let ward = unit_id(&app, &admin, "phuoc my").await;
+    let q = "query($u: ID!) { adminUnit(id: $u) { stats { outcomes { indicator count } onlineDossiersSubmitted cashlessAccountsOpened ecommerceAccountsCreated peopleTrained } month: stats(period: { kind: MONTH, date: \"2026-11-15\" }) { outcomes { indicator count } } } }";
+    let direct = |path: String, month: bool| {
+        let db = app.state.db.clone();
+        async move {
+            let backend = db.get_database_backend();
+            // November 2026 in Vietnam, as UTC instants.
+            let window = if month {
+                "AND a.occurred_at >= $2 AND a.occurred_at < $3"
+            } else {
+                ""
+            };
+            let sql = format!(
+                "SELECT o.kind AS kind, SUM(o.count) AS n FROM activity_outcomes o \
+                 JOIN activities a ON a.id = o.activity_id JOIN groups g ON g.id = a.group_id \
+                 WHERE substr(g.unit_path, 1, length($1)) = $1 {window} GROUP BY o.kind"
+            );
+            let sql = if backend == sea_orm::DatabaseBackend::Sqlite {
+                sql.replace('$', "?")
+            } else {
+                sql
+            };
+            let start = chrono::DateTime::parse_from_rfc3339("2026-10-31T17:00:00Z")
+                .unwrap()
+                .with_timezone(&Utc);
+            let end = chrono::DateTime::parse_from_rfc3339("2026-11-30T17:00:00Z")
+                .unwrap()
+                .with_timezone(&Utc);
+            let mut values: Vec<sea_orm::Value> = vec![path.into()];
+            if month {
+                values.push(start.into());
+                values.push(end.into());
+            }
+            let rows = db
+                .query_all_raw(sea_orm::Statement::from_sql_and_values(
+                    backend, sql, values,
+                ))
+                .await
+                .unwrap();
+            let mut out = BTreeMap::new();
+            for r in rows {
+                let kind: String = r.try_get("", "kind").unwrap();
+                let n: i64 = r.try_get("", "n").unwrap();
+                out.insert(kind, n);
+            }
+            out
+        }
+    };
+    let mut nonzero = 0;
+    for unit in [&city, &ward] {
+        let data = app.ok(&admin, q, json!({ "u": unit })).await;
+        let row = cdtg_api::ids::decode(NodeType::AdminUnit, unit).unwrap();
+        let path = admin_unit::Entity::find_by_id(row)
+            .one(&app.state.db)
+            .await
+            .unwrap()
+            .unwrap()
+            .path;
+        for (field, month) in [("stats", false), ("month", true)] {
+            let expected = direct(path.clone(), month).await;
+            let got: BTreeMap<String, i64> = data["adminUnit"][field]["outcomes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|o| {
+                    (
+                        o["indicator"].as_str().unwrap().to_owned(),
+                        int(&o["count"]),
+                    )
+                })
+                .collect();
+            assert_eq!(got.len(), cdtg_core::activity::OutcomeKind::ALL.len());
+            for (kind, n) in &got {
+                assert_eq!(
+                    *n,
+                    expected.get(kind).copied().unwrap_or(0),
+                    "{unit} {field} {kind}"
+                );
+                nonzero += usize::from(*n > 0);
+            }
+        }
+        let stats = &data["adminUnit"]["stats"];
+        let all = direct(path.clone(), false).await;
+        for (named, kind) in [
+            ("onlineDossiersSubmitted", "ONLINE_DOSSIER_SUBMITTED"),
+            ("cashlessAccountsOpened", "CASHLESS_ACCOUNT_OPENED"),
+            ("ecommerceAccountsCreated", "ECOMMERCE_ACCOUNT_CREATED"),
+            ("peopleTrained", "PERSON_TRAINED"),
+        ] {
+            assert_eq!(
+                int(&stats[named]),
+                all.get(kind).copied().unwrap_or(0),
+                "{named}"
+            );
+        }
+    }
+    assert!(nonzero > 4, "the demo records several indicators");
+}
+
+on_both_databases!(every_indicator_equals_a_direct_count_over_the_facts);
+
 // ---------------------------------------------------------------------------------------------
 // SQLite and PostgreSQL agree
 // ---------------------------------------------------------------------------------------------

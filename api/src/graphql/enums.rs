@@ -129,16 +129,26 @@ pub enum TaskPriority {
 
 #[derive(Enum, Copy, Clone, Debug, Eq, PartialEq)]
 #[graphql(remote = "cdtg_core::activity::OutcomeKind")]
+/// The programme's indicators, as field reports record them. Each counts people helped to
+/// reach the named result, once per person and result.
 pub enum OutcomeKind {
-    /// A VNeID account activated and logged into — what VNeID targets count.
+    /// A VNeID (electronic identity) account activated and logged into — what VNeID targets
+    /// count. An application merely collected is `VNEID_COLLECTED`.
     VneidActivated,
-    /// A VNeID application collected but not yet activated.
+    /// A VNeID application collected but not yet activated; does not count toward targets.
     VneidCollected,
+    /// A dossier submitted on the online public-service portal (Cổng dịch vụ công).
     OnlineDossierSubmitted,
+    /// A cashless account opened: a bank account, an e-wallet or mobile money.
     CashlessAccountOpened,
+    /// An e-commerce seller account opened (Voso, Postmart) or a product listed for a
+    /// household.
     EcommerceAccountCreated,
+    /// A public-service or citizen app installed and set up (VNeID excluded).
     AppInstalled,
+    /// A resident trained in basic digital skills (a course or session completed).
     PersonTrained,
+    /// Anything else worth counting; not a programme indicator.
     Other,
 }
 

@@ -178,7 +178,7 @@ impl Loader<UnitTargets> for BatchLoader {
 // ---------------------------------------------------------------------------------------------
 
 /// Which fields of `UnitStats` belong to which family.
-const FIELDS: [(&str, Family); 21] = [
+const FIELDS: [(&str, Family); 26] = [
     ("groups", Family::Groups),
     ("managementTeams", Family::Groups),
     ("activeGroups", Family::Groups),
@@ -200,6 +200,11 @@ const FIELDS: [(&str, Family); 21] = [
     ("computerRate", Family::Surveys),
     ("smartphoneRate", Family::Surveys),
     ("fiveSkillsRate", Family::Surveys),
+    ("outcomes", Family::Outcomes),
+    ("onlineDossiersSubmitted", Family::Outcomes),
+    ("cashlessAccountsOpened", Family::Outcomes),
+    ("ecommerceAccountsCreated", Family::Outcomes),
+    ("peopleTrained", Family::Outcomes),
 ];
 
 /// The families a `UnitStats` selection needs (in a stable order).
@@ -258,6 +263,19 @@ struct TargetSource {
 pub struct UnitStats {
     data: Arc<StatsData>,
     targets: Option<TargetSource>,
+}
+
+impl UnitStats {
+    fn outcome(&self, kind: cdtg_core::activity::OutcomeKind) -> i64 {
+        self.data.outcomes.get(kind.as_str()).copied().unwrap_or(0)
+    }
+}
+
+/// One indicator's count.
+#[derive(SimpleObject)]
+pub struct IndicatorCount {
+    pub indicator: super::enums::OutcomeKind,
+    pub count: i64,
 }
 
 /// Members of one affiliation.
@@ -347,6 +365,33 @@ impl UnitStats {
     /// over those activities.
     async fn vneid_activations(&self) -> i64 {
         self.data.vneid_activations
+    }
+    /// Every indicator field reports record, with its count (zero included), in the order of
+    /// `OutcomeKind` (period: when the work happened).
+    async fn outcomes(&self) -> Vec<IndicatorCount> {
+        cdtg_core::activity::OutcomeKind::ALL
+            .iter()
+            .map(|k| IndicatorCount {
+                indicator: (*k).into(),
+                count: self.outcome(*k),
+            })
+            .collect()
+    }
+    /// Dossiers submitted on the online public-service portal (`ONLINE_DOSSIER_SUBMITTED`).
+    async fn online_dossiers_submitted(&self) -> i64 {
+        self.outcome(cdtg_core::activity::OutcomeKind::OnlineDossierSubmitted)
+    }
+    /// Cashless accounts opened (`CASHLESS_ACCOUNT_OPENED`).
+    async fn cashless_accounts_opened(&self) -> i64 {
+        self.outcome(cdtg_core::activity::OutcomeKind::CashlessAccountOpened)
+    }
+    /// E-commerce accounts opened or products listed (`ECOMMERCE_ACCOUNT_CREATED`).
+    async fn ecommerce_accounts_created(&self) -> i64 {
+        self.outcome(cdtg_core::activity::OutcomeKind::EcommerceAccountCreated)
+    }
+    /// Residents trained in basic digital skills (`PERSON_TRAINED`).
+    async fn people_trained(&self) -> i64 {
+        self.outcome(cdtg_core::activity::OutcomeKind::PersonTrained)
     }
     /// Local products supported by the subtree's groups, now.
     async fn products(&self) -> i64 {

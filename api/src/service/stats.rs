@@ -208,10 +208,13 @@ pub enum Family {
     Listings,
     /// Latest household survey of every unit in the subtree (period: survey period).
     Surveys,
+    /// The outcomes field reports recorded, by kind (period: when the work happened). Read
+    /// from the facts: the rollups do not keep outcomes by kind.
+    Outcomes,
 }
 
 impl Family {
-    pub const ALL: [Family; 8] = [
+    pub const ALL: [Family; 9] = [
         Family::Groups,
         Family::Members,
         Family::Tasks,
@@ -220,13 +223,18 @@ impl Family {
         Family::Products,
         Family::Listings,
         Family::Surveys,
+        Family::Outcomes,
     ];
 
     /// Whether the period filters this family's rows; the others are counted as they are now.
     pub fn uses_period(self) -> bool {
         matches!(
             self,
-            Family::Tasks | Family::OverdueTasks | Family::Activities | Family::Surveys
+            Family::Tasks
+                | Family::OverdueTasks
+                | Family::Activities
+                | Family::Surveys
+                | Family::Outcomes
         )
     }
 
@@ -241,14 +249,14 @@ impl Family {
             Dim::ChildUnit => true,
             Dim::TaskKind => matches!(
                 self,
-                Family::Tasks | Family::OverdueTasks | Family::Activities
+                Family::Tasks | Family::OverdueTasks | Family::Activities | Family::Outcomes
             ),
             Dim::TaskStatus => matches!(self, Family::Tasks | Family::OverdueTasks),
             Dim::Platform => self == Family::Listings,
             Dim::Affiliation => self == Family::Members,
             Dim::Month | Dim::Week | Dim::Day => matches!(
                 self,
-                Family::Tasks | Family::OverdueTasks | Family::Activities
+                Family::Tasks | Family::OverdueTasks | Family::Activities | Family::Outcomes
             ),
             // Household surveys belong to units, not groups.
             Dim::Group => self != Family::Surveys,
@@ -265,6 +273,7 @@ impl Family {
             Family::Products => "products",
             Family::Listings => "listings",
             Family::Surveys => "surveys",
+            Family::Outcomes => "outcomes",
         }
     }
 }
@@ -408,6 +417,8 @@ pub struct StatsData {
     /// (platform, status) → listings.
     pub listings_by: BTreeMap<(String, String), i64>,
     pub survey: SurveyTotals,
+    /// Outcome kind (stored text) → count recorded by field reports.
+    pub outcomes: BTreeMap<String, i64>,
 }
 
 /// Adds without ever overflowing: figures come from the database, where rows written by hand or
@@ -452,6 +463,9 @@ impl StatsData {
         add(&mut self.products, o.products);
         for (k, v) in &o.listings_by {
             add(self.listings_by.entry(k.clone()).or_default(), *v);
+        }
+        for (k, v) in &o.outcomes {
+            add(self.outcomes.entry(k.clone()).or_default(), *v);
         }
         let (s, t) = (&mut self.survey, &o.survey);
         add(&mut s.surveyed_units, t.surveyed_units);
@@ -776,7 +790,7 @@ fn family_statement(
     // Read as of a day, rows are placed where they were on that day (`unit_moves`), which the
     // rollups (kept by where rows are now) cannot answer.
     let as_of = as_of.filter(|_| !groups_mode);
-    if !groups_mode && family != Family::Surveys && as_of.is_none() {
+    if !groups_mode && !matches!(family, Family::Surveys | Family::Outcomes) && as_of.is_none() {
         return rollup_statement(backend, family, period, anchors, dims);
     }
     let mut q = Sql::new(backend);
@@ -915,6 +929,29 @@ fn family_statement(
                 ],
             )
         }
+        Family::Outcomes => {
+            let tasks = if dims.contains(&Dim::TaskKind) {
+                " JOIN tasks t ON t.id = a.task_id"
+            } else {
+                ""
+            };
+            (
+                if groups_mode {
+                    format!(
+                        "activity_outcomes o JOIN activities a ON a.id = o.activity_id{tasks} \
+                         JOIN k ON a.group_id = k.anchor_id"
+                    )
+                } else {
+                    format!(
+                        "activity_outcomes o JOIN activities a ON a.id = o.activity_id{tasks} \
+                         JOIN {groups} ON g.id = a.group_id JOIN k ON {}",
+                        in_range("g.unit_path")
+                    )
+                },
+                vec!["o.kind"],
+                vec![sum(backend, "o.count")],
+            )
+        }
         Family::Products => (
             if groups_mode {
                 "products p JOIN k ON p.group_id = k.anchor_id".to_owned()
@@ -986,15 +1023,16 @@ fn family_statement(
     for &d in dims {
         let expr = match (family, d) {
             (Family::Members, Dim::Affiliation) => "m.affiliation".to_owned(),
-            (Family::Tasks | Family::OverdueTasks | Family::Activities, Dim::TaskKind) => {
-                "t.kind".to_owned()
-            }
+            (
+                Family::Tasks | Family::OverdueTasks | Family::Activities | Family::Outcomes,
+                Dim::TaskKind,
+            ) => "t.kind".to_owned(),
             (Family::Tasks | Family::OverdueTasks, Dim::TaskStatus) => "t.status".to_owned(),
             (Family::Listings, Dim::Platform) => "l.platform".to_owned(),
             (Family::Tasks | Family::OverdueTasks, Dim::Month | Dim::Week | Dim::Day) => {
                 bucket(backend, d, "t.due_on", false)
             }
-            (Family::Activities, Dim::Month | Dim::Week | Dim::Day) => {
+            (Family::Activities | Family::Outcomes, Dim::Month | Dim::Week | Dim::Day) => {
                 bucket(backend, d, "a.occurred_at", true)
             }
             _ => return Err(cannot_break_down(family, d)),
@@ -1010,7 +1048,7 @@ fn family_statement(
                 let (s, e) = (q.param(pd.start), q.param(pd.end));
                 wheres.push(format!("t.due_on >= {s} AND t.due_on < {e}"));
             }
-            Family::Activities => {
+            Family::Activities | Family::Outcomes => {
                 let (s, e) = pd.utc_bounds();
                 let (s, e) = (q.param(s), q.param(e));
                 wheres.push(format!("a.occurred_at >= {s} AND a.occurred_at < {e}"));
@@ -1132,7 +1170,9 @@ fn rollup_statement(
             vec!["r.platform", "r.status"],
             vec![sum(backend, "r.n")],
         ),
-        Family::Surveys => unreachable!("surveys are read from the facts"),
+        Family::Surveys | Family::Outcomes => {
+            unreachable!("surveys and outcomes are read from the facts")
+        }
     };
     let mut keys: Vec<String> = Vec::new();
     for &d in dims {
@@ -1275,6 +1315,7 @@ pub async fn compute(
             Family::Listings => {
                 add(d.listings_by.entry((sub(0)?, sub(1)?)).or_default(), m(0)?);
             }
+            Family::Outcomes => add(d.outcomes.entry(sub(0)?).or_default(), m(0)?),
             Family::Surveys => {
                 let s = &mut d.survey;
                 add(&mut s.surveyed_units, m(0)?);
