@@ -81,6 +81,14 @@ pub enum TargetIndicator {
     SmartphoneRate,
     /// Surveyed households where someone masters the five basic digital skills.
     FiveSkillsRate,
+    /// Dossiers submitted on the online public-service portal.
+    OnlineDossiersSubmitted,
+    /// Cashless accounts opened.
+    CashlessAccountsOpened,
+    /// E-commerce accounts opened or products listed.
+    EcommerceAccountsCreated,
+    /// Residents trained in basic digital skills.
+    PeopleTrained,
 }
 
 wire_enum_impl!(TargetIndicator {
@@ -99,6 +107,10 @@ wire_enum_impl!(TargetIndicator {
     ComputerRate => "COMPUTER_RATE",
     SmartphoneRate => "SMARTPHONE_RATE",
     FiveSkillsRate => "FIVE_SKILLS_RATE",
+    OnlineDossiersSubmitted => "ONLINE_DOSSIERS_SUBMITTED",
+    CashlessAccountsOpened => "CASHLESS_ACCOUNTS_OPENED",
+    EcommerceAccountsCreated => "ECOMMERCE_ACCOUNTS_CREATED",
+    PeopleTrained => "PEOPLE_TRAINED",
 });
 
 impl TargetIndicator {
@@ -124,7 +136,7 @@ mod tests {
         for i in TargetIndicator::ALL {
             assert_eq!(i.is_rate(), i.as_str().ends_with("_RATE"), "{i}");
         }
-        assert_eq!(TargetIndicator::ALL.len(), 15);
+        assert_eq!(TargetIndicator::ALL.len(), 19);
         assert_eq!(UnitKind::ALL.len(), 7);
     }
 }

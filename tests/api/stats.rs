@@ -1416,6 +1416,34 @@ async fn every_indicator_equals_a_direct_count_over_the_facts(backend: Backend) 
         }
     }
     assert!(nonzero > 4, "the demo records several indicators");
+
+    // A target on an indicator measures the same figure.
+    let set = r#"mutation($u: ID!) { setUnitTarget(input: { unitId: $u,
+        indicator: CASHLESS_ACCOUNTS_OPENED, periodStart: "2020-01-01", periodEnd: "2026-12-31",
+        targetValue: 1000 }) { target { indicator } } }"#;
+    app.ok(&admin, set, json!({ "u": ward })).await;
+    let targets = app
+        .ok(
+            &admin,
+            "query($u: ID!) { adminUnit(id: $u) { stats { targets { indicator target actual progress } } } }",
+            json!({ "u": ward }),
+        )
+        .await;
+    let t = &targets["adminUnit"]["stats"]["targets"][0];
+    let row = cdtg_api::ids::decode(NodeType::AdminUnit, &ward).unwrap();
+    let path = admin_unit::Entity::find_by_id(row)
+        .one(&app.state.db)
+        .await
+        .unwrap()
+        .unwrap()
+        .path;
+    let expected = direct(path, false)
+        .await
+        .get("CASHLESS_ACCOUNT_OPENED")
+        .copied()
+        .unwrap_or(0);
+    assert_eq!(t["indicator"], "CASHLESS_ACCOUNTS_OPENED");
+    assert_eq!(t["actual"].as_f64(), Some(expected as f64), "{t}");
 }
 
 on_both_databases!(every_indicator_equals_a_direct_count_over_the_facts);

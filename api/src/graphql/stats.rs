@@ -267,7 +267,7 @@ pub struct UnitStats {
 
 impl UnitStats {
     fn outcome(&self, kind: cdtg_core::activity::OutcomeKind) -> i64 {
-        self.data.outcomes.get(kind.as_str()).copied().unwrap_or(0)
+        self.data.outcome(kind)
     }
 }
 
@@ -578,6 +578,14 @@ pub enum TargetIndicator {
     SmartphoneRate,
     /// `UnitStats.fiveSkillsRate`, e.g. 1.0: every household has someone with the five skills.
     FiveSkillsRate,
+    /// `UnitStats.onlineDossiersSubmitted`.
+    OnlineDossiersSubmitted,
+    /// `UnitStats.cashlessAccountsOpened`.
+    CashlessAccountsOpened,
+    /// `UnitStats.ecommerceAccountsCreated`.
+    EcommerceAccountsCreated,
+    /// `UnitStats.peopleTrained`.
+    PeopleTrained,
 }
 
 /// A numeric target for a unit, indicator and period.

@@ -41,6 +41,7 @@
 //!   have no zero denominators and stay within 0..=1. One absurd row then shows as a huge figure
 //!   in the statistics it belongs to, instead of failing every statistic for everyone.
 
+use cdtg_core::activity::OutcomeKind;
 use std::collections::{BTreeMap, HashMap};
 
 use cdtg_core::group::Affiliation;
@@ -542,6 +543,10 @@ impl StatsData {
     pub fn five_skills_rate(&self) -> Option<f64> {
         ratio(self.survey.five_skills, self.survey.households)
     }
+    /// What field reports recorded of one outcome kind.
+    pub fn outcome(&self, kind: OutcomeKind) -> i64 {
+        self.outcomes.get(kind.as_str()).copied().unwrap_or(0)
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -561,6 +566,10 @@ pub fn indicator_family(indicator: TargetIndicator) -> Family {
         I::InternetRate | I::ComputerRate | I::SmartphoneRate | I::FiveSkillsRate => {
             Family::Surveys
         }
+        I::OnlineDossiersSubmitted
+        | I::CashlessAccountsOpened
+        | I::EcommerceAccountsCreated
+        | I::PeopleTrained => Family::Outcomes,
     }
 }
 
@@ -584,6 +593,10 @@ pub fn indicator_value(indicator: TargetIndicator, d: &StatsData) -> Option<f64>
         I::ComputerRate => d.computer_rate(),
         I::SmartphoneRate => d.smartphone_rate(),
         I::FiveSkillsRate => d.five_skills_rate(),
+        I::OnlineDossiersSubmitted => n(d.outcome(OutcomeKind::OnlineDossierSubmitted)),
+        I::CashlessAccountsOpened => n(d.outcome(OutcomeKind::CashlessAccountOpened)),
+        I::EcommerceAccountsCreated => n(d.outcome(OutcomeKind::EcommerceAccountCreated)),
+        I::PeopleTrained => n(d.outcome(OutcomeKind::PersonTrained)),
     }
 }
 
