@@ -17,6 +17,7 @@ mod m20261202_000006_audit_path_collation;
 mod m20261202_000007_name_sort_keys;
 mod m20261202_000008_unit_history;
 mod m20261202_000009_accounts;
+mod m20261202_000010_group_targets;
 pub mod rollups;
 pub mod sql;
 
@@ -36,6 +37,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000007_name_sort_keys::Migration),
             Box::new(m20261202_000008_unit_history::Migration),
             Box::new(m20261202_000009_accounts::Migration),
+            Box::new(m20261202_000010_group_targets::Migration),
         ]
     }
 }

@@ -487,9 +487,93 @@ async fn a_wards_groups_are_ranked_and_breakdowns_take_days_and_three_dimensions
     }
 }
 
+async fn groups_have_targets_with_progress(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let f = Fixture::load(&app).await;
+    let ward = app.login(users::WARD_A1, PASSWORD).await;
+    let group = gid(NodeType::Group, f.group_a1);
+    let set = "mutation($i: SetGroupTargetInput!) { setGroupTarget(input: $i) { target { indicator targetValue } } }";
+    let target = |indicator: &str, value: f64| json!({ "i": { "groupId": group, "indicator": indicator, "periodStart": "2026-01-01", "periodEnd": "2026-12-31", "targetValue": value } });
+    app.ok(&ward, set, target("VNEID_ACTIVATIONS", 20.0)).await;
+    app.ok(&ward, set, target("PEOPLE_TRAINED", 4.0)).await;
+    send(
+        &app,
+        &ward,
+        report(
+            "gt-0000001",
+            f.task_a1,
+            "2026-11-05T02:00:00Z",
+            3,
+            "VNEID_ACTIVATED",
+        ),
+    )
+    .await;
+    send(
+        &app,
+        &ward,
+        report(
+            "gt-0000002",
+            f.task_a1,
+            "2026-11-06T02:00:00Z",
+            2,
+            "PERSON_TRAINED",
+        ),
+    )
+    .await;
+    let q = "query($g: ID!) { group(id: $g) { stats(period: { from: \"2026-01-01\", to: \"2026-12-31\" }) { vneidActivations peopleTrained targets { indicator target actual progress } } } }";
+    let leader = app.login(users::LEADER_A1, PASSWORD).await;
+    for token in [&ward, &leader] {
+        let data = app.ok(token, q, json!({ "g": group })).await;
+        let stats = &data["group"]["stats"];
+        let targets = stats["targets"].as_array().unwrap();
+        assert_eq!(targets.len(), 2, "{data}");
+        for t in targets {
+            let actual = match t["indicator"].as_str().unwrap() {
+                "VNEID_ACTIVATIONS" => stats["vneidActivations"].as_f64().unwrap(),
+                "PEOPLE_TRAINED" => stats["peopleTrained"].as_f64().unwrap(),
+                other => panic!("unexpected {other}"),
+            };
+            assert_eq!(t["actual"].as_f64(), Some(actual), "{t}");
+            assert!(actual > 0.0);
+            let progress = t["progress"].as_f64().unwrap();
+            assert!((progress - actual / t["target"].as_f64().unwrap()).abs() < 1e-9);
+        }
+    }
+    // Replacing keeps one target per period; refusals name the field.
+    app.ok(&ward, set, target("VNEID_ACTIVATIONS", 30.0)).await;
+    let data = app.ok(&ward, q, json!({ "g": group })).await;
+    assert_eq!(
+        data["group"]["stats"]["targets"].as_array().unwrap().len(),
+        2
+    );
+    let (_, body) = app
+        .gql(Some(&ward), set, target("INTERNET_RATE", 0.5))
+        .await;
+    assert_eq!(
+        body["errors"][0]["extensions"]["field"], "indicator",
+        "{body}"
+    );
+    let other = app.login(users::WARD_B1, PASSWORD).await;
+    let (_, body) = app
+        .gql(Some(&other), set, target("VNEID_ACTIVATIONS", 5.0))
+        .await;
+    assert_eq!(
+        body["errors"][0]["extensions"]["field"], "groupId",
+        "{body}"
+    );
+    assert_eq!(
+        app.error_code(Some(&leader), set, target("VNEID_ACTIVATIONS", 5.0))
+            .await,
+        "FORBIDDEN"
+    );
+}
+
 on_both_databases!(
     the_activities_list_filters_sorts_and_keeps_to_scope,
     offline_work_done_before_completion_still_counts,
     idle_groups_and_incremental_sync,
     a_wards_groups_are_ranked_and_breakdowns_take_days_and_three_dimensions,
+    groups_have_targets_with_progress,
 );

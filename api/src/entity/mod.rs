@@ -13,6 +13,7 @@ pub mod admin_unit;
 pub mod api_key;
 pub mod audit_event;
 pub mod group;
+pub mod group_target;
 pub mod listing;
 pub mod member;
 pub mod membership;

@@ -1009,6 +1009,16 @@ impl MutationRoot {
         super::stats::set_unit_target(ctx, input).await
     }
 
+    /// Sets (or replaces) a group's target for an indicator and period: those who set unit
+    /// targets, for groups inside their scope. Survey rates are for units only.
+    async fn set_group_target(
+        &self,
+        ctx: &Context<'_>,
+        input: super::stats::SetGroupTargetInput,
+    ) -> Result<super::stats::SetGroupTargetPayload> {
+        super::stats::set_group_target(ctx, input).await
+    }
+
     /// Records (or replaces) a unit's household survey for a period, for a unit inside your
     /// scope.
     async fn record_unit_survey(

@@ -152,6 +152,35 @@ fn anchor_id(a: &Anchor) -> i64 {
     }
 }
 
+/// One target, whoever owns it.
+struct Target {
+    indicator: cdtg_core::unit::TargetIndicator,
+    period_start: NaiveDate,
+    period_end: NaiveDate,
+    target_value: f64,
+}
+
+/// The targets of a group.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub struct GroupTargets(pub i64);
+
+impl Loader<GroupTargets> for BatchLoader {
+    type Value = Vec<crate::entity::group_target::Model>;
+    type Error = ApiError;
+
+    async fn load(
+        &self,
+        keys: &[GroupTargets],
+    ) -> ApiResult<HashMap<GroupTargets, Vec<crate::entity::group_target::Model>>> {
+        let ids: Vec<i64> = keys.iter().map(|k| k.0).collect();
+        let mut found = svc::group_targets_of(&self.db, &self.principal, &ids).await?;
+        Ok(ids
+            .into_iter()
+            .map(|id| (GroupTargets(id), found.remove(&id).unwrap_or_default()))
+            .collect())
+    }
+}
+
 /// The targets of a unit.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 pub struct UnitTargets(pub i64);
@@ -252,9 +281,16 @@ async fn load(
 /// Where `targets` come from: a unit and the period the stats were asked for.
 #[derive(Clone)]
 struct TargetSource {
-    unit: admin_unit::Model,
+    owner: TargetOwner,
     period: Option<Period>,
     as_of: Option<NaiveDate>,
+}
+
+/// Whose targets a `UnitStats` shows.
+#[derive(Clone)]
+enum TargetOwner {
+    Unit(admin_unit::Model),
+    Group(group::Model),
 }
 
 /// Aggregated figures for a unit's whole subtree (or one group, through `Group.stats`).
@@ -436,26 +472,58 @@ impl UnitStats {
     async fn five_skills_rate(&self) -> Option<f64> {
         self.data.five_skills_rate()
     }
-    /// The unit's own targets (set with `setUnitTarget`) whose period overlaps the requested one
-    /// (all of them without a period), each with its actual value over the target's period.
-    /// Not available for groups nor for breakdown rows keyed by anything but `CHILD_UNIT`.
+    /// The unit's (or group's) own targets (set with `setUnitTarget` or `setGroupTarget`) whose
+    /// period overlaps the requested one (all of them without a period), each with its actual
+    /// value over the target's period. Not available in breakdown rows keyed by anything but
+    /// `CHILD_UNIT`.
     async fn targets(&self, ctx: &Context<'_>) -> Result<Vec<TargetProgress>> {
         let Some(src) = &self.targets else {
             return Err(ApiError::bad_input(
                 "targets",
-                "targets belong to units: ask for them on AdminUnit.stats or a CHILD_UNIT row",
+                "targets belong to units and groups: ask for them on AdminUnit.stats, \
+                 Group.stats or a CHILD_UNIT row",
             )
             .into());
         };
         let l = loader(ctx)?;
-        let list: Vec<unit_target::Model> = l
-            .load_one(UnitTargets(src.unit.id))
-            .await?
-            .unwrap_or_default()
+        // (indicator, first day, last day, value) of each target, whoever owns it.
+        let (list, anchor): (Vec<Target>, Anchor) = match &src.owner {
+            TargetOwner::Unit(unit) => (
+                l.load_one(UnitTargets(unit.id))
+                    .await?
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|t| Target {
+                        indicator: t.indicator,
+                        period_start: t.period_start,
+                        period_end: t.period_end,
+                        target_value: t.target_value,
+                    })
+                    .collect(),
+                Anchor::unit(unit),
+            ),
+            TargetOwner::Group(g) => (
+                l.load_one(GroupTargets(g.id))
+                    .await?
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|t| Target {
+                        indicator: t.indicator,
+                        period_start: t.period_start,
+                        period_end: t.period_end,
+                        target_value: t.target_value,
+                    })
+                    .collect(),
+                Anchor::group(g),
+            ),
+        };
+        let list: Vec<Target> = list
             .into_iter()
-            .filter(|t| svc::target_in_period(t, src.period))
+            .filter(|t| {
+                src.period
+                    .is_none_or(|pd| pd.overlaps(t.period_start, t.period_end))
+            })
             .collect();
-        let anchor = Anchor::unit(&src.unit);
         let progress = try_join_all(list.iter().map(|t| {
             let indicator = t.indicator;
             let family = svc::indicator_family(indicator);
@@ -511,7 +579,7 @@ pub async fn unit_stats(
     Ok(UnitStats {
         data: Arc::new(data),
         targets: Some(TargetSource {
-            unit: unit.clone(),
+            owner: TargetOwner::Unit(unit.clone()),
             period,
             as_of,
         }),
@@ -536,7 +604,11 @@ pub async fn group_stats(
     let data = load(ctx, Anchor::group(g), period, None, &fams).await?;
     Ok(UnitStats {
         data: Arc::new(data),
-        targets: None,
+        targets: Some(TargetSource {
+            owner: TargetOwner::Group(g.clone()),
+            period,
+            as_of: None,
+        }),
     })
 }
 
@@ -638,6 +710,65 @@ pub struct SetUnitTargetInput {
 #[derive(SimpleObject)]
 pub struct SetUnitTargetPayload {
     pub target: UnitTarget,
+}
+
+/// `setGroupTarget` input. Setting the same group, indicator and period again replaces the value.
+#[derive(InputObject)]
+pub struct SetGroupTargetInput {
+    pub group_id: ID,
+    /// Any indicator but the household-survey rates.
+    pub indicator: TargetIndicator,
+    pub period_start: Date,
+    /// Inclusive.
+    pub period_end: Date,
+    /// A count from 0 to 100,000,000, or a fraction between 0 and 1 for the task completion
+    /// rate.
+    pub target_value: f64,
+}
+
+/// A numeric target for a group, indicator and period; its progress is in `Group.stats`.
+#[derive(SimpleObject)]
+pub struct GroupTarget {
+    pub indicator: TargetIndicator,
+    pub period_start: Date,
+    /// Inclusive.
+    pub period_end: Date,
+    pub target_value: f64,
+}
+
+#[derive(SimpleObject)]
+pub struct SetGroupTargetPayload {
+    pub target: GroupTarget,
+}
+
+/// `setGroupTarget`: decode and call the service.
+pub async fn set_group_target(
+    ctx: &Context<'_>,
+    input: SetGroupTargetInput,
+) -> Result<SetGroupTargetPayload> {
+    let p = principal(ctx)?;
+    let group_id = decode(NodeType::Group, &input.group_id)
+        .ok_or_else(|| ApiError::bad_input("groupId", "is not a Group ID"))?;
+    let model = svc::set_group_target(
+        db(ctx),
+        p,
+        svc::GroupTargetInput {
+            group_id,
+            indicator: input.indicator.into(),
+            period_start: input.period_start.0,
+            period_end: input.period_end.0,
+            target_value: input.target_value,
+        },
+    )
+    .await?;
+    Ok(SetGroupTargetPayload {
+        target: GroupTarget {
+            indicator: model.indicator.into(),
+            period_start: Date(model.period_start),
+            period_end: Date(model.period_end),
+            target_value: model.target_value,
+        },
+    })
 }
 
 /// `setUnitTarget`: decode and call the service.
@@ -963,7 +1094,7 @@ pub async fn stats_breakdown(
                 .as_ref()
                 .filter(|u| child_only && u.id != unit.id)
                 .map(|u| TargetSource {
-                    unit: u.clone(),
+                    owner: TargetOwner::Unit(u.clone()),
                     period,
                     as_of,
                 });

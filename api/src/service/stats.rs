@@ -60,7 +60,7 @@ use sea_orm::{
 use super::audit::{self, Touched};
 use super::{scope, today_in_vietnam, units};
 use crate::db::write_txn;
-use crate::entity::{admin_unit, group, unit_target};
+use crate::entity::{admin_unit, group, group_target, unit_target};
 use crate::error::{ApiError, ApiResult};
 use crate::principal::{Principal, Scope};
 
@@ -180,7 +180,7 @@ impl Period {
         self.end - Duration::days(1)
     }
 
-    fn overlaps(&self, start: NaiveDate, end_inclusive: NaiveDate) -> bool {
+    pub fn overlaps(&self, start: NaiveDate, end_inclusive: NaiveDate) -> bool {
         start < self.end && end_inclusive >= self.start
     }
 }
@@ -1562,32 +1562,43 @@ pub async fn set_target(
     audit::conclude(db, txn, p, "setUnitTarget", outcome).await
 }
 
-async fn set_target_in(
-    txn: &DatabaseTransaction,
-    p: &Principal,
-    t: TargetInput,
-) -> ApiResult<(unit_target::Model, Touched)> {
-    period_date("periodStart", t.period_start)?;
-    period_date("periodEnd", t.period_end)?;
-    validate::not_before("periodEnd", &t.period_start, &t.period_end)?;
-    if !t.target_value.is_finite() || t.target_value < 0.0 {
+/// The rules every target obeys, for units and groups alike.
+fn check_target(
+    indicator: TargetIndicator,
+    start: NaiveDate,
+    end: NaiveDate,
+    value: f64,
+) -> ApiResult<()> {
+    period_date("periodStart", start)?;
+    period_date("periodEnd", end)?;
+    validate::not_before("periodEnd", &start, &end)?;
+    if !value.is_finite() || value < 0.0 {
         return Err(ApiError::bad_input(
             "targetValue",
             "must be a non-negative number",
         ));
     }
-    if t.indicator.is_rate() && t.target_value > 1.0 {
+    if indicator.is_rate() && value > 1.0 {
         return Err(ApiError::bad_input(
             "targetValue",
             "a rate is a fraction between 0 and 1 (0.8 for 80 %)",
         ));
     }
-    if !t.indicator.is_rate() && t.target_value > limits::MAX_UNIT_TARGET {
+    if !indicator.is_rate() && value > limits::MAX_UNIT_TARGET {
         return Err(ApiError::bad_input(
             "targetValue",
             format!("must be at most {}", limits::MAX_UNIT_TARGET as i64),
         ));
     }
+    Ok(())
+}
+
+async fn set_target_in(
+    txn: &DatabaseTransaction,
+    p: &Principal,
+    t: TargetInput,
+) -> ApiResult<(unit_target::Model, Touched)> {
+    check_target(t.indicator, t.period_start, t.period_end, t.target_value)?;
     let unit = admin_unit::Entity::find_by_id(t.unit_id)
         .one(txn)
         .await?
@@ -1626,6 +1637,98 @@ async fn set_target_in(
         model.clone(),
         Touched::new("UnitTarget", model.id, unit.path),
     ))
+}
+
+/// `setGroupTarget`'s input.
+#[derive(Debug, Clone)]
+pub struct GroupTargetInput {
+    pub group_id: i64,
+    pub indicator: TargetIndicator,
+    pub period_start: NaiveDate,
+    /// Inclusive.
+    pub period_end: NaiveDate,
+    pub target_value: f64,
+}
+
+/// Sets (or replaces) a group's target: whoever sets unit targets, for groups in their scope.
+/// Household-survey rates are the units' own: a group has none.
+pub async fn set_group_target(
+    db: &DatabaseConnection,
+    p: &Principal,
+    t: GroupTargetInput,
+) -> ApiResult<group_target::Model> {
+    audit::authorize(db, p, Action::SetTargets, "setGroupTarget").await?;
+    let txn = write_txn(db).await?;
+    let outcome = async {
+        check_target(t.indicator, t.period_start, t.period_end, t.target_value)?;
+        if indicator_family(t.indicator) == Family::Surveys {
+            return Err(ApiError::bad_input(
+                "indicator",
+                "household surveys belong to units; a group has no survey rate",
+            ));
+        }
+        let grp = group::Entity::find_by_id(t.group_id)
+            .filter(scope::groups(p))
+            .one(&txn)
+            .await?
+            .ok_or_else(|| ApiError::bad_input("groupId", "no such group"))?;
+        let now = Utc::now();
+        use group_target::Column as C;
+        group_target::Entity::insert(group_target::ActiveModel {
+            group_id: Set(grp.id),
+            indicator: Set(t.indicator),
+            period_start: Set(t.period_start),
+            period_end: Set(t.period_end),
+            target_value: Set(t.target_value),
+            created_at: Set(now),
+            updated_at: Set(now),
+            ..Default::default()
+        })
+        .on_conflict(
+            OnConflict::columns([C::GroupId, C::Indicator, C::PeriodStart, C::PeriodEnd])
+                .update_columns([C::TargetValue, C::UpdatedAt])
+                .to_owned(),
+        )
+        .exec_without_returning(&txn)
+        .await?;
+        let model = group_target::Entity::find()
+            .filter(C::GroupId.eq(grp.id))
+            .filter(C::Indicator.eq(t.indicator))
+            .filter(C::PeriodStart.eq(t.period_start))
+            .filter(C::PeriodEnd.eq(t.period_end))
+            .one(&txn)
+            .await?
+            .ok_or(ApiError::NotFound("target"))?;
+        Ok((
+            model.clone(),
+            Touched::new("GroupTarget", model.id, grp.unit_path),
+        ))
+    }
+    .await;
+    audit::conclude(db, txn, p, "setGroupTarget", outcome).await
+}
+
+/// Targets of many groups (one statement), readable by those who read the groups' aggregates:
+/// `ReadAggregates` with the group in scope, or the group's own leader and members.
+pub async fn group_targets_of(
+    db: &DatabaseConnection,
+    p: &Principal,
+    group_ids: &[i64],
+) -> ApiResult<HashMap<i64, Vec<group_target::Model>>> {
+    let rows = group_target::Entity::find()
+        .filter(group_target::Column::GroupId.is_in(group_ids.iter().copied()))
+        .filter(group_target::Column::GroupId.in_subquery(scope::visible_group_ids(p)))
+        .filter(group_target::Column::Indicator.is_in(TargetIndicator::ALL))
+        .order_by_asc(group_target::Column::Indicator)
+        .order_by_asc(group_target::Column::PeriodStart)
+        .order_by_asc(group_target::Column::Id)
+        .all(db)
+        .await?;
+    let mut out: HashMap<i64, Vec<group_target::Model>> = HashMap::new();
+    for r in rows {
+        out.entry(r.group_id).or_default().push(r);
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
