@@ -1417,6 +1417,48 @@ async fn every_indicator_equals_a_direct_count_over_the_facts(backend: Backend) 
     }
     assert!(nonzero > 4, "the demo records several indicators");
 
+    // Broken down by indicator, each row holds its own indicator's count; a filter keeps some.
+    let by_indicator = app
+        .ok(
+            &admin,
+            "query($u: ID!) { statsBreakdown(unitId: $u, by: [INDICATOR], filter: { indicators: [CASHLESS_ACCOUNT_OPENED, PERSON_TRAINED] }) { rows { indicator stats { outcomes { indicator count } } } } }",
+            json!({ "u": ward }),
+        )
+        .await;
+    let ward_row = cdtg_api::ids::decode(NodeType::AdminUnit, &ward).unwrap();
+    let ward_path = admin_unit::Entity::find_by_id(ward_row)
+        .one(&app.state.db)
+        .await
+        .unwrap()
+        .unwrap()
+        .path;
+    let all = direct(ward_path, false).await;
+    let rows = by_indicator["statsBreakdown"]["rows"].as_array().unwrap();
+    assert!(!rows.is_empty() && rows.len() <= 2, "{by_indicator}");
+    for r in rows {
+        let kind = r["indicator"].as_str().unwrap();
+        assert!(["CASHLESS_ACCOUNT_OPENED", "PERSON_TRAINED"].contains(&kind));
+        let own = r["stats"]["outcomes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|o| o["indicator"] == kind)
+            .unwrap();
+        assert_eq!(
+            int(&own["count"]),
+            all.get(kind).copied().unwrap_or(0),
+            "{kind}"
+        );
+    }
+    let (_, body) = app
+        .gql(
+            Some(&admin),
+            "query($u: ID!) { statsBreakdown(unitId: $u, by: [INDICATOR]) { rows { stats { activities } } } }",
+            json!({ "u": ward }),
+        )
+        .await;
+    assert_eq!(body["errors"][0]["extensions"]["field"], "by", "{body}");
+
     // A target on an indicator measures the same figure.
     let set = r#"mutation($u: ID!) { setUnitTarget(input: { unitId: $u,
         indicator: CASHLESS_ACCOUNTS_OPENED, periodStart: "2020-01-01", periodEnd: "2026-12-31",

@@ -804,8 +804,9 @@ pub async fn set_unit_target(
 /// `TASK_KIND` to tasks and activities; `TASK_STATUS` to tasks; `PLATFORM` to listings;
 /// `AFFILIATION` to members; `MONTH`, `WEEK` and `DAY` (in Asia/Ho_Chi_Minh) to tasks (by due
 /// date) and activities (by when they occurred); `GROUP` (every group of the subtree, idle ones
-/// included, not combined with `CHILD_UNIT`) to everything but household surveys. Up to three
-/// dimensions at once. Asking for a field a dimension does not apply to is
+/// included, not combined with `CHILD_UNIT`) to everything but household surveys; `INDICATOR`
+/// to the outcome figures (`outcomes` and the named indicator fields). Up to three dimensions
+/// at once. Asking for a field a dimension does not apply to is
 /// `BAD_USER_INPUT`.
 #[derive(Enum, Copy, Clone, Debug, Eq, PartialEq)]
 #[graphql(remote = "crate::service::stats::Dim")]
@@ -819,6 +820,7 @@ pub enum StatsDimension {
     Week,
     Day,
     Group,
+    Indicator,
 }
 
 /// Which rows of a breakdown to keep. A list keeps rows whose key is in it; it may only name a
@@ -830,6 +832,8 @@ pub struct StatsBreakdownFilter {
     pub task_statuses: Option<Vec<TaskStatus>>,
     pub platforms: Option<Vec<Platform>>,
     pub affiliations: Option<Vec<Affiliation>>,
+    /// With `INDICATOR` in `by`: keep these indicators' rows.
+    pub indicators: Option<Vec<super::enums::OutcomeKind>>,
     /// Drop rows whose requested figures are all zero.
     pub hide_empty: Option<bool>,
 }
@@ -923,6 +927,12 @@ impl StatsRow {
     /// With `DAY`: the day (null for tasks without a due date).
     async fn day(&self) -> Option<Date> {
         self.date(Dim::Day)
+    }
+    /// With `INDICATOR`: the indicator.
+    async fn indicator(&self) -> Option<super::enums::OutcomeKind> {
+        self.key(Dim::Indicator)
+            .and_then(cdtg_core::activity::OutcomeKind::parse)
+            .map(Into::into)
     }
     async fn stats(&self) -> &UnitStats {
         &self.stats
@@ -1052,6 +1062,8 @@ pub async fn stats_breakdown(
         "affiliations",
         affiliations,
     )?;
+    let indicators: Option<Vec<cdtg_core::activity::OutcomeKind>> = to_core(f.indicators);
+    keep(&mut rows, &dims, Dim::Indicator, "indicators", indicators)?;
     if f.hide_empty.unwrap_or(false) {
         rows.retain(|r| r.data != StatsData::default());
     }

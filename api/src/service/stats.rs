@@ -261,6 +261,7 @@ impl Family {
             ),
             // Household surveys belong to units, not groups.
             Dim::Group => self != Family::Surveys,
+            Dim::Indicator => self == Family::Outcomes,
         }
     }
 
@@ -296,6 +297,8 @@ pub enum Dim {
     Day,
     /// Every group of the unit's subtree (read from the facts, one row per group).
     Group,
+    /// The outcome kind (programme indicator) field reports recorded.
+    Indicator,
 }
 
 impl Dim {
@@ -310,6 +313,7 @@ impl Dim {
             Dim::Week => "WEEK",
             Dim::Day => "DAY",
             Dim::Group => "GROUP",
+            Dim::Indicator => "INDICATOR",
         }
     }
 }
@@ -1042,6 +1046,7 @@ fn family_statement(
             ) => "t.kind".to_owned(),
             (Family::Tasks | Family::OverdueTasks, Dim::TaskStatus) => "t.status".to_owned(),
             (Family::Listings, Dim::Platform) => "l.platform".to_owned(),
+            (Family::Outcomes, Dim::Indicator) => "o.kind".to_owned(),
             (Family::Tasks | Family::OverdueTasks, Dim::Month | Dim::Week | Dim::Day) => {
                 bucket(backend, d, "t.due_on", false)
             }
