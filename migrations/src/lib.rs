@@ -18,6 +18,7 @@ mod m20261202_000007_name_sort_keys;
 mod m20261202_000008_unit_history;
 mod m20261202_000009_accounts;
 mod m20261202_000010_group_targets;
+mod m20261202_000011_activity_revisions;
 pub mod rollups;
 pub mod sql;
 
@@ -38,6 +39,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000008_unit_history::Migration),
             Box::new(m20261202_000009_accounts::Migration),
             Box::new(m20261202_000010_group_targets::Migration),
+            Box::new(m20261202_000011_activity_revisions::Migration),
         ]
     }
 }

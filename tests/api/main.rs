@@ -9,6 +9,7 @@ mod auth;
 mod authorization;
 mod batching;
 mod cli;
+mod corrections;
 mod demo;
 mod field_reports;
 mod going_live;

@@ -9,6 +9,7 @@
 
 pub mod activity;
 pub mod activity_outcome;
+pub mod activity_revision;
 pub mod admin_unit;
 pub mod api_key;
 pub mod audit_event;

@@ -5,6 +5,7 @@
 pub mod activities;
 pub mod api_keys;
 pub mod audit;
+pub mod corrections;
 pub mod groups;
 pub mod members;
 pub mod page;

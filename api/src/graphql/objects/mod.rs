@@ -14,7 +14,7 @@ pub use misc::{
     ApiKey, AuditEvent, AuditEventConnection, DeviceSession, UnitSurvey, User, UserConnection,
 };
 pub use product::{Listing, ListingConnection, Product, ProductConnection};
-pub use task::{Activity, ActivityConnection, Task, TaskConnection};
+pub use task::{Activity, ActivityConnection, ActivityRevision, Task, TaskConnection};
 pub use unit::{AdminUnit, AdminUnitConnection};
 
 use async_graphql::InputObject;

@@ -130,6 +130,24 @@ impl Activity {
     pub async fn id(&self) -> ID {
         encode(NodeType::Activity, self.0.id)
     }
+    /// Its versions before this one (corrections), oldest first.
+    async fn revisions(&self, ctx: &Context<'_>) -> Result<Vec<ActivityRevision>> {
+        Ok(loader(ctx)?
+            .load_one(ActivityRevisions(self.0.id))
+            .await?
+            .unwrap_or_default()
+            .into_iter()
+            .map(ActivityRevision)
+            .collect())
+    }
+    /// 1 for a report never corrected, then one more per correction (`expectedRevision`).
+    async fn revision(&self, ctx: &Context<'_>) -> Result<i64> {
+        let earlier = loader(ctx)?
+            .load_one(ActivityRevisions(self.0.id))
+            .await?
+            .map_or(0, |v| v.len());
+        Ok(earlier as i64 + 1)
+    }
     async fn occurred_at(&self) -> DateTime<Utc> {
         self.0.occurred_at
     }
@@ -178,5 +196,83 @@ impl Activity {
             None => Ok(None),
             Some(id) => Ok(loader(ctx)?.load_one(MemberById(id)).await?.map(Member)),
         }
+    }
+}
+
+/// A field report as it stood before a correction, or when it was voided.
+pub struct ActivityRevision(pub crate::entity::activity_revision::Model);
+
+#[Object]
+impl ActivityRevision {
+    /// The report's id (a voided report's id no longer resolves).
+    async fn activity_id(&self) -> ID {
+        encode(NodeType::Activity, self.0.activity_id)
+    }
+    async fn revision(&self) -> i64 {
+        i64::from(self.0.revision)
+    }
+    /// `CORRECTED` (a later revision replaced it) or `VOIDED`.
+    async fn action(&self) -> &str {
+        &self.0.action
+    }
+    async fn occurred_at(&self) -> DateTime<Utc> {
+        self.0.occurred_at
+    }
+    async fn residents_helped(&self) -> i64 {
+        i64::from(self.0.residents_helped)
+    }
+    /// The outcomes it recorded.
+    async fn outcomes(&self) -> Vec<RevisedOutcome> {
+        serde_json::from_str::<Vec<serde_json::Value>>(&self.0.outcomes)
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|o| {
+                Some(RevisedOutcome {
+                    kind: cdtg_core::activity::OutcomeKind::parse(o["kind"].as_str()?)?.into(),
+                    count: o["count"].as_i64()?,
+                })
+            })
+            .collect()
+    }
+    async fn note(&self) -> Option<&str> {
+        self.0.note.as_deref()
+    }
+    /// Why it was corrected or voided.
+    async fn reason(&self) -> &str {
+        &self.0.reason
+    }
+    async fn changed_at(&self) -> DateTime<Utc> {
+        self.0.changed_at
+    }
+}
+
+/// One outcome of a revision.
+#[derive(async_graphql::SimpleObject)]
+pub struct RevisedOutcome {
+    pub kind: crate::graphql::enums::OutcomeKind,
+    pub count: i64,
+}
+
+/// The earlier versions of a report, batched across a list.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub struct ActivityRevisions(pub i64);
+
+impl async_graphql::dataloader::Loader<ActivityRevisions> for crate::graphql::loaders::BatchLoader {
+    type Value = Vec<crate::entity::activity_revision::Model>;
+    type Error = crate::error::ApiError;
+
+    async fn load(
+        &self,
+        keys: &[ActivityRevisions],
+    ) -> crate::error::ApiResult<
+        std::collections::HashMap<ActivityRevisions, Vec<crate::entity::activity_revision::Model>>,
+    > {
+        let ids: Vec<i64> = keys.iter().map(|k| k.0).collect();
+        let mut found =
+            crate::service::corrections::revisions_of_many(&self.db, &self.principal, &ids).await?;
+        Ok(ids
+            .into_iter()
+            .map(|id| (ActivityRevisions(id), found.remove(&id).unwrap_or_default()))
+            .collect())
     }
 }
