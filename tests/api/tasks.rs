@@ -185,12 +185,14 @@ async fn assign_start_report_and_complete(backend: Backend) {
         d["transitionTask"]["task"],
         json!({ "status": "DONE", "version": 4 })
     );
-    let (_, body) = app
-        .gql(Some(&member), REPORT, report("phone-1-key-0005", &id, 3, 1))
-        .await;
+    // Work dated after the completion is refused (work done before it still counts: the
+    // phone may have been offline).
+    let mut after = report("phone-1-key-0005", &id, 3, 1);
+    after["i"]["occurredAt"] = json!(chrono::Utc::now().to_rfc3339());
+    let (_, body) = app.gql(Some(&member), REPORT, after).await;
     assert_eq!(
         body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
-        "no reports on a DONE task: {body}"
+        "no new work on a DONE task: {body}"
     );
     // Reopen brings it back.
     let d = app
