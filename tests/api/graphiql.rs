@@ -93,7 +93,7 @@ fn absolute_urls(text: &str) -> Vec<String> {
     found
 }
 
-fn outside_references(text: &str) -> Vec<String> {
+pub(crate) fn outside_references(text: &str) -> Vec<String> {
     absolute_urls(text)
         .into_iter()
         .filter(|url| {
@@ -105,7 +105,7 @@ fn outside_references(text: &str) -> Vec<String> {
 }
 
 /// The `src="…"` and `href="…"` values of an HTML page.
-fn referenced_paths(html: &str) -> Vec<String> {
+pub(crate) fn referenced_paths(html: &str) -> Vec<String> {
     let mut refs = Vec::new();
     for attr in ["src=\"", "href=\""] {
         for (pos, _) in html.match_indices(attr) {

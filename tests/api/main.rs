@@ -9,6 +9,7 @@ mod auth;
 mod authorization;
 mod batching;
 mod cli;
+mod dashboard;
 mod demo;
 mod going_live;
 mod graphiql;
