@@ -72,8 +72,19 @@ pub fn operations() -> HashMap<String, String> {
     map
 }
 
-/// Registers `/dashboard` and, with the bundle, its two assets.
+/// Registers `/dashboard` and, with the bundle, its two assets; logs once (at startup) when the
+/// dashboard is missing.
 pub fn routes(cfg: &mut web::ServiceConfig) {
+    static ANNOUNCED: std::sync::Once = std::sync::Once::new();
+    ANNOUNCED.call_once(|| {
+        if let Some(reason) = dashboard_missing_reason() {
+            tracing::warn!(
+                reason,
+                "the dashboard was not built into this server: /dashboard only says so (build \
+                 with Node.js and npm to embed it)"
+            );
+        }
+    });
     cfg.route("/dashboard", web::get().to(page))
         .route("/dashboard/", web::get().to(page));
     if DASHBOARD_BUILT {

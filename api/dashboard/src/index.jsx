@@ -380,21 +380,23 @@ function Bars({ id, title, lang, ind, points }) {
   const max = Math.max(1, ...points.map((p) => p.value));
   const w = 360;
   const h = 150;
+  const top = 18;
   const bw = w / points.length;
   return (
     <figure class="chart" id={id}>
       <figcaption>{title}</figcaption>
-      <svg viewBox={`0 0 ${w} ${h + 30}`} role="img" aria-label={`${title}: ${ind[lang]}`} preserveAspectRatio="xMidYMid meet">
+      <svg viewBox={`0 0 ${w} ${top + h + 24}`} role="img" aria-label={`${title}: ${ind[lang]}`} preserveAspectRatio="xMidYMid meet">
+        <line x1="0" x2={w} y1={top} y2={top} class="grid" />
+        <text x="2" y="12" class="axis">{formatNumber(max, lang)}</text>
         {points.map((p, i) => {
           const bh = (p.value / max) * h;
           return (
             <g>
-              <rect x={i * bw + 3} y={h - bh} width={bw - 6} height={bh} class="bar-rect"><title>{`${p.full}: ${formatNumber(p.value, lang)}`}</title></rect>
-              {i % 2 === 0 && <text x={i * bw + bw / 2} y={h + 18} text-anchor="middle" class="axis">{p.label}</text>}
+              <rect x={i * bw + 3} y={top + h - bh} width={bw - 6} height={bh} class="bar-rect"><title>{`${p.full}: ${formatNumber(p.value, lang)}`}</title></rect>
+              {i % 2 === 0 && <text x={i * bw + bw / 2} y={top + h + 18} text-anchor="middle" class="axis">{p.label}</text>}
             </g>
           );
         })}
-        <text x="2" y="12" class="axis">{formatNumber(max, lang)}</text>
       </svg>
       <table class="sr-only">
         <tbody>
@@ -458,7 +460,7 @@ function QuietGroups({ t, lang, unitId }) {
       {last && <p class="muted">{t.quietChecked(checked, last.totalCount)}</p>}
       {last && (quiet.length ? (
         <ul class="quiet">
-          {quiet.map((g) => <li data-group={g.id}>{g.name}{g.unit ? <span class="muted"> · {g.unit.name}</span> : null}</li>)}
+          {quiet.map((g) => <li>{g.name}{g.unit ? <span class="muted"> · {g.unit.name}</span> : null}</li>)}
         </ul>
       ) : <p class="muted">{t.allActive}</p>)}
       {last && last.pageInfo.hasNextPage && (

@@ -6,7 +6,7 @@ import { INDICATORS, TABLE_INDICATORS, TREND_INDICATORS, selection } from './ind
 
 const fields = (list) => list.map(selection).join(' ');
 
-const TASK_FIELDS = 'totalCount nodes { id title status dueOn group { name } }';
+const TASK_FIELDS = 'totalCount nodes { title status dueOn group { name } }';
 
 export const OPERATIONS = {
   Login: `mutation DashboardLogin($input: LoginInput!) {
@@ -54,7 +54,7 @@ export const OPERATIONS = {
   groups(filter: { unitId: $unit, kind: COMMUNITY }, first: 100, after: $after) {
     totalCount
     pageInfo { hasNextPage endCursor }
-    nodes { id name unit { name } stats(period: { from: $since, to: $until }) { activities } }
+    nodes { name unit { name } stats(period: { from: $since, to: $until }) { activities } }
   }
 }`,
 };
