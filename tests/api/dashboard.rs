@@ -298,7 +298,8 @@ async fn breakdown(app: &TestApp, token: &str, unit: &str, period: &Value) -> Ve
     d["statsBreakdown"]["rows"].as_array().unwrap().clone()
 }
 
-/// The page's table shows exactly the API's rows with the API's figures, Vietnamese-formatted.
+/// The page's table shows exactly the API's rows with the API's figures, formatted for `lang`,
+/// in the API's Vietnamese name order (the page sorts by name in the browser).
 fn assert_table(page: &Value, api_rows: &[Value], unit: &str, lang: &str, what: &str) {
     let page_rows = page["rows"].as_array().unwrap();
     assert_eq!(
@@ -306,6 +307,17 @@ fn assert_table(page: &Value, api_rows: &[Value], unit: &str, lang: &str, what: 
         api_rows.len(),
         "{what}: rows on the page {page_rows:?}"
     );
+    let page_order: Vec<&Value> = page_rows
+        .iter()
+        .map(|r| &r["id"])
+        .filter(|id| *id != unit)
+        .collect();
+    let api_order: Vec<&Value> = api_rows
+        .iter()
+        .map(|r| &r["unit"]["id"])
+        .filter(|id| *id != unit)
+        .collect();
+    assert_eq!(page_order, api_order, "{what}: name order");
     for row in api_rows {
         let id = row["unit"]["id"].as_str().unwrap();
         let shown_row = page_rows
