@@ -23,7 +23,7 @@ use crate::graphiql::{outside_references, referenced_paths};
 use crate::helpers::{Backend, TestApp, TestDb, test_args};
 use crate::on_both_databases;
 
-/// The budget for the first view's script, gzipped.
+/// The budget for the first view's script, gzipped (README: Dashboard).
 const SCRIPT_BUDGET_GZIPPED: usize = 1024 * 1024;
 
 /// The child-unit table's columns, as the API names the figures (`tasksDone` is
