@@ -235,7 +235,14 @@ fn browser() -> Option<Browser> {
 
 impl Browser {
     /// Runs tests/browser/dashboard.mjs as `user`; returns its report.
-    async fn run(&self, address: &str, user: &str, drill: Option<&str>, tag: &str) -> Value {
+    async fn run(
+        &self,
+        address: &str,
+        user: &str,
+        drill: Option<&str>,
+        foreign: Option<&str>,
+        tag: &str,
+    ) -> Value {
         let report_dir = tempfile::tempdir().unwrap();
         let report_file = report_dir.path().join("report.json");
         let mut command = Command::new("node");
@@ -246,6 +253,7 @@ impl Browser {
             .env("CDTG_USERNAME", user)
             .env("CDTG_PASSWORD", DEMO_PASSWORD)
             .env("CDTG_DRILL", drill.unwrap_or(""))
+            .env("CDTG_FOREIGN_UNIT", foreign.unwrap_or(""))
             .env("CDTG_TAG", tag)
             .env("CHROMIUM", &self.chromium)
             .current_dir(&self.dir);
@@ -389,6 +397,16 @@ fn assert_requests(requests: &Value, ops: &[&str], allow_list: bool, what: &str)
     }
 }
 
+/// A unit outside the account's scope, typed into the address, shows a notice and nothing of
+/// the unit, not even its name.
+fn assert_foreign(report: &Value, name: &str, what: &str) {
+    let foreign = &report["foreign"];
+    assert_eq!(foreign["notice"], 1, "{what}: {foreign}");
+    assert_eq!(foreign["unitName"], 0, "{what}: {foreign}");
+    let text = foreign["bodyText"].as_str().unwrap();
+    assert!(!text.contains(name), "{what}: {name} shows: {text}");
+}
+
 /// What every run must show: no outside request, no policy violation, no error, the phone
 /// width without horizontal scrolling, the language switch, a silent refresh and a real
 /// sign-out.
@@ -455,6 +473,8 @@ async fn dashboard_in_chromium(backend: Backend) {
     let sontra_token = app.login("sontra", DEMO_PASSWORD).await;
     let son_tra = unit_named(&app, &sontra_token, "Sơn Trà").await;
     let phuoc_my = unit_named(&app, &sontra_token, "Phước Mỹ").await;
+    // In Thanh Khê: outside Sơn Trà.
+    let tan_chinh = unit_named(&app, &admin, "Tân Chính").await;
 
     // Two targets for Sơn Trà this year: members, already reached (half of today's count), and
     // activities, far out of reach (so behind at any date).
@@ -488,10 +508,12 @@ async fn dashboard_in_chromium(backend: Backend) {
             &app.address,
             "sontra",
             Some("Phước Mỹ"),
+            Some(&tan_chinh),
             &format!("sontra-{backend:?}"),
         )
         .await;
     assert_common(&app, &report, "sontra").await;
+    assert_foreign(&report, "Tân Chính", "sontra");
     let landing = &report["landing"];
     assert_eq!(landing["name"], "Sơn Trà");
     assert_eq!(landing["crumbs"], json!(["Sơn Trà"]));
@@ -668,6 +690,7 @@ async fn dashboard_in_chromium(backend: Backend) {
                 "phuocmy"
             };
             assert_common(app, &report, what).await;
+            assert_foreign(&report, "Sơn Trà", what);
             let landing = &report["landing"];
             assert_eq!(landing["name"], "Phước Mỹ", "{what}");
             assert_eq!(landing["crumbs"], json!(["Phước Mỹ"]), "{what}");
@@ -725,6 +748,7 @@ async fn dashboard_in_chromium(backend: Backend) {
             &app.address,
             "phuocmy",
             None,
+            Some(&son_tra),
             &format!("phuocmy-{backend:?}"),
         )
         .await;
@@ -736,6 +760,7 @@ async fn dashboard_in_chromium(backend: Backend) {
             &app.address,
             "viewer",
             Some("Sơn Trà"),
+            None,
             &format!("viewer-{backend:?}"),
         )
         .await;
@@ -830,6 +855,7 @@ async fn dashboard_in_chromium(backend: Backend) {
             &locked.address,
             "phuocmy",
             None,
+            Some(&son_tra),
             &format!("phuocmy-allowlist-{backend:?}"),
         )
         .await;

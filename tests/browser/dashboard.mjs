@@ -6,7 +6,8 @@
 // answers. It fails by itself only when the page cannot be driven at all.
 //
 //   CDTG_URL=http://127.0.0.1:PORT CDTG_USERNAME=sontra CDTG_PASSWORD=… [CDTG_DRILL=Phước Mỹ]
-//   [CDTG_TAG=sontra] node dashboard.mjs
+//   [CDTG_FOREIGN_UNIT=<id of a unit outside the account's scope>] [CDTG_TAG=sontra]
+//   node dashboard.mjs
 //
 // Optional: CHROMIUM (default /usr/bin/chromium), CDTG_ARTIFACTS (screenshots and the CSV;
 // default ./artifacts next to this file).
@@ -20,6 +21,7 @@ const base = new URL(process.env.CDTG_URL || 'http://127.0.0.1:8080');
 const username = process.env.CDTG_USERNAME;
 const password = process.env.CDTG_PASSWORD;
 const drill = process.env.CDTG_DRILL || '';
+const foreignUnit = process.env.CDTG_FOREIGN_UNIT || '';
 const tag = process.env.CDTG_TAG || username;
 const executablePath = process.env.CHROMIUM || '/usr/bin/chromium';
 const artifacts = path.resolve(process.env.CDTG_ARTIFACTS || path.join(here, 'artifacts'));
@@ -198,6 +200,24 @@ try {
     await settle();
     report.drilled = await readUnit();
     report.drillRequests = takeRequests();
+  }
+
+  // 6b. A unit outside the scope, typed into the address: nothing of it shows.
+  if (foreignUnit) {
+    await page.evaluate((id) => {
+      location.hash = `#/unit/${encodeURIComponent(id)}`;
+    }, foreignUnit);
+    await page.locator('#not-in-scope, #unit-name').first().waitFor({ timeout: 30000 });
+    await settle();
+    report.foreign = {
+      notice: await page.locator('#not-in-scope').count(),
+      unitName: await page.locator('#unit-name').count(),
+      bodyText: await page.evaluate(() => document.body.innerText),
+    };
+    await page.locator('#not-in-scope a').click();
+    await page.locator('#unit-name').waitFor({ timeout: 30000 });
+    await settle();
+    takeRequests();
   }
 
   // 7. Phone width: no horizontal scrolling, no tiny text.

@@ -14,6 +14,11 @@ export function addDays(date, days) {
   return d.toISOString().slice(0, 10);
 }
 
+/** The Monday of a date's ISO week. */
+export function monday(date) {
+  return addDays(date, -((new Date(`${date}T00:00:00Z`).getUTCDay() + 6) % 7));
+}
+
 export function addMonths(date, months) {
   const d = new Date(`${date.slice(0, 7)}-01T00:00:00Z`);
   d.setUTCMonth(d.getUTCMonth() + months);

@@ -3,10 +3,10 @@
 import { render } from 'preact';
 import { useEffect, useMemo, useState } from 'preact/hooks';
 import './style.css';
-import { ApiError, currentSession, login, logout, onSession, query } from './api.js';
+import { currentSession, login, logout, onSession, query } from './api.js';
 import { INDICATORS, TABLE_INDICATORS, TREND_INDICATORS, byTarget } from './indicators.js';
 import { TEXT } from './i18n.js';
-import { addDays, addMonths, collator, formatDate, formatNumber, formatValue, today } from './format.js';
+import { addDays, addMonths, collator, formatDate, formatNumber, formatValue, monday, today } from './format.js';
 
 /** Roles that read tasks and groups and act on them; VIEWER reads aggregates only. */
 const ACTING_ROLES = ['CITY_ADMIN', 'DISTRICT_OFFICER', 'WARD_LEADER'];
@@ -59,13 +59,18 @@ function App() {
     localStorage.setItem('cdtg.dashboard.lang', lang);
   }, [lang]);
   const toggle = () => setLang(lang === 'vi' ? 'en' : 'vi');
+  // The next person to sign in on this tab starts at their own unit.
+  const signOut = () => {
+    history.replaceState(null, '', location.pathname);
+    logout();
+  };
   return (
     <>
       <header class="top">
         <h1>{t.short}</h1>
         <div class="top-actions">
           <button type="button" id="lang-toggle" lang={lang === 'vi' ? 'en' : 'vi'} onClick={toggle}>{t.language}</button>
-          {session && <button type="button" id="sign-out" onClick={() => logout()}>{t.signOut}</button>}
+          {session && <button type="button" id="sign-out" onClick={signOut}>{t.signOut}</button>}
         </div>
       </header>
       {session ? <Home t={t} lang={lang} /> : <SignIn t={t} />}
@@ -152,15 +157,24 @@ function UnitView({ t, lang, unitId, user, period, setPeriod }) {
     'Trends',
     {
       unit: unitId,
-      weeks: { from: addDays(day, -7 * 11 - ((new Date(`${day}T00:00:00Z`).getUTCDay() + 6) % 7)), to: day },
+      weeks: { from: addDays(monday(day), -7 * 11), to: day },
       months: { from: addMonths(day, -11), to: day },
     },
     unitId,
   );
-  if (unit.error) return <Failure t={t} error={unit.error} retry={unit.reload} />;
   const data = unit.data;
   const u = data && data.adminUnit;
-  if (data && !u) return <Failure t={t} error={new ApiError('—')} retry={unit.reload} />;
+  // A unit outside the account's scope (a hand-edited address) reads like one that does not
+  // exist: say so, and offer the way back.
+  const outside = unit.error ? ['FORBIDDEN', 'NOT_FOUND'].includes(unit.error.code) : Boolean(data && !u);
+  if (outside) {
+    return (
+      <p class="notice" role="alert" id="not-in-scope">
+        {t.notFound} <a href={`#/unit/${encodeURIComponent(user.scopeUnit.id)}`}>{user.scopeUnit.name}</a>
+      </p>
+    );
+  }
+  if (unit.error) return <Failure t={t} error={unit.error} retry={unit.reload} />;
   return (
     <div aria-busy={unit.loading ? 'true' : 'false'}>
       <div class="unit-head">
@@ -348,8 +362,7 @@ function Trends({ t, lang, q }) {
   const [which, setWhich] = useState(TREND_INDICATORS[0].key);
   const ind = TREND_INDICATORS.find((i) => i.key === which);
   const day = today();
-  const monday = addDays(day, -((new Date(`${day}T00:00:00Z`).getUTCDay() + 6) % 7));
-  const weeks = Array.from({ length: 12 }, (_, i) => addDays(monday, -7 * (11 - i)));
+  const weeks = Array.from({ length: 12 }, (_, i) => addDays(monday(day), -7 * (11 - i)));
   const months = Array.from({ length: 12 }, (_, i) => addMonths(day, i - 11));
   return (
     <section aria-labelledby="trends-title" aria-busy={q.loading ? 'true' : 'false'}>
