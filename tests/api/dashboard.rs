@@ -19,7 +19,7 @@ use reqwest::header::{ACCEPT_ENCODING, CONTENT_ENCODING, CONTENT_SECURITY_POLICY
 use sea_orm::EntityTrait;
 use serde_json::{Value, json};
 
-use crate::graphiql::{outside_references, referenced_paths};
+use crate::graphiql::{browser_tools, outside_references, referenced_paths, skip};
 use crate::helpers::{Backend, TestApp, TestDb, test_args};
 use crate::on_both_databases;
 
@@ -40,19 +40,6 @@ const COLUMNS: &[&str] = &[
 ];
 const RATES: &[&str] = &["taskCompletionRate"];
 const STATS: &str = "groups members tasksDone: tasks(status: DONE) tasksOverdue taskCompletionRate activities residentsHelped vneidActivations";
-
-fn under_ci() -> bool {
-    std::env::var("CI").as_deref() == Ok("true")
-}
-
-fn skip(reason: &str) -> bool {
-    assert!(
-        !under_ci(),
-        "under CI=true the dashboard test must run, but {reason}"
-    );
-    eprintln!("skipped: {reason}");
-    true
-}
 
 fn bundle_missing() -> bool {
     match cdtg_api::dashboard::dashboard_missing_reason() {
@@ -214,22 +201,7 @@ struct Browser {
 }
 
 fn browser() -> Option<Browser> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("browser");
-    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".to_owned());
-    if !PathBuf::from(&chromium).exists() {
-        skip(&format!(
-            "no Chromium at {chromium} (apt-get install -y chromium)"
-        ));
-        return None;
-    }
-    if !dir.join("node_modules/playwright-core").is_dir() {
-        skip("tests/browser has no node_modules (npm ci --prefix tests/browser)");
-        return None;
-    }
-    if Command::new("node").arg("--version").output().is_err() {
-        skip("node is not on PATH");
-        return None;
-    }
+    let (dir, chromium) = browser_tools()?;
     Some(Browser { dir, chromium })
 }
 

@@ -14,7 +14,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
+import { blockOutside, launchOffline, localTo } from './offline.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const base = new URL(process.env.CDTG_URL || 'http://127.0.0.1:8080');
@@ -32,41 +32,18 @@ mkdirSync(artifacts, { recursive: true });
 
 const outside = [];
 const consoleErrors = [];
-const isLocal = (url) => {
-  const u = new URL(url);
-  if (['data:', 'blob:', 'about:'].includes(u.protocol)) return true;
-  return u.hostname === base.hostname && u.port === base.port;
-};
+const isLocal = localTo(base);
 let graphqlRequests = [];
 let inflight = 0;
 let lastActivity = Date.now();
 
-const browser = await chromium.launch({
-  executablePath,
-  headless: true,
-  args: [
-    '--no-sandbox',
-    '--disable-gpu',
-    '--disable-quic',
-    '--no-first-run',
-    '--disable-background-networking',
-    '--disable-component-update',
-    '--disable-sync',
-    '--disable-dev-shm-usage',
-    '--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1',
-  ],
-});
+const browser = await launchOffline(executablePath);
 const report = { user: username };
 let page;
 let exitCode = 1;
 try {
   const context = await browser.newContext({ viewport: { width: 1440, height: 900 }, acceptDownloads: true });
-  await context.route('**/*', (route) => {
-    const url = route.request().url();
-    if (isLocal(url)) return route.continue();
-    outside.push(url);
-    return route.abort('blockedbyclient');
-  });
+  await blockOutside(context, isLocal, outside);
   page = await context.newPage();
   page.on('request', (req) => {
     if (!isLocal(req.url())) outside.push(req.url());
