@@ -399,15 +399,16 @@ async fn assert_common(app: &TestApp, report: &Value, what: &str) {
         report["backToVietnamese"], "Các đơn vị trực thuộc",
         "{what}"
     );
-    let phone = &report["phone"];
-    assert!(
-        phone["scrollWidth"].as_i64().unwrap() <= phone["clientWidth"].as_i64().unwrap(),
-        "{what}: horizontal scrolling at 390 px: {phone}"
-    );
-    assert!(
-        phone["minFont"].as_f64().unwrap() >= 12.0,
-        "{what}: {phone}"
-    );
+    for (width, phone) in [(390, &report["phone"]), (360, &report["narrow"])] {
+        assert!(
+            phone["scrollWidth"].as_i64().unwrap() <= phone["clientWidth"].as_i64().unwrap(),
+            "{what}: horizontal scrolling at {width} px: {phone}"
+        );
+        assert!(
+            phone["minFont"].as_f64().unwrap() >= 12.0,
+            "{what}: text under 12 px at {width} px: {phone}"
+        );
+    }
     assert_eq!(report["refresh"]["shown"], 1, "{what}");
     assert_eq!(
         report["refresh"]["rotated"], true,

@@ -197,18 +197,24 @@ try {
     takeRequests();
   }
 
-  // 7. Phone width: no horizontal scrolling, no tiny text.
+  // 7. Phone width: no horizontal scrolling, no tiny text, at 360 px (the narrowest supported)
+  //    and at 390×844 (the screenshots).
+  const measure = () =>
+    page.evaluate(() => {
+      let minFont = Infinity;
+      for (const el of document.querySelectorAll('body *')) {
+        if (el.closest('.sr-only') || !el.offsetParent) continue;
+        const own = [...el.childNodes].some((n) => n.nodeType === 3 && n.textContent.trim());
+        if (own && el.tagName !== 'text') minFont = Math.min(minFont, parseFloat(getComputedStyle(el).fontSize));
+      }
+      return { scrollWidth: document.documentElement.scrollWidth, clientWidth: document.documentElement.clientWidth, minFont };
+    });
+  await page.setViewportSize({ width: 360, height: 740 });
+  await settle();
+  report.narrow = await measure();
   await page.setViewportSize({ width: 390, height: 844 });
   await settle();
-  report.phone = await page.evaluate(() => {
-    let minFont = Infinity;
-    for (const el of document.querySelectorAll('body *')) {
-      if (el.closest('.sr-only') || !el.offsetParent) continue;
-      const own = [...el.childNodes].some((n) => n.nodeType === 3 && n.textContent.trim());
-      if (own && el.tagName !== 'text') minFont = Math.min(minFont, parseFloat(getComputedStyle(el).fontSize));
-    }
-    return { scrollWidth: document.documentElement.scrollWidth, clientWidth: document.documentElement.clientWidth, minFont };
-  });
+  report.phone = await measure();
   await page.screenshot({ path: path.join(artifacts, `dashboard-${tag}-phone.png`) });
   await page.screenshot({ path: path.join(artifacts, `dashboard-${tag}-phone-full.png`), fullPage: true });
 
