@@ -1,17 +1,24 @@
-//! Bundles the offline GraphiQL explorer (api/graphiql: the npm `graphiql` package pinned in
-//! package-lock.json) into OUT_DIR, for the server to embed and serve at `/graphiql`.
+//! Bundles the two browser apps the server embeds, each an npm project pinned by its
+//! package-lock.json, into OUT_DIR:
 //!
+//! - api/graphiql: the offline GraphiQL explorer (npm `graphiql`), served at `/graphiql`;
+//! - api/dashboard: the officials' dashboard (Preact), served at `/dashboard`, with
+//!   operations.json, the dashboard's GraphQL operations by SHA-256.
+//!
+//! For each (`<APP>` is `GRAPHIQL` or `DASHBOARD`):
 //! - `npm ci` installs the locked packages into a cache outside the repository, keyed by a hash
-//!   of package.json and package-lock.json (`$CDTG_GRAPHIQL_CACHE`, default
-//!   `/var/tmp/cdtg-graphiql`), so it runs once per lock file, not once per build.
-//! - `node build.mjs` (esbuild) writes graphiql.js and graphiql.css into OUT_DIR.
-//! - On success: `--cfg graphiql_bundle` and `CDTG_GRAPHIQL_DIR`. Without Node/npm, or when a
-//!   step fails, the server still builds: a warning is printed, `CDTG_GRAPHIQL_MISSING` carries
-//!   the reason, and `/graphiql` serves the CDN page that needs internet access. Set
-//!   `CDTG_GRAPHIQL_REQUIRED=1` to make such a failure fail the build instead, and
-//!   `CDTG_GRAPHIQL=off` to skip the bundle on purpose.
+//!   of package.json and package-lock.json (`$CDTG_<APP>_CACHE`, default
+//!   `/var/tmp/cdtg-graphiql` and `/var/tmp/cdtg-dashboard`), so it runs once per lock file, not
+//!   once per build.
+//! - `node build.mjs` (esbuild) writes the bundle into OUT_DIR.
+//! - On success: `--cfg graphiql_bundle` / `--cfg dashboard_bundle` and `CDTG_<APP>_DIR`. Without
+//!   Node/npm, or when a step fails, the server still builds: a warning is printed,
+//!   `CDTG_<APP>_MISSING` carries the reason, `/graphiql` serves the CDN page that needs internet
+//!   access and `/dashboard` a page saying the dashboard was not built in. Set
+//!   `CDTG_<APP>_REQUIRED=1` to make such a failure fail the build instead, and
+//!   `CDTG_<APP>=off` to skip the bundle on purpose.
 //!
-//! Cargo re-runs this script only when a file of the npm project changes (or one of the
+//! Cargo re-runs this script only when a file of an npm project changes (or one of the
 //! variables above), so ordinary incremental builds never start npm.
 
 use std::env;
@@ -21,43 +28,83 @@ use std::process::Command;
 
 const PROJECT_FILES: &[&str] = &["package.json", "package-lock.json", "build.mjs", "src"];
 
+/// One npm project bundled into the binary.
+struct App {
+    /// Folder under api/ and under OUT_DIR.
+    dir: &'static str,
+    /// `CDTG_<VAR>`, `CDTG_<VAR>_CACHE`, `CDTG_<VAR>_REQUIRED`, `CDTG_<VAR>_DIR`, `CDTG_<VAR>_MISSING`.
+    var: &'static str,
+    /// The cfg set when the bundle is embedded.
+    cfg: &'static str,
+    default_cache: &'static str,
+    /// Files the bundler must have written.
+    outputs: &'static [&'static str],
+    /// What a missing bundle means, for the warning.
+    consequence: &'static str,
+}
+
+const APPS: &[App] = &[
+    App {
+        dir: "graphiql",
+        var: "GRAPHIQL",
+        cfg: "graphiql_bundle",
+        default_cache: "/var/tmp/cdtg-graphiql",
+        outputs: &["graphiql.js", "graphiql.css"],
+        consequence: "offline GraphiQL not built ({reason}); /graphiql will load GraphiQL from a CDN and need internet access",
+    },
+    App {
+        dir: "dashboard",
+        var: "DASHBOARD",
+        cfg: "dashboard_bundle",
+        default_cache: "/var/tmp/cdtg-dashboard",
+        outputs: &["dashboard.js", "dashboard.css", "operations.json"],
+        consequence: "dashboard not built ({reason}); /dashboard will only say so",
+    },
+];
+
 fn main() {
     let manifest_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR"));
-    let project = manifest_dir.join("graphiql");
-    for file in PROJECT_FILES {
-        println!("cargo::rerun-if-changed={}", project.join(file).display());
-    }
-    for var in [
-        "CDTG_GRAPHIQL",
-        "CDTG_GRAPHIQL_CACHE",
-        "CDTG_GRAPHIQL_REQUIRED",
-    ] {
-        println!("cargo::rerun-if-env-changed={var}");
-    }
-    println!("cargo::rustc-check-cfg=cfg(graphiql_bundle)");
-
-    let out_dir = PathBuf::from(env::var("OUT_DIR").expect("OUT_DIR")).join("graphiql");
-    match bundle(&project, &out_dir) {
-        Ok(()) => {
-            println!("cargo::rustc-cfg=graphiql_bundle");
-            println!("cargo::rustc-env=CDTG_GRAPHIQL_DIR={}", out_dir.display());
+    for app in APPS {
+        let project = manifest_dir.join(app.dir);
+        for file in PROJECT_FILES {
+            println!("cargo::rerun-if-changed={}", project.join(file).display());
         }
-        Err(reason) => {
-            if env::var("CDTG_GRAPHIQL_REQUIRED").is_ok_and(|v| v == "1" || v == "true") {
-                panic!("the offline GraphiQL bundle could not be built: {reason}");
+        for suffix in ["", "_CACHE", "_REQUIRED"] {
+            println!("cargo::rerun-if-env-changed=CDTG_{}{suffix}", app.var);
+        }
+        println!("cargo::rustc-check-cfg=cfg({})", app.cfg);
+
+        let out_dir = PathBuf::from(env::var("OUT_DIR").expect("OUT_DIR")).join(app.dir);
+        match bundle(app, &project, &out_dir) {
+            Ok(()) => {
+                println!("cargo::rustc-cfg={}", app.cfg);
+                println!(
+                    "cargo::rustc-env=CDTG_{}_DIR={}",
+                    app.var,
+                    out_dir.display()
+                );
             }
-            let reason = reason.replace(['\n', '\r'], " ");
-            println!(
-                "cargo::warning=offline GraphiQL not built ({reason}); /graphiql will load GraphiQL from a CDN and need internet access"
-            );
-            println!("cargo::rustc-env=CDTG_GRAPHIQL_MISSING={reason}");
+            Err(reason) => {
+                if env::var(format!("CDTG_{}_REQUIRED", app.var))
+                    .is_ok_and(|v| v == "1" || v == "true")
+                {
+                    panic!("the {} bundle could not be built: {reason}", app.dir);
+                }
+                let reason = reason.replace(['\n', '\r'], " ");
+                println!(
+                    "cargo::warning={}",
+                    app.consequence.replace("{reason}", &reason)
+                );
+                println!("cargo::rustc-env=CDTG_{}_MISSING={reason}", app.var);
+            }
         }
     }
 }
 
-fn bundle(project: &Path, out_dir: &Path) -> Result<(), String> {
-    if env::var("CDTG_GRAPHIQL").is_ok_and(|v| v == "off" || v == "0") {
-        return Err("CDTG_GRAPHIQL=off".into());
+fn bundle(app: &App, project: &Path, out_dir: &Path) -> Result<(), String> {
+    let switch = format!("CDTG_{}", app.var);
+    if env::var(&switch).is_ok_and(|v| v == "off" || v == "0") {
+        return Err(format!("{switch}=off"));
     }
     tool_version("node")?;
     tool_version("npm")?;
@@ -65,9 +112,9 @@ fn bundle(project: &Path, out_dir: &Path) -> Result<(), String> {
     let package = read(&project.join("package.json"))?;
     let lock = read(&project.join("package-lock.json"))?;
     let key = format!("{:016x}", fnv1a(&[&package, &lock]));
-    let cache_root = env::var_os("CDTG_GRAPHIQL_CACHE")
+    let cache_root = env::var_os(format!("CDTG_{}_CACHE", app.var))
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/var/tmp/cdtg-graphiql"));
+        .unwrap_or_else(|| PathBuf::from(app.default_cache));
     let install = cache_root.join(&key);
     let node_modules = install.join("node_modules");
     let complete = node_modules.join(".cdtg-complete");
@@ -118,7 +165,7 @@ fn bundle(project: &Path, out_dir: &Path) -> Result<(), String> {
             .arg(&node_modules),
         "node build.mjs",
     )?;
-    for file in ["graphiql.js", "graphiql.css"] {
+    for file in app.outputs {
         if !out_dir.join(file).is_file() {
             return Err(format!("the bundler wrote no {file}"));
         }

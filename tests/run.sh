@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Runs every test of the repository, installing first whatever the tests need and lack:
 #   - PostgreSQL: started if it is installed but stopped (the tests create a database each);
-#   - Debian's Chromium, for the offline GraphiQL browser test;
+#   - Debian's Chromium, for the browser tests of GraphiQL and the dashboard;
 #   - the pinned npm packages of tests/node (graphql-http audit, graphql-ws client) and
 #     tests/browser (playwright-core), when node_modules is missing or older than its lock file.
+# Node.js and npm are also what api/build.rs bundles GraphiQL and the dashboard with.
 # Kotlin and JNA for the Android bindings test are installed by android/test.sh itself.
 #
 # CI=true is set, so a test whose tool or database is missing fails instead of skipping
@@ -42,7 +43,7 @@ if command -v pg_isready >/dev/null && ! pg_isready -q -h "$PG_HOST" -p "$PG_POR
 fi
 
 if ! command -v chromium >/dev/null; then
-    say "installing Debian's chromium (for the GraphiQL browser test)"
+    say "installing Debian's chromium (for the GraphiQL and dashboard browser tests)"
     command -v apt-get >/dev/null || fail "chromium is missing and there is no apt-get to install it"
     { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; } \
         || fail "could not install chromium: is the Debian package registry reachable?"

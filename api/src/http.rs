@@ -30,31 +30,34 @@ mod graphiql_bundle {
 }
 
 /// An embedded asset with its content type and a content hash (ETag and `?v=` cache buster).
-struct GraphiqlAsset {
+pub(crate) struct EmbeddedAsset {
     body: &'static [u8],
     content_type: &'static str,
-    hash: String,
+    pub(crate) hash: String,
 }
 
-fn graphiql_assets() -> &'static [GraphiqlAsset; 2] {
-    static ASSETS: std::sync::LazyLock<[GraphiqlAsset; 2]> = std::sync::LazyLock::new(|| {
+impl EmbeddedAsset {
+    pub(crate) fn new(body: &'static [u8], content_type: &'static str) -> Self {
+        use sha2::Digest;
+        let digest = sha2::Sha256::digest(body);
+        let hash = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+        EmbeddedAsset {
+            body,
+            content_type,
+            hash,
+        }
+    }
+}
+
+fn graphiql_assets() -> &'static [EmbeddedAsset; 2] {
+    static ASSETS: std::sync::LazyLock<[EmbeddedAsset; 2]> = std::sync::LazyLock::new(|| {
         #[cfg(graphiql_bundle)]
         let (js, css) = (graphiql_bundle::JS, graphiql_bundle::CSS);
         #[cfg(not(graphiql_bundle))]
         let (js, css): (&[u8], &[u8]) = (b"", b"");
-        let asset = |body: &'static [u8], content_type| {
-            use sha2::Digest;
-            let digest = sha2::Sha256::digest(body);
-            let hash = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
-            GraphiqlAsset {
-                body,
-                content_type,
-                hash,
-            }
-        };
         [
-            asset(js, "text/javascript; charset=utf-8"),
-            asset(css, "text/css; charset=utf-8"),
+            EmbeddedAsset::new(js, "text/javascript; charset=utf-8"),
+            EmbeddedAsset::new(css, "text/css; charset=utf-8"),
         ]
     });
     &ASSETS
@@ -159,7 +162,7 @@ fn graphiql_cdn_page() -> HttpResponse {
         .body(page.replacen("<body>", &notice, 1))
 }
 
-fn html_escape(text: &str) -> String {
+pub(crate) fn html_escape(text: &str) -> String {
     text.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
@@ -167,16 +170,16 @@ fn html_escape(text: &str) -> String {
 }
 
 pub async fn graphiql_js(req: HttpRequest) -> HttpResponse {
-    graphiql_asset(&req, &graphiql_assets()[0])
+    serve_asset(&req, &graphiql_assets()[0])
 }
 
 pub async fn graphiql_css(req: HttpRequest) -> HttpResponse {
-    graphiql_asset(&req, &graphiql_assets()[1])
+    serve_asset(&req, &graphiql_assets()[1])
 }
 
 /// An asset: cached for a year when asked for with its current `?v=` hash (the page always
 /// does), otherwise revalidated by ETag.
-fn graphiql_asset(req: &HttpRequest, asset: &GraphiqlAsset) -> HttpResponse {
+pub(crate) fn serve_asset(req: &HttpRequest, asset: &EmbeddedAsset) -> HttpResponse {
     let etag = format!("\"{}\"", asset.hash);
     let versioned = req
         .query_string()

@@ -5,6 +5,7 @@ pub mod auth;
 pub mod cli;
 pub mod client_addr;
 pub mod config;
+pub mod dashboard;
 pub mod db;
 pub mod entity;
 pub mod error;

@@ -134,8 +134,14 @@ impl Application {
         let (conn, statements) = db::connect(database_url, &pool)
             .await
             .map_err(|e| format!("connecting to the database: {e}"))?;
+        // In allow-list mode the embedded dashboard's own operations are registered too, so
+        // `/dashboard` keeps working on a locked-down server.
         let allow_list = match &args.persisted_operations {
-            Some(path) => Some(PersistedQueries::load_allow_list(path)?),
+            Some(path) => {
+                let mut list = PersistedQueries::load_allow_list(path)?;
+                list.extend(crate::dashboard::operations());
+                Some(list)
+            }
             None => None,
         };
         let events = EventBus::start(conn.clone()).await;
@@ -224,6 +230,7 @@ impl Application {
                 )
                 .app_data(web::PayloadConfig::new(max_body))
                 .configure(http::graphiql_routes)
+                .configure(crate::dashboard::routes)
                 .route("/", web::get().to(http::root_redirect))
                 .route("/livez", web::get().to(ops::livez))
                 .route("/readyz", web::get().to(ops::readyz))

@@ -39,13 +39,35 @@ fn under_ci() -> bool {
 }
 
 /// Outside CI: prints why and returns true (the caller returns). Under CI=true: fails.
-fn skip(reason: &str) -> bool {
+pub(crate) fn skip(reason: &str) -> bool {
     assert!(
         !under_ci(),
-        "under CI=true the GraphiQL test must run, but {reason}"
+        "under CI=true this test must run, but {reason}"
     );
     eprintln!("skipped: {reason}");
     true
+}
+
+/// tests/browser and the Chromium to drive (`$CHROMIUM`, default Debian's), when Chromium,
+/// playwright-core and node are all there; otherwise `skip`s and returns `None`.
+pub(crate) fn browser_tools() -> Option<(PathBuf, String)> {
+    let browser_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("browser");
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".to_owned());
+    if !PathBuf::from(&chromium).exists() {
+        skip(&format!(
+            "no Chromium at {chromium} (apt-get install -y chromium)"
+        ));
+        return None;
+    }
+    if !browser_dir.join("node_modules/playwright-core").is_dir() {
+        skip("tests/browser has no node_modules (npm ci --prefix tests/browser)");
+        return None;
+    }
+    if Command::new("node").arg("--version").output().is_err() {
+        skip("node is not on PATH");
+        return None;
+    }
+    Some((browser_dir, chromium))
 }
 
 fn bundle_missing() -> bool {
@@ -93,7 +115,7 @@ fn absolute_urls(text: &str) -> Vec<String> {
     found
 }
 
-fn outside_references(text: &str) -> Vec<String> {
+pub(crate) fn outside_references(text: &str) -> Vec<String> {
     absolute_urls(text)
         .into_iter()
         .filter(|url| {
@@ -105,7 +127,7 @@ fn outside_references(text: &str) -> Vec<String> {
 }
 
 /// The `src="…"` and `href="…"` values of an HTML page.
-fn referenced_paths(html: &str) -> Vec<String> {
+pub(crate) fn referenced_paths(html: &str) -> Vec<String> {
     let mut refs = Vec::new();
     for attr in ["src=\"", "href=\""] {
         for (pos, _) in html.match_indices(attr) {
@@ -223,22 +245,9 @@ async fn graphiql_runs_a_query_in_headless_chromium_offline() {
     if bundle_missing() {
         return;
     }
-    let browser_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("browser");
-    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".to_owned());
-    if !PathBuf::from(&chromium).exists() {
-        skip(&format!(
-            "no Chromium at {chromium} (apt-get install -y chromium)"
-        ));
+    let Some((browser_dir, chromium)) = browser_tools() else {
         return;
-    }
-    if !browser_dir.join("node_modules/playwright-core").is_dir() {
-        skip("tests/browser has no node_modules (npm ci --prefix tests/browser)");
-        return;
-    }
-    if Command::new("node").arg("--version").output().is_err() {
-        skip("node is not on PATH");
-        return;
-    }
+    };
     let Some(app) = TestApp::spawn(Backend::Sqlite).await else {
         return;
     };

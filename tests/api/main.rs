@@ -10,6 +10,7 @@ mod authorization;
 mod batching;
 mod cli;
 mod corrections;
+mod dashboard;
 mod demo;
 mod field_reports;
 mod going_live;

@@ -10,7 +10,7 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
+import { blockOutside, launchOffline, localTo } from './offline.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const base = new URL(process.env.CDTG_URL || 'http://127.0.0.1:8080');
@@ -43,39 +43,15 @@ async function gql(query, variables, token) {
 
 // Requests to anything but the server under test: recorded here, and aborted.
 const outside = [];
-const isLocal = (url) => {
-  const u = new URL(url);
-  if (u.protocol === 'data:' || u.protocol === 'blob:' || u.protocol === 'about:') return true;
-  return u.hostname === base.hostname && u.port === base.port;
-};
+const isLocal = localTo(base);
 
-const browser = await chromium.launch({
-  executablePath,
-  headless: true,
-  args: [
-    '--no-sandbox',
-    '--disable-gpu',
-    '--disable-quic',
-    '--no-first-run',
-    '--disable-background-networking',
-    '--disable-component-update',
-    '--disable-sync',
-    '--disable-dev-shm-usage',
-    // Name resolution fails for every host but the loopback address: nothing can leave.
-    '--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1',
-  ],
-});
+const browser = await launchOffline(executablePath);
 let exitCode = 1;
 let page;
 const consoleErrors = [];
 try {
   const context = await browser.newContext({ viewport: { width: 1500, height: 950 } });
-  await context.route('**/*', (route) => {
-    const url = route.request().url();
-    if (isLocal(url)) return route.continue();
-    outside.push(url);
-    return route.abort('blockedbyclient');
-  });
+  await blockOutside(context, isLocal, outside);
   page = await context.newPage();
   page.on('request', (req) => {
     if (!isLocal(req.url())) outside.push(req.url());
