@@ -107,7 +107,7 @@ pub async fn connect(
                 .foreign_keys(true)
                 .busy_timeout(Duration::from_secs(10))
         });
-    let mut db = Database::connect(opts).await?;
+    let mut db = connect_when_free(opts).await?;
     let counter = StatementCounter::default();
     let inner = counter.0.clone();
     db.set_metric_callback(move |info| {
@@ -115,6 +115,24 @@ pub async fn connect(
         tracing::trace!(target: "cdtg::sql", elapsed_us = info.elapsed.as_micros() as u64, sql = %info.statement.sql);
     });
     Ok((db, counter))
+}
+
+/// Connects, waiting out another instance's long write on the same SQLite file: opening a
+/// connection sets the journal mode, which SQLite can refuse with "database is locked" while
+/// another connection migrates the file, busy timeout or not (seen under load with several
+/// instances starting together). They then come up one after the other instead of failing.
+async fn connect_when_free(opts: ConnectOptions) -> Result<DatabaseConnection, DbErr> {
+    const ATTEMPTS: u32 = 60;
+    let mut attempt = 0;
+    loop {
+        match Database::connect(opts.clone()).await {
+            Err(e) if attempt < ATTEMPTS && e.to_string().contains("database is locked") => {
+                attempt += 1;
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+            other => return other,
+        }
+    }
 }
 
 /// Applies pending migrations.
