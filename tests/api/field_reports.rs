@@ -171,6 +171,24 @@ async fn the_activities_list_filters_sorts_and_keeps_to_scope(backend: Backend) 
         body["errors"][0]["extensions"]["field"], "filter.to",
         "{body}"
     );
+    let (_, body) = app
+        .gql(Some(&admin), LIST, json!({ "f": { "from": "1000-01-01" } }))
+        .await;
+    assert_eq!(
+        body["errors"][0]["extensions"]["field"], "filter.from",
+        "{body}"
+    );
+    let (_, body) = app
+        .gql(
+            Some(&admin),
+            "{ groups(filter: { noActivitySince: \"0001-01-01\" }) { totalCount } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        body["errors"][0]["extensions"]["field"], "filter.noActivitySince",
+        "{body}"
+    );
     let viewer = app.login(users::VIEWER, PASSWORD).await;
     assert_eq!(
         app.error_code(Some(&viewer), LIST, json!({})).await,

@@ -283,7 +283,10 @@ impl QueryRoot {
             kind: f.kind.map(Into::into),
             status: f.status.map(Into::into),
             search: search_filter(f.search)?,
-            no_activity_since: f.no_activity_since.map(Into::into),
+            no_activity_since: f
+                .no_activity_since
+                .map(|d| crate::service::stats::period_date("filter.noActivitySince", d.0))
+                .transpose()?,
             updated_since: f.updated_since,
         };
         let (order, desc) = match order_by {

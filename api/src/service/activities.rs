@@ -13,10 +13,12 @@ use sea_orm::{
 
 use super::audit;
 use super::page::{self, Page, Window};
+use super::stats::period_date;
 use super::{scope, units};
 use crate::entity::{activity, activity_outcome, group};
-use crate::error::{ApiError, ApiResult};
+use crate::error::ApiResult;
 use crate::principal::Principal;
+use cdtg_core::time::vietnam_midnight;
 
 #[derive(Debug, Clone, Default)]
 pub struct ActivityFilter {
@@ -96,28 +98,19 @@ async fn select(
             ),
         );
     }
-    // Days are Vietnam's: midnight there is 17:00 UTC the day before.
+    // Days are Vietnam's; the years a period may name bound them, so the arithmetic is safe.
     if let (Some(from), Some(to)) = (f.from, f.to) {
         cdtg_core::validate::not_before("filter.to", &from, &to)?;
     }
     if let Some(from) = f.from {
-        q = q.filter(activity::Column::OccurredAt.gte(vietnam_midnight(from)?));
+        let from = period_date("filter.from", from)?;
+        q = q.filter(activity::Column::OccurredAt.gte(vietnam_midnight(from)));
     }
     if let Some(to) = f.to {
-        let next = to
-            .succ_opt()
-            .ok_or_else(|| ApiError::bad_input("filter.to", "is out of range"))?;
-        q = q.filter(activity::Column::OccurredAt.lt(vietnam_midnight(next)?));
+        let next = period_date("filter.to", to)? + chrono::Duration::days(1);
+        q = q.filter(activity::Column::OccurredAt.lt(vietnam_midnight(next)));
     }
     Ok(q)
-}
-
-/// The instant a day begins in Vietnam (UTC+7, no daylight saving).
-fn vietnam_midnight(day: NaiveDate) -> ApiResult<chrono::DateTime<chrono::Utc>> {
-    day.and_hms_opt(0, 0, 0)
-        .map(|t| t.and_utc())
-        .and_then(|t| t.checked_sub_signed(chrono::Duration::hours(7)))
-        .ok_or_else(|| ApiError::bad_input("filter", "a date is out of range"))
 }
 
 /// Reports in the caller's scope, newest work first unless `order` says otherwise.

@@ -18,7 +18,7 @@ use crate::auth::api_key;
 use crate::db::write_txn;
 use crate::entity::{admin_unit, api_key as key_row};
 use crate::error::{ApiError, ApiResult};
-use crate::principal::{Credential, Principal};
+use crate::principal::Principal;
 
 /// A key without `expiresAt` lives this long.
 pub const DEFAULT_LIFETIME_DAYS: i64 = 365;
@@ -36,12 +36,7 @@ pub struct NewApiKey {
 }
 
 fn person_only(p: &Principal) -> ApiResult<()> {
-    match p.credential {
-        Credential::ApiKey { .. } => Err(ApiError::forbidden(
-            "an API key cannot manage API keys; sign in as a person",
-        )),
-        _ => Ok(()),
-    }
+    scope::refuse_api_key(p, "manage API keys")
 }
 
 /// Creates a key; returns it with its secret, which is never shown again.

@@ -30,7 +30,8 @@ pub struct GroupFilter {
     pub kind: Option<GroupKind>,
     pub status: Option<GroupStatus>,
     pub search: Option<String>,
-    /// Groups with no field report of work done on or after this day (Asia/Ho_Chi_Minh).
+    /// Groups with no field report of work done on or after this day (Asia/Ho_Chi_Minh);
+    /// within the years a period may name (`stats::period_date`, checked at the edge).
     pub no_activity_since: Option<chrono::NaiveDate>,
     /// Groups changed at or after this instant (for incremental sync).
     pub updated_since: Option<chrono::DateTime<chrono::Utc>>,
@@ -67,26 +68,19 @@ fn apply_filter(
         q = q.filter(group::Column::Status.eq(status));
     }
     if let Some(day) = f.no_activity_since {
-        // Midnight in Vietnam is 17:00 UTC the day before.
-        let since = day
-            .and_hms_opt(0, 0, 0)
-            .map(|t| t.and_utc() - chrono::Duration::hours(7));
-        if let Some(since) = since {
-            q = q.filter(
-                group::Column::Id.not_in_subquery(
-                    sea_orm::sea_query::Query::select()
-                        .column(crate::entity::activity::Column::GroupId)
-                        .from(crate::entity::activity::Entity)
-                        .and_where(
-                            sea_orm::sea_query::Expr::col(
-                                crate::entity::activity::Column::OccurredAt,
-                            )
+        let since = cdtg_core::time::vietnam_midnight(day);
+        q = q.filter(
+            group::Column::Id.not_in_subquery(
+                sea_orm::sea_query::Query::select()
+                    .column(crate::entity::activity::Column::GroupId)
+                    .from(crate::entity::activity::Entity)
+                    .and_where(
+                        sea_orm::sea_query::Expr::col(crate::entity::activity::Column::OccurredAt)
                             .gte(since),
-                        )
-                        .to_owned(),
-                ),
-            );
-        }
+                    )
+                    .to_owned(),
+            ),
+        );
     }
     if let Some(at) = f.updated_since {
         q = q.filter(group::Column::UpdatedAt.gte(at));

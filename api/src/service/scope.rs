@@ -192,6 +192,17 @@ pub fn audit_events(p: &Principal) -> Condition {
     }
 }
 
+/// Refuses what only people do — administer accounts and keys — to an API key, whatever its
+/// role or write access: a leaked key must not mint people or more keys.
+pub fn refuse_api_key(p: &Principal, what: &str) -> ApiResult<()> {
+    match p.credential {
+        crate::principal::Credential::ApiKey { .. } => Err(ApiError::forbidden(format!(
+            "an API key cannot {what}; sign in as a person"
+        ))),
+        _ => Ok(()),
+    }
+}
+
 /// User accounts the principal may see: those scoped to a unit, or to a group, inside the
 /// principal's unit scope. A group-scoped principal sees only their own account.
 pub fn users(p: &Principal) -> Condition {

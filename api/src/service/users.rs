@@ -19,7 +19,7 @@ use crate::auth::session::{self, EndReason};
 use crate::db::write_txn;
 use crate::entity::{admin_unit, api_key, group, member, user};
 use crate::error::{ApiError, ApiResult, is_unique_violation};
-use crate::principal::{Credential, Principal, Scope};
+use crate::principal::{Principal, Scope};
 
 pub async fn get(db: &DatabaseConnection, id: i64) -> ApiResult<Option<user::Model>> {
     Ok(user::Entity::find_by_id(id).one(db).await?)
@@ -214,40 +214,15 @@ pub async fn reassign(
                 "you may only manage accounts below your own role",
             ));
         }
-        let (unit_id, group_id, new_path) = if role.is_group_scoped() {
-            let gid = scope_group_id.ok_or_else(|| {
-                ApiError::bad_input("scopeGroupId", "is required for group roles")
-            })?;
-            let g = group::Entity::find_by_id(gid)
-                .one(&txn)
-                .await?
-                .filter(|g| scope::unit_in_scope(p, &g.unit_path))
-                .ok_or_else(|| ApiError::bad_input("scopeGroupId", "no such group"))?;
-            (None, Some(g.id), g.unit_path)
-        } else {
-            let uid = scope_unit_id
-                .ok_or_else(|| ApiError::bad_input("scopeUnitId", "is required for unit roles"))?;
-            let u = admin_unit::Entity::find_by_id(uid)
-                .one(&txn)
-                .await?
-                .filter(|u| scope::unit_in_scope(p, &u.path))
-                .ok_or_else(|| ApiError::bad_input("scopeUnitId", "no such unit"))?;
-            if let Some(to) = u.valid_to {
-                return Err(ApiError::bad_input(
-                    "scopeUnitId",
-                    format!("{} was closed on {to}", u.name),
-                ));
-            }
-            (Some(u.id), None, u.path)
-        };
+        let placed = place(&txn, p, role, scope_unit_id, scope_group_id).await?;
         let mut am: user::ActiveModel = target.into();
-        am.scope_unit_id = Set(unit_id);
-        am.scope_group_id = Set(group_id);
+        am.scope_unit_id = Set(placed.unit_id);
+        am.scope_group_id = Set(placed.group_id);
         am.updated_at = Set(Utc::now());
         let model = am.update(&txn).await?;
         // Sessions of the old scope end: the next sign-in carries the new one.
         session::end_all(&txn, model.id, None, EndReason::AccountChanged).await?;
-        Ok((model.clone(), Touched::new("User", model.id, new_path)))
+        Ok((model.clone(), Touched::new("User", model.id, placed.path)))
     }
     .await;
     audit::conclude(db, txn, p, "reassignUser", outcome).await
@@ -337,19 +312,7 @@ pub async fn get_visible(
     if !policy::allows(p.role, Action::ManageUsers) {
         return Ok(None);
     }
-    let path = if let Some(uid) = u.scope_unit_id {
-        admin_unit::Entity::find_by_id(uid)
-            .one(db)
-            .await?
-            .map(|x| x.path)
-    } else if let Some(gid) = u.scope_group_id {
-        group::Entity::find_by_id(gid)
-            .one(db)
-            .await?
-            .map(|g| g.unit_path)
-    } else {
-        None
-    };
+    let path = user_path(db, &u).await?;
     Ok(path.filter(|path| scope::unit_in_scope(p, path)).map(|_| u))
 }
 
@@ -358,17 +321,6 @@ fn search_key(username: &str, display_name: Option<&str>) -> String {
     match display_name {
         Some(name) => text::fold(&format!("{username} {name}")),
         None => text::fold(username),
-    }
-}
-
-/// Account administration is for people: an API key, even one with write access, does not
-/// create, change or reset accounts (a leaked key must not mint people).
-fn person_only(p: &Principal, action: &str) -> ApiResult<()> {
-    match p.credential {
-        Credential::ApiKey { .. } => Err(ApiError::forbidden(format!(
-            "an API key cannot {action}; sign in as a person"
-        ))),
-        _ => Ok(()),
     }
 }
 
@@ -573,7 +525,7 @@ pub async fn update(
     id: i64,
     changes: UserChanges,
 ) -> ApiResult<user::Model> {
-    person_only(p, "change accounts")?;
+    scope::refuse_api_key(p, "change accounts")?;
     let own_name_only = id == p.user_id && changes.only_display_name();
     if !own_name_only {
         audit::authorize(db, p, Action::ManageUsers, "updateUser").await?;
@@ -770,7 +722,7 @@ pub async fn reset_password(
     p: &Principal,
     id: i64,
 ) -> ApiResult<(user::Model, String)> {
-    person_only(p, "reset passwords")?;
+    scope::refuse_api_key(p, "reset passwords")?;
     audit::authorize(db, p, Action::ManageUsers, "resetPassword").await?;
     let otp = one_time_password();
     let hash = password::hash_off_executor(otp.clone()).await?;
