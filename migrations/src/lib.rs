@@ -19,6 +19,7 @@ mod m20261202_000008_unit_history;
 mod m20261202_000009_accounts;
 mod m20261202_000010_group_targets;
 mod m20261202_000011_activity_revisions;
+mod m20261202_000012_walk_ins_and_archives;
 pub mod rollups;
 pub mod sql;
 
@@ -40,6 +41,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000009_accounts::Migration),
             Box::new(m20261202_000010_group_targets::Migration),
             Box::new(m20261202_000011_activity_revisions::Migration),
+            Box::new(m20261202_000012_walk_ins_and_archives::Migration),
         ]
     }
 }

@@ -19,9 +19,14 @@
 //!   kept under [`NO_DUE_DATE`], because a `NULL` would defeat the unique key of the upsert.
 //!   Those date keys make a row per day, so tasks and activities also have all-time totals
 //!   without them, for the common request that names no period and no month or week.
-//! - **Moves.** A group that changes unit takes its tasks, activities, products and listings
-//!   with it; a product that changes group takes its listings; a task whose kind changes takes
-//!   its activities. Each is one aggregated statement per family inside the trigger.
+//! - **Moves.** A group that changes unit takes its tasks, activities, outcomes, products and
+//!   listings with it; a product that changes group takes its listings; a task whose kind
+//!   changes takes its activities and outcomes; a report that changes day, group or task takes
+//!   its outcomes. Each is one aggregated statement per family inside the trigger.
+//! - **Walk-in reports** (activities without a task) are kept under the task kind [`WALK_IN`]:
+//!   the task is an optional parent, `LEFT JOIN`ed.
+//! - **Archived** products and listings (`archived_at` set) do not count; archiving or
+//!   restoring a product moves its listings out of the counts or back.
 //! - **Deletes.** Deleting a fact row subtracts it. Groups and products are never deleted by the
 //!   API; deleting one by hand cascades to rows whose parents are already gone, so run
 //!   [`rebuild`] (`cdtg migrate rebuild-rollups`) after such surgery.
@@ -89,6 +94,21 @@ const ACTIVITY_TOTALS: Rollup = Rollup {
     sums: &["n", "residents_helped", "vneid_activations"],
     types: &["VARCHAR(32)", "BIGINT", "BIGINT", "BIGINT"],
 };
+/// The programme's outcomes (`activity_outcomes`): per indicator, the kind of task the report
+/// served and the local day; `n` counts the outcome rows, `amount` sums their counts.
+const OUTCOMES: Rollup = Rollup {
+    table: "rollup_outcomes",
+    keys: &["kind", "task_kind", "day"],
+    sums: &["n", "amount"],
+    types: &["VARCHAR(32)", "VARCHAR(32)", "DATE", "BIGINT", "BIGINT"],
+};
+/// All-time outcome sums, like [`TASK_TOTALS`].
+const OUTCOME_TOTALS: Rollup = Rollup {
+    table: "rollup_outcome_totals",
+    keys: &["kind", "task_kind"],
+    sums: &["n", "amount"],
+    types: &["VARCHAR(32)", "VARCHAR(32)", "BIGINT", "BIGINT"],
+};
 const PRODUCTS: Rollup = Rollup {
     table: "rollup_products",
     keys: &[],
@@ -102,16 +122,22 @@ const LISTINGS: Rollup = Rollup {
     types: &["VARCHAR(16)", "VARCHAR(16)", "BIGINT"],
 };
 
-const ROLLUPS: [&Rollup; 8] = [
+const ROLLUPS: [&Rollup; 10] = [
     &GROUPS,
     &MEMBERS,
     &TASKS,
     &TASK_TOTALS,
     &ACTIVITIES,
     &ACTIVITY_TOTALS,
+    &OUTCOMES,
+    &OUTCOME_TOTALS,
     &PRODUCTS,
     &LISTINGS,
 ];
+
+/// The `task_kind` key of a walk-in report (one made for a group, outside any task). Readers
+/// turn it into "no task kind".
+pub const WALK_IN: &str = "WALK_IN";
 
 /// Where one rollup's contributions come from: a `SELECT` of `unit_id`, the keys and the sums
 /// over the fact table `{r}` joined to its parents. Each alias in braces (`{r}`, `{g}`, …) is
@@ -124,8 +150,11 @@ struct Source {
     tables: Vec<(&'static str, &'static str)>,
     /// The selected columns, named like the rollup's keys and sums.
     columns: String,
-    /// Join conditions.
+    /// Join conditions, and conditions on the fact row (archived rows do not count).
     conditions: Vec<&'static str>,
+    /// Optional parents, `LEFT JOIN`ed: (table, alias, condition, the alias the condition
+    /// refers to). A walk-in report has no task.
+    optional: Vec<(&'static str, &'static str, &'static str, &'static str)>,
 }
 
 /// The local (Vietnamese) calendar day of a UTC timestamp, as a date.
@@ -138,7 +167,8 @@ fn local_day(backend: DatabaseBackend, expr: &str) -> String {
     }
 }
 
-fn sources(backend: DatabaseBackend) -> [Source; 8] {
+fn sources(backend: DatabaseBackend) -> [Source; 10] {
+    let task_kind = format!("COALESCE({{t}}.kind, '{WALK_IN}')");
     [
         Source {
             rollup: &GROUPS,
@@ -146,6 +176,7 @@ fn sources(backend: DatabaseBackend) -> [Source; 8] {
             columns: "{r}.unit_id AS unit_id, {r}.kind AS kind, {r}.status AS status, 1 AS n"
                 .into(),
             conditions: vec![],
+            optional: vec![],
         },
         Source {
             rollup: &MEMBERS,
@@ -154,6 +185,7 @@ fn sources(backend: DatabaseBackend) -> [Source; 8] {
                       CASE WHEN {r}.trained_on IS NULL THEN 0 ELSE 1 END AS trained, 1 AS n"
                 .into(),
             conditions: vec![],
+            optional: vec![],
         },
         Source {
             rollup: &TASKS,
@@ -163,6 +195,7 @@ fn sources(backend: DatabaseBackend) -> [Source; 8] {
                  COALESCE({{r}}.due_on, '{NO_DUE_DATE}') AS due_on, 1 AS n"
             ),
             conditions: vec!["{g}.id = {r}.group_id"],
+            optional: vec![],
         },
         Source {
             rollup: &TASK_TOTALS,
@@ -170,32 +203,66 @@ fn sources(backend: DatabaseBackend) -> [Source; 8] {
             columns: "{g}.unit_id AS unit_id, {r}.status AS status, {r}.kind AS kind, 1 AS n"
                 .into(),
             conditions: vec!["{g}.id = {r}.group_id"],
+            optional: vec![],
         },
         Source {
             rollup: &ACTIVITY_TOTALS,
-            tables: vec![("activities", "r"), ("groups", "g"), ("tasks", "t")],
-            columns: "{g}.unit_id AS unit_id, {t}.kind AS task_kind, 1 AS n, \
-                      {r}.residents_helped AS residents_helped, \
-                      {r}.vneid_activations AS vneid_activations"
-                .into(),
-            conditions: vec!["{g}.id = {r}.group_id", "{t}.id = {r}.task_id"],
+            tables: vec![("activities", "r"), ("groups", "g")],
+            columns: format!(
+                "{{g}}.unit_id AS unit_id, {task_kind} AS task_kind, 1 AS n, \
+                 {{r}}.residents_helped AS residents_helped, \
+                 {{r}}.vneid_activations AS vneid_activations"
+            ),
+            conditions: vec!["{g}.id = {r}.group_id"],
+            optional: vec![("tasks", "t", "{t}.id = {r}.task_id", "r")],
         },
         Source {
             rollup: &ACTIVITIES,
-            tables: vec![("activities", "r"), ("groups", "g"), ("tasks", "t")],
+            tables: vec![("activities", "r"), ("groups", "g")],
             columns: format!(
-                "{{g}}.unit_id AS unit_id, {{t}}.kind AS task_kind, {} AS day, 1 AS n, \
+                "{{g}}.unit_id AS unit_id, {task_kind} AS task_kind, {} AS day, 1 AS n, \
                  {{r}}.residents_helped AS residents_helped, \
                  {{r}}.vneid_activations AS vneid_activations",
                 local_day(backend, "{r}.occurred_at")
             ),
-            conditions: vec!["{g}.id = {r}.group_id", "{t}.id = {r}.task_id"],
+            conditions: vec!["{g}.id = {r}.group_id"],
+            optional: vec![("tasks", "t", "{t}.id = {r}.task_id", "r")],
+        },
+        Source {
+            rollup: &OUTCOME_TOTALS,
+            tables: vec![
+                ("activity_outcomes", "r"),
+                ("activities", "act"),
+                ("groups", "g"),
+            ],
+            columns: format!(
+                "{{g}}.unit_id AS unit_id, {{r}}.kind AS kind, {task_kind} AS task_kind, \
+                 1 AS n, {{r}}.count AS amount"
+            ),
+            conditions: vec!["{act}.id = {r}.activity_id", "{g}.id = {act}.group_id"],
+            optional: vec![("tasks", "t", "{t}.id = {act}.task_id", "act")],
+        },
+        Source {
+            rollup: &OUTCOMES,
+            tables: vec![
+                ("activity_outcomes", "r"),
+                ("activities", "act"),
+                ("groups", "g"),
+            ],
+            columns: format!(
+                "{{g}}.unit_id AS unit_id, {{r}}.kind AS kind, {task_kind} AS task_kind, \
+                 {} AS day, 1 AS n, {{r}}.count AS amount",
+                local_day(backend, "{act}.occurred_at")
+            ),
+            conditions: vec!["{act}.id = {r}.activity_id", "{g}.id = {act}.group_id"],
+            optional: vec![("tasks", "t", "{t}.id = {act}.task_id", "act")],
         },
         Source {
             rollup: &PRODUCTS,
             tables: vec![("products", "r"), ("groups", "g")],
             columns: "{g}.unit_id AS unit_id, 1 AS n".into(),
-            conditions: vec!["{g}.id = {r}.group_id"],
+            conditions: vec!["{g}.id = {r}.group_id", "{r}.archived_at IS NULL"],
+            optional: vec![],
         },
         Source {
             rollup: &LISTINGS,
@@ -203,7 +270,13 @@ fn sources(backend: DatabaseBackend) -> [Source; 8] {
             columns: "{g}.unit_id AS unit_id, {r}.platform AS platform, {r}.status AS status, \
                       1 AS n"
                 .into(),
-            conditions: vec!["{p}.id = {r}.product_id", "{g}.id = {p}.group_id"],
+            conditions: vec![
+                "{p}.id = {r}.product_id",
+                "{g}.id = {p}.group_id",
+                "{r}.archived_at IS NULL",
+                "{p}.archived_at IS NULL",
+            ],
+            optional: vec![],
         },
     ]
 }
@@ -217,29 +290,47 @@ fn source<'a>(sources: &'a [Source], rollup: &Rollup) -> &'a Source {
 
 impl Source {
     /// The `SELECT`, with `bound` aliases replaced by trigger records (`("g", "OLD")`).
+    ///
+    /// An optional parent that is bound leaves the `FROM` list and its condition joins the
+    /// `WHERE` (rows without that parent are not the ones that moved). One that is not bound is
+    /// `LEFT JOIN`ed right after the table its condition refers to, or after the first table
+    /// when that one is bound: in a comma-separated `FROM`, a join's condition may only name
+    /// tables of its own item.
     fn select(&self, bound: &[(&str, &str)]) -> String {
+        let record_of = |alias: &str| bound.iter().find(|(a, _)| *a == alias).map(|(_, r)| *r);
         let render = |text: &str| {
             let mut out = text.to_owned();
-            for (_, alias) in &self.tables {
-                let record = bound
-                    .iter()
-                    .find(|(a, _)| a == alias)
-                    .map_or(*alias, |(_, rec)| *rec);
-                out = out.replace(&format!("{{{alias}}}"), record);
+            let aliases = self
+                .tables
+                .iter()
+                .map(|(_, a)| *a)
+                .chain(self.optional.iter().map(|(_, a, _, _)| *a));
+            for alias in aliases {
+                out = out.replace(&format!("{{{alias}}}"), record_of(alias).unwrap_or(alias));
             }
             out
         };
-        let from: Vec<String> = self
+        let mut conditions: Vec<String> = self.conditions.iter().map(|c| render(c)).collect();
+        let mut from: Vec<(&str, String)> = self
             .tables
             .iter()
-            .filter(|(_, alias)| !bound.iter().any(|(a, _)| a == alias))
-            .map(|(table, alias)| format!("{table} {alias}"))
+            .filter(|(_, alias)| record_of(alias).is_none())
+            .map(|(table, alias)| (*alias, format!("{table} {alias}")))
             .collect();
+        for (table, alias, on, refers_to) in &self.optional {
+            if record_of(alias).is_some() {
+                conditions.push(render(on));
+                continue;
+            }
+            let join = format!(" LEFT JOIN {table} {alias} ON {}", render(on));
+            let at = from.iter().position(|(a, _)| a == refers_to).unwrap_or(0);
+            from[at].1.push_str(&join);
+        }
         let mut sql = format!("SELECT {}", render(&self.columns));
         if !from.is_empty() {
-            sql.push_str(&format!(" FROM {}", from.join(", ")));
+            let items: Vec<&str> = from.iter().map(|(_, item)| item.as_str()).collect();
+            sql.push_str(&format!(" FROM {}", items.join(", ")));
         }
-        let conditions: Vec<String> = self.conditions.iter().map(|c| render(c)).collect();
         if !conditions.is_empty() {
             sql.push_str(&format!(" WHERE {}", conditions.join(" AND ")));
         }
@@ -402,11 +493,27 @@ fn move_statements(all: &[Source], rollups: &[&Rollup], alias: &str) -> Vec<Stri
         .collect()
 }
 
+/// Rows of some rollups that hang off a parent record and move when it changes.
+struct Move {
+    /// The trigger's name.
+    name: &'static str,
+    /// The parent table.
+    table: &'static str,
+    /// The parent's columns whose change moves rows…
+    columns: &'static str,
+    /// …and the condition that they did (on `OLD` and `NEW`).
+    changed: &'static str,
+    /// The rollups moved.
+    rollups: &'static [&'static Rollup],
+    /// The parent's alias in their sources.
+    alias: &'static str,
+}
+
 fn triggers(backend: DatabaseBackend) -> Vec<Trigger> {
     let all = sources(backend);
     let mut out = Vec::new();
     // Each rollup and the columns of its fact table whose change changes its rows.
-    let watched: [(&Rollup, &str); 8] = [
+    let watched: [(&Rollup, &str); 10] = [
         (&GROUPS, "unit_id, kind, status"),
         (&MEMBERS, "unit_id, affiliation, trained_on"),
         (&TASKS, "group_id, status, kind, due_on"),
@@ -419,51 +526,77 @@ fn triggers(backend: DatabaseBackend) -> Vec<Trigger> {
             &ACTIVITY_TOTALS,
             "group_id, task_id, residents_helped, vneid_activations",
         ),
-        (&PRODUCTS, "group_id"),
-        (&LISTINGS, "product_id, platform, status"),
+        (&OUTCOMES, "activity_id, kind, count"),
+        (&OUTCOME_TOTALS, "activity_id, kind, count"),
+        (&PRODUCTS, "group_id, archived_at"),
+        (&LISTINGS, "product_id, platform, status, archived_at"),
     ];
     for (rollup, columns) in watched {
         out.extend(row_triggers(source(&all, rollup), columns));
     }
-    // (trigger, parent table, the column whose change moves rows, the rollups moved, the
-    // parent's alias in their sources)
-    let moves: [(&str, &'static str, &str, &[&Rollup], &str); 3] = [
-        (
-            "rollup_group_moves",
-            "groups",
-            "unit_id",
-            &[
+    let moves = [
+        Move {
+            name: "rollup_group_moves",
+            table: "groups",
+            columns: "unit_id",
+            changed: "OLD.unit_id <> NEW.unit_id",
+            rollups: &[
                 &TASKS,
                 &TASK_TOTALS,
                 &ACTIVITIES,
                 &ACTIVITY_TOTALS,
+                &OUTCOMES,
+                &OUTCOME_TOTALS,
                 &PRODUCTS,
                 &LISTINGS,
             ],
-            "g",
-        ),
-        (
-            "rollup_product_moves",
-            "products",
-            "group_id",
-            &[&LISTINGS],
-            "p",
-        ),
-        (
-            "rollup_task_kind_changes",
-            "tasks",
-            "kind",
-            &[&ACTIVITIES, &ACTIVITY_TOTALS],
-            "t",
-        ),
+            alias: "g",
+        },
+        Move {
+            name: "rollup_product_moves",
+            table: "products",
+            columns: "group_id",
+            changed: "OLD.group_id <> NEW.group_id",
+            rollups: &[&LISTINGS],
+            alias: "p",
+        },
+        // An archived product takes its listings out of the counts; restored, it brings them
+        // back.
+        Move {
+            name: "rollup_product_archivals",
+            table: "products",
+            columns: "archived_at",
+            changed: "(OLD.archived_at IS NULL) <> (NEW.archived_at IS NULL)",
+            rollups: &[&LISTINGS],
+            alias: "p",
+        },
+        Move {
+            name: "rollup_task_kind_changes",
+            table: "tasks",
+            columns: "kind",
+            changed: "OLD.kind <> NEW.kind",
+            rollups: &[&ACTIVITIES, &ACTIVITY_TOTALS, &OUTCOMES, &OUTCOME_TOTALS],
+            alias: "t",
+        },
+        // A corrected report (another day) or one moved to another group or task takes its
+        // outcomes along.
+        Move {
+            name: "rollup_activity_moves",
+            table: "activities",
+            columns: "group_id, task_id, occurred_at",
+            changed: "OLD.group_id <> NEW.group_id OR OLD.occurred_at <> NEW.occurred_at \
+                      OR COALESCE(OLD.task_id, 0) <> COALESCE(NEW.task_id, 0)",
+            rollups: &[&OUTCOMES, &OUTCOME_TOTALS],
+            alias: "act",
+        },
     ];
-    for (name, table, column, rollups, alias) in moves {
+    for m in moves {
         out.push(Trigger {
-            name: name.into(),
-            event: format!("UPDATE OF {column}"),
-            table,
-            when: Some(format!("OLD.{column} <> NEW.{column}")),
-            body: move_statements(&all, rollups, alias),
+            name: m.name.into(),
+            event: format!("UPDATE OF {}", m.columns),
+            table: m.table,
+            when: Some(m.changed.into()),
+            body: move_statements(&all, m.rollups, m.alias),
         });
     }
     out.push(Trigger {
@@ -611,12 +744,43 @@ mod tests {
         assert_eq!(
             listings.select(&[("p", "OLD")]),
             "SELECT g.unit_id AS unit_id, r.platform AS platform, r.status AS status, 1 AS n \
-             FROM listings r, groups g WHERE OLD.id = r.product_id AND g.id = OLD.group_id"
+             FROM listings r, groups g WHERE OLD.id = r.product_id AND g.id = OLD.group_id \
+             AND r.archived_at IS NULL AND OLD.archived_at IS NULL"
         );
         let groups = source(&all, &GROUPS);
         assert_eq!(
             groups.select(&[("r", "NEW")]),
             "SELECT NEW.unit_id AS unit_id, NEW.kind AS kind, NEW.status AS status, 1 AS n"
+        );
+    }
+
+    #[test]
+    fn an_optional_parent_is_left_joined_or_becomes_a_condition() {
+        let all = sources(DatabaseBackend::Sqlite);
+        let outcomes = source(&all, &OUTCOME_TOTALS);
+        // Joined right after the table its condition names (a comma-separated FROM lets a
+        // join's condition name its own item only), also when the fact row is a record.
+        assert_eq!(
+            outcomes.select(&[("g", "OLD")]),
+            "SELECT OLD.unit_id AS unit_id, r.kind AS kind, COALESCE(t.kind, 'WALK_IN') AS \
+             task_kind, 1 AS n, r.count AS amount FROM activity_outcomes r, activities act \
+             LEFT JOIN tasks t ON t.id = act.task_id WHERE act.id = r.activity_id AND \
+             OLD.id = act.group_id"
+        );
+        assert_eq!(
+            outcomes.select(&[("act", "NEW")]),
+            "SELECT g.unit_id AS unit_id, r.kind AS kind, COALESCE(t.kind, 'WALK_IN') AS \
+             task_kind, 1 AS n, r.count AS amount FROM activity_outcomes r LEFT JOIN tasks t \
+             ON t.id = NEW.task_id, groups g WHERE NEW.id = r.activity_id AND \
+             g.id = NEW.group_id"
+        );
+        // Bound, it is the record whose rows move: reports without a task are not among them.
+        assert_eq!(
+            outcomes.select(&[("t", "OLD")]),
+            "SELECT g.unit_id AS unit_id, r.kind AS kind, COALESCE(OLD.kind, 'WALK_IN') AS \
+             task_kind, 1 AS n, r.count AS amount FROM activity_outcomes r, activities act, \
+             groups g WHERE act.id = r.activity_id AND g.id = act.group_id AND \
+             OLD.id = act.task_id"
         );
     }
 

@@ -206,7 +206,7 @@ async fn phone_syncs_exactly_once(backend: Backend) {
         match r.state.as_str() {
             "ACKNOWLEDGED" => {
                 assert_eq!(rows.len(), 1, "rows for {}", r.key);
-                assert_eq!(rows[0].task_id, task_row, "task of {}", r.key);
+                assert_eq!(rows[0].task_id, Some(task_row), "task of {}", r.key);
                 // Only activated VNeID accounts count toward a VNEID_ACTIVATION target.
                 expected_progress += r
                     .outcomes

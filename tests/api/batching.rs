@@ -98,6 +98,7 @@ async fn add_groups(app: &TestApp, unit: i64, unit_path: &str, n: usize) {
                 role: Set(MembershipRole::Member),
                 joined_on: Set(NaiveDate::from_ymd_opt(2024, 1, 1).unwrap()),
                 created_at: Set(now),
+                updated_at: Set(now),
                 ..Default::default()
             }
         })
@@ -163,6 +164,8 @@ async fn nested_queries_cost_the_same_for_5_or_50_groups(backend: Backend) {
             sale_unit: "gói".into(),
             ocop_stars: 2,
             group_id: f.group_a2,
+            price_vnd: None,
+            description: None,
         },
     )
     .await

@@ -15,7 +15,15 @@ const REPORT: &str =
     "mutation($i: ReportActivityInput!) { reportActivity(input: $i) { activity { id } } }";
 const CORRECT: &str = "mutation($i: CorrectActivityInput!) { correctActivity(input: $i) { activity { id residentsHelped revision revisions { revision action residentsHelped reason outcomes { kind count } } } task { progress } } }";
 const VOID: &str = "mutation($i: VoidActivityInput!) { voidActivity(input: $i) { voided { activityId action residentsHelped reason } task { progress } } }";
-const STATS: &str = "query($u: ID!, $t: ID!) { adminUnit(id: $u) { stats { activities residentsHelped vneidActivations outcomes { indicator count } targets { actual } } } task(id: $t) { progress } }";
+const STATS: &str = "query($u: ID!, $t: ID!) { adminUnit(id: $u) { stats { activities residentsHelped vneidActivations outcomes { indicator count } targets { actual } } november: stats(period: { from: \"2026-11-01\", to: \"2026-11-30\" }) { activities residentsHelped vneidActivations outcomes { indicator count } } } task(id: $t) { progress } }";
+
+/// When reports happened: two days of November (local time) and one of October, so dated
+/// statistics and corrections that move a report to another day are exercised.
+const DAYS: [&str; 3] = [
+    "2026-11-20T02:30:00Z",
+    "2026-11-30T16:30:00Z",
+    "2026-10-31T16:59:00Z",
+];
 
 const KINDS: [&str; 4] = [
     "VNEID_ACTIVATED",
@@ -47,8 +55,35 @@ fn outcomes(rng: &mut Rng) -> Value {
     Value::Array(list)
 }
 
-/// The ward's figures straight from the facts.
+/// The ward's figures straight from the facts: all time, and for November in Vietnam
+/// (UTC+7: from 2026-10-31T17:00Z to 2026-11-30T17:00Z).
 async fn facts(app: &TestApp, ward_path: &str, task: i64) -> Value {
+    let all = facts_between(
+        app,
+        ward_path,
+        "2000-01-01T00:00:00Z",
+        "2100-01-01T00:00:00Z",
+    )
+    .await;
+    let november = facts_between(
+        app,
+        ward_path,
+        "2026-10-31T17:00:00Z",
+        "2026-11-30T17:00:00Z",
+    )
+    .await;
+    let progress: i64 = cdtg_api::entity::activity::Entity::find()
+        .all(&app.state.db)
+        .await
+        .unwrap()
+        .iter()
+        .filter(|a| a.task_id == Some(task))
+        .map(|a| a.progress_delta)
+        .sum();
+    json!({ "all": all, "november": november, "progress": progress })
+}
+
+async fn facts_between(app: &TestApp, ward_path: &str, from: &str, to: &str) -> Value {
     let db = &app.state.db;
     let backend = db.get_database_backend();
     let q = |sql: &str| {
@@ -57,10 +92,18 @@ async fn facts(app: &TestApp, ward_path: &str, task: i64) -> Value {
         } else {
             sql.to_owned()
         };
-        sea_orm::Statement::from_sql_and_values(backend, sql, [ward_path.into()])
+        let (from, to) = (
+            chrono::DateTime::parse_from_rfc3339(from).unwrap().to_utc(),
+            chrono::DateTime::parse_from_rfc3339(to).unwrap().to_utc(),
+        );
+        sea_orm::Statement::from_sql_and_values(
+            backend,
+            sql,
+            [ward_path.into(), from.into(), to.into()],
+        )
     };
     let row = db
-        .query_one_raw(q("SELECT COUNT(*) AS n, COALESCE(SUM(a.residents_helped), 0) AS r, COALESCE(SUM(a.vneid_activations), 0) AS v FROM activities a JOIN groups g ON g.id = a.group_id WHERE substr(g.unit_path, 1, length($1)) = $1"))
+        .query_one_raw(q("SELECT COUNT(*) AS n, COALESCE(SUM(a.residents_helped), 0) AS r, COALESCE(SUM(a.vneid_activations), 0) AS v FROM activities a JOIN groups g ON g.id = a.group_id WHERE substr(g.unit_path, 1, length($1)) = $1 AND a.occurred_at >= $2 AND a.occurred_at < $3"))
         .await
         .unwrap()
         .unwrap();
@@ -69,7 +112,7 @@ async fn facts(app: &TestApp, ward_path: &str, task: i64) -> Value {
     let v: i64 = row.try_get("", "v").unwrap();
     let mut by_kind = BTreeMap::new();
     for row in db
-        .query_all_raw(q("SELECT o.kind AS kind, SUM(o.count) AS c FROM activity_outcomes o JOIN activities a ON a.id = o.activity_id JOIN groups g ON g.id = a.group_id WHERE substr(g.unit_path, 1, length($1)) = $1 GROUP BY o.kind"))
+        .query_all_raw(q("SELECT o.kind AS kind, SUM(o.count) AS c FROM activity_outcomes o JOIN activities a ON a.id = o.activity_id JOIN groups g ON g.id = a.group_id WHERE substr(g.unit_path, 1, length($1)) = $1 AND a.occurred_at >= $2 AND a.occurred_at < $3 GROUP BY o.kind"))
         .await
         .unwrap()
     {
@@ -80,19 +123,18 @@ async fn facts(app: &TestApp, ward_path: &str, task: i64) -> Value {
             by_kind.insert(kind, c);
         }
     }
-    let progress: i64 = cdtg_api::entity::activity::Entity::find()
-        .all(db)
-        .await
-        .unwrap()
-        .iter()
-        .filter(|a| a.task_id == task)
-        .map(|a| a.progress_delta)
-        .sum();
-    json!({ "activities": n, "residentsHelped": r, "vneidActivations": v, "outcomes": by_kind, "progress": progress })
+    json!({ "activities": n, "residentsHelped": r, "vneidActivations": v, "outcomes": by_kind })
 }
 
 fn seen(data: &Value) -> Value {
-    let stats = &data["adminUnit"]["stats"];
+    json!({
+        "all": seen_stats(&data["adminUnit"]["stats"]),
+        "november": seen_stats(&data["adminUnit"]["november"]),
+        "progress": data["task"]["progress"],
+    })
+}
+
+fn seen_stats(stats: &Value) -> Value {
     let outcomes: BTreeMap<String, i64> = stats["outcomes"]
         .as_array()
         .unwrap()
@@ -105,7 +147,7 @@ fn seen(data: &Value) -> Value {
             )
         })
         .collect();
-    json!({ "activities": stats["activities"], "residentsHelped": stats["residentsHelped"], "vneidActivations": stats["vneidActivations"], "outcomes": outcomes, "progress": data["task"]["progress"] })
+    json!({ "activities": stats["activities"], "residentsHelped": stats["residentsHelped"], "vneidActivations": stats["vneidActivations"], "outcomes": outcomes })
 }
 
 async fn random_reports_corrections_and_voids_keep_every_total_exact(backend: Backend) {
@@ -117,6 +159,7 @@ async fn random_reports_corrections_and_voids_keep_every_total_exact(backend: Ba
     let ward = app.login(users::WARD_A1, PASSWORD).await;
     let ward_gid = gid(NodeType::AdminUnit, f.ward_a1);
     let task = gid(NodeType::Task, f.task_a1);
+    let group = gid(NodeType::Group, f.group_a1);
     let path = cdtg_api::entity::admin_unit::Entity::find_by_id(f.ward_a1)
         .one(&app.state.db)
         .await
@@ -137,13 +180,14 @@ async fn random_reports_corrections_and_voids_keep_every_total_exact(backend: Ba
         let who = if rng.below(2) == 0 { &member } else { &ward };
         match op {
             0 => {
-                let data = app
-                    .ok(
-                        who,
-                        REPORT,
-                        json!({ "i": { "idempotencyKey": format!("p-{step:08}"), "taskId": task, "occurredAt": "2026-11-20T02:30:00Z", "residentsHelped": rng.below(30), "outcomes": outcomes(&mut rng) } }),
-                    )
-                    .await;
+                // A task's report, or walk-in help outside any task.
+                let mut report = json!({ "idempotencyKey": format!("p-{step:08}"), "occurredAt": DAYS[rng.below(3) as usize], "residentsHelped": rng.below(30), "outcomes": outcomes(&mut rng) });
+                if rng.below(3) == 0 {
+                    report["groupId"] = group.clone().into();
+                } else {
+                    report["taskId"] = task.clone().into();
+                }
+                let data = app.ok(who, REPORT, json!({ "i": report })).await;
                 live.push(data["reportActivity"]["activity"]["id"].clone());
             }
             1 => {
@@ -152,7 +196,7 @@ async fn random_reports_corrections_and_voids_keep_every_total_exact(backend: Ba
                     .gql(
                         Some(who),
                         CORRECT,
-                        json!({ "i": { "id": id, "idempotencyKey": format!("c-{step:08}"), "reason": "nhập sai", "residentsHelped": rng.below(30), "outcomes": outcomes(&mut rng) } }),
+                        json!({ "i": { "id": id, "idempotencyKey": format!("c-{step:08}"), "reason": "nhập sai", "occurredAt": DAYS[rng.below(3) as usize], "residentsHelped": rng.below(30), "outcomes": outcomes(&mut rng) } }),
                     )
                     .await;
                 // A member sees (and may change) only their own reports.
@@ -185,7 +229,7 @@ async fn random_reports_corrections_and_voids_keep_every_total_exact(backend: Ba
         assert_eq!(seen(&data), expected, "after step {step}");
         assert_eq!(
             data["adminUnit"]["stats"]["targets"][0]["actual"].as_f64(),
-            expected["vneidActivations"].as_f64(),
+            expected["all"]["vneidActivations"].as_f64(),
             "the target's actual, after step {step}"
         );
     }

@@ -232,6 +232,8 @@ async fn product(db: &DatabaseConnection, name: &str, group_id: i64) -> i64 {
             sale_unit: "chai".into(),
             ocop_stars: 3,
             group_id,
+            price_vnd: Some(85_000),
+            description: None,
         },
     )
     .await

@@ -133,18 +133,19 @@ async fn migrating_from_any_earlier_state_ends_in_the_fresh_schema(backend: Back
 
     // A database migrated while migration 3 still created the all-time totals itself (its
     // generator was edited in place before migrations were frozen): totals tables and the
-    // current triggers already there, migration 4 still pending.
+    // triggers of that time already there, migration 4 still pending. Migration 4's own frozen
+    // statements are exactly what that edited migration 3 ran.
     let db = TestDb::create(backend).await.expect("a database");
     let conn = connect(&db).await;
     Migrator::up(&conn, Some(3)).await.expect("migrate to 3");
-    let b = conn.get_database_backend();
-    for sql in cdtg_migrations::rollups::create_statements(b)
-        .into_iter()
-        .filter(|s| s.starts_with("CREATE TABLE") && s.contains("_totals ("))
-        .chain(cdtg_migrations::rollups::drop_trigger_statements(b))
-        .chain(cdtg_migrations::rollups::create_trigger_statements(b))
-    {
-        conn.execute_unprepared(&sql)
+    let migration_4 = match conn.get_database_backend() {
+        DatabaseBackend::Postgres => {
+            include_str!("../../migrations/sql/m20261201_000004_all_time_totals/postgres.up.sql")
+        }
+        _ => include_str!("../../migrations/sql/m20261201_000004_all_time_totals/sqlite.up.sql"),
+    };
+    for sql in cdtg_migrations::sql::statements(migration_4) {
+        conn.execute_unprepared(sql)
             .await
             .expect("the edited migration 3");
     }
@@ -223,7 +224,104 @@ async fn instances_starting_together_migrate_once(backend: Backend) {
     );
 }
 
+/// The walk-in migration rebuilds the reports' table on SQLite: down and up again with real
+/// reports keeps every report, outcome and total, and never hands out a voided report's id
+/// again. Down refuses, changing nothing, while a walk-in report exists.
+async fn reports_survive_the_walk_in_migration_both_ways(backend: Backend) {
+    use crate::fixture::{Fixture, PASSWORD, gid, users};
+    use cdtg_api::ids::NodeType;
+    use serde_json::json;
+
+    let Some(app) = crate::helpers::TestApp::spawn(backend).await else {
+        return;
+    };
+    let f = Fixture::load(&app).await;
+    let member = app.login(users::MEMBER_A1, PASSWORD).await;
+    let ward = app.login(users::WARD_A1, PASSWORD).await;
+    let report =
+        "mutation($i: ReportActivityInput!) { reportActivity(input: $i) { activity { id } } }";
+    let mut ids = vec![];
+    for n in 0..3 {
+        let data = app
+            .ok(
+                &member,
+                report,
+                json!({ "i": { "idempotencyKey": format!("mig-{n:04}"), "taskId": gid(NodeType::Task, f.task_a1), "occurredAt": "2026-11-20T02:30:00Z", "residentsHelped": 4 + n, "outcomes": [{ "kind": "VNEID_ACTIVATED", "count": 2 }, { "kind": "PERSON_TRAINED", "count": n }] } }),
+            )
+            .await;
+        ids.push(data["reportActivity"]["activity"]["id"].clone());
+    }
+    // The newest report is voided: its id must stay used.
+    app.ok(
+        &member,
+        "mutation($i: VoidActivityInput!) { voidActivity(input: $i) { voided { action } } }",
+        json!({ "i": { "id": ids[2], "idempotencyKey": "mig-void-01", "reason": "trùng" } }),
+    )
+    .await;
+    let stats = "query($u: ID!) { adminUnit(id: $u) { stats { activities residentsHelped vneidActivations peopleTrained outcomes { indicator count } } } }";
+    let vars = json!({ "u": gid(NodeType::AdminUnit, f.ward_a1) });
+    let before = app.ok(&ward, stats, vars.clone()).await;
+    let db = &app.state.db;
+    let count = |table: &'static str| async move {
+        db.query_one_raw(Statement::from_string(
+            db.get_database_backend(),
+            format!("SELECT COUNT(*) AS n FROM {table}"),
+        ))
+        .await
+        .unwrap()
+        .unwrap()
+        .try_get::<i64>("", "n")
+        .unwrap()
+    };
+    let facts = (count("activities").await, count("activity_outcomes").await);
+    let steps = Migrator::migrations().len() as u32;
+
+    Migrator::down(db, Some(1))
+        .await
+        .expect("down one migration");
+    assert_eq!(
+        (count("activities").await, count("activity_outcomes").await),
+        facts
+    );
+    Migrator::up(db, None).await.expect("up again");
+    assert_eq!(
+        (count("activities").await, count("activity_outcomes").await),
+        facts
+    );
+    assert_eq!(app.ok(&ward, stats, vars.clone()).await, before);
+    let data = app
+        .ok(
+            &member,
+            report,
+            json!({ "i": { "idempotencyKey": "mig-0100", "taskId": gid(NodeType::Task, f.task_a1), "occurredAt": "2026-11-21T02:30:00Z", "residentsHelped": 1 } }),
+        )
+        .await;
+    let decode = |v: &serde_json::Value| {
+        cdtg_api::ids::decode(NodeType::Activity, v.as_str().unwrap()).unwrap()
+    };
+    assert!(
+        decode(&data["reportActivity"]["activity"]["id"]) > decode(&ids[2]),
+        "a voided report's id was handed out again"
+    );
+
+    // With a walk-in report there is no task to put back: down fails and changes nothing.
+    app.ok(
+        &member,
+        report,
+        json!({ "i": { "idempotencyKey": "mig-0101", "groupId": gid(NodeType::Group, f.group_a1), "occurredAt": "2026-11-21T02:30:00Z", "residentsHelped": 1 } }),
+    )
+    .await;
+    let facts = (count("activities").await, count("activity_outcomes").await);
+    assert!(Migrator::down(db, Some(1)).await.is_err());
+    assert_eq!(count("seaql_migrations").await, i64::from(steps));
+    assert_eq!(
+        (count("activities").await, count("activity_outcomes").await),
+        facts
+    );
+}
+
 on_both_databases!(
+    reports_survive_the_walk_in_migration_both_ways,
     instances_starting_together_migrate_once,
     every_migration_reproduces_its_committed_schema,
     migrating_from_any_earlier_state_ends_in_the_fresh_schema,

@@ -537,7 +537,7 @@ async fn random_world(db: &DatabaseConnection, seed: u64) -> World {
                     + Duration::minutes(minutes)
                     - Duration::hours(7);
                 let act = activity::ActiveModel {
-                    task_id: Set(tk.id),
+                    task_id: Set(Some(tk.id)),
                     group_id: Set(g.id),
                     occurred_at: Set(occurred),
                     residents_helped: Set(rng.below(20) as i32),
@@ -731,7 +731,7 @@ async fn mutate(db: &DatabaseConnection, rng: &mut Rng, w: &mut World) {
             .unwrap()
             .clone();
         let act = activity::ActiveModel {
-            task_id: Set(t.id),
+            task_id: Set(Some(t.id)),
             group_id: Set(g.id),
             occurred_at: Set(Utc::now()),
             residents_helped: Set(3),
@@ -1098,7 +1098,7 @@ async fn check_world(app: &TestApp, token: &str, w: &World, seed: u64, phase: &s
                 let acts = w
                     .activities
                     .iter()
-                    .filter(|a| tasks.iter().any(|t| t.id == a.task_id))
+                    .filter(|a| tasks.iter().any(|t| Some(t.id) == a.task_id))
                     .count() as i64;
                 assert_eq!(
                     int(&r["stats"]["tasks"]),
@@ -1207,7 +1207,7 @@ async fn concurrent_reports_from_every_ward_keep_the_rollups_exact(backend: Back
             for k in 0..4 {
                 let txn = cdtg_api::db::write_txn(&db).await?;
                 activity::ActiveModel {
-                    task_id: Set(t.id),
+                    task_id: Set(Some(t.id)),
                     group_id: Set(t.group_id),
                     occurred_at: Set(Utc::now()),
                     residents_helped: Set(2),

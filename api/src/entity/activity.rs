@@ -7,7 +7,8 @@ use sea_orm::entity::prelude::*;
 pub struct Model {
     #[sea_orm(primary_key)]
     pub id: i64,
-    pub task_id: i64,
+    /// `None` for a walk-in report (help given outside any task).
+    pub task_id: Option<i64>,
     pub group_id: i64,
     pub member_id: Option<i64>,
     pub reported_by_user_id: Option<i64>,

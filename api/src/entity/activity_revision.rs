@@ -12,7 +12,7 @@ pub struct Model {
     pub revision: i32,
     /// `CORRECTED` or `VOIDED`: what happened to this version.
     pub action: String,
-    pub task_id: i64,
+    pub task_id: Option<i64>,
     pub group_id: i64,
     /// The group's unit path when it changed: revisions are scoped by it.
     pub unit_path: String,

@@ -15,6 +15,7 @@ pub struct Model {
     pub joined_on: Date,
     pub left_on: Option<Date>,
     pub created_at: DateTimeUtc,
+    pub updated_at: DateTimeUtc,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

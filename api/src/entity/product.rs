@@ -16,6 +16,11 @@ pub struct Model {
     pub sale_unit: String,
     pub ocop_stars: i32,
     pub group_id: i64,
+    /// In whole đồng.
+    pub price_vnd: Option<i64>,
+    pub description: Option<String>,
+    /// Set when archived: out of the default lists and the statistics.
+    pub archived_at: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -216,6 +216,7 @@ nested_loader!(
 pub struct GroupMemberships {
     pub group_id: i64,
     pub include_former: bool,
+    pub updated_since: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 impl Loader<GroupMemberships> for BatchLoader {
@@ -227,14 +228,22 @@ impl Loader<GroupMemberships> for BatchLoader {
         keys: &[GroupMemberships],
     ) -> ApiResult<HashMap<GroupMemberships, Self::Value>> {
         let mut out = HashMap::new();
-        for (include_former, ids) in by_params(keys, |k| (k.group_id, k.include_former)) {
-            let mut found =
-                members::memberships_in(&self.db, &self.principal, &ids, include_former).await?;
+        let params = |k: &GroupMemberships| (k.group_id, (k.include_former, k.updated_since));
+        for ((include_former, updated_since), ids) in by_params(keys, params) {
+            let mut found = members::memberships_in(
+                &self.db,
+                &self.principal,
+                &ids,
+                include_former,
+                updated_since,
+            )
+            .await?;
             for id in ids {
                 out.insert(
                     GroupMemberships {
                         group_id: id,
                         include_former,
+                        updated_since,
                     },
                     found.remove(&id).unwrap_or_default(),
                 );

@@ -24,6 +24,15 @@ fn target(t: NodeType, id: &ID, what: &'static str) -> Result<i64, ApiError> {
 }
 
 /// An object an input refers to: a malformed ID is bad input naming the field.
+/// An optional input field as a change: absent (`None`), cleared (`Some(None)`) or set.
+fn maybe<T>(value: MaybeUndefined<T>) -> Option<Option<T>> {
+    match value {
+        MaybeUndefined::Undefined => None,
+        MaybeUndefined::Null => Some(None),
+        MaybeUndefined::Value(v) => Some(Some(v)),
+    }
+}
+
 fn reference(t: NodeType, id: &ID, field: &str) -> Result<i64, ApiError> {
     decode(t, id).ok_or_else(|| ApiError::bad_input(field, format!("is not a {} ID", t.name())))
 }
@@ -417,7 +426,11 @@ pub struct ReportActivityInput {
     /// characters of `A-Z a-z 0-9 _ . : -`, without surrounding spaces. Keys belong to the
     /// reporting user: another user's identical key is another report.
     pub idempotency_key: String,
-    pub task_id: ID,
+    /// The task the work was for. Exactly one of `taskId` and `groupId`.
+    pub task_id: Option<ID>,
+    /// For walk-in help outside any task (at the cultural house, say): the group that gave it.
+    /// It counts toward the group and its units like any report, and moves no task's progress.
+    pub group_id: Option<ID>,
     /// Not before 2020-01-01 (the programme's start) nor more than 5 minutes in the future.
     pub occurred_at: DateTime<Utc>,
     /// 0 to the residents-per-session maximum (500 unless configured otherwise).
@@ -450,8 +463,8 @@ pub struct CorrectActivityInput {
 #[derive(SimpleObject)]
 pub struct CorrectActivityPayload {
     pub activity: Activity,
-    /// The task with its progress moved by the difference.
-    pub task: Task,
+    /// The task with its progress moved by the difference; null for a walk-in report.
+    pub task: Option<Task>,
 }
 
 #[derive(InputObject)]
@@ -466,14 +479,15 @@ pub struct VoidActivityInput {
 pub struct VoidActivityPayload {
     /// The report as it stood when voided; it no longer counts anywhere.
     pub voided: ActivityRevision,
-    pub task: Task,
+    /// The task with the report's progress taken away; null for a walk-in report.
+    pub task: Option<Task>,
 }
 
 #[derive(SimpleObject)]
 pub struct ReportActivityPayload {
     pub activity: Activity,
-    /// The task with its updated progress.
-    pub task: Task,
+    /// The task with its updated progress; null for a walk-in report.
+    pub task: Option<Task>,
     /// False when this was a replay of a report already stored.
     pub created: bool,
 }
@@ -491,6 +505,50 @@ pub struct CreateProductInput {
     pub ocop_stars: i64,
     /// The supporting group.
     pub group_id: ID,
+    /// Price per sale unit in whole đồng, 0 to 1,000,000,000.
+    pub price_vnd: Option<i64>,
+    /// Up to 2,000 characters.
+    pub description: Option<String>,
+}
+
+/// New details of a product; what is absent stays as it was, and `null` clears the price or
+/// the description.
+#[derive(InputObject)]
+pub struct UpdateProductInput {
+    pub id: ID,
+    pub name: Option<String>,
+    pub category: Option<String>,
+    pub producer: Option<String>,
+    pub sale_unit: Option<String>,
+    /// 0 (not rated) to 5: an OCOP upgrade from 3 to 4 stars, say.
+    pub ocop_stars: Option<i64>,
+    #[graphql(default)]
+    pub price_vnd: MaybeUndefined<i64>,
+    #[graphql(default)]
+    pub description: MaybeUndefined<String>,
+}
+
+#[derive(SimpleObject)]
+pub struct UpdateProductPayload {
+    pub product: Product,
+}
+
+#[derive(InputObject)]
+pub struct ArchiveInput {
+    pub id: ID,
+    /// `false` restores what was archived.
+    #[graphql(default = true)]
+    pub archived: bool,
+}
+
+#[derive(SimpleObject)]
+pub struct ArchiveProductPayload {
+    pub product: Product,
+}
+
+#[derive(SimpleObject)]
+pub struct ArchiveListingPayload {
+    pub listing: Listing,
 }
 
 #[derive(SimpleObject)]
@@ -647,11 +705,7 @@ impl MutationRoot {
             scope_unit_id: opt_reference(NodeType::AdminUnit, &input.scope_unit_id, "scopeUnitId")?,
             scope_group_id: opt_reference(NodeType::Group, &input.scope_group_id, "scopeGroupId")?,
             member_id,
-            display_name: match input.display_name {
-                MaybeUndefined::Undefined => None,
-                MaybeUndefined::Null => Some(None),
-                MaybeUndefined::Value(name) => Some(Some(name)),
-            },
+            display_name: maybe(input.display_name),
         };
         Ok(UpdateUserPayload {
             user: User(users::update(db(ctx), p, id, changes).await?),
@@ -1011,7 +1065,7 @@ impl MutationRoot {
         .await?;
         Ok(CorrectActivityPayload {
             activity: Activity(a),
-            task: Task(t),
+            task: t.map(Task),
         })
     }
 
@@ -1034,7 +1088,7 @@ impl MutationRoot {
         .await?;
         Ok(VoidActivityPayload {
             voided: ActivityRevision(kept),
-            task: Task(t),
+            task: t.map(Task),
         })
     }
 
@@ -1044,9 +1098,31 @@ impl MutationRoot {
         input: ReportActivityInput,
     ) -> Result<ReportActivityPayload> {
         let p = principal(ctx)?;
+        let target = match (&input.task_id, &input.group_id) {
+            (Some(task), None) => {
+                tasks::ReportFor::Task(reference(NodeType::Task, task, "taskId")?)
+            }
+            (None, Some(group)) => {
+                tasks::ReportFor::Group(reference(NodeType::Group, group, "groupId")?)
+            }
+            (Some(_), Some(_)) => {
+                return Err(ApiError::bad_input(
+                    "groupId",
+                    "give taskId or groupId, not both: a report is for a task or a walk-in",
+                )
+                .into());
+            }
+            (None, None) => {
+                return Err(ApiError::bad_input(
+                    "taskId",
+                    "give taskId, or groupId for walk-in help outside any task",
+                )
+                .into());
+            }
+        };
         let report = tasks::Report {
             idempotency_key: input.idempotency_key,
-            task_id: reference(NodeType::Task, &input.task_id, "taskId")?,
+            target,
             occurred_at: input.occurred_at,
             residents_helped: input.residents_helped,
             outcomes: input
@@ -1059,14 +1135,16 @@ impl MutationRoot {
         let st = state(ctx);
         let r = tasks::report_activity(&st.db, p, report, st.settings.max_residents_per_session)
             .await?;
-        if r.created {
+        if r.created
+            && let Some(task) = &r.task
+        {
             st.events
-                .publish(TaskEventKind::ActivityReported, &r.task)
+                .publish(TaskEventKind::ActivityReported, task)
                 .await;
         }
         Ok(ReportActivityPayload {
             activity: Activity(r.activity),
-            task: Task(r.task),
+            task: r.task.map(Task),
             created: r.created,
         })
     }
@@ -1084,9 +1162,61 @@ impl MutationRoot {
             sale_unit: input.sale_unit,
             ocop_stars: input.ocop_stars,
             group_id: reference(NodeType::Group, &input.group_id, "groupId")?,
+            price_vnd: input.price_vnd,
+            description: input.description,
         };
         Ok(CreateProductPayload {
             product: Product(products::create(db(ctx), p, new).await?),
+        })
+    }
+
+    /// Changes a product's details: whoever may create products for its group.
+    async fn update_product(
+        &self,
+        ctx: &Context<'_>,
+        input: UpdateProductInput,
+    ) -> Result<UpdateProductPayload> {
+        let p = principal(ctx)?;
+        let id = target(NodeType::Product, &input.id, "product")?;
+        let changes = products::ProductChanges {
+            name: input.name,
+            category: input.category,
+            producer: input.producer,
+            sale_unit: input.sale_unit,
+            ocop_stars: input.ocop_stars,
+            price_vnd: maybe(input.price_vnd),
+            description: maybe(input.description),
+        };
+        Ok(UpdateProductPayload {
+            product: Product(products::update(db(ctx), p, id, changes).await?),
+        })
+    }
+
+    /// Archives a product (or restores it with `archived: false`). An archived product and its
+    /// listings leave the default lists and every statistic; it stays readable by id.
+    async fn archive_product(
+        &self,
+        ctx: &Context<'_>,
+        input: ArchiveInput,
+    ) -> Result<ArchiveProductPayload> {
+        let p = principal(ctx)?;
+        let id = target(NodeType::Product, &input.id, "product")?;
+        Ok(ArchiveProductPayload {
+            product: Product(products::set_archived(db(ctx), p, id, input.archived).await?),
+        })
+    }
+
+    /// Archives a listing (or restores it with `archived: false`; listing it again with
+    /// `upsertListing` restores it too).
+    async fn archive_listing(
+        &self,
+        ctx: &Context<'_>,
+        input: ArchiveInput,
+    ) -> Result<ArchiveListingPayload> {
+        let p = principal(ctx)?;
+        let id = target(NodeType::Listing, &input.id, "listing")?;
+        Ok(ArchiveListingPayload {
+            listing: Listing(products::set_listing_archived(db(ctx), p, id, input.archived).await?),
         })
     }
 
@@ -1179,11 +1309,7 @@ impl MutationRoot {
         let id = target(NodeType::AdminUnit, &input.id, "unit")?;
         let changes = unit_admin::UnitChanges {
             name: input.name,
-            code: match input.code {
-                MaybeUndefined::Undefined => None,
-                MaybeUndefined::Null => Some(None),
-                MaybeUndefined::Value(c) => Some(Some(c)),
-            },
+            code: maybe(input.code),
             kind: input.kind.map(Into::into),
         };
         Ok(AdminUnitPayload {

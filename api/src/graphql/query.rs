@@ -125,6 +125,9 @@ pub struct ProductFilter {
     /// Only what changed at or after this instant: an app syncs by passing the time of its
     /// last complete read.
     pub updated_since: Option<DateTime<Utc>>,
+    /// `true`: only archived products (archiving changes `updatedAt`, so a sync learns of it
+    /// with `updatedSince`). Absent or `false`: the products in use.
+    pub archived: Option<bool>,
 }
 
 #[derive(InputObject, Default)]
@@ -184,6 +187,11 @@ pub struct ListingFilter {
     pub product_id: Option<ID>,
     pub platform: Option<Platform>,
     pub status: Option<ListingStatus>,
+    /// Only what changed at or after this instant (for incremental sync).
+    pub updated_since: Option<DateTime<Utc>>,
+    /// `true`: only archived listings, and those of archived products. Absent or `false`: the
+    /// listings in use.
+    pub archived: Option<bool>,
 }
 
 /// Decodes an optional filter ID; a malformed or foreign-typed one matches nothing (`-1`), which
@@ -456,6 +464,7 @@ impl QueryRoot {
             platform: f.platform.map(Into::into),
             search: search_filter(f.search)?,
             updated_since: f.updated_since,
+            archived: Some(f.archived.unwrap_or(false)),
         };
         let window = page_args(first, after, last, before).window()?;
         let db = db(ctx).clone();
@@ -490,6 +499,8 @@ impl QueryRoot {
             product_id: filter_id(NodeType::Product, &f.product_id),
             platform: f.platform.map(Into::into),
             status: f.status.map(Into::into),
+            updated_since: f.updated_since,
+            archived: Some(f.archived.unwrap_or(false)),
         };
         let window = page_args(first, after, last, before).window()?;
         let db = db(ctx).clone();

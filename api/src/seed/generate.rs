@@ -668,6 +668,7 @@ impl WardGen<'_> {
                 joined_on,
                 left_on: None,
                 created_at: self.st.created_at,
+                updated_at: self.st.created_at,
             });
         }
         id
@@ -770,7 +771,7 @@ impl WardGen<'_> {
             .then(|| (*rng.pick(catalog::NOTES)).to_owned());
         self.batch.activities.push(activity::Model {
             id,
-            task_id,
+            task_id: Some(task_id),
             group_id,
             member_id: Some(member_id),
             reported_by_user_id: None,
@@ -839,6 +840,7 @@ impl WardGen<'_> {
                     listed_on,
                     created_at: self.st.created_at,
                     updated_at: self.st.created_at,
+                    archived_at: None,
                 });
             }
             self.batch.products.push(product::Model {
@@ -851,8 +853,11 @@ impl WardGen<'_> {
                 sale_unit: kind.sale_unit.to_owned(),
                 ocop_stars: self.rng.weighted(OCOP_STARS),
                 group_id,
+                price_vnd: None,
+                description: None,
                 created_at: self.st.created_at,
                 updated_at: self.st.created_at,
+                archived_at: None,
             });
         }
     }

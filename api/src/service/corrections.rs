@@ -16,8 +16,8 @@ use cdtg_core::validate;
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, DatabaseTransaction, EntityTrait,
-    PaginatorTrait, QueryFilter, QueryOrder, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction,
+    EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, Set,
 };
 
 use super::audit::{self, Touched};
@@ -177,6 +177,44 @@ async fn earlier(
         .await?)
 }
 
+/// The task a report was for (`None` for a walk-in report).
+async fn task_of<C: ConnectionTrait>(
+    db: &C,
+    task_id: Option<i64>,
+) -> ApiResult<Option<task::Model>> {
+    match task_id {
+        Some(id) => Ok(Some(
+            task::Entity::find_by_id(id)
+                .one(db)
+                .await?
+                .ok_or(ApiError::NotFound("activity"))?,
+        )),
+        None => Ok(None),
+    }
+}
+
+/// Moves a task's progress by `delta` (in the database, so concurrent reports add up); a
+/// walk-in report has no task to move.
+async fn add_progress(
+    txn: &DatabaseTransaction,
+    task_id: Option<i64>,
+    delta: i64,
+) -> ApiResult<()> {
+    let Some(id) = task_id else {
+        return Ok(());
+    };
+    task::Entity::update_many()
+        .col_expr(
+            task::Column::Progress,
+            Expr::col(task::Column::Progress).add(delta),
+        )
+        .col_expr(task::Column::UpdatedAt, Expr::value(Utc::now()))
+        .filter(task::Column::Id.eq(id))
+        .exec(txn)
+        .await?;
+    Ok(())
+}
+
 fn reason_text(reason: &str) -> ApiResult<String> {
     Ok(validate::required_text("reason", reason, 500)?)
 }
@@ -188,7 +226,7 @@ pub async fn correct(
     id: i64,
     c: Correction,
     max_residents: i64,
-) -> ApiResult<(activity::Model, task::Model)> {
+) -> ApiResult<(activity::Model, Option<task::Model>)> {
     audit::authorize(db, p, Action::ReportActivity, "correctActivity").await?;
     let note = rules::validate_report(
         &c.idempotency_key,
@@ -213,10 +251,7 @@ pub async fn correct(
             .one(db)
             .await?
             .ok_or(ApiError::NotFound("activity"))?;
-        let t = task::Entity::find_by_id(a.task_id)
-            .one(db)
-            .await?
-            .ok_or(ApiError::NotFound("activity"))?;
+        let t = task_of(db, a.task_id).await?;
         return Ok((a, t));
     }
     let txn = write_txn(db).await?;
@@ -234,12 +269,12 @@ pub async fn correct(
                 "the report was changed by someone else (revision {current} now, {expected} expected)"
             )));
         }
-        let t = task::Entity::find_by_id(a.task_id)
-            .one(&txn)
-            .await?
-            .ok_or(ApiError::NotFound("activity"))?;
+        let t = task_of(&txn, a.task_id).await?;
         keep_revision(&txn, p, &a, &g, "CORRECTED", &reason, &c.idempotency_key).await?;
-        let delta = rules::progress_delta(t.kind, c.residents_helped, &c.outcomes);
+        // A walk-in report moves no task's progress.
+        let delta = t.as_ref().map_or(0, |t| {
+            rules::progress_delta(t.kind, c.residents_helped, &c.outcomes)
+        });
         let vneid: i64 = c
             .outcomes
             .iter()
@@ -271,19 +306,8 @@ pub async fn correct(
             .exec(&txn)
             .await?;
         }
-        task::Entity::update_many()
-            .col_expr(
-                task::Column::Progress,
-                Expr::col(task::Column::Progress).add(delta - a.progress_delta),
-            )
-            .col_expr(task::Column::UpdatedAt, Expr::value(Utc::now()))
-            .filter(task::Column::Id.eq(t.id))
-            .exec(&txn)
-            .await?;
-        let t = task::Entity::find_by_id(t.id)
-            .one(&txn)
-            .await?
-            .ok_or(ApiError::NotFound("activity"))?;
+        add_progress(&txn, a.task_id, delta - a.progress_delta).await?;
+        let t = task_of(&txn, a.task_id).await?;
         let touched = Touched::new("Activity", a.id, g.unit_path.clone())
             .with_detail(format!("revision {current}: {reason}"));
         Ok(((updated, t), touched))
@@ -299,7 +323,7 @@ pub async fn void(
     id: i64,
     reason: &str,
     idempotency_key: &str,
-) -> ApiResult<(activity_revision::Model, task::Model)> {
+) -> ApiResult<(activity_revision::Model, Option<task::Model>)> {
     audit::authorize(db, p, Action::ReportActivity, "voidActivity").await?;
     validate::idempotency_key("idempotencyKey", idempotency_key)?;
     let reason = reason_text(reason)?;
@@ -309,10 +333,7 @@ pub async fn void(
                 "this idempotency key was already used for another change".to_owned(),
             ));
         }
-        let t = task::Entity::find_by_id(done.task_id)
-            .one(db)
-            .await?
-            .ok_or(ApiError::NotFound("activity"))?;
+        let t = task_of(db, done.task_id).await?;
         return Ok((done, t));
     }
     let txn = write_txn(db).await?;
@@ -324,25 +345,14 @@ pub async fn void(
             .exec(&txn)
             .await?;
         activity::Entity::delete_by_id(a.id).exec(&txn).await?;
-        task::Entity::update_many()
-            .col_expr(
-                task::Column::Progress,
-                Expr::col(task::Column::Progress).sub(a.progress_delta),
-            )
-            .col_expr(task::Column::UpdatedAt, Expr::value(Utc::now()))
-            .filter(task::Column::Id.eq(a.task_id))
-            .exec(&txn)
-            .await?;
+        add_progress(&txn, a.task_id, -a.progress_delta).await?;
         let kept = activity_revision::Entity::find()
             .filter(activity_revision::Column::ActivityId.eq(a.id))
             .filter(activity_revision::Column::Revision.eq(revision))
             .one(&txn)
             .await?
             .ok_or(ApiError::NotFound("activity"))?;
-        let t = task::Entity::find_by_id(a.task_id)
-            .one(&txn)
-            .await?
-            .ok_or(ApiError::NotFound("activity"))?;
+        let t = task_of(&txn, a.task_id).await?;
         let touched = Touched::new("Activity", a.id, g.unit_path.clone())
             .with_detail(format!("voided: {reason}"));
         Ok(((kept, t), touched))

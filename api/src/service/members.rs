@@ -7,7 +7,7 @@ use cdtg_core::group::{Affiliation, MembershipRole};
 use cdtg_core::policy::Action;
 use cdtg_core::validate::PhoneQuery;
 use cdtg_core::{text, validate};
-use chrono::{NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::sea_query::ExprTrait;
 use sea_orm::sea_query::{Expr, JoinType};
 use sea_orm::{
@@ -194,6 +194,7 @@ pub async fn memberships_in(
     p: &Principal,
     group_ids: &[i64],
     include_former: bool,
+    updated_since: Option<DateTime<Utc>>,
 ) -> ApiResult<HashMap<i64, Vec<membership::Model>>> {
     scope::require(p, Action::ReadGroups)?;
     let mut q = membership::Entity::find()
@@ -201,6 +202,9 @@ pub async fn memberships_in(
         .filter(scope::memberships(p));
     if !include_former {
         q = q.filter(membership::Column::LeftOn.is_null());
+    }
+    if let Some(at) = updated_since {
+        q = q.filter(membership::Column::UpdatedAt.gte(at));
     }
     let rows = q.order_by_asc(membership::Column::Id).all(db).await?;
     Ok(super::group_by_parent(rows, |row| row.group_id))
@@ -348,6 +352,7 @@ async fn create_in(
             joined_on: Set(super::today_in_vietnam()),
             left_on: Set(None),
             created_at: Set(now),
+            updated_at: Set(now),
             ..Default::default()
         }
         .insert(txn)
@@ -565,6 +570,7 @@ async fn add_membership_in(
         joined_on: Set(joined_on),
         left_on: Set(None),
         created_at: Set(Utc::now()),
+        updated_at: Set(Utc::now()),
         ..Default::default()
     }
     .insert(txn)
@@ -631,6 +637,7 @@ async fn end_membership_in(
         .ok_or(ApiError::NotFound("group"))?;
     let mut am: membership::ActiveModel = current.clone().into();
     am.left_on = Set(Some(left_on));
+    am.updated_at = Set(Utc::now());
     let model = am.update(txn).await?;
     if grp.leader_member_id == Some(current.member_id) {
         group::Entity::update_many()
@@ -702,6 +709,7 @@ pub async fn change_membership_role(
         validate::not_before("effectiveOn", &current.joined_on, &day)?;
         let mut ended: membership::ActiveModel = current.clone().into();
         ended.left_on = Set(Some(day));
+        ended.updated_at = Set(Utc::now());
         ended.update(&txn).await?;
         let model = membership::ActiveModel {
             member_id: Set(current.member_id),
@@ -710,6 +718,7 @@ pub async fn change_membership_role(
             joined_on: Set(day),
             left_on: Set(None),
             created_at: Set(Utc::now()),
+            updated_at: Set(Utc::now()),
             ..Default::default()
         }
         .insert(&txn)

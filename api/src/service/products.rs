@@ -33,6 +33,9 @@ pub struct ProductFilter {
     pub search: Option<String>,
     /// Products changed at or after this instant (for incremental sync).
     pub updated_since: Option<chrono::DateTime<chrono::Utc>>,
+    /// `Some(false)`: products in use (what lists show by default); `Some(true)`: archived
+    /// ones; `None`: both (a sync that must learn of archivals).
+    pub archived: Option<bool>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -41,6 +44,30 @@ pub struct ListingFilter {
     pub product_id: Option<i64>,
     pub platform: Option<Platform>,
     pub status: Option<ListingStatus>,
+    /// Listings changed at or after this instant (for incremental sync).
+    pub updated_since: Option<chrono::DateTime<chrono::Utc>>,
+    /// As [`ProductFilter::archived`]; a listing of an archived product counts as archived.
+    pub archived: Option<bool>,
+}
+
+/// Filters on `archived_at` (`None`: no filter).
+fn archived_filter<C: ColumnTrait>(col: C, archived: Option<bool>) -> Option<sea_orm::Condition> {
+    archived.map(|archived| {
+        sea_orm::Condition::all().add(if archived {
+            col.is_not_null()
+        } else {
+            col.is_null()
+        })
+    })
+}
+
+/// Products not archived (a subquery of ids).
+fn products_in_use() -> sea_orm::sea_query::SelectStatement {
+    sea_orm::sea_query::Query::select()
+        .column(product::Column::Id)
+        .from(product::Entity)
+        .and_where(Expr::col(product::Column::ArchivedAt).is_null())
+        .to_owned()
 }
 
 fn groups_under(path: &str) -> sea_orm::sea_query::SelectStatement {
@@ -90,6 +117,9 @@ async fn select(
     if let Some(at) = f.updated_since {
         q = q.filter(product::Column::UpdatedAt.gte(at));
     }
+    if let Some(c) = archived_filter(product::Column::ArchivedAt, f.archived) {
+        q = q.filter(c);
+    }
     Ok(q.order_by_asc(product::Column::NameKey)
         .order_by_asc(product::Column::Id))
 }
@@ -131,6 +161,7 @@ pub async fn of_groups(
     let rows = product::Entity::find()
         .filter(scope::products(p))
         .filter(product::Column::GroupId.is_in(group_ids.iter().copied()))
+        .filter(product::Column::ArchivedAt.is_null())
         .order_by_asc(product::Column::NameKey)
         .order_by_asc(product::Column::Id)
         .all(db)
@@ -163,6 +194,24 @@ fn listing_select(
     }
     if let Some(st) = f.status {
         q = q.filter(listing::Column::Status.eq(st));
+    }
+    if let Some(at) = f.updated_since {
+        q = q.filter(listing::Column::UpdatedAt.gte(at));
+    }
+    match f.archived {
+        Some(false) => {
+            q = q
+                .filter(listing::Column::ArchivedAt.is_null())
+                .filter(listing::Column::ProductId.in_subquery(products_in_use()));
+        }
+        Some(true) => {
+            q = q.filter(
+                sea_orm::Condition::any()
+                    .add(listing::Column::ArchivedAt.is_not_null())
+                    .add(listing::Column::ProductId.not_in_subquery(products_in_use())),
+            );
+        }
+        None => {}
     }
     q.order_by_asc(listing::Column::Id)
 }
@@ -210,6 +259,7 @@ pub async fn listings_of(
     let rows = listing::Entity::find()
         .filter(scope::listings(p))
         .filter(listing::Column::ProductId.is_in(product_ids.iter().copied()))
+        .filter(listing::Column::ArchivedAt.is_null())
         .order_by_asc(listing::Column::Platform)
         .all(db)
         .await?;
@@ -225,6 +275,180 @@ pub struct NewProduct {
     /// As sent (0..=5 is checked here, so a wire value beyond 32 bits is refused naming the field).
     pub ocop_stars: i64,
     pub group_id: i64,
+    pub price_vnd: Option<i64>,
+    pub description: Option<String>,
+}
+
+/// The most a product's price may be, in đồng (a billion: far beyond any local product).
+pub const MAX_PRICE_VND: i64 = 1_000_000_000;
+/// The longest description, in characters.
+pub const MAX_DESCRIPTION_CHARS: usize = 2_000;
+
+fn price_vnd(value: Option<i64>) -> ApiResult<Option<i64>> {
+    Ok(value
+        .map(|v| validate::count_in_range("priceVnd", v, 0, MAX_PRICE_VND))
+        .transpose()?)
+}
+
+fn description(value: Option<&str>) -> ApiResult<Option<String>> {
+    Ok(validate::optional_text(
+        "description",
+        value,
+        MAX_DESCRIPTION_CHARS,
+    )?)
+}
+
+/// `updateProduct`: what is absent stays; `Some(None)` clears an optional field.
+#[derive(Debug, Clone, Default)]
+pub struct ProductChanges {
+    pub name: Option<String>,
+    pub category: Option<String>,
+    pub producer: Option<String>,
+    pub sale_unit: Option<String>,
+    pub ocop_stars: Option<i64>,
+    pub price_vnd: Option<Option<i64>>,
+    pub description: Option<Option<String>>,
+}
+
+/// A product the caller may manage, for a change; `NOT_FOUND` when it is not in their scope.
+async fn managed_product(
+    txn: &DatabaseTransaction,
+    p: &Principal,
+    id: i64,
+) -> ApiResult<(product::Model, group::Model)> {
+    let prod = product::Entity::find_by_id(id)
+        .filter(scope::products(p))
+        .one(txn)
+        .await?
+        .ok_or(ApiError::NotFound("product"))?;
+    let grp = group::Entity::find_by_id(prod.group_id)
+        .one(txn)
+        .await?
+        .ok_or(ApiError::NotFound("product"))?;
+    Ok((prod, grp))
+}
+
+pub async fn update(
+    db: &DatabaseConnection,
+    p: &Principal,
+    id: i64,
+    c: ProductChanges,
+) -> ApiResult<product::Model> {
+    audit::authorize(db, p, Action::ManageProducts, "updateProduct").await?;
+    let txn = write_txn(db).await?;
+    let outcome = async {
+        let (prod, grp) = managed_product(&txn, p, id).await?;
+        let mut am: product::ActiveModel = prod.into();
+        if let Some(name) = &c.name {
+            let name = validate::required_text("name", name, 200)?;
+            am.name_key = Set(text::sort_key(&name));
+            am.name_folded = Set(text::fold(&name));
+            am.name = Set(name);
+        }
+        if let Some(v) = &c.category {
+            am.category = Set(validate::required_text("category", v, 100)?);
+        }
+        if let Some(v) = &c.producer {
+            am.producer = Set(validate::required_text("producer", v, 200)?);
+        }
+        if let Some(v) = &c.sale_unit {
+            am.sale_unit = Set(validate::required_text("saleUnit", v, 50)?);
+        }
+        if let Some(v) = c.ocop_stars {
+            am.ocop_stars = Set(validate::ocop_stars("ocopStars", v)?);
+        }
+        if let Some(v) = c.price_vnd {
+            am.price_vnd = Set(price_vnd(v)?);
+        }
+        if let Some(v) = &c.description {
+            am.description = Set(description(v.as_deref())?);
+        }
+        am.updated_at = Set(Utc::now());
+        let model = am.update(&txn).await?;
+        Ok((
+            model.clone(),
+            Touched::new("Product", model.id, grp.unit_path),
+        ))
+    }
+    .await;
+    audit::conclude(db, txn, p, "updateProduct", outcome).await
+}
+
+/// Archives a product (`archived`) or restores it. An archived product, and its listings,
+/// leave the default lists and every statistic; it stays readable by id.
+pub async fn set_archived(
+    db: &DatabaseConnection,
+    p: &Principal,
+    id: i64,
+    archived: bool,
+) -> ApiResult<product::Model> {
+    let op = if archived {
+        "archiveProduct"
+    } else {
+        "restoreProduct"
+    };
+    audit::authorize(db, p, Action::ManageProducts, op).await?;
+    let txn = write_txn(db).await?;
+    let outcome = async {
+        let (prod, grp) = managed_product(&txn, p, id).await?;
+        // Archiving twice keeps the first date: the answer to a retry is the same.
+        let model = if prod.archived_at.is_some() == archived {
+            prod
+        } else {
+            let now = Utc::now();
+            let mut am: product::ActiveModel = prod.into();
+            am.archived_at = Set(archived.then_some(now));
+            am.updated_at = Set(now);
+            am.update(&txn).await?
+        };
+        Ok((
+            model.clone(),
+            Touched::new("Product", model.id, grp.unit_path),
+        ))
+    }
+    .await;
+    audit::conclude(db, txn, p, op, outcome).await
+}
+
+/// Archives a listing or restores it (listing it again with `upsertListing` restores it too).
+pub async fn set_listing_archived(
+    db: &DatabaseConnection,
+    p: &Principal,
+    id: i64,
+    archived: bool,
+) -> ApiResult<listing::Model> {
+    let op = if archived {
+        "archiveListing"
+    } else {
+        "restoreListing"
+    };
+    audit::authorize(db, p, Action::ManageListings, op).await?;
+    let txn = write_txn(db).await?;
+    let outcome = async {
+        let found = listing::Entity::find_by_id(id)
+            .filter(scope::listings(p))
+            .one(&txn)
+            .await?
+            .ok_or(ApiError::NotFound("listing"))?;
+        let (_, grp) = managed_product(&txn, p, found.product_id)
+            .await
+            .map_err(|_| ApiError::NotFound("listing"))?;
+        let model = if found.archived_at.is_some() == archived {
+            found
+        } else {
+            let now = Utc::now();
+            let mut am: listing::ActiveModel = found.into();
+            am.archived_at = Set(archived.then_some(now));
+            am.updated_at = Set(now);
+            am.update(&txn).await?
+        };
+        Ok((
+            model.clone(),
+            Touched::new("Listing", model.id, grp.unit_path),
+        ))
+    }
+    .await;
+    audit::conclude(db, txn, p, op, outcome).await
 }
 
 pub async fn create(
@@ -263,8 +487,11 @@ async fn create_in(
         sale_unit: Set(sale_unit),
         ocop_stars: Set(stars),
         group_id: Set(grp.id),
+        price_vnd: Set(price_vnd(input.price_vnd)?),
+        description: Set(description(input.description.as_deref())?),
         created_at: Set(now),
         updated_at: Set(now),
+        archived_at: Set(None),
         ..Default::default()
     }
     .insert(txn)
@@ -306,6 +533,12 @@ async fn upsert_listing_in(
         .one(txn)
         .await?
         .ok_or(ApiError::NotFound("product"))?;
+    if prod.archived_at.is_some() {
+        return Err(ApiError::bad_input(
+            "productId",
+            "the product is archived; restore it before listing it",
+        ));
+    }
     let grp = group::Entity::find_by_id(prod.group_id)
         .one(txn)
         .await?
@@ -319,6 +552,7 @@ async fn upsert_listing_in(
         listed_on: Set(input.listed_on),
         created_at: Set(now),
         updated_at: Set(now),
+        archived_at: Set(None),
         ..Default::default()
     };
     listing::Entity::insert(am)
@@ -329,6 +563,8 @@ async fn upsert_listing_in(
                     listing::Column::Status,
                     listing::Column::ListedOn,
                     listing::Column::UpdatedAt,
+                    // Listing it again restores an archived listing.
+                    listing::Column::ArchivedAt,
                 ])
                 .to_owned(),
         )

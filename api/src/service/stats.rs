@@ -14,9 +14,10 @@
 //!   attached to it alone, by the keys stats filter and break down by). A dashboard then reads a
 //!   few rows per unit asked for, however many tasks and activities lie below: the facts were
 //!   read three times per dashboard (city, districts, wards), and the time grew with the data.
-//!   Without a period or a month/week dimension, tasks and activities come from all-time totals
-//!   (a few rows per unit); overdue tasks are their own family because they need due dates.
-//!   Groups' own figures, and surveys (one small row per ward), are still read from the facts.
+//!   Without a period or a month/week/day dimension, tasks, activities and outcomes come from
+//!   all-time totals (a few rows per unit); overdue tasks are their own family because they
+//!   need due dates. Groups' own figures, figures as of a past day, and surveys (one small row
+//!   per ward), are still read from the facts.
 //! - **Subtrees by range.** For those, a row belongs to a unit's subtree when its `unit_path`
 //!   lies in `[path, upper)` ([`scope::subtree_range`]); a B-tree index on the path answers that
 //!   on both databases (PostgreSQL paths use the "C" collation), unlike `LIKE path || '%'`.
@@ -807,7 +808,7 @@ fn family_statement(
     // Read as of a day, rows are placed where they were on that day (`unit_moves`), which the
     // rollups (kept by where rows are now) cannot answer.
     let as_of = as_of.filter(|_| !groups_mode);
-    if !groups_mode && !matches!(family, Family::Surveys | Family::Outcomes) && as_of.is_none() {
+    if !groups_mode && family != Family::Surveys && as_of.is_none() {
         return rollup_statement(backend, family, period, anchors, dims);
     }
     let mut q = Sql::new(backend);
@@ -925,7 +926,7 @@ fn family_statement(
         }
         Family::Activities => {
             let tasks = if dims.contains(&Dim::TaskKind) {
-                " JOIN tasks t ON t.id = a.task_id"
+                " LEFT JOIN tasks t ON t.id = a.task_id"
             } else {
                 ""
             };
@@ -948,7 +949,7 @@ fn family_statement(
         }
         Family::Outcomes => {
             let tasks = if dims.contains(&Dim::TaskKind) {
-                " JOIN tasks t ON t.id = a.task_id"
+                " LEFT JOIN tasks t ON t.id = a.task_id"
             } else {
                 ""
             };
@@ -969,33 +970,40 @@ fn family_statement(
                 vec![sum(backend, "o.count")],
             )
         }
-        Family::Products => (
-            if groups_mode {
-                "products p JOIN k ON p.group_id = k.anchor_id".to_owned()
-            } else {
-                format!(
-                    "products p JOIN {groups} ON g.id = p.group_id JOIN k ON {}",
-                    in_range("g.unit_path")
-                )
-            },
-            vec![],
-            vec!["COUNT(*)".into()],
-        ),
-        Family::Listings => (
-            if groups_mode {
-                "listings l JOIN products p ON p.id = l.product_id \
-                     JOIN k ON p.group_id = k.anchor_id"
-                    .to_owned()
-            } else {
-                format!(
+        // Archived products and listings leave the statistics (as in the rollups).
+        Family::Products => {
+            wheres.push("p.archived_at IS NULL".into());
+            (
+                if groups_mode {
+                    "products p JOIN k ON p.group_id = k.anchor_id".to_owned()
+                } else {
+                    format!(
+                        "products p JOIN {groups} ON g.id = p.group_id JOIN k ON {}",
+                        in_range("g.unit_path")
+                    )
+                },
+                vec![],
+                vec!["COUNT(*)".into()],
+            )
+        }
+        Family::Listings => {
+            wheres.push("l.archived_at IS NULL AND p.archived_at IS NULL".into());
+            (
+                if groups_mode {
                     "listings l JOIN products p ON p.id = l.product_id \
-                     JOIN {groups} ON g.id = p.group_id JOIN k ON {}",
-                    in_range("g.unit_path")
-                )
-            },
-            vec!["l.platform", "l.status"],
-            vec!["COUNT(*)".into()],
-        ),
+                     JOIN k ON p.group_id = k.anchor_id"
+                        .to_owned()
+                } else {
+                    format!(
+                        "listings l JOIN products p ON p.id = l.product_id \
+                         JOIN {groups} ON g.id = p.group_id JOIN k ON {}",
+                        in_range("g.unit_path")
+                    )
+                },
+                vec!["l.platform", "l.status"],
+                vec!["COUNT(*)".into()],
+            )
+        }
         Family::Surveys => {
             // The latest survey of each unit (within the period): ROW_NUMBER in a subquery.
             let mut inner = String::from(
@@ -1040,10 +1048,11 @@ fn family_statement(
     for &d in dims {
         let expr = match (family, d) {
             (Family::Members, Dim::Affiliation) => "m.affiliation".to_owned(),
-            (
-                Family::Tasks | Family::OverdueTasks | Family::Activities | Family::Outcomes,
-                Dim::TaskKind,
-            ) => "t.kind".to_owned(),
+            (Family::Tasks | Family::OverdueTasks, Dim::TaskKind) => "t.kind".to_owned(),
+            // A walk-in report has no task: its key is the rollups' stand-in for none.
+            (Family::Activities | Family::Outcomes, Dim::TaskKind) => {
+                format!("COALESCE(t.kind, '{}')", cdtg_migrations::rollups::WALK_IN)
+            }
             (Family::Tasks | Family::OverdueTasks, Dim::TaskStatus) => "t.status".to_owned(),
             (Family::Listings, Dim::Platform) => "l.platform".to_owned(),
             (Family::Outcomes, Dim::Indicator) => "o.kind".to_owned(),
@@ -1182,14 +1191,23 @@ fn rollup_statement(
                 sum(backend, "r.vneid_activations"),
             ],
         ),
+        Family::Outcomes => (
+            if dated {
+                "rollup_outcomes"
+            } else {
+                "rollup_outcome_totals"
+            },
+            vec!["r.kind"],
+            vec![sum(backend, "r.amount")],
+        ),
         Family::Products => ("rollup_products", vec![], vec![sum(backend, "r.n")]),
         Family::Listings => (
             "rollup_listings",
             vec!["r.platform", "r.status"],
             vec![sum(backend, "r.n")],
         ),
-        Family::Surveys | Family::Outcomes => {
-            unreachable!("surveys and outcomes are read from the facts")
+        Family::Surveys => {
+            unreachable!("surveys are read from the facts")
         }
     };
     let mut keys: Vec<String> = Vec::new();
@@ -1197,13 +1215,14 @@ fn rollup_statement(
         let expr = match (family, d) {
             (Family::Members, Dim::Affiliation) => "r.affiliation".to_owned(),
             (Family::Tasks | Family::OverdueTasks, Dim::TaskKind) => "r.kind".to_owned(),
-            (Family::Activities, Dim::TaskKind) => "r.task_kind".to_owned(),
+            (Family::Activities | Family::Outcomes, Dim::TaskKind) => "r.task_kind".to_owned(),
+            (Family::Outcomes, Dim::Indicator) => "r.kind".to_owned(),
             (Family::Tasks | Family::OverdueTasks, Dim::TaskStatus) => "r.status".to_owned(),
             (Family::Listings, Dim::Platform) => "r.platform".to_owned(),
             (Family::Tasks | Family::OverdueTasks, Dim::Month | Dim::Week | Dim::Day) => {
                 due_bucket(d)
             }
-            (Family::Activities, Dim::Month | Dim::Week | Dim::Day) => {
+            (Family::Activities | Family::Outcomes, Dim::Month | Dim::Week | Dim::Day) => {
                 bucket(backend, d, "r.day", false)
             }
             _ => return Err(cannot_break_down(family, d)),
@@ -1215,8 +1234,8 @@ fn rollup_statement(
     if let Some(pd) = family.effective(period) {
         let column = match family {
             Family::Tasks | Family::OverdueTasks => "r.due_on",
-            Family::Activities => "r.day",
-            _ => unreachable!("only tasks and activities have periods among rollups"),
+            Family::Activities | Family::Outcomes => "r.day",
+            _ => unreachable!("only tasks, activities and outcomes have periods among rollups"),
         };
         let (s, e) = (q.param(pd.start), q.param(pd.end));
         wheres.push(format!("{column} >= {s} AND {column} < {e}"));

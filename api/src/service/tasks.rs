@@ -590,11 +590,19 @@ async fn transition_in(
     Ok((model, Touched::new("Task", id, unit_path)))
 }
 
+/// What a report is for: a task's work, or walk-in help given by a group outside any task
+/// (at the cultural house, say).
+#[derive(Debug, Clone, Copy)]
+pub enum ReportFor {
+    Task(i64),
+    Group(i64),
+}
+
 /// A field report as the phone sends it.
 #[derive(Debug, Clone)]
 pub struct Report {
     pub idempotency_key: String,
-    pub task_id: i64,
+    pub target: ReportFor,
     pub occurred_at: DateTime<Utc>,
     pub residents_helped: i64,
     pub outcomes: Vec<(OutcomeKind, i64)>,
@@ -605,7 +613,8 @@ pub struct Report {
 #[derive(Debug, Clone)]
 pub struct Reported {
     pub activity: activity_e::Model,
-    pub task: task::Model,
+    /// The task with its progress; `None` for a walk-in report.
+    pub task: Option<task::Model>,
     /// False when the key had been seen already and nothing was stored.
     pub created: bool,
 }
@@ -614,13 +623,24 @@ pub struct Reported {
 fn report_hash(r: &Report, note: &Option<String>) -> String {
     let mut outcomes: Vec<(&str, i64)> = r.outcomes.iter().map(|(k, n)| (k.as_str(), *n)).collect();
     outcomes.sort();
-    let canonical = serde_json::json!({
-        "taskId": r.task_id,
-        "occurredAt": r.occurred_at.timestamp_millis(),
-        "residentsHelped": r.residents_helped,
-        "outcomes": outcomes,
-        "note": note,
-    });
+    // A task report hashes as it always has, so replays of reports stored before walk-ins
+    // existed still match.
+    let canonical = match r.target {
+        ReportFor::Task(id) => serde_json::json!({
+            "taskId": id,
+            "occurredAt": r.occurred_at.timestamp_millis(),
+            "residentsHelped": r.residents_helped,
+            "outcomes": outcomes,
+            "note": note,
+        }),
+        ReportFor::Group(id) => serde_json::json!({
+            "groupId": id,
+            "occurredAt": r.occurred_at.timestamp_millis(),
+            "residentsHelped": r.residents_helped,
+            "outcomes": outcomes,
+            "note": note,
+        }),
+    };
     let digest = Sha256::digest(canonical.to_string().as_bytes());
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -641,14 +661,25 @@ pub async fn report_activity(
     )?;
     validate::occurred_at("occurredAt", r.occurred_at, Utc::now())?;
     let hash = report_hash(&r, &note);
-    // Scope before keys: a task the caller cannot see is NOT_FOUND whatever key comes with it,
-    // exactly as it would be for a fresh key.
-    let visible = task::Entity::find_by_id(r.task_id)
-        .filter(scope::tasks(p))
-        .one(db)
-        .await?;
+    // Scope before keys: a task or group the caller cannot see is NOT_FOUND whatever key
+    // comes with it, exactly as it would be for a fresh key.
+    let visible = match r.target {
+        ReportFor::Task(id) => task::Entity::find_by_id(id)
+            .filter(scope::tasks(p))
+            .one(db)
+            .await?
+            .map(|_| ()),
+        ReportFor::Group(id) => group::Entity::find_by_id(id)
+            .filter(scope::groups(p))
+            .one(db)
+            .await?
+            .map(|_| ()),
+    };
     if visible.is_none() {
-        let err = ApiError::NotFound("task");
+        let err = match r.target {
+            ReportFor::Task(_) => ApiError::NotFound("task"),
+            ReportFor::Group(_) => ApiError::NotFound("group"),
+        };
         audit::record_failure(db, p, "reportActivity", &err).await;
         return Err(err);
     }
@@ -704,11 +735,23 @@ async fn replay(
         ));
     }
     // Same content: the same answer, provided the caller may see it (else it is not theirs).
-    let task = task::Entity::find_by_id(existing.task_id)
-        .filter(scope::tasks(p))
-        .one(db)
-        .await?
-        .ok_or(ApiError::NotFound("task"))?;
+    let task = match existing.task_id {
+        Some(id) => Some(
+            task::Entity::find_by_id(id)
+                .filter(scope::tasks(p))
+                .one(db)
+                .await?
+                .ok_or(ApiError::NotFound("task"))?,
+        ),
+        None => {
+            group::Entity::find_by_id(existing.group_id)
+                .filter(scope::groups(p))
+                .one(db)
+                .await?
+                .ok_or(ApiError::NotFound("group"))?;
+            None
+        }
+    };
     Ok(Some(Reported {
         activity: existing,
         task,
@@ -716,22 +759,22 @@ async fn replay(
     }))
 }
 
-async fn report_in(
+/// The task a report is for, if it still takes reports. Work done while the task was open
+/// still counts when the phone could only send it after the task was completed (offline in the
+/// field): judged by when it happened, not when it arrived.
+async fn reportable_task(
     txn: &DatabaseTransaction,
     p: &Principal,
-    r: &Report,
-    note: Option<String>,
-    hash: &str,
-) -> ApiResult<(Reported, Touched)> {
-    let task = task::Entity::find_by_id(r.task_id)
+    id: i64,
+    occurred_at: DateTime<Utc>,
+) -> ApiResult<task::Model> {
+    let task = task::Entity::find_by_id(id)
         .filter(scope::tasks(p))
         .one(txn)
         .await?
         .ok_or(ApiError::NotFound("task"))?;
-    // Work done while the task was open still counts when the phone could only send it after
-    // the task was completed (offline in the field): judged by when it happened, not arrived.
     let done_before_completion = task.status == TaskStatus::Done
-        && task.completed_at.is_some_and(|done| r.occurred_at <= done);
+        && task.completed_at.is_some_and(|done| occurred_at <= done);
     if !rules::accepts_activity(task.status) && !done_before_completion {
         let why = match task.completed_at {
             Some(done) if task.status == TaskStatus::Done => format!(
@@ -742,7 +785,47 @@ async fn report_in(
         };
         return Err(ApiError::bad_input("taskId", why));
     }
-    let delta = activity::progress_delta(task.kind, r.residents_helped, &r.outcomes);
+    Ok(task)
+}
+
+async fn report_in(
+    txn: &DatabaseTransaction,
+    p: &Principal,
+    r: &Report,
+    note: Option<String>,
+    hash: &str,
+) -> ApiResult<(Reported, Touched)> {
+    let (task, grp) = match r.target {
+        ReportFor::Task(id) => {
+            let task = reportable_task(txn, p, id, r.occurred_at).await?;
+            let grp = group::Entity::find_by_id(task.group_id)
+                .one(txn)
+                .await?
+                .ok_or(ApiError::NotFound("task"))?;
+            (Some(task), grp)
+        }
+        ReportFor::Group(id) => {
+            let grp = group::Entity::find_by_id(id)
+                .filter(scope::groups(p))
+                .one(txn)
+                .await?
+                .ok_or(ApiError::NotFound("group"))?;
+            if grp.status == cdtg_core::group::GroupStatus::Inactive {
+                return Err(ApiError::bad_input(
+                    "groupId",
+                    format!(
+                        "{} is archived (INACTIVE) and takes no new reports",
+                        grp.name
+                    ),
+                ));
+            }
+            (None, grp)
+        }
+    };
+    // Walk-in help moves no task's progress.
+    let delta = task.as_ref().map_or(0, |t| {
+        activity::progress_delta(t.kind, r.residents_helped, &r.outcomes)
+    });
     let vneid: i64 = r
         .outcomes
         .iter()
@@ -750,8 +833,8 @@ async fn report_in(
         .map(|(_, n)| n)
         .sum();
     let inserted = activity_e::ActiveModel {
-        task_id: Set(task.id),
-        group_id: Set(task.group_id),
+        task_id: Set(task.as_ref().map(|t| t.id)),
+        group_id: Set(grp.id),
         member_id: Set(if p.role.is_group_scoped() {
             p.member_id
         } else {
@@ -787,25 +870,28 @@ async fn report_in(
         .exec(txn)
         .await?;
     }
-    // Atomic in the database: concurrent reports never lose each other's increments.
-    task::Entity::update_many()
-        .col_expr(
-            task::Column::Progress,
-            Expr::col(task::Column::Progress).add(delta),
-        )
-        .col_expr(task::Column::UpdatedAt, Expr::value(Utc::now()))
-        .filter(task::Column::Id.eq(task.id))
-        .exec(txn)
-        .await?;
-    let task = task::Entity::find_by_id(task.id)
-        .one(txn)
-        .await?
-        .ok_or(ApiError::NotFound("task"))?;
-    let unit_path = group::Entity::find_by_id(task.group_id)
-        .one(txn)
-        .await?
-        .map(|g| g.unit_path)
-        .unwrap_or_default();
+    let task = match task {
+        Some(t) => {
+            // Atomic in the database: concurrent reports never lose each other's increments.
+            task::Entity::update_many()
+                .col_expr(
+                    task::Column::Progress,
+                    Expr::col(task::Column::Progress).add(delta),
+                )
+                .col_expr(task::Column::UpdatedAt, Expr::value(Utc::now()))
+                .filter(task::Column::Id.eq(t.id))
+                .exec(txn)
+                .await?;
+            Some(
+                task::Entity::find_by_id(t.id)
+                    .one(txn)
+                    .await?
+                    .ok_or(ApiError::NotFound("task"))?,
+            )
+        }
+        None => None,
+    };
+    let unit_path = grp.unit_path;
     let touched = Touched::new("Activity", activity.id, unit_path);
     Ok((
         Reported {

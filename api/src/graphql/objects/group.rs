@@ -124,16 +124,20 @@ impl Group {
             total,
         })
     }
-    /// Memberships with roles and dates; former ones with `includeFormer: true`.
+    /// Memberships with roles and dates; former ones with `includeFormer: true`. A sync
+    /// passes `updatedSince` (the time of its last complete read) with `includeFormer: true`
+    /// to learn of memberships that ended too.
     #[graphql(complexity = "5 * child_complexity")]
     async fn memberships(
         &self,
         ctx: &Context<'_>,
         #[graphql(default = false)] include_former: bool,
+        updated_since: Option<DateTime<Utc>>,
     ) -> Result<Vec<Membership>> {
         let key = GroupMemberships {
             group_id: self.0.id,
             include_former,
+            updated_since,
         };
         Ok(loader(ctx)?
             .load_one(key)

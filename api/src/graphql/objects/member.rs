@@ -104,6 +104,9 @@ impl Membership {
     async fn joined_on(&self) -> Date {
         Date(self.0.joined_on)
     }
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.0.updated_at
+    }
     async fn left_on(&self) -> Option<Date> {
         self.0.left_on.map(Date)
     }

@@ -45,6 +45,18 @@ impl Product {
     async fn ocop_stars(&self) -> i32 {
         self.0.ocop_stars
     }
+    /// The price per sale unit, in whole đồng.
+    async fn price_vnd(&self) -> Option<i64> {
+        self.0.price_vnd
+    }
+    async fn description(&self) -> Option<&str> {
+        self.0.description.as_deref()
+    }
+    /// When it was archived: an archived product and its listings are out of the default lists
+    /// and the statistics. Null while in use.
+    async fn archived_at(&self) -> Option<DateTime<Utc>> {
+        self.0.archived_at
+    }
     /// The group that supports the producer (null when outside the caller's reach).
     async fn group(&self, ctx: &Context<'_>) -> Result<Option<Group>> {
         Ok(loader(ctx)?
@@ -52,6 +64,7 @@ impl Product {
             .await?
             .map(Group))
     }
+    /// Its listings in use (not archived).
     #[graphql(complexity = "5 * child_complexity")]
     async fn listings(&self, ctx: &Context<'_>) -> Result<Vec<Listing>> {
         let rows = loader(ctx)?
@@ -62,6 +75,9 @@ impl Product {
     }
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
+    }
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.0.updated_at
     }
 }
 
@@ -85,6 +101,10 @@ impl Listing {
     }
     async fn updated_at(&self) -> DateTime<Utc> {
         self.0.updated_at
+    }
+    /// When it was archived (null while in use). `upsertListing` restores it.
+    async fn archived_at(&self) -> Option<DateTime<Utc>> {
+        self.0.archived_at
     }
     async fn product(&self, ctx: &Context<'_>) -> Result<Option<Product>> {
         Ok(loader(ctx)?

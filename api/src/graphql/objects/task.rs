@@ -178,11 +178,13 @@ impl Activity {
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
     }
+    /// The task the work was for; null for walk-in help outside any task (and for a task out
+    /// of the caller's reach).
     async fn task(&self, ctx: &Context<'_>) -> Result<Option<Task>> {
-        Ok(loader(ctx)?
-            .load_one(TaskById(self.0.task_id))
-            .await?
-            .map(Task))
+        let Some(id) = self.0.task_id else {
+            return Ok(None);
+        };
+        Ok(loader(ctx)?.load_one(TaskById(id)).await?.map(Task))
     }
     async fn group(&self, ctx: &Context<'_>) -> Result<Option<Group>> {
         Ok(loader(ctx)?
