@@ -2,22 +2,90 @@
 
 use std::io::BufRead;
 use std::net::TcpListener;
+use std::time::Duration;
 
 use sea_orm_migration::MigratorTrait;
 
 use crate::config::{Cli, Command, MigrateAction, ServeArgs, UnitsAction, UserAction};
 use crate::db::{self, PoolSettings};
 use crate::principal::Principal;
+use crate::progress::{Progress, thousands};
 use crate::service::{unit_files, units, users};
 use crate::startup::Application;
 
-/// A migrated connection for a maintenance command.
-async fn maintenance(database_url: &str) -> Result<sea_orm::DatabaseConnection, String> {
-    let (conn, _) = db::connect(database_url, &PoolSettings::maintenance(database_url))
+/// The statement limit of this run's maintenance commands (`--statement-timeout`), set once
+/// when the command line is read; none unless the operator asks for one.
+static STATEMENT_TIMEOUT: std::sync::OnceLock<Duration> = std::sync::OnceLock::new();
+
+fn maintenance_settings(database_url: &str) -> PoolSettings {
+    let timeout = STATEMENT_TIMEOUT.get().copied().unwrap_or(Duration::ZERO);
+    PoolSettings::maintenance_with_timeout(database_url, timeout)
+}
+
+/// A connection for a maintenance command, without the server's request deadline.
+async fn maintenance_connection(database_url: &str) -> Result<sea_orm::DatabaseConnection, String> {
+    let (conn, _) = db::connect(database_url, &maintenance_settings(database_url))
         .await
         .map_err(|e| e.to_string())?;
+    Ok(conn)
+}
+
+/// A migrated connection for a maintenance command.
+async fn maintenance(database_url: &str) -> Result<sea_orm::DatabaseConnection, String> {
+    let conn = maintenance_connection(database_url).await?;
     db::migrate(&conn).await.map_err(|e| e.to_string())?;
     Ok(conn)
+}
+
+/// A database error as the operator should read it: a cancelled statement says which limit
+/// cancelled it and how to lift it.
+fn explain(e: impl std::fmt::Display) -> String {
+    let text = e.to_string();
+    if text.contains("statement timeout") {
+        format!(
+            "{text}\n(cancelled by --statement-timeout {} s; run again with a larger limit, or 0 for none)",
+            STATEMENT_TIMEOUT.get().map_or(0, Duration::as_secs)
+        )
+    } else {
+        text
+    }
+}
+
+/// `migrate verify-rollups`: every rollup table against a recount from the facts.
+async fn verify_rollups(conn: &sea_orm::DatabaseConnection) -> Result<(), String> {
+    let mut progress = Progress::new("verify-rollups");
+    let checked = cdtg_migrations::rollups::verify(conn, |table| {
+        progress.step(&format!("checking {table}"));
+    })
+    .await
+    .map_err(explain)?;
+    let mut differ = Vec::new();
+    for v in &checked {
+        if v.is_exact() {
+            println!("{}: exact ({} rows)", v.table, thousands(v.rows as u64));
+        } else {
+            println!(
+                "{}: DIFFERS from the facts: {} rows missing or wrong, {} rows extra (of {})",
+                v.table,
+                thousands(v.wrong as u64),
+                thousands(v.extra as u64),
+                thousands(v.rows as u64)
+            );
+            differ.push(v.table);
+        }
+    }
+    if differ.is_empty() {
+        println!(
+            "every statistics rollup equals the facts (checked in {:.1} s)",
+            progress.elapsed().as_secs_f64()
+        );
+        Ok(())
+    } else {
+        Err(format!(
+            "{} differ from the facts; `cdtg migrate rebuild-rollups` recomputes them",
+            differ.join(", ")
+        ))
+    }
 }
 
 /// Reads a file named on the command line.
@@ -41,6 +109,7 @@ fn password_from(variable: &str) -> Result<String, String> {
 }
 
 pub async fn run(cli: Cli) -> Result<(), String> {
+    let _ = STATEMENT_TIMEOUT.set(Duration::from_secs(cli.statement_timeout_secs));
     match cli.command.unwrap_or(Command::Serve(ServeArgs::defaults())) {
         Command::Serve(args) => serve(&cli.database_url, args).await,
         Command::Schema => {
@@ -48,28 +117,26 @@ pub async fn run(cli: Cli) -> Result<(), String> {
             Ok(())
         }
         Command::Migrate { action } => {
-            let (conn, _) = db::connect(
-                &cli.database_url,
-                &PoolSettings::maintenance(&cli.database_url),
-            )
-            .await
-            .map_err(|e| e.to_string())?;
+            let conn = maintenance_connection(&cli.database_url).await?;
             let result = match action {
                 MigrateAction::Up => db::migrate(&conn).await,
                 MigrateAction::Down { steps } => {
                     cdtg_migrations::Migrator::down(&conn, Some(steps)).await
                 }
                 MigrateAction::RebuildRollups => {
-                    let started = std::time::Instant::now();
-                    cdtg_migrations::rollups::rebuild(&conn)
-                        .await
-                        .map_err(|e| e.to_string())?;
+                    let mut progress = Progress::new("rebuild-rollups");
+                    cdtg_migrations::rollups::rebuild_reporting(&conn, |table| {
+                        progress.step(&format!("recomputing {table}"));
+                    })
+                    .await
+                    .map_err(explain)?;
                     println!(
                         "rebuilt the statistics rollups in {:.1} s",
-                        started.elapsed().as_secs_f64()
+                        progress.elapsed().as_secs_f64()
                     );
                     Ok(())
                 }
+                MigrateAction::VerifyRollups => return verify_rollups(&conn).await,
                 MigrateAction::Status => {
                     for m in cdtg_migrations::Migrator::get_migration_with_status(&conn)
                         .await
@@ -80,7 +147,7 @@ pub async fn run(cli: Cli) -> Result<(), String> {
                     Ok(())
                 }
             };
-            result.map_err(|e| e.to_string())
+            result.map_err(explain)
         }
         #[cfg(feature = "demo")]
         Command::Seed {
@@ -93,13 +160,37 @@ pub async fn run(cli: Cli) -> Result<(), String> {
             {
                 return Err("the database already holds data; seed into an empty database".into());
             }
-            let started = std::time::Instant::now();
-            let s = crate::seed::demo(&conn, scale.max(1))
-                .await
-                .map_err(|e| e.to_string())?;
+            let mut progress = Progress::new("seed");
+            let s = crate::seed::demo_reporting(&conn, scale.max(1), |step| match step {
+                crate::seed::SeedStep::Ward { done, of, rows } => {
+                    let line = |elapsed: Duration| {
+                        let n = rows.rows();
+                        format!(
+                            "{done}/{of} wards: {} groups, {} members, {} rows ({} rows/s)",
+                            thousands(rows.groups),
+                            thousands(rows.members),
+                            thousands(n),
+                            thousands((n as f64 / elapsed.as_secs_f64().max(0.001)) as u64)
+                        )
+                    };
+                    // Every few seconds, and the last ward always.
+                    if done == of {
+                        let text = line(progress.elapsed());
+                        progress.step(&text);
+                    } else {
+                        progress.tick(line);
+                    }
+                }
+                crate::seed::SeedStep::Rollups(table) => {
+                    progress.step(&format!("computing the statistics: {table}"));
+                }
+                crate::seed::SeedStep::Committing => progress.step("committing"),
+            })
+            .await
+            .map_err(explain)?;
             println!(
                 "seeded scale {scale} in {:.1} s: {} units, {} groups, {} members, {} tasks, {} activities, {} products, {} listings",
-                started.elapsed().as_secs_f64(),
+                progress.elapsed().as_secs_f64(),
                 s.units,
                 s.groups,
                 s.members,

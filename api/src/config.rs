@@ -26,6 +26,19 @@ pub struct Cli {
     #[arg(long, env = "CDTG_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]
     pub log_format: LogFormat,
 
+    /// For the maintenance commands (migrate, seed, units, user, import): cancel any single SQL
+    /// statement that runs longer than this many seconds. 0, the default, sets no limit: a
+    /// back-fill or a rollup rebuild of a whole country is not a slow request. The server's
+    /// requests have their own deadline (`CDTG_REQUEST_DEADLINE_MS`), which never applies here.
+    #[arg(
+        long = "statement-timeout",
+        env = "CDTG_MAINTENANCE_STATEMENT_TIMEOUT",
+        default_value_t = 0,
+        global = true,
+        value_name = "SECONDS"
+    )]
+    pub statement_timeout_secs: u64,
+
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -119,6 +132,9 @@ pub enum MigrateAction {
     /// Recompute the statistics rollups from the facts (after deleting groups or products by
     /// hand; every other write keeps them in step by itself).
     RebuildRollups,
+    /// Compare every statistics rollup with a recount from the facts, in one snapshot; exits
+    /// with an error naming the tables that differ (then run `rebuild-rollups`).
+    VerifyRollups,
 }
 
 #[cfg(feature = "demo")]

@@ -52,13 +52,19 @@ impl PoolSettings {
     /// migration runs on the same one; on PostgreSQL two, since migrations hold the advisory
     /// lock on one while running on the other.
     pub fn maintenance(database_url: &str) -> Self {
+        Self::maintenance_with_timeout(database_url, Duration::ZERO)
+    }
+
+    /// [`PoolSettings::maintenance`] with a limit on each statement (`ZERO`: none), for an
+    /// operator who wants one (`cdtg --statement-timeout`).
+    pub fn maintenance_with_timeout(database_url: &str, statement_timeout: Duration) -> Self {
         PoolSettings {
             max_connections: if database_url.starts_with("postgres") {
                 2
             } else {
                 1
             },
-            statement_timeout: Duration::ZERO,
+            statement_timeout,
             ..PoolSettings::default()
         }
     }

@@ -19,6 +19,7 @@ pub mod ops;
 pub mod persisted;
 pub mod pipeline;
 pub mod principal;
+pub mod progress;
 pub mod ratelimit;
 pub mod request_log;
 #[cfg(feature = "demo")]

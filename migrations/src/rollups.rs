@@ -726,11 +726,151 @@ pub fn rebuild_statements(backend: DatabaseBackend) -> Vec<String> {
 
 /// Runs [`rebuild_statements`] in one transaction: readers see the old rollups or the new ones.
 pub async fn rebuild<C: ConnectionTrait + TransactionTrait>(db: &C) -> Result<(), DbErr> {
+    rebuild_reporting(db, |_| {}).await
+}
+
+/// [`rebuild`], calling `step` with the name of each table before it is recomputed (for
+/// progress on a terminal).
+pub async fn rebuild_reporting<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
+    mut step: impl FnMut(&str),
+) -> Result<(), DbErr> {
     let txn = db.begin().await?;
-    for sql in rebuild_statements(txn.get_database_backend()) {
-        txn.execute_unprepared(&sql).await?;
+    let backend = txn.get_database_backend();
+    step("clearing the rollups");
+    for t in tables() {
+        txn.execute_unprepared(&format!("DELETE FROM {t}")).await?;
+    }
+    // The anchors, then one statement per rollup: the same text as `rebuild_statements`.
+    let statements = rebuild_statements(backend);
+    let (anchors, per_rollup) = statements[tables().len()..].split_at(2);
+    step("rollup_anchors");
+    for sql in anchors {
+        txn.execute_unprepared(sql).await?;
+    }
+    for (sql, s) in per_rollup.iter().zip(sources(backend)) {
+        step(s.rollup.table);
+        txn.execute_unprepared(sql).await?;
     }
     txn.commit().await
+}
+
+/// One rollup table compared with a recount from the facts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verified {
+    pub table: &'static str,
+    /// The rows the facts give (counters that are not all zero).
+    pub rows: i64,
+    /// Rows of the facts' recount that the table lacks or holds with other figures.
+    pub wrong: i64,
+    /// Rows of the table that the recount does not have.
+    pub extra: i64,
+}
+
+impl Verified {
+    pub fn is_exact(&self) -> bool {
+        self.wrong == 0 && self.extra == 0
+    }
+}
+
+/// The anchors as the unit tree gives them, as a common table `anchors`.
+const EXPECTED_ANCHORS: &str = "WITH RECURSIVE up (unit_id, anchor_unit_id) AS (\
+     SELECT id, id FROM admin_units \
+     UNION ALL SELECT up.unit_id, u.parent_id FROM up \
+     JOIN admin_units u ON u.id = up.anchor_unit_id WHERE u.parent_id IS NOT NULL), \
+     anchors (unit_id, anchor_unit_id, own) AS (SELECT unit_id, anchor_unit_id, 0 FROM up \
+     UNION ALL SELECT id, id, 1 FROM admin_units)";
+
+/// `expected` and `actual` compared both ways, and the count of `expected`.
+fn comparison(ctes: &str) -> String {
+    format!(
+        "{ctes} SELECT (SELECT COUNT(*) FROM (SELECT * FROM expected EXCEPT \
+         SELECT * FROM actual) d) AS wrong, (SELECT COUNT(*) FROM (SELECT * FROM actual \
+         EXCEPT SELECT * FROM expected) d) AS extra, (SELECT COUNT(*) FROM expected) AS n"
+    )
+}
+
+/// For each rollup table, the statement comparing it with a recount from the facts (one row:
+/// `wrong`, `extra`, `n`). The recount is what [`rebuild`] would write, grouped the same way;
+/// counters left at zero by deletes are not rows of either side.
+pub fn verify_statements(backend: DatabaseBackend) -> Vec<(&'static str, String)> {
+    let mut out = vec![(
+        "rollup_anchors",
+        comparison(&format!(
+            "{EXPECTED_ANCHORS}, expected AS (SELECT unit_id, anchor_unit_id, own FROM anchors), \
+             actual AS (SELECT unit_id, anchor_unit_id, own FROM rollup_anchors)"
+        )),
+    )];
+    for s in sources(backend) {
+        let r = s.rollup;
+        let keys: Vec<String> = r.keys.iter().map(|k| format!("s.{k}")).collect();
+        let group_by: Vec<String> = ["a.anchor_unit_id".to_owned(), "a.own".to_owned()]
+            .into_iter()
+            .chain(keys.iter().cloned())
+            .collect();
+        let selected: Vec<String> = group_by
+            .iter()
+            .cloned()
+            .chain(r.sums.iter().map(|m| format!("SUM(s.{m})")))
+            .collect();
+        let columns: Vec<&str> = ["unit_id", "own"]
+            .into_iter()
+            .chain(r.keys.iter().copied())
+            .chain(r.sums.iter().copied())
+            .collect();
+        let all_zero: Vec<String> = r.sums.iter().map(|m| format!("{m} = 0")).collect();
+        let ctes = format!(
+            "{EXPECTED_ANCHORS}, expected AS (SELECT {selected} FROM ({select}) s \
+             JOIN anchors a ON a.unit_id = s.unit_id GROUP BY {group_by}), \
+             actual AS (SELECT {columns} FROM {table} WHERE NOT ({all_zero}))",
+            selected = selected.join(", "),
+            select = s.select(&[]),
+            group_by = group_by.join(", "),
+            columns = columns.join(", "),
+            table = r.table,
+            all_zero = all_zero.join(" AND "),
+        );
+        out.push((r.table, comparison(&ctes)));
+    }
+    out
+}
+
+/// Compares every rollup table with a recount from the facts, in one read-only snapshot
+/// (PostgreSQL: repeatable read; SQLite: one read transaction), so writes that commit meanwhile
+/// cannot make a difference appear. `step` is called with each table before it is checked.
+pub async fn verify<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
+    mut step: impl FnMut(&str),
+) -> Result<Vec<Verified>, DbErr> {
+    let backend = db.get_database_backend();
+    let txn = match backend {
+        DatabaseBackend::Postgres => {
+            db.begin_with_config(
+                Some(sea_orm_migration::sea_orm::IsolationLevel::RepeatableRead),
+                Some(sea_orm_migration::sea_orm::AccessMode::ReadOnly),
+            )
+            .await?
+        }
+        _ => db.begin().await?,
+    };
+    let mut out = Vec::new();
+    for (table, sql) in verify_statements(backend) {
+        step(table);
+        let row = txn
+            .query_one_raw(sea_orm_migration::sea_orm::Statement::from_string(
+                backend, sql,
+            ))
+            .await?
+            .ok_or_else(|| DbErr::Custom(format!("no answer checking {table}")))?;
+        out.push(Verified {
+            table,
+            rows: row.try_get("", "n")?,
+            wrong: row.try_get("", "wrong")?,
+            extra: row.try_get("", "extra")?,
+        });
+    }
+    txn.rollback().await?;
+    Ok(out)
 }
 
 #[cfg(test)]

@@ -19,6 +19,29 @@ fn cdtg_binary() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_cdtg-under-test"))
 }
 
+/// [`cdtg`] with extra environment variables.
+fn cdtg_with(bin: &PathBuf, url: &str, args: &[&str], env: &[(&str, &str)]) -> (bool, String) {
+    let out = Command::new(bin)
+        .args(args)
+        .env("DATABASE_URL", url)
+        .envs(env.iter().copied())
+        .output()
+        .expect("run cdtg");
+    joined(out)
+}
+
+/// Whether the command succeeded, and its standard output followed by its standard error.
+fn joined(out: std::process::Output) -> (bool, String) {
+    (
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
 fn cdtg(bin: &PathBuf, url: &str, args: &[&str], stdin: Option<&str>) -> (bool, String) {
     let mut child = Command::new(bin)
         .args(args)
@@ -37,15 +60,7 @@ fn cdtg(bin: &PathBuf, url: &str, args: &[&str], stdin: Option<&str>) -> (bool, 
             .write_all(input.as_bytes())
             .unwrap();
     }
-    let out = child.wait_with_output().unwrap();
-    (
-        out.status.success(),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
-    )
+    joined(child.wait_with_output().unwrap())
 }
 
 async fn bootstrap_an_account_from_the_command_line(backend: Backend) {
@@ -179,8 +194,34 @@ async fn rollups_are_back_filled_and_rebuilt_from_the_command_line(backend: Back
         return;
     };
     let url = db.url().to_owned();
-    let (ok, out) = cdtg(&bin, &url, &["seed", "demo"], None);
+    // The server's request deadline is not the command line's: a deadline of 1 ms changes
+    // nothing for a seed. Progress goes to standard error as it works.
+    let (ok, out) = cdtg_with(
+        &bin,
+        &url,
+        &["seed", "demo"],
+        &[("CDTG_REQUEST_DEADLINE_MS", "1")],
+    );
     assert!(ok, "{out}");
+    for step in [
+        "56/56 wards",
+        "computing the statistics: rollup_groups",
+        "computing the statistics: rollup_outcomes",
+        "committing",
+    ] {
+        assert!(out.contains(step), "{step}: {out}");
+    }
+    let (ok, out) = cdtg(
+        &bin,
+        &url,
+        &["--statement-timeout", "600", "migrate", "verify-rollups"],
+        None,
+    );
+    assert!(
+        ok && out.contains("every statistics rollup equals the facts"),
+        "{out}"
+    );
+    assert!(out.contains("rollup_outcome_totals: exact"), "{out}");
     let conn = sea_orm::Database::connect(&url).await.unwrap();
     let seeded = rollup_rows(&conn).await;
     assert!(
@@ -297,15 +338,88 @@ async fn rollups_are_back_filled_and_rebuilt_from_the_command_line(backend: Back
     conn.execute_unprepared("DELETE FROM rollup_activities WHERE own = 0")
         .await
         .unwrap();
+    conn.execute_unprepared(
+        "UPDATE rollup_outcome_totals SET amount = amount + 1 WHERE unit_id = \
+         (SELECT MIN(unit_id) FROM rollup_outcome_totals)",
+    )
+    .await
+    .unwrap();
     assert_ne!(rollup_rows(&conn).await, seeded);
+    // The check names exactly the damaged tables and fails.
+    let (ok, out) = cdtg(&bin, &url, &["migrate", "verify-rollups"], None);
+    assert!(!ok, "{out}");
+    assert!(
+        out.contains("rollup_activities: DIFFERS")
+            && out.contains("rollup_outcome_totals: DIFFERS"),
+        "{out}"
+    );
+    assert!(
+        out.contains("rollup_tasks: exact") && out.contains("rollup_outcomes: exact"),
+        "{out}"
+    );
+    assert!(out.contains("migrate rebuild-rollups"), "{out}");
     let (ok, out) = cdtg(&bin, &url, &["migrate", "rebuild-rollups"], None);
     assert!(
         ok && out.contains("rebuilt the statistics rollups"),
         "{out}"
     );
+    assert!(out.contains("recomputing rollup_outcomes"), "{out}");
     assert_eq!(rollup_rows(&conn).await, seeded);
+    let (ok, out) = cdtg(&bin, &url, &["migrate", "verify-rollups"], None);
+    assert!(ok, "{out}");
     conn.close().await.unwrap();
     drop(db);
 }
 
 on_both_databases!(rollups_are_back_filled_and_rebuilt_from_the_command_line);
+
+/// A seed killed half-way (the process, not politely) leaves the database as it was: the next
+/// seed finds it empty and completes, and the rollups equal the facts.
+async fn an_interrupted_seed_leaves_nothing_behind(backend: Backend) {
+    use std::io::BufRead;
+    let bin = cdtg_binary();
+    let Some(db) = TestDb::create(backend).await else {
+        return;
+    };
+    let url = db.url().to_owned();
+    let (ok, out) = cdtg(&bin, &url, &["migrate", "up"], None);
+    assert!(ok, "{out}");
+    let mut child = Command::new(&bin)
+        .args(["seed", "demo", "--scale", "3"])
+        .env("DATABASE_URL", &url)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run cdtg");
+    // Wait until the first wards are in (inside the seed's transaction), then kill it.
+    let stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut seen = String::new();
+    for line in stderr.lines() {
+        let line = line.unwrap();
+        seen.push_str(&line);
+        seen.push('\n');
+        if line.contains(" wards: ") {
+            break;
+        }
+    }
+    assert!(
+        seen.contains(" wards: "),
+        "no progress before the end: {seen}"
+    );
+    child.kill().expect("kill the seed");
+    child.wait().unwrap();
+
+    let conn = sea_orm::Database::connect(&url).await.unwrap();
+    assert!(
+        !cdtg_api::seed::has_data(&conn).await.unwrap(),
+        "the killed seed left rows behind"
+    );
+    conn.close().await.unwrap();
+    let (ok, out) = cdtg(&bin, &url, &["seed", "demo"], None);
+    assert!(ok, "{out}");
+    let (ok, out) = cdtg(&bin, &url, &["migrate", "verify-rollups"], None);
+    assert!(ok, "{out}");
+    drop(db);
+}
+
+on_both_databases!(an_interrupted_seed_leaves_nothing_behind);

@@ -259,6 +259,11 @@ impl Generator {
         &self.tree.units
     }
 
+    /// How many wards there are to generate.
+    pub(crate) fn ward_count(&self) -> usize {
+        self.plans.len()
+    }
+
     /// The rows of the next ward, or `None` after the last one.
     pub(crate) fn next_ward(&mut self) -> Option<Batch> {
         let index = self.next_ward;

@@ -93,7 +93,22 @@ pub struct SeedSummary {
     pub users: u64,
 }
 
-/// True when the database already holds admin units (then `serve --demo` does not seed).
+impl SeedSummary {
+    /// Every row written so far.
+    pub fn rows(&self) -> u64 {
+        self.units
+            + self.groups
+            + self.members
+            + self.memberships
+            + self.tasks
+            + self.activities
+            + self.products
+            + self.listings
+            + self.surveys
+            + self.users
+    }
+}
+
 /// Đà Nẵng after 1 July 2025, and which old unit became which new one.
 const REFORM_UNITS: &str = include_str!("../../../reference/units/danang-2025.csv");
 const REFORM_MAPPING: &str = include_str!("../../../reference/units/danang-2025-reform.csv");
@@ -114,6 +129,7 @@ pub async fn apply_reform(
     .await
 }
 
+/// True when the database already holds admin units (then `serve --demo` does not seed).
 pub async fn has_data(db: &DatabaseConnection) -> Result<bool, DbErr> {
     Ok(admin_unit::Entity::find().one(db).await?.is_some())
 }
@@ -123,7 +139,32 @@ pub async fn has_data(db: &DatabaseConnection) -> Result<bool, DbErr> {
 /// Fails without writing anything when `scale` is 0 or the database already holds admin units.
 /// Scale 1 takes a few seconds on SQLite; the time grows linearly with the scale.
 pub async fn demo(db: &DatabaseConnection, scale: u32) -> Result<SeedSummary, DbErr> {
+    demo_reporting(db, scale, |_| {}).await
+}
+
+/// Where a seed stands, for progress on a terminal.
+#[derive(Debug, Clone, Copy)]
+pub enum SeedStep<'a> {
+    /// A ward's rows are in: how many wards of how many, and the rows so far.
+    Ward {
+        done: usize,
+        of: usize,
+        rows: &'a SeedSummary,
+    },
+    /// Every fact is in; the statistics rollups are being computed (the rollup table named).
+    Rollups(&'a str),
+    /// Committing.
+    Committing,
+}
+
+/// [`demo`], calling `progress` after each ward and at each later step.
+pub async fn demo_reporting(
+    db: &DatabaseConnection,
+    scale: u32,
+    mut progress: impl FnMut(SeedStep<'_>),
+) -> Result<SeedSummary, DbErr> {
     let mut generator = Generator::new(scale).map_err(DbErr::Custom)?;
+    let wards = generator.ward_count();
     if has_data(db).await? {
         return Err(DbErr::Custom(
             "the database already holds admin units; the demo seeds an empty database".to_owned(),
@@ -143,18 +184,23 @@ pub async fn demo(db: &DatabaseConnection, scale: u32) -> Result<SeedSummary, Db
         units: insert::<admin_unit::ActiveModel>(&txn, generator.tree_units().to_vec()).await?,
         ..SeedSummary::default()
     };
+    let mut done = 0;
     while let Some(batch) = generator.next_ward() {
         insert_batch(&txn, batch, &mut summary).await?;
+        done += 1;
+        progress(SeedStep::Ward {
+            done,
+            of: wards,
+            rows: &summary,
+        });
     }
     generator.finish().map_err(DbErr::Custom)?;
     summary.surveys = insert::<unit_survey::ActiveModel>(&txn, generator.surveys()).await?;
     let users = generator.users(&password_hash).map_err(DbErr::Custom)?;
     summary.users = insert::<user::ActiveModel>(&txn, users).await?;
 
-    for sql in rollups::rebuild_statements(backend)
-        .into_iter()
-        .chain(rollups::create_trigger_statements(backend))
-    {
+    rollups::rebuild_reporting(&txn, |table| progress(SeedStep::Rollups(table))).await?;
+    for sql in rollups::create_trigger_statements(backend) {
         txn.execute_unprepared(&sql).await?;
     }
     if backend == DatabaseBackend::Postgres {
@@ -166,6 +212,7 @@ pub async fn demo(db: &DatabaseConnection, scale: u32) -> Result<SeedSummary, Db
             .await?;
         }
     }
+    progress(SeedStep::Committing);
     txn.commit().await?;
     Ok(summary)
 }
