@@ -100,6 +100,19 @@ def sh(argv: list[str], **kw) -> str:
     return subprocess.run(argv, check=True, capture_output=True, text=True, **kw).stdout
 
 
+def sh_measured(argv: list[str]) -> tuple[float, float]:
+    """Runs a command to completion; returns its wall time (s) and peak RSS (MB, its own
+    `ru_maxrss` from wait4, not that of earlier children)."""
+    t = time.time()
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    stderr = proc.stderr.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{argv} failed ({proc.returncode}): {stderr.decode(errors='replace')[-2000:]}")
+    return time.time() - t, usage.ru_maxrss / 1024
+
+
 def psql(db: str, sql: str) -> str:
     return sh(["psql", f"{PG_TCP}/{db}", "-v", "ON_ERROR_STOP=1", "-AtXq", "-c", sql]).strip()
 
@@ -586,16 +599,17 @@ def quiesce(arm: Arm) -> None:
 # ------------------------------------------------------------------------------------------
 
 
-def seed(args, scale: int, dbs: list[str], workdir: Path) -> tuple[str, Path]:
+def seed(args, scale: int, dbs: list[str], workdir: Path) -> tuple[str, Path, dict]:
+    """Seeds fresh databases; returns them and, per database, the seed's time and peak RSS and
+    the time of a full rollup rebuild and check."""
     pg_db = f"cdtg_bench_s{scale}"
+    seeding: dict = {}
     sqlite = workdir / f"cdtg_bench_s{scale}.sqlite"
     if "postgres" in dbs:
         log(f"seeding PostgreSQL {pg_db} at scale {scale}")
         sh(["psql", f"{PG_TCP}/postgres", "-AtXq", "-c", f"DROP DATABASE IF EXISTS {pg_db} WITH (FORCE)"])
         sh(["psql", f"{PG_TCP}/postgres", "-AtXq", "-c", f"CREATE DATABASE {pg_db}"])
-        t = time.time()
-        sh([args.cdtg, "seed", "demo", "--scale", str(scale), "--database-url", f"{PG_TCP}/{pg_db}"])
-        log(f"  seeded in {time.time() - t:.0f} s")
+        seeding["postgres"] = seed_and_check(args, scale, f"{PG_TCP}/{pg_db}")
         sh(["psql", f"{PG_TCP}/{pg_db}", "-v", "ON_ERROR_STOP=1", "-AtXq", "-f", str(BENCH / "sql" / "setup.sql")])
         # PostGraphile's dashboard: the floor's own Q3 statement as a function (closest honest
         # equivalent: PostGraphile has no aggregates in the amber preset).
@@ -608,10 +622,21 @@ def seed(args, scale: int, dbs: list[str], workdir: Path) -> tuple[str, Path]:
         log(f"seeding SQLite {sqlite} at scale {scale}")
         for suffix in ("", "-wal", "-shm"):
             Path(str(sqlite) + suffix).unlink(missing_ok=True)
-        t = time.time()
-        sh([args.cdtg, "seed", "demo", "--scale", str(scale), "--database-url", f"sqlite://{sqlite}?mode=rwc"])
-        log(f"  seeded in {time.time() - t:.0f} s")
-    return pg_db, sqlite
+        seeding["sqlite"] = seed_and_check(args, scale, f"sqlite://{sqlite}?mode=rwc")
+    return pg_db, sqlite, seeding
+
+
+def seed_and_check(args, scale: int, url: str) -> dict:
+    """`cdtg seed demo`, then `migrate rebuild-rollups` and `migrate verify-rollups`: the
+    maintenance paths at this scale, timed."""
+    seconds, rss = sh_measured([args.cdtg, "seed", "demo", "--scale", str(scale), "--database-url", url])
+    log(f"  seeded in {seconds:.0f} s, peak RSS {rss:.0f} MB")
+    rebuild, rebuild_rss = sh_measured([args.cdtg, "migrate", "rebuild-rollups", "--database-url", url])
+    log(f"  rollups rebuilt in {rebuild:.0f} s, peak RSS {rebuild_rss:.0f} MB")
+    verify, _ = sh_measured([args.cdtg, "migrate", "verify-rollups", "--database-url", url])
+    log(f"  rollups verified equal to the facts in {verify:.0f} s")
+    return {"seed_s": round(seconds, 1), "seed_rss_mb": round(rss), "rebuild_s": round(rebuild, 1),
+            "rebuild_rss_mb": round(rebuild_rss), "verify_s": round(verify, 1)}
 
 
 def start_arms(args, dbs: list[str], arms_wanted: list[str], pg_db: str, sqlite: Path,
@@ -679,7 +704,7 @@ def run_scale(args, scale: int, workdir: Path) -> tuple[list[dict], dict, list[s
     # complete nothing (each request waits behind seven others). Fewer connections, longer runs.
     duration, connections = ((args.duration, args.connections) if scale == 1
                              else (max(args.duration, args.large_duration), args.large_connections))
-    pg_db, sqlite = seed(args, scale, dbs, workdir)
+    pg_db, sqlite, seeding = seed(args, scale, dbs, workdir)
     arms, ids = start_arms(args, dbs, args.arms, pg_db, sqlite, workdir)
     problems: list[str] = []
     # Same question, same answer: every arm's sample summary against the floor's (or CDTG-PG's).
@@ -740,7 +765,7 @@ def run_scale(args, scale: int, workdir: Path) -> tuple[list[dict], dict, list[s
         stop(a.proc)
     info = {"ids": ids.__dict__, "checks": checks, "q4_first": min(ids.district_groups, Q4_CAP),
             "single_statements": {f"{a}|{q}": n for (a, q), n in single_statements.items()},
-            "q3_alone_ms": alone}
+            "q3_alone_ms": alone, "seeding": seeding}
     return rows, info, problems
 
 

@@ -251,6 +251,24 @@ def write(result: dict, out: Path) -> None:
                          + ("under 50 ms." if m < 50 else f"**{m / 50:.1f}× the 50 ms aim**. {HINTS['q3alone']}"))
         L.append("")
 
+    # ---- Seeding and maintenance at each scale
+    seeded = [(s, db, info["seeding"][db]) for s, info in sorted(result["infos"].items(), key=lambda kv: int(kv[0]))
+              for db in ("postgres", "sqlite") if db in (info.get("seeding") or {})]
+    if seeded:
+        L.append("## Seeding and rollup maintenance")
+        L.append("")
+        L.append("`cdtg seed demo --scale N` into an empty database (one transaction), then "
+                 "`cdtg migrate rebuild-rollups` and `cdtg migrate verify-rollups` (every rollup table "
+                 "against a recount from the facts; the run stops if they differ). Peak RSS is the "
+                 "command's own (`ru_maxrss` from `wait4`).")
+        L.append("")
+        L.append("| scale | database | seed s | seed peak RSS MB | rebuild s | rebuild peak RSS MB | verify s |")
+        L.append("|---|---|---|---|---|---|---|")
+        for s, db, m in seeded:
+            L.append(f"| {s} | {db} | {m['seed_s']} | {m['seed_rss_mb']} | {m['rebuild_s']} | "
+                     f"{m['rebuild_rss_mb']} | {m['verify_s']} |")
+        L.append("")
+
     # ---- Tables per scale
     for s in scales:
         L.append(f"## Scale {s}")
