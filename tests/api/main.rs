@@ -27,6 +27,7 @@ mod ordering;
 mod pipeline;
 mod platform;
 mod reference_clients;
+mod sheets;
 mod stats;
 mod tasks;
 mod unit_admin;

@@ -274,7 +274,7 @@ async fn unit_for_write(
     Ok(unit)
 }
 
-async fn create_in(
+pub(crate) async fn create_in(
     txn: &DatabaseTransaction,
     p: &Principal,
     input: NewGroup,
@@ -338,7 +338,7 @@ pub async fn update(
     audit::conclude(db, txn, p, "updateGroup", outcome).await
 }
 
-async fn update_in(
+pub(crate) async fn update_in(
     txn: &DatabaseTransaction,
     p: &Principal,
     id: i64,

@@ -254,7 +254,7 @@ fn names(family: &str, middle: Option<&str>, given: &str) -> ApiResult<Names> {
     })
 }
 
-async fn create_in(
+pub(crate) async fn create_in(
     txn: &DatabaseTransaction,
     p: &Principal,
     input: NewMember,
@@ -446,7 +446,7 @@ pub async fn update(
     audit::conclude(db, txn, p, "updateMember", outcome).await
 }
 
-async fn update_in(
+pub(crate) async fn update_in(
     txn: &DatabaseTransaction,
     p: &Principal,
     id: i64,
@@ -542,7 +542,7 @@ pub async fn add_membership(
     audit::conclude(db, txn, p, "addMembership", outcome).await
 }
 
-async fn add_membership_in(
+pub(crate) async fn add_membership_in(
     txn: &DatabaseTransaction,
     p: &Principal,
     input: NewMembership,
@@ -607,7 +607,7 @@ pub async fn end_membership(
     audit::conclude(db, txn, p, "endMembership", outcome).await
 }
 
-async fn end_membership_in(
+pub(crate) async fn end_membership_in(
     txn: &DatabaseTransaction,
     p: &Principal,
     id: i64,
