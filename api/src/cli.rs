@@ -288,14 +288,10 @@ async fn user_command(database_url: &str, action: UserAction) -> Result<(), Stri
                 search,
             };
             println!("username\trole\tscope\tstate\tdisplay name");
-            let mut offset = 0;
+            let mut window =
+                crate::service::page::Window::first(crate::service::page::MAX_PAGE_SIZE);
             loop {
-                let window = crate::service::page::Window::Range {
-                    offset,
-                    limit: crate::service::page::MAX_PAGE_SIZE,
-                    bounded_above: false,
-                };
-                let page = users::list(&conn, &system, &filter, window)
+                let page = users::list(&conn, &system, &filter, window.clone())
                     .await
                     .map_err(|e| e.public_message())?;
                 for u in &page.items {
@@ -325,7 +321,12 @@ async fn user_command(database_url: &str, action: UserAction) -> Result<(), Stri
                 if !page.has_next {
                     break;
                 }
-                offset += page.items.len() as u64;
+                window.after = page
+                    .cursors
+                    .last()
+                    .map(|c| crate::service::page::Cursor::decode("after", c))
+                    .transpose()
+                    .map_err(|e| e.public_message())?;
             }
         }
         UserAction::Update {

@@ -19,6 +19,7 @@ mod group_work;
 mod groups;
 mod http;
 mod input_limits;
+mod keyset;
 mod leaks;
 mod members;
 mod migrations;
