@@ -285,7 +285,8 @@ where
         loop {
             let mut q = select.clone();
             if let Some((k, i)) = &last {
-                q = q.filter(
+                // `key >= k` first: the index on the key is read from the last row on.
+                q = q.filter(key.gte(k.clone())).filter(
                     Condition::any()
                         .add(key.gt(k.clone()))
                         .add(Condition::all().add(key.eq(k.clone())).add(id.gt(*i))),

@@ -341,6 +341,18 @@ fn beyond(
     }
     let mut any = Condition::any();
     let mut equal_so_far = Condition::all();
+    // The same rows, said once more as a range on the leading term (`t0 >= v0`): an index on
+    // it is then read from the cursor on, instead of the whole list being sorted for each page.
+    let mut leading = Condition::all();
+    if let (Some(term), Some(value)) = (terms.first(), cursor.0.first())
+        && let Some(v) = term.bind(field, value)?
+    {
+        leading = leading.add(if term.descending != forward {
+            term.expr.clone().gte(v)
+        } else {
+            term.expr.clone().lte(v)
+        });
+    }
     for (term, value) in terms.iter().zip(&cursor.0) {
         let bound = term.bind(field, value)?;
         if let Some(v) = &bound {
@@ -357,7 +369,7 @@ fn beyond(
             None => term.expr.clone().is_null(),
         });
     }
-    Ok(any)
+    Ok(leading.add(any))
 }
 
 /// The window's bounds as one condition (everything when it has none).
