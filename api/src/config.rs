@@ -129,6 +129,9 @@ pub struct ImportArgs {
     /// written.
     #[arg(long)]
     pub commit: bool,
+    /// Exit with status 1 when any row is refused (for scripts that must stop there).
+    #[arg(long)]
+    pub strict: bool,
     /// Largest file accepted, in bytes.
     #[arg(long, env = "CDTG_MAX_IMPORT_BYTES", default_value_t = crate::sheets::read::DEFAULT_MAX_FILE_BYTES)]
     pub max_import_bytes: u64,

@@ -627,20 +627,24 @@ async fn command_line_import(backend: Backend) {
     let url = app.db.url().to_owned();
     let (ok, out) = crate::going_live::cdtg(
         &url,
-        &["import", "members", file, "--unit", "Phước Mỹ"],
+        &["import", "members", file, "--unit", "Phước Mỹ", "--strict"],
         &[],
     );
-    assert!(!ok, "a refused row makes the exit status 1: {out}");
+    assert!(
+        !ok,
+        "with --strict a refused row makes the exit status 1: {out}"
+    );
     assert!(out.contains("row 7\tREFUSED"), "{out}");
     assert!(
         out.contains("3 created, 0 updated, 1 unchanged, 1 refused (dry run"),
         "{out}"
     );
-    let (_, out) = crate::going_live::cdtg(
+    let (ok, out) = crate::going_live::cdtg(
         &url,
         &["import", "members", file, "--unit", "Phước Mỹ", "--commit"],
         &[],
     );
+    assert!(ok, "{out}");
     assert!(out.contains("(committed)"), "{out}");
     let token = app.login(users::WARD_A1, PASSWORD).await;
     assert_eq!(member_count(&app, &token).await, 6);

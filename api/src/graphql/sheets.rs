@@ -78,7 +78,9 @@ pub struct ImportRow {
     pub problems: Vec<ImportProblem>,
 }
 
+/// What an import did (or, in a dry run, would do) with every data row of the file.
 #[derive(SimpleObject)]
+#[graphql(name = "ImportReport")]
 pub struct ImportReportGql {
     /// True when the rows were written; false for a dry run.
     pub committed: bool,

@@ -511,10 +511,12 @@ fn read_member(
             }
         }
     };
-    let role = problems.check(Column::Role, columns::role(cell(Column::Role)));
-    if cell(Column::Role).is_some() && cell(Column::Group).is_none() {
-        problems.add(Column::Role, "a role needs the group it is held in");
-    }
+    // `Chức vụ` is the role in the group the row names; without a group, offices often use
+    // the column for a position elsewhere (Bí thư chi đoàn…), which is not ours to read.
+    let role = match cell(Column::Group) {
+        Some(_) => problems.check(Column::Role, columns::role(cell(Column::Role))),
+        None => Some(MembershipRole::Member),
+    };
     let affiliation = match cell(Column::Affiliation) {
         None => Some(None),
         Some(c) => problems
@@ -769,7 +771,11 @@ fn plan_member(
                         trained_on: r.trained_on,
                         unit_id: unit.id,
                         group_id: None,
-                        allow_shared_phone: false,
+                        // The plan has already refused every phone a member in scope has (and
+                        // every phone twice in the file), in this same transaction; asking
+                        // again per row costs a scan of the members on PostgreSQL (the check's
+                        // `ORDER BY id LIMIT 1` walks the primary key when nothing matches).
+                        allow_shared_phone: true,
                     },
                     join,
                 },

@@ -377,7 +377,10 @@ pub fn affiliation(cell: &Cell) -> Result<Affiliation, String> {
             Affiliation::EnterpriseStaff
         }
         "nguoi dan" | "cu dan" | "resident" => Affiliation::Resident,
-        "khac" | "other" => Affiliation::Other,
+        // Mass organisations with no category of their own.
+        "khac" | "other" | "hoi cuu chien binh" | "cuu chien binh" | "hoi ccb" | "ccb"
+        | "cong doan" | "mat tran" | "mat tran to quoc" | "hoi nguoi cao tuoi"
+        | "hoi chu thap do" | "chu thap do" => Affiliation::Other,
         _ => {
             let wire = cell.text().trim().to_uppercase().replace(' ', "_");
             return Affiliation::parse(&wire).ok_or_else(|| {
