@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use sea_orm_migration::MigratorTrait;
 
-use crate::config::{Cli, Command, MigrateAction, ServeArgs, UnitsAction, UserAction};
+use crate::config::{
+    Cli, Command, ImportArgs, ImportWhat, MigrateAction, ServeArgs, UnitsAction, UserAction,
+};
 use crate::db::{self, PoolSettings};
 use crate::principal::Principal;
 use crate::progress::{Progress, thousands};
@@ -213,7 +215,83 @@ pub async fn run(cli: Cli) -> Result<(), String> {
             admin_username,
         } => init(&cli.database_url, &units, admin_username).await,
         Command::User { action } => user_command(&cli.database_url, action).await,
+        Command::Import { what } => import_command(&cli.database_url, what).await,
     }
+}
+
+/// `cdtg import members|groups FILE --unit CODE [--commit] [--strict]`: prints one line per row
+/// that is not unchanged, then the totals. A file that cannot be imported at all fails; refused
+/// rows are reported (and, with `--strict`, make the exit status 1 — after a commit the other
+/// rows are written all the same).
+async fn import_command(database_url: &str, what: ImportWhat) -> Result<(), String> {
+    use crate::service::import::{self, ImportKind, RowOutcome, SheetFile};
+    let (kind, args): (ImportKind, ImportArgs) = match what {
+        ImportWhat::Members(a) => (ImportKind::Members, a),
+        ImportWhat::Groups(a) => (ImportKind::Groups, a),
+    };
+    let conn = maintenance(database_url).await?;
+    let unit = units::find_by_code_or_name(&conn, &args.unit)
+        .await
+        .map_err(|e| e.public_message())?
+        .ok_or_else(|| format!("no current unit has the code or name {:?}", args.unit))?;
+    let limits = crate::sheets::read::SheetLimits {
+        max_file_bytes: args.max_import_bytes,
+        ..Default::default()
+    };
+    let size = std::fs::metadata(&args.file)
+        .map_err(|e| format!("{}: {e}", args.file.display()))?
+        .len();
+    if size > limits.max_file_bytes {
+        return Err(crate::sheets::read::too_large(&limits).public_message());
+    }
+    let file = SheetFile {
+        filename: args.file.display().to_string(),
+        bytes: read(&args.file)?,
+    };
+    let report = import::run(
+        &conn,
+        &Principal::system(),
+        kind,
+        unit.id,
+        &file,
+        args.commit,
+        &limits,
+    )
+    .await
+    .map_err(|e| e.public_message())?;
+    for row in &report.rows {
+        let outcome = match row.outcome {
+            RowOutcome::Created => "created",
+            RowOutcome::Updated => "updated",
+            RowOutcome::Unchanged => continue,
+            RowOutcome::Refused => "REFUSED",
+        };
+        let key = row.key.as_deref().unwrap_or("-");
+        let why: Vec<String> = row
+            .problems
+            .iter()
+            .map(|p| format!("{}: {}", p.column, p.message))
+            .collect();
+        println!("row {}\t{outcome}\t{key}\t{}", row.row, why.join("; "));
+    }
+    let mode = if report.committed {
+        "committed"
+    } else {
+        "dry run, nothing written (add --commit to apply)"
+    };
+    println!(
+        "{} into {}: {} ({mode})",
+        args.file.display(),
+        unit.name,
+        report.summary()
+    );
+    if args.strict && report.count(RowOutcome::Refused) > 0 {
+        return Err(format!(
+            "{} row(s) refused",
+            report.count(RowOutcome::Refused)
+        ));
+    }
+    Ok(())
 }
 
 fn parse_role(text: &str) -> Result<cdtg_core::policy::Role, String> {
@@ -302,14 +380,10 @@ async fn user_command(database_url: &str, action: UserAction) -> Result<(), Stri
                 search,
             };
             println!("username\trole\tscope\tstate\tdisplay name");
-            let mut offset = 0;
+            let mut window =
+                crate::service::page::Window::first(crate::service::page::MAX_PAGE_SIZE);
             loop {
-                let window = crate::service::page::Window::Range {
-                    offset,
-                    limit: crate::service::page::MAX_PAGE_SIZE,
-                    bounded_above: false,
-                };
-                let page = users::list(&conn, &system, &filter, window)
+                let page = users::list(&conn, &system, &filter, window.clone())
                     .await
                     .map_err(|e| e.public_message())?;
                 for u in &page.items {
@@ -339,7 +413,12 @@ async fn user_command(database_url: &str, action: UserAction) -> Result<(), Stri
                 if !page.has_next {
                     break;
                 }
-                offset += page.items.len() as u64;
+                window.after = page
+                    .cursors
+                    .last()
+                    .map(|c| crate::service::page::Cursor::decode("after", c))
+                    .transpose()
+                    .map_err(|e| e.public_message())?;
             }
         }
         UserAction::Update {

@@ -78,6 +78,12 @@ pub enum Command {
         #[command(subcommand)]
         action: UnitsAction,
     },
+    /// Import a roster kept in a spreadsheet (CSV or XLSX) into a unit: a dry run that reports
+    /// every row unless `--commit`, which applies the file in one transaction.
+    Import {
+        #[command(subcommand)]
+        what: ImportWhat,
+    },
     /// Bring an empty database to a running city: migrate, import the unit tree, and create the
     /// first CITY_ADMIN. The password is read from CDTG_ADMIN_PASSWORD or, if unset, from the
     /// first line of standard input — never from a flag.
@@ -116,6 +122,32 @@ pub enum UnitsAction {
         #[arg(long)]
         check: bool,
     },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ImportWhat {
+    /// Members, with their group and role (`Họ và tên`, `Số điện thoại`, `Tổ dân phố`, …).
+    Members(ImportArgs),
+    /// Groups (`Tên tổ`, `Tổ dân phố`, `Loại tổ`, …).
+    Groups(ImportArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct ImportArgs {
+    pub file: PathBuf,
+    /// The unit the roster belongs to: its GSO code, or its exact name.
+    #[arg(long)]
+    pub unit: String,
+    /// Write the rows that are not refused (all in one transaction); without it nothing is
+    /// written.
+    #[arg(long)]
+    pub commit: bool,
+    /// Exit with status 1 when any row is refused (for scripts that must stop there).
+    #[arg(long)]
+    pub strict: bool,
+    /// Largest file accepted, in bytes.
+    #[arg(long, env = "CDTG_MAX_IMPORT_BYTES", default_value_t = crate::sheets::read::DEFAULT_MAX_FILE_BYTES)]
+    pub max_import_bytes: u64,
 }
 
 #[derive(Subcommand, Debug)]
@@ -241,6 +273,14 @@ pub struct ServeArgs {
     /// Most residents one field session may report.
     #[arg(long, env = "CDTG_MAX_RESIDENTS_PER_SESSION", default_value_t = 500)]
     pub max_residents_per_session: i64,
+
+    /// Largest spreadsheet an import accepts, in bytes (CSV or XLSX as uploaded).
+    #[arg(long, env = "CDTG_MAX_IMPORT_BYTES", default_value_t = crate::sheets::read::DEFAULT_MAX_FILE_BYTES)]
+    pub max_import_bytes: u64,
+
+    /// How long a signed export link stays valid, in seconds.
+    #[arg(long, env = "CDTG_EXPORT_LINK_TTL_SECS", default_value_t = 300)]
+    pub export_link_ttl_secs: i64,
 
     /// Database pool size (default: 16 on PostgreSQL, 4 on SQLite).
     #[arg(long, env = "CDTG_DB_MAX_CONNECTIONS")]

@@ -7,6 +7,7 @@ pub mod client_addr;
 pub mod config;
 pub mod dashboard;
 pub mod db;
+pub mod downloads;
 pub mod entity;
 pub mod error;
 pub mod events;
@@ -25,6 +26,7 @@ pub mod request_log;
 #[cfg(feature = "demo")]
 pub mod seed;
 pub mod service;
+pub mod sheets;
 pub mod sockets;
 pub mod startup;
 pub mod state;

@@ -157,6 +157,11 @@ impl Application {
             settings: Arc::new(ApiSettings {
                 max_residents_per_session: args.max_residents_per_session,
                 demo: args.demo,
+                sheets: crate::sheets::read::SheetLimits {
+                    max_file_bytes: args.max_import_bytes,
+                    ..Default::default()
+                },
+                export_link_ttl_secs: args.export_link_ttl_secs,
             }),
             events,
             transport: Arc::new(TransportLimits {
@@ -224,6 +229,11 @@ impl Application {
                                 .guard(guard::Header("upgrade", "websocket"))
                                 .to(ws::upgrade),
                         )
+                        .route(
+                            web::post()
+                                .guard(guard::fn_guard(transport::is_multipart))
+                                .to(transport::post_multipart),
+                        )
                         .route(web::post().to(transport::post))
                         .route(web::get().to(transport::get))
                         .default_service(web::to(transport::method_not_allowed)),
@@ -231,6 +241,7 @@ impl Application {
                 .app_data(web::PayloadConfig::new(max_body))
                 .configure(http::graphiql_routes)
                 .configure(crate::dashboard::routes)
+                .configure(crate::downloads::routes)
                 .route("/", web::get().to(http::root_redirect))
                 .route("/livez", web::get().to(ops::livez))
                 .route("/readyz", web::get().to(ops::readyz))

@@ -18,6 +18,10 @@ pub struct ApiSettings {
     pub max_residents_per_session: i64,
     /// Demo mode: friendlier errors (field suggestions) and generated secrets.
     pub demo: bool,
+    /// What a spreadsheet import may hold.
+    pub sheets: crate::sheets::read::SheetLimits,
+    /// How long a signed export link stays valid, in seconds.
+    pub export_link_ttl_secs: i64,
 }
 
 impl Default for ApiSettings {
@@ -25,6 +29,8 @@ impl Default for ApiSettings {
         ApiSettings {
             max_residents_per_session: cdtg_core::activity::DEFAULT_MAX_RESIDENTS_PER_SESSION,
             demo: false,
+            sheets: crate::sheets::read::SheetLimits::default(),
+            export_link_ttl_secs: 300,
         }
     }
 }

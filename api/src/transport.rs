@@ -11,6 +11,9 @@
 //!   (or no Accept) gets 200 for every well-formed request, as the spec asks for legacy clients.
 //! - JSON arrays (batches) are refused unless enabled, and then bounded; each item is one
 //!   operation through the pipeline.
+//! - `multipart/form-data` is the GraphQL multipart request (file uploads: spreadsheet imports).
+//!   It needs a bearer credential — which a browser never attaches by itself, so a cross-site
+//!   form cannot post one — and is bounded by the import size limit, not the JSON body limit.
 
 use std::collections::HashMap;
 
@@ -78,6 +81,7 @@ fn envelope_from_query_string(params: &HashMap<String, String>) -> Result<Envelo
             .cloned(),
         variables: json_param("variables")?,
         extensions: json_param("extensions")?,
+        uploads: Default::default(),
     })
 }
 
@@ -352,6 +356,111 @@ async fn post_one(
         Transport::HttpPost,
     )
     .await
+}
+
+/// True for a `multipart/form-data` request (the route guard for [`post_multipart`]).
+pub fn is_multipart(ctx: &actix_web::guard::GuardContext<'_>) -> bool {
+    ctx.head()
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.trim_start()
+                .to_ascii_lowercase()
+                .starts_with("multipart/form-data")
+        })
+}
+
+/// Reads a request body up to `limit` bytes; `None` past it.
+async fn read_body(
+    mut payload: web::Payload,
+    limit: usize,
+) -> Result<Option<web::BytesMut>, ApiError> {
+    use futures_util::StreamExt;
+    let mut body = web::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|_| ApiError::bad_input("body", "could not be read"))?;
+        if body.len() + chunk.len() > limit {
+            return Ok(None);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(Some(body))
+}
+
+/// `POST /graphql` as a GraphQL multipart request: `operations`, `map` and the files.
+pub async fn post_multipart(
+    schema: web::Data<CdtgSchema>,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> HttpResponse {
+    let rid = request_id(&req);
+    let Some(media) = negotiate(&req) else {
+        return not_acceptable();
+    };
+    match bearer(&req) {
+        Ok(Some(_)) => {}
+        Ok(None) | Err(_) => {
+            let r = Refusal {
+                kind: RefusalKind::Unauthenticated,
+                error: pipeline::error_json(ApiError::Unauthenticated(
+                    "uploads need Authorization: Bearer <token or API key>",
+                )),
+            };
+            return refused(r, media, &rid);
+        }
+    }
+    let file_limit = state.settings.sheets.max_file_bytes as usize;
+    // The file, plus room for the operation, the map and the part headers.
+    let body_limit = file_limit + state.transport.max_body_bytes;
+    let body = match read_body(payload, body_limit).await {
+        Ok(Some(body)) => body,
+        Ok(None) => {
+            return HttpResponse::PayloadTooLarge()
+                .insert_header(("x-request-id", rid.clone()))
+                .json(serde_json::json!({ "errors": [pipeline::error_json(crate::sheets::read::too_large(&state.settings.sheets))] }));
+        }
+        Err(e) => return malformed_request(media, &rid, e),
+    };
+    let content_type = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let options = async_graphql::http::MultipartOptions::default()
+        .max_num_files(4)
+        .max_file_size(file_limit);
+    let request = match async_graphql::http::receive_body(content_type, &body[..], options).await {
+        Ok(r) => r,
+        Err(async_graphql::ParseRequestError::PayloadTooLarge) => {
+            return HttpResponse::PayloadTooLarge()
+                    .insert_header(("x-request-id", rid.clone()))
+                    .json(serde_json::json!({ "errors": [pipeline::error_json(crate::sheets::read::too_large(&state.settings.sheets))] }));
+        }
+        Err(_) => {
+            return malformed_request(
+                media,
+                &rid,
+                ApiError::bad_input(
+                    "body",
+                    "is not a GraphQL multipart request (operations, map, files)",
+                ),
+            );
+        }
+    };
+    let extensions = serde_json::to_value(&request.extensions)
+        .ok()
+        .filter(|v| v.as_object().is_some_and(|m| !m.is_empty()));
+    let variables = serde_json::to_value(&request.variables).ok();
+    let envelope = Envelope {
+        query: Some(request.query).filter(|q| !q.is_empty()),
+        operation_name: request.operation_name,
+        variables,
+        extensions,
+        uploads: pipeline::Uploads::new(request.uploads),
+    };
+    post_one(&schema, &state, &req, envelope, media, &rid).await
 }
 
 /// `GET /graphql?query=…` (queries only).

@@ -163,24 +163,48 @@ impl JwtKeys {
 
     /// Signs arbitrary claims with the current key (tests use this to forge bad tokens).
     pub fn sign(&self, claims: &Claims) -> ApiResult<String> {
+        self.sign_other(claims)
+    }
+
+    /// Verifies signature, algorithm, key id, issuer, audience, time claims and token type.
+    /// The key a token names (by `kid`), if it is signed with our algorithm.
+    fn key_for(&self, token: &str) -> Option<&DecodingKey> {
+        let header = jsonwebtoken::decode_header(token).ok()?;
+        if header.alg != self.algorithm {
+            return None;
+        }
+        header.kid.as_deref().and_then(|kid| self.decoding.get(kid))
+    }
+
+    /// Signs claims of another kind with the access-token key (signed download links). Their
+    /// `typ` must differ from an access token's, and they lack its claims, so one can never
+    /// pass for the other.
+    pub fn sign_other<T: Serialize>(&self, claims: &T) -> ApiResult<String> {
         let mut header = Header::new(self.algorithm);
         header.kid = Some(self.kid.clone());
         jsonwebtoken::encode(&header, claims, &self.encoding)
             .map_err(|e| ApiError::Internal(format!("signing token: {e}")))
     }
 
-    /// Verifies signature, algorithm, key id, issuer, audience, time claims and token type.
+    /// Verifies claims signed by [`JwtKeys::sign_other`]: key, algorithm, issuer, audience and
+    /// expiry.
+    pub fn verify_other<T: serde::de::DeserializeOwned>(&self, token: &str) -> ApiResult<T> {
+        let invalid = ApiError::Unauthenticated("invalid or expired link");
+        let key = self.key_for(token).ok_or_else(|| invalid.clone())?;
+        let mut validation = Validation::new(self.algorithm);
+        validation.leeway = 0;
+        validation.validate_exp = true;
+        validation.set_issuer(&[ISSUER]);
+        validation.set_audience(&[AUDIENCE]);
+        validation.set_required_spec_claims(&["exp", "iat", "iss", "aud", "sub"]);
+        jsonwebtoken::decode::<T>(token, key, &validation)
+            .map(|d| d.claims)
+            .map_err(|_| invalid)
+    }
+
     pub fn verify_access(&self, token: &str) -> ApiResult<Claims> {
         let invalid = ApiError::Unauthenticated("invalid or expired token");
-        let header = jsonwebtoken::decode_header(token).map_err(|_| invalid.clone())?;
-        if header.alg != self.algorithm {
-            return Err(invalid);
-        }
-        let key = header
-            .kid
-            .as_deref()
-            .and_then(|kid| self.decoding.get(kid))
-            .ok_or_else(|| invalid.clone())?;
+        let key = self.key_for(token).ok_or_else(|| invalid.clone())?;
         let mut validation = Validation::new(self.algorithm);
         validation.leeway = LEEWAY_SECS;
         validation.validate_nbf = true;

@@ -1,4 +1,5 @@
-//! Relay cursor connections: `{ edges { cursor node } nodes pageInfo totalCount }`.
+//! Relay cursor connections: `{ edges { cursor node } nodes pageInfo totalCount }`. Cursors are
+//! keyset positions (`service::page`), one per row.
 //!
 //! `totalCount` is computed only when asked for: the connection carries either the total (when
 //! fetching the page produced it, as batched nested pages do) or a deferred count query.
@@ -9,7 +10,7 @@ use async_graphql::SimpleObject;
 use futures_util::future::BoxFuture;
 
 use crate::error::ApiResult;
-use crate::service::page::{Page, encode_cursor};
+use crate::service::page::Page;
 
 #[derive(SimpleObject, Clone, Debug)]
 pub struct PageInfo {
@@ -38,12 +39,11 @@ impl Total {
 }
 
 pub fn page_info<T>(page: &Page<T>) -> PageInfo {
-    let n = page.items.len() as u64;
     PageInfo {
         has_next_page: page.has_next,
         has_previous_page: page.has_previous,
-        start_cursor: (n > 0).then(|| encode_cursor(page.offset)),
-        end_cursor: (n > 0).then(|| encode_cursor(page.offset + n - 1)),
+        start_cursor: page.cursors.first().cloned(),
+        end_cursor: page.cursors.last().cloned(),
     }
 }
 
@@ -69,9 +69,9 @@ macro_rules! connection {
                 self.page
                     .items
                     .iter()
-                    .enumerate()
-                    .map(|(i, node)| $edge {
-                        cursor: $crate::service::page::encode_cursor(self.page.offset + i as u64),
+                    .zip(&self.page.cursors)
+                    .map(|(node, cursor)| $edge {
+                        cursor: cursor.clone(),
                         node: node.clone(),
                     })
                     .collect()

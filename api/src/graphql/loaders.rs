@@ -91,20 +91,10 @@ impl Loader<ActivityOutcomes> for BatchLoader {
     }
 }
 
-/// The page of a parent that had no row in the window. From the start of the list that means
-/// the parent has no rows at all; past the start the total is unknown and counted on demand.
-fn empty_page<T>(window: Window) -> Page<T> {
-    let (offset, total) = match window {
-        Window::Range { offset: 0, .. } | Window::Tail { .. } => (0, Some(0)),
-        Window::Range { offset, .. } => (offset, None),
-    };
-    Page {
-        items: vec![],
-        offset,
-        has_next: false,
-        has_previous: offset > 0,
-        total,
-    }
+/// The page of a parent the batched statement returned no row for: every parent with a row
+/// sends at least one (for its total), so this parent has none at all.
+fn empty_page<T>() -> Page<T> {
+    Page::empty(Some(0))
 }
 
 /// A nested page under a parent, with the arguments that shape it.
@@ -127,17 +117,18 @@ macro_rules! nested_loader {
             ) -> ApiResult<HashMap<Nested<$params>, Page<$model>>> {
                 let mut out = HashMap::new();
                 for (($p, $window), $ids) in
-                    by_params(keys, |k| (k.parent, (k.params.clone(), k.window)))
+                    by_params(keys, |k| (k.parent, (k.params.clone(), k.window.clone())))
                 {
                     let $this = self;
+                    let key_window = $window.clone();
                     let mut pages = $body;
                     for id in $ids {
-                        let page = pages.remove(&id).unwrap_or_else(|| empty_page($window));
+                        let page = pages.remove(&id).unwrap_or_else(empty_page);
                         out.insert(
                             Nested {
                                 parent: id,
                                 params: $p.clone(),
-                                window: $window,
+                                window: key_window.clone(),
                             },
                             page,
                         );

@@ -10,6 +10,7 @@ pub mod node;
 pub mod objects;
 pub mod query;
 pub mod scalars;
+pub mod sheets;
 pub mod stats;
 pub mod subscription;
 

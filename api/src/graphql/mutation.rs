@@ -1239,6 +1239,37 @@ impl MutationRoot {
         })
     }
 
+    /// Imports members (with their group and role) from a CSV or XLSX roster into a unit:
+    /// `CITY_ADMIN`, `DISTRICT_OFFICER`, `WARD_LEADER`. A dry run unless `commit`; the report
+    /// has one entry per data row. Templates: `GET /templates/members.xlsx` (or `.csv`).
+    async fn import_members(
+        &self,
+        ctx: &Context<'_>,
+        input: super::sheets::ImportSheetInput,
+    ) -> Result<super::sheets::ImportReportGql> {
+        super::sheets::import(ctx, crate::service::import::ImportKind::Members, input).await
+    }
+
+    /// Imports groups from a CSV or XLSX list into a unit; like `importMembers`. Templates:
+    /// `GET /templates/groups.xlsx` (or `.csv`).
+    async fn import_groups(
+        &self,
+        ctx: &Context<'_>,
+        input: super::sheets::ImportSheetInput,
+    ) -> Result<super::sheets::ImportReportGql> {
+        super::sheets::import(ctx, crate::service::import::ImportKind::Groups, input).await
+    }
+
+    /// A short-lived signed link to download an export (CSV or XLSX) as you, scoped as your
+    /// reads are. With an API key, GET the export path with the key instead.
+    async fn create_export_link(
+        &self,
+        ctx: &Context<'_>,
+        input: super::sheets::CreateExportLinkInput,
+    ) -> Result<super::sheets::ExportLinkPayload> {
+        super::sheets::create_export_link(ctx, input).await
+    }
+
     /// Sets (or replaces) a unit's target for an indicator and period: `CITY_ADMIN`,
     /// `DISTRICT_OFFICER` or `WARD_LEADER`, for units inside their scope.
     async fn set_unit_target(

@@ -60,6 +60,57 @@ pub struct Envelope {
     pub operation_name: Option<String>,
     pub variables: Option<Value>,
     pub extensions: Option<Value>,
+    /// Files of a GraphQL multipart request, referred to from `variables` by the placeholders
+    /// the multipart reader put there.
+    pub uploads: Uploads,
+}
+
+/// The files of one multipart request, handed to the executor once.
+#[derive(Clone, Default)]
+pub struct Uploads(Arc<std::sync::Mutex<Vec<async_graphql::UploadValue>>>);
+
+impl std::fmt::Debug for Uploads {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Uploads({})", self.lock().len())
+    }
+}
+
+impl Uploads {
+    pub fn new(files: Vec<async_graphql::UploadValue>) -> Self {
+        Uploads(Arc::new(std::sync::Mutex::new(files)))
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<async_graphql::UploadValue>> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn take(&self) -> Vec<async_graphql::UploadValue> {
+        std::mem::take(&mut *self.lock())
+    }
+}
+
+/// The executor resolves an `Upload` variable by the index its placeholder names, and would
+/// panic on an index with no file behind it: a placeholder typed into JSON variables (or one past
+/// the files sent) is refused before anything runs.
+fn check_upload_placeholders(v: &Value, files: usize) -> Result<(), ApiError> {
+    const PREFIX: &str = "#__graphql_file__:";
+    match v {
+        Value::String(s) => match s.strip_prefix(PREFIX) {
+            Some(n) if n.parse::<usize>().is_ok_and(|n| n < files) => Ok(()),
+            Some(_) => Err(ApiError::bad_input(
+                "variables",
+                "a file must be sent as a multipart upload",
+            )),
+            None => Ok(()),
+        },
+        Value::Array(items) => items
+            .iter()
+            .try_for_each(|i| check_upload_placeholders(i, files)),
+        Value::Object(map) => map
+            .values()
+            .try_for_each(|i| check_upload_placeholders(i, files)),
+        _ => Ok(()),
+    }
 }
 
 impl Envelope {
@@ -86,6 +137,7 @@ impl Envelope {
             operation_name,
             variables: object("variables")?,
             extensions: object("extensions")?,
+            uploads: Uploads::default(),
         })
     }
 }
@@ -358,9 +410,13 @@ async fn prepare(state: &AppState, caller: &Caller, env: Envelope) -> Result<Pre
     if let Some(name) = env.operation_name.clone() {
         request = request.operation_name(name);
     }
+    let uploads = env.uploads.take();
     if let Some(vars) = env.variables {
+        check_upload_placeholders(&vars, uploads.len())
+            .map_err(|e| Refusal::new(RefusalKind::Request, e))?;
         request = request.variables(Variables::from_json(vars));
     }
+    request.uploads = uploads;
     match &principal {
         // A fresh DataLoader per operation: rows loaded for one operation are never served to
         // the next, even on a socket that lives for hours.

@@ -7,8 +7,7 @@ use cdtg_core::policy::Action;
 use chrono::NaiveDate;
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{
-    ColumnTrait, Condition, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, Select,
+    ColumnTrait, Condition, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter, Select,
 };
 
 use super::audit;
@@ -123,18 +122,17 @@ pub async fn list(
     window: Window,
 ) -> ApiResult<Page<activity::Model>> {
     audit::authorize(db, p, Action::ReadActivities, "activities").await?;
-    let col = match order {
-        ActivityOrder::OccurredAt => activity::Column::OccurredAt,
-        ActivityOrder::ReportedAt => activity::Column::CreatedAt,
-        ActivityOrder::ResidentsHelped => activity::Column::ResidentsHelped,
+    use page::{KeyKind, SortTerm};
+    let (col, kind) = match order {
+        ActivityOrder::OccurredAt => (activity::Column::OccurredAt, KeyKind::Time),
+        ActivityOrder::ReportedAt => (activity::Column::CreatedAt, KeyKind::Time),
+        ActivityOrder::ResidentsHelped => (activity::Column::ResidentsHelped, KeyKind::Int),
     };
-    let q = select(db, p, f).await?;
-    let q = if descending {
-        q.order_by_desc(col).order_by_desc(activity::Column::Id)
-    } else {
-        q.order_by_asc(col).order_by_asc(activity::Column::Id)
-    };
-    page::fetch(db, q, window).await
+    let terms = [
+        SortTerm::asc(col.into_expr(), kind).direction(descending),
+        SortTerm::asc(activity::Column::Id.into_expr(), KeyKind::BigInt).direction(descending),
+    ];
+    page::fetch(db, select(db, p, f).await?, &terms, window).await
 }
 
 pub async fn count(db: &DatabaseConnection, p: &Principal, f: &ActivityFilter) -> ApiResult<u64> {

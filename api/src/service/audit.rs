@@ -5,7 +5,7 @@
 use chrono::Utc;
 use sea_orm::{
     ActiveModelTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, EntityTrait,
-    QueryFilter, QueryOrder, Set,
+    QueryFilter, Set,
 };
 
 use super::page::{self, Page, Window};
@@ -279,10 +279,12 @@ pub async fn list(
     window: Window,
 ) -> ApiResult<Page<audit_event::Model>> {
     authorize(db, p, Action::ReadAudit, "auditEvents").await?;
-    let select = audit_event::Entity::find()
-        .filter(scope::audit_events(p))
-        .order_by_desc(audit_event::Column::Id);
-    page::fetch(db, select, window).await
+    let select = audit_event::Entity::find().filter(scope::audit_events(p));
+    let newest_first = [page::SortTerm::desc(
+        sea_orm::ColumnTrait::into_expr(audit_event::Column::Id),
+        page::KeyKind::BigInt,
+    )];
+    page::fetch(db, select, &newest_first, window).await
 }
 
 pub async fn count(db: &DatabaseConnection, p: &Principal) -> ApiResult<u64> {

@@ -11,8 +11,8 @@ use sea_orm::sea_query::Expr;
 use sea_orm::sea_query::ExprTrait;
 use sea_orm::sea_query::JoinType;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, DatabaseTransaction, EntityTrait, Order,
-    PaginatorTrait, QueryFilter, QueryOrder, QueryTrait, Select, Set,
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, DatabaseTransaction, EntityTrait,
+    PaginatorTrait, QueryFilter, QueryTrait, Select, Set,
 };
 
 use super::audit::{self, Touched};
@@ -99,8 +99,6 @@ async fn select(
     db: &DatabaseConnection,
     p: &Principal,
     f: &GroupFilter,
-    order: GroupOrder,
-    desc: bool,
 ) -> ApiResult<Select<group::Entity>> {
     let path = units::path_of(db, p, f.unit_id).await?;
     let q = apply_filter(
@@ -108,17 +106,27 @@ async fn select(
         f,
         path.as_deref(),
     );
-    let dir = if desc { Order::Desc } else { Order::Asc };
-    // Groups without a founding date come last (first in DESC) on both databases.
-    let q = match order {
-        GroupOrder::EstablishedOn => q.order_by(
-            page::nulls_last(Expr::col((group::Entity, group::Column::EstablishedOn))),
-            dir.clone(),
-        ),
-        _ => q,
+    Ok(q)
+}
+
+/// The sort terms of a group list, ending with the id so that ties have one order. Groups
+/// without a founding date come last (first in DESC) on both databases.
+fn sort(order: GroupOrder, desc: bool) -> Vec<page::SortTerm> {
+    use page::{KeyKind, SortTerm};
+    let col = |c: group::Column| Expr::col((group::Entity, c));
+    let mut terms = match order {
+        GroupOrder::Name => vec![SortTerm::asc(col(order_col(order)), KeyKind::Text)],
+        GroupOrder::EstablishedOn => vec![
+            SortTerm::asc(
+                page::nulls_last(col(group::Column::EstablishedOn)),
+                KeyKind::Int,
+            ),
+            SortTerm::asc(col(order_col(order)), KeyKind::Date),
+        ],
+        GroupOrder::CreatedAt => vec![SortTerm::asc(col(order_col(order)), KeyKind::Time)],
     };
-    Ok(q.order_by(order_col(order), dir.clone())
-        .order_by(group::Column::Id, dir))
+    terms.push(SortTerm::asc(col(group::Column::Id), KeyKind::BigInt));
+    terms.into_iter().map(|t| t.direction(desc)).collect()
 }
 
 pub async fn list(
@@ -130,15 +138,12 @@ pub async fn list(
     window: Window,
 ) -> ApiResult<Page<group::Model>> {
     audit::authorize(db, p, Action::ReadGroups, "groups").await?;
-    page::fetch(db, select(db, p, f, order, desc).await?, window).await
+    page::fetch(db, select(db, p, f).await?, &sort(order, desc), window).await
 }
 
 pub async fn count(db: &DatabaseConnection, p: &Principal, f: &GroupFilter) -> ApiResult<u64> {
     scope::require(p, Action::ReadGroups)?;
-    Ok(select(db, p, f, GroupOrder::Name, false)
-        .await?
-        .count(db)
-        .await?)
+    Ok(select(db, p, f).await?.count(db).await?)
 }
 
 pub async fn get(
@@ -187,14 +192,7 @@ pub async fn in_units(
     );
     let q = apply_filter(q, f, None).filter(admin_unit::Column::Id.is_in(unit_ids.iter().copied()));
     let parent = Expr::col((admin_unit::Entity, admin_unit::Column::Id));
-    let order = [
-        (
-            Expr::col((group::Entity, group::Column::NameKey)),
-            Order::Asc,
-        ),
-        (Expr::col((group::Entity, group::Column::Id)), Order::Asc),
-    ];
-    page::fetch_per_parent(db, q, parent, &order, window).await
+    page::fetch_per_parent(db, q, parent, &sort(GroupOrder::Name, false), window).await
 }
 
 /// Members (current, or all with `include_former`) of many groups, one statement.
@@ -221,14 +219,7 @@ pub async fn members_of(
         q = q.filter(membership::Column::LeftOn.is_null());
     }
     let parent = Expr::col((membership::Entity, membership::Column::GroupId));
-    let order = [
-        (
-            Expr::col((member::Entity, member::Column::NameKey)),
-            Order::Asc,
-        ),
-        (Expr::col((member::Entity, member::Column::Id)), Order::Asc),
-    ];
-    page::fetch_per_parent(db, q, parent, &order, window).await
+    page::fetch_per_parent(db, q, parent, &super::members::name_order(), window).await
 }
 
 /// Input of `createGroup`.
@@ -274,7 +265,7 @@ async fn unit_for_write(
     Ok(unit)
 }
 
-async fn create_in(
+pub(crate) async fn create_in(
     txn: &DatabaseTransaction,
     p: &Principal,
     input: NewGroup,
@@ -338,7 +329,7 @@ pub async fn update(
     audit::conclude(db, txn, p, "updateGroup", outcome).await
 }
 
-async fn update_in(
+pub(crate) async fn update_in(
     txn: &DatabaseTransaction,
     p: &Principal,
     id: i64,

@@ -12,7 +12,7 @@ use sea_orm::sea_query::ExprTrait;
 use sea_orm::sea_query::{Expr, JoinType};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, DatabaseConnection, DatabaseTransaction, EntityTrait,
-    Order, PaginatorTrait, QueryFilter, QueryOrder, QueryTrait, Select, Set,
+    PaginatorTrait, QueryFilter, QueryOrder, QueryTrait, Select, Set,
 };
 
 use super::audit::{self, Touched};
@@ -98,8 +98,22 @@ async fn select(
     if let Some(at) = f.updated_since {
         q = q.filter(member::Column::UpdatedAt.gte(at));
     }
-    Ok(q.order_by_asc(member::Column::NameKey)
-        .order_by_asc(member::Column::Id))
+    Ok(q)
+}
+
+/// Members in Vietnamese name order (given name first, see `cdtg_core::text`), then by id.
+pub(crate) fn name_order() -> Vec<page::SortTerm> {
+    use page::{KeyKind, SortTerm};
+    vec![
+        SortTerm::asc(
+            Expr::col((member::Entity, member::Column::NameKey)),
+            KeyKind::Text,
+        ),
+        SortTerm::asc(
+            Expr::col((member::Entity, member::Column::Id)),
+            KeyKind::BigInt,
+        ),
+    ]
 }
 
 pub async fn list(
@@ -109,7 +123,7 @@ pub async fn list(
     window: Window,
 ) -> ApiResult<Page<member::Model>> {
     audit::authorize(db, p, Action::ReadPersonalData, "members").await?;
-    page::fetch(db, select(db, p, f).await?, window).await
+    page::fetch(db, select(db, p, f).await?, &name_order(), window).await
 }
 
 pub async fn count(db: &DatabaseConnection, p: &Principal, f: &MemberFilter) -> ApiResult<u64> {
@@ -161,14 +175,7 @@ pub async fn in_units(
     );
     let q = q.filter(admin_unit::Column::Id.is_in(unit_ids.iter().copied()));
     let parent = Expr::col((admin_unit::Entity, admin_unit::Column::Id));
-    let order = [
-        (
-            Expr::col((member::Entity, member::Column::NameKey)),
-            Order::Asc,
-        ),
-        (Expr::col((member::Entity, member::Column::Id)), Order::Asc),
-    ];
-    page::fetch_per_parent(db, q, parent, &order, window).await
+    page::fetch_per_parent(db, q, parent, &name_order(), window).await
 }
 
 /// Memberships of many members (`member.memberships`), one statement, newest first.
@@ -258,7 +265,7 @@ fn names(family: &str, middle: Option<&str>, given: &str) -> ApiResult<Names> {
     })
 }
 
-async fn create_in(
+pub(crate) async fn create_in(
     txn: &DatabaseTransaction,
     p: &Principal,
     input: NewMember,
@@ -451,7 +458,7 @@ pub async fn update(
     audit::conclude(db, txn, p, "updateMember", outcome).await
 }
 
-async fn update_in(
+pub(crate) async fn update_in(
     txn: &DatabaseTransaction,
     p: &Principal,
     id: i64,
@@ -547,7 +554,7 @@ pub async fn add_membership(
     audit::conclude(db, txn, p, "addMembership", outcome).await
 }
 
-async fn add_membership_in(
+pub(crate) async fn add_membership_in(
     txn: &DatabaseTransaction,
     p: &Principal,
     input: NewMembership,
@@ -613,7 +620,7 @@ pub async fn end_membership(
     audit::conclude(db, txn, p, "endMembership", outcome).await
 }
 
-async fn end_membership_in(
+pub(crate) async fn end_membership_in(
     txn: &DatabaseTransaction,
     p: &Principal,
     id: i64,

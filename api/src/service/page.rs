@@ -1,13 +1,24 @@
-//! Relay pagination turned into SQL windows.
+//! Relay pagination by keyset: a cursor is the position of a row in the ordering — the values of
+//! the sort key and the id of the row it was taken from — never its offset.
 //!
-//! Cursors are opaque base64 of a position in the ordered result. Every ordering ends with the
-//! primary key, so positions are stable between requests as long as the data does not change;
-//! that is the trade-off we accept for cheap `last`/`before` and per-parent windows in batched
-//! nested connections.
+//! The next page is the rows *after* that position (`(key, id) > (k, i)` in the ordering's
+//! directions), so a row inserted or deleted between two page reads can make no other row appear
+//! twice or go missing, and a page deep in the list costs what the first one does (an index
+//! range scan, not an `OFFSET` that reads and discards every earlier row).
+//!
+//! The values are read back from the database with each row (`SELECT …, <term> AS ck0, …`), so
+//! the cursor holds exactly what the database compared — the Vietnamese sort key of a name, the
+//! `CASE` term that puts NULLs last on both databases, a priority's urgency rank — and no rule is
+//! written twice. Each term declares the kind of its value, so a cursor is checked against the
+//! connection before any SQL runs.
+//!
+//! Cursors of the offset era (`pos:N`) are refused with `BAD_USER_INPUT`: a client resumes from
+//! the first page.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use sea_orm::{ConnectionTrait, EntityTrait, FromQueryResult, PaginatorTrait, QuerySelect, Select};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, SimpleExpr};
+use sea_orm::{ConnectionTrait, EntityTrait, FromQueryResult, QueryResult, QueryTrait, Select};
 
 use crate::error::{ApiError, ApiResult};
 
@@ -16,8 +27,8 @@ pub const DEFAULT_PAGE_SIZE: u64 = 20;
 /// The largest `first`/`last` accepted.
 pub const MAX_PAGE_SIZE: u64 = 100;
 
-/// The largest position a cursor may carry (a trillion rows; far below overflow).
-const MAX_CURSOR_POSITION: u64 = 1_000_000_000_000;
+/// Cursors of this encoding start with this (inside the base64).
+const KEYSET_PREFIX: &str = "k1:";
 
 /// The Relay arguments as the client sent them.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
@@ -30,32 +41,179 @@ pub struct PageArgs {
     pub before: Option<String>,
 }
 
-/// Which rows to fetch, by 0-based position in the ordered result.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Window {
-    /// Rows `offset .. offset + limit`; `bounded_above` is true when a `before` cursor ends it.
-    Range {
-        offset: u64,
-        limit: u64,
-        bounded_above: bool,
-    },
-    /// The last `limit` rows (`last` without `before`): needs the total.
-    Tail { limit: u64 },
+/// One value of a cursor, as carried in it (typed by the term it belongs to when used).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum KeyValue {
+    Null,
+    Int(i64),
+    Text(String),
 }
 
-pub fn encode_cursor(position: u64) -> String {
-    URL_SAFE_NO_PAD.encode(format!("pos:{position}"))
+/// A position in an ordering: one value per sort term, the id last.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Cursor(pub Vec<KeyValue>);
+
+impl Cursor {
+    pub fn encode(&self) -> String {
+        let values: Vec<serde_json::Value> = self
+            .0
+            .iter()
+            .map(|v| match v {
+                KeyValue::Null => serde_json::Value::Null,
+                KeyValue::Int(n) => (*n).into(),
+                KeyValue::Text(s) => s.clone().into(),
+            })
+            .collect();
+        let json = serde_json::Value::Array(values).to_string();
+        URL_SAFE_NO_PAD.encode(format!("{KEYSET_PREFIX}{json}"))
+    }
+
+    /// Reads a cursor a client sent as `field`.
+    pub fn decode(field: &str, cursor: &str) -> ApiResult<Cursor> {
+        let not_ours = || ApiError::bad_input(field, "is not a cursor from this connection");
+        let raw = URL_SAFE_NO_PAD
+            .decode(cursor)
+            .ok()
+            .and_then(|raw| String::from_utf8(raw).ok())
+            .ok_or_else(not_ours)?;
+        if raw.starts_with("pos:") {
+            return Err(ApiError::bad_input(
+                field,
+                "offset cursors are no longer accepted; read the connection again from its \
+                 first page and use the cursors it returns",
+            ));
+        }
+        let json = raw.strip_prefix(KEYSET_PREFIX).ok_or_else(not_ours)?;
+        let values: Vec<serde_json::Value> = serde_json::from_str(json).map_err(|_| not_ours())?;
+        if values.is_empty() || values.len() > 8 {
+            return Err(not_ours());
+        }
+        values
+            .into_iter()
+            .map(|v| match v {
+                serde_json::Value::Null => Ok(KeyValue::Null),
+                serde_json::Value::Number(n) => n.as_i64().map(KeyValue::Int).ok_or_else(not_ours),
+                serde_json::Value::String(s) if s.len() <= 1000 => Ok(KeyValue::Text(s)),
+                _ => Err(not_ours()),
+            })
+            .collect::<ApiResult<Vec<_>>>()
+            .map(Cursor)
+    }
 }
 
-fn decode_cursor(field: &str, cursor: &str) -> ApiResult<u64> {
-    URL_SAFE_NO_PAD
-        .decode(cursor)
-        .ok()
-        .and_then(|raw| String::from_utf8(raw).ok())
-        .and_then(|s| s.strip_prefix("pos:").and_then(|n| n.parse().ok()))
-        // Positions past any real list would only feed overflowing offset arithmetic.
-        .filter(|n: &u64| *n <= MAX_CURSOR_POSITION)
-        .ok_or_else(|| ApiError::bad_input(field, "is not a cursor from this connection"))
+/// What kind of value a sort term has: how it is read from a row and bound in a comparison.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyKind {
+    /// A 64-bit integer column (ids).
+    BigInt,
+    /// A 32-bit integer: INTEGER columns, and the `CASE` ranks sorting builds.
+    Int,
+    Text,
+    /// A date, carried as `YYYY-MM-DD`.
+    Date,
+    /// An instant, carried as RFC 3339 (UTC, at the precision stored: SQLite keeps nanoseconds).
+    Time,
+}
+
+/// One term of an ordering.
+#[derive(Debug, Clone)]
+pub struct SortTerm {
+    pub expr: Expr,
+    pub descending: bool,
+    pub kind: KeyKind,
+}
+
+impl SortTerm {
+    pub fn asc(expr: impl Into<Expr>, kind: KeyKind) -> Self {
+        SortTerm {
+            expr: expr.into(),
+            descending: false,
+            kind,
+        }
+    }
+
+    pub fn desc(expr: impl Into<Expr>, kind: KeyKind) -> Self {
+        SortTerm {
+            expr: expr.into(),
+            descending: true,
+            kind,
+        }
+    }
+
+    /// The same term in the given direction.
+    pub fn direction(mut self, descending: bool) -> Self {
+        self.descending = descending;
+        self
+    }
+
+    fn order(&self, reversed: bool) -> sea_orm::Order {
+        if self.descending != reversed {
+            sea_orm::Order::Desc
+        } else {
+            sea_orm::Order::Asc
+        }
+    }
+
+    /// The cursor value as a bound SQL value of this term's kind.
+    fn bind(&self, field: &str, v: &KeyValue) -> ApiResult<Option<sea_orm::Value>> {
+        let bad = || ApiError::bad_input(field, "is not a cursor from this connection");
+        Ok(Some(match (self.kind, v) {
+            (_, KeyValue::Null) => return Ok(None),
+            (KeyKind::BigInt, KeyValue::Int(n)) => (*n).into(),
+            (KeyKind::Int, KeyValue::Int(n)) => i32::try_from(*n).map_err(|_| bad())?.into(),
+            (KeyKind::Text, KeyValue::Text(s)) => s.clone().into(),
+            (KeyKind::Date, KeyValue::Text(s)) => chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
+                .map_err(|_| bad())?
+                .into(),
+            (KeyKind::Time, KeyValue::Text(s)) => chrono::DateTime::parse_from_rfc3339(s)
+                .map_err(|_| bad())?
+                .with_timezone(&chrono::Utc)
+                .into(),
+            _ => return Err(bad()),
+        }))
+    }
+
+    /// This term's value in a fetched row (`ck{i}`).
+    fn read(&self, row: &QueryResult, column: &str) -> ApiResult<KeyValue> {
+        let value = match self.kind {
+            KeyKind::BigInt => row.try_get::<Option<i64>>("", column)?.map(KeyValue::Int),
+            KeyKind::Int => row
+                .try_get::<Option<i32>>("", column)?
+                .map(|n| KeyValue::Int(n.into())),
+            KeyKind::Text => row
+                .try_get::<Option<String>>("", column)?
+                .map(KeyValue::Text),
+            KeyKind::Date => row
+                .try_get::<Option<chrono::NaiveDate>>("", column)?
+                .map(|d| KeyValue::Text(d.format("%Y-%m-%d").to_string())),
+            KeyKind::Time => row
+                .try_get::<Option<chrono::DateTime<chrono::Utc>>>("", column)?
+                .map(|t| KeyValue::Text(t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true))),
+        };
+        Ok(value.unwrap_or(KeyValue::Null))
+    }
+}
+
+/// Which rows to fetch: up to `limit` after `after` and before `before`, from the end of that
+/// range when `backward` (`last`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Window {
+    pub limit: u64,
+    pub backward: bool,
+    pub after: Option<Cursor>,
+    pub before: Option<Cursor>,
+}
+
+impl Window {
+    /// The first `limit` rows.
+    pub fn first(limit: u64) -> Self {
+        Window {
+            limit,
+            backward: false,
+            after: None,
+            before: None,
+        }
+    }
 }
 
 fn size(field: &str, value: Option<i64>) -> ApiResult<Option<u64>> {
@@ -88,57 +246,31 @@ impl PageArgs {
         let after = self
             .after
             .as_deref()
-            .map(|c| decode_cursor("after", c))
+            .map(|c| Cursor::decode("after", c))
             .transpose()?;
         let before = self
             .before
             .as_deref()
-            .map(|c| decode_cursor("before", c))
+            .map(|c| Cursor::decode("before", c))
             .transpose()?;
-        let start = after.map_or(0, |a| a + 1);
-        Ok(match (last, before) {
-            (Some(limit), None) if after.is_none() => Window::Tail { limit },
-            (Some(limit), Some(end)) => {
-                let offset = end.saturating_sub(limit).max(start);
-                Window::Range {
-                    offset,
-                    limit: end.saturating_sub(offset),
-                    bounded_above: true,
-                }
-            }
-            (Some(limit), None) => Window::Range {
-                offset: start,
-                limit,
-                bounded_above: false,
-            },
-            (None, Some(end)) => {
-                let limit = first
-                    .unwrap_or(DEFAULT_PAGE_SIZE)
-                    .min(end.saturating_sub(start));
-                Window::Range {
-                    offset: start,
-                    limit,
-                    bounded_above: end > start + limit,
-                }
-            }
-            (None, None) => Window::Range {
-                offset: start,
-                limit: first.unwrap_or(DEFAULT_PAGE_SIZE),
-                bounded_above: false,
-            },
+        Ok(Window {
+            limit: last.or(first).unwrap_or(DEFAULT_PAGE_SIZE),
+            backward: last.is_some(),
+            after,
+            before,
         })
     }
 }
 
-/// One page of rows and where it sits.
+/// One page of rows, with the cursor of each.
 #[derive(Debug, Clone)]
 pub struct Page<T> {
     pub items: Vec<T>,
-    /// Position of `items[0]` in the full ordered result.
-    pub offset: u64,
+    /// `cursors[i]` is the position of `items[i]`.
+    pub cursors: Vec<String>,
     pub has_next: bool,
     pub has_previous: bool,
-    /// Known when computing the page needed it anyway (`last` without `before`).
+    /// Known when computing the page produced it anyway (batched nested pages).
     pub total: Option<u64>,
 }
 
@@ -146,87 +278,175 @@ impl<T> Page<T> {
     pub fn map<U>(self, f: impl FnMut(T) -> U) -> Page<U> {
         Page {
             items: self.items.into_iter().map(f).collect(),
-            offset: self.offset,
+            cursors: self.cursors,
             has_next: self.has_next,
             has_previous: self.has_previous,
             total: self.total,
         }
     }
 
-    /// Builds a page from up to `limit + 1` rows fetched at `offset` (the extra row only
-    /// signals that there is a next page).
-    pub fn from_probe(mut rows: Vec<T>, offset: u64, limit: u64, bounded_above: bool) -> Self {
-        let more = rows.len() as u64 > limit;
-        rows.truncate(limit as usize);
+    /// A page with no rows.
+    pub fn empty(total: Option<u64>) -> Self {
         Page {
-            items: rows,
-            offset,
-            has_next: more || bounded_above,
-            has_previous: offset > 0,
-            total: None,
+            items: vec![],
+            cursors: vec![],
+            has_next: false,
+            has_previous: false,
+            total,
+        }
+    }
+
+    /// Builds a page from up to `limit + 1` rows fetched in the window's direction (the extra
+    /// row only signals that there is more).
+    fn from_probe(mut rows: Vec<(T, String)>, window: &Window, total: Option<u64>) -> Self {
+        let more = rows.len() as u64 > window.limit;
+        rows.truncate(window.limit as usize);
+        if window.backward {
+            rows.reverse();
+        }
+        let (items, cursors) = rows.into_iter().unzip();
+        // Relay: a bound the client gave says there are rows beyond it (the cursor's own row, at
+        // least); the probe row says so for the open end.
+        let (has_next, has_previous) = if window.backward {
+            (window.before.is_some(), more)
+        } else {
+            (more, window.after.is_some())
+        };
+        Page {
+            items,
+            cursors,
+            has_next,
+            has_previous,
+            total,
         }
     }
 }
 
-/// Runs an ordered select for one window: one statement, or two for `last` without `before`.
-pub async fn fetch<E, M, C>(db: &C, select: Select<E>, window: Window) -> ApiResult<Page<M>>
+/// The rows strictly after (`forward`) or before `cursor` in the ordering `terms`, as one
+/// condition: `t0 ⋗ v0 OR (t0 = v0 AND t1 ⋗ v1) OR …`. A NULL value equals only NULL and has
+/// nothing strictly beyond it within its term — the `CASE` term the ordering puts before a
+/// nullable column already separates NULLs from the rest.
+fn beyond(
+    field: &str,
+    terms: &[SortTerm],
+    cursor: &Cursor,
+    forward: bool,
+) -> ApiResult<sea_orm::Condition> {
+    use sea_orm::Condition;
+    if cursor.0.len() != terms.len() {
+        return Err(ApiError::bad_input(
+            field,
+            "is not a cursor from this connection",
+        ));
+    }
+    let mut any = Condition::any();
+    let mut equal_so_far = Condition::all();
+    // The same rows, said once more as a range on the leading term (`t0 >= v0`): an index on
+    // it is then read from the cursor on, instead of the whole list being sorted for each page.
+    let mut leading = Condition::all();
+    if let (Some(term), Some(value)) = (terms.first(), cursor.0.first())
+        && let Some(v) = term.bind(field, value)?
+    {
+        leading = leading.add(if term.descending != forward {
+            term.expr.clone().gte(v)
+        } else {
+            term.expr.clone().lte(v)
+        });
+    }
+    for (term, value) in terms.iter().zip(&cursor.0) {
+        let bound = term.bind(field, value)?;
+        if let Some(v) = &bound {
+            let ascending_step = term.descending != forward;
+            let step: SimpleExpr = if ascending_step {
+                term.expr.clone().gt(v.clone())
+            } else {
+                term.expr.clone().lt(v.clone())
+            };
+            any = any.add(equal_so_far.clone().add(step));
+        }
+        equal_so_far = equal_so_far.add(match bound {
+            Some(v) => term.expr.clone().eq(v),
+            None => term.expr.clone().is_null(),
+        });
+    }
+    Ok(leading.add(any))
+}
+
+/// The window's bounds as one condition (everything when it has none).
+fn bounds(terms: &[SortTerm], window: &Window) -> ApiResult<sea_orm::Condition> {
+    let mut all = sea_orm::Condition::all();
+    if let Some(after) = &window.after {
+        all = all.add(beyond("after", terms, after, true)?);
+    }
+    if let Some(before) = &window.before {
+        all = all.add(beyond("before", terms, before, false)?);
+    }
+    Ok(all)
+}
+
+fn key_alias(i: usize) -> Alias {
+    Alias::new(format!("ck{i}"))
+}
+
+/// The cursor of a fetched row.
+fn cursor_of(terms: &[SortTerm], row: &QueryResult) -> ApiResult<String> {
+    let values = terms
+        .iter()
+        .enumerate()
+        .map(|(i, t)| t.read(row, &format!("ck{i}")))
+        .collect::<ApiResult<Vec<_>>>()?;
+    Ok(Cursor(values).encode())
+}
+
+/// Runs a select for one window in `terms` order (any order the select had is replaced). `terms`
+/// must end with the primary key so that every row has a position of its own.
+pub async fn fetch<E, M, C>(
+    db: &C,
+    select: Select<E>,
+    terms: &[SortTerm],
+    window: Window,
+) -> ApiResult<Page<M>>
 where
     E: EntityTrait<Model = M>,
     M: FromQueryResult + Send + Sync,
     C: ConnectionTrait,
 {
-    match window {
-        Window::Range {
-            offset,
-            limit,
-            bounded_above,
-        } => {
-            if limit == 0 {
-                return Ok(Page {
-                    items: vec![],
-                    offset,
-                    has_next: bounded_above,
-                    has_previous: offset > 0,
-                    total: None,
-                });
-            }
-            let rows = select.offset(offset).limit(limit + 1).all(db).await?;
-            Ok(Page::from_probe(rows, offset, limit, bounded_above))
-        }
-        Window::Tail { limit } => {
-            let total = select.clone().count(db).await?;
-            let offset = total.saturating_sub(limit);
-            let rows = if limit == 0 {
-                vec![]
-            } else {
-                select.offset(offset).limit(limit).all(db).await?
-            };
-            Ok(Page {
-                items: rows,
-                offset,
-                has_next: false,
-                has_previous: offset > 0,
-                total: Some(total),
-            })
-        }
+    if window.limit == 0 {
+        return Ok(Page::empty(None));
     }
+    let mut query = select.into_query();
+    query.clear_order_by();
+    for (i, term) in terms.iter().enumerate() {
+        query.expr_as(term.expr.clone(), key_alias(i));
+        query.order_by_expr(term.expr.clone(), term.order(window.backward));
+    }
+    query
+        .cond_where(bounds(terms, &window)?)
+        .limit(window.limit + 1);
+    let backend = db.get_database_backend();
+    let rows = db.query_all_raw(backend.build(&query)).await?;
+    let rows = rows
+        .iter()
+        .map(|row| Ok((M::from_query_result(row, "")?, cursor_of(terms, row)?)))
+        .collect::<ApiResult<Vec<_>>>()?;
+    Ok(Page::from_probe(rows, &window, None))
 }
-
-/// One ordering term of a per-parent window.
-pub type OrderTerm = (sea_orm::sea_query::Expr, sea_orm::Order);
 
 /// Pages of child rows for many parents in ONE statement — the batching behind nested
 /// connections (`group.members(first: 20)` for 50 groups is one query, not 50).
 ///
 /// `select` must already be restricted to the parents and to the caller's scope; `parent` is the
-/// expression naming each row's parent. Rows are numbered per parent with `ROW_NUMBER()` in
-/// `order`, and `COUNT(*) OVER (PARTITION BY parent)` gives every parent's total in the same pass,
-/// so `totalCount` on nested connections costs nothing extra.
+/// expression naming each row's parent. Rows inside the window's bounds are numbered per parent
+/// with `ROW_NUMBER()` in `terms` order, and `COUNT(*) OVER (PARTITION BY parent)` counts every
+/// row of the parent (bounds or not), so `totalCount` on nested connections costs nothing extra.
+/// The bounds are a column (`inside`) rather than a `WHERE`, so that count stays whole: rows
+/// inside come first in each parent, and a parent none of whose rows is inside still sends its
+/// first row, for its total.
 pub async fn fetch_per_parent<E, M, C>(
     db: &C,
     select: Select<E>,
-    parent: sea_orm::sea_query::Expr,
-    order: &[OrderTerm],
+    parent: Expr,
+    terms: &[SortTerm],
     window: Window,
 ) -> ApiResult<std::collections::HashMap<i64, Page<M>>>
 where
@@ -234,21 +454,33 @@ where
     M: FromQueryResult + Send + Sync,
     C: ConnectionTrait,
 {
-    use sea_orm::QueryTrait;
-    use sea_orm::sea_query::{Alias, Expr, ExprTrait, Func, OverStatement, Query, WindowStatement};
+    use sea_orm::sea_query::{CaseStatement, Func, OverStatement, Query, WindowStatement};
 
+    let inside: Expr = if window.after.is_none() && window.before.is_none() {
+        Expr::val(1)
+    } else {
+        CaseStatement::new()
+            .case(bounds(terms, &window)?, 1)
+            .finally(0)
+            .into()
+    };
     let mut numbered = WindowStatement::new();
     numbered.add_partition_by(parent.clone());
-    for (expr, dir) in order {
-        numbered.order_by_expr(expr.clone(), dir.clone());
+    numbered.order_by_expr(inside.clone(), sea_orm::Order::Desc);
+    for term in terms {
+        numbered.order_by_expr(term.expr.clone(), term.order(window.backward));
     }
     let mut counted = WindowStatement::new();
     counted.add_partition_by(parent.clone());
 
     let mut inner = select.into_query();
     inner.clear_order_by();
+    for (i, term) in terms.iter().enumerate() {
+        inner.expr_as(term.expr.clone(), key_alias(i));
+    }
     inner
         .expr_as(parent, Alias::new("parent_key"))
+        .expr_as(inside, Alias::new("inside"))
         .expr_window_as(Func::cust("ROW_NUMBER"), numbered, Alias::new("row_pos"))
         .expr_window_as(
             Func::count(Expr::cust("*")),
@@ -258,62 +490,69 @@ where
 
     let w = Alias::new("w");
     let row_pos = Expr::col((w.clone(), Alias::new("row_pos")));
-    let total = Expr::col((w.clone(), Alias::new("parent_total")));
     let mut outer = Query::select();
     outer
         .column((w.clone(), sea_orm::sea_query::Asterisk))
-        .from_subquery(inner, w.clone());
-    let (offset, limit) = match window {
-        Window::Range { offset, limit, .. } => {
-            outer.and_where(row_pos.clone().gt(offset as i64));
-            outer.and_where(row_pos.clone().lte((offset + limit) as i64));
-            (Some(offset), limit)
-        }
-        Window::Tail { limit } => {
-            outer.and_where(row_pos.clone().gt(total.sub(limit as i64)));
-            (None, limit)
-        }
-    };
-    outer
+        .from_subquery(inner, w.clone())
+        .and_where(
+            row_pos
+                .clone()
+                .lte((window.limit + 1) as i64)
+                .or(row_pos.clone().eq(1)),
+        )
         .order_by((w.clone(), Alias::new("parent_key")), sea_orm::Order::Asc)
         .order_by((w, Alias::new("row_pos")), sea_orm::Order::Asc);
 
     let backend = db.get_database_backend();
     let rows = db.query_all_raw(backend.build(&outer)).await?;
-    let mut out: std::collections::HashMap<i64, Page<M>> = std::collections::HashMap::new();
+    let mut grouped: std::collections::HashMap<i64, (u64, Vec<(M, String)>)> =
+        std::collections::HashMap::new();
     for row in rows {
         let key: i64 = row.try_get("", "parent_key")?;
-        let pos: i64 = row.try_get("", "row_pos")?;
         let parent_total: i64 = row.try_get("", "parent_total")?;
-        let model = M::from_query_result(&row, "")?;
-        let page = out.entry(key).or_insert_with(|| {
-            let total = parent_total as u64;
-            let start = offset.unwrap_or_else(|| total.saturating_sub(limit));
-            let bounded = matches!(
-                window,
-                Window::Range {
-                    bounded_above: true,
-                    ..
-                }
-            );
-            Page {
-                items: Vec::new(),
-                offset: Ord::max((pos as u64).saturating_sub(1), start),
-                has_next: start + limit < total || bounded,
-                has_previous: start > 0,
-                total: Some(total),
-            }
-        });
-        page.items.push(model);
+        let entry = grouped
+            .entry(key)
+            .or_insert_with(|| (parent_total as u64, Vec::new()));
+        let inside: i32 = row.try_get("", "inside")?;
+        if inside == 1 && window.limit > 0 {
+            entry
+                .1
+                .push((M::from_query_result(&row, "")?, cursor_of(terms, &row)?));
+        }
     }
-    Ok(out)
+    Ok(grouped
+        .into_iter()
+        .map(|(key, (total, rows))| (key, Page::from_probe(rows, &window, Some(total))))
+        .collect())
+}
+
+/// Windows a complete list already in memory, ordered by `key` ascending (children of one
+/// unit): the same cursors and bounds as the database's.
+pub fn slice<T>(all: Vec<T>, window: &Window, key: impl Fn(&T) -> Vec<KeyValue>) -> Page<T> {
+    let total = all.len() as u64;
+    let inside = |k: &Vec<KeyValue>| {
+        window.after.as_ref().is_none_or(|a| *k > a.0)
+            && window.before.as_ref().is_none_or(|b| *k < b.0)
+    };
+    let mut rows: Vec<(T, String)> = all
+        .into_iter()
+        .filter_map(|item| {
+            let k = key(&item);
+            inside(&k).then(|| (item, Cursor(k).encode()))
+        })
+        .collect();
+    if window.backward {
+        rows.reverse();
+    }
+    rows.truncate(window.limit as usize + 1);
+    Page::from_probe(rows, window, Some(total))
 }
 
 /// A leading sort term that puts NULLs of `value` after every other value in `ASC` (and before
 /// them in `DESC`). SQLite sorts NULLs first and PostgreSQL last by default; with this term in
-/// front, both databases return the same pages.
-pub fn nulls_last(value: sea_orm::sea_query::Expr) -> sea_orm::sea_query::Expr {
-    use sea_orm::sea_query::{CaseStatement, ExprTrait};
+/// front, both databases return the same pages. Its kind is [`KeyKind::Int`].
+pub fn nulls_last(value: Expr) -> Expr {
+    use sea_orm::sea_query::CaseStatement;
     CaseStatement::new()
         .case(value.is_null(), 1)
         .finally(0)
@@ -324,70 +563,60 @@ pub fn nulls_last(value: sea_orm::sea_query::Expr) -> sea_orm::sea_query::Expr {
 mod tests {
     use super::*;
 
-    fn args(
-        first: Option<i64>,
-        after: Option<u64>,
-        last: Option<i64>,
-        before: Option<u64>,
-    ) -> PageArgs {
-        PageArgs {
-            first,
-            after: after.map(encode_cursor),
-            last,
-            before: before.map(encode_cursor),
-        }
+    fn cursor(values: Vec<KeyValue>) -> String {
+        Cursor(values).encode()
     }
 
     #[test]
     fn windows() {
+        let w = PageArgs::default().window().unwrap();
+        assert_eq!(w, Window::first(20));
+        let after = cursor(vec![KeyValue::Text("b".into()), KeyValue::Int(9)]);
+        let w = PageArgs {
+            last: Some(3),
+            after: Some(after.clone()),
+            ..Default::default()
+        }
+        .window()
+        .unwrap();
+        assert!(w.backward);
+        assert_eq!(w.limit, 3);
         assert_eq!(
-            args(None, None, None, None).window().unwrap(),
-            Window::Range {
-                offset: 0,
-                limit: 20,
-                bounded_above: false
-            }
-        );
-        assert_eq!(
-            args(Some(5), Some(9), None, None).window().unwrap(),
-            Window::Range {
-                offset: 10,
-                limit: 5,
-                bounded_above: false
-            }
-        );
-        assert_eq!(
-            args(None, None, Some(3), None).window().unwrap(),
-            Window::Tail { limit: 3 }
-        );
-        assert_eq!(
-            args(None, None, Some(3), Some(10)).window().unwrap(),
-            Window::Range {
-                offset: 7,
-                limit: 3,
-                bounded_above: true
-            }
-        );
-        assert_eq!(
-            args(None, Some(8), Some(3), Some(10)).window().unwrap(),
-            Window::Range {
-                offset: 9,
-                limit: 1,
-                bounded_above: true
-            }
+            w.after,
+            Some(Cursor(vec![KeyValue::Text("b".into()), KeyValue::Int(9)]))
         );
     }
 
     #[test]
     fn rejects_bad_arguments_naming_the_field() {
+        let offset_cursor = URL_SAFE_NO_PAD.encode("pos:43");
         for (a, field) in [
-            (args(Some(101), None, None, None), "first"),
-            (args(Some(-1), None, None, None), "first"),
-            (args(Some(i64::MIN), None, None, None), "first"),
-            (args(Some(1 << 40), None, None, None), "first"),
-            (args(None, None, Some(-1), None), "last"),
-            (args(None, None, Some(i64::MAX), None), "last"),
-            (args(Some(1), None, Some(1), None), "last"),
+            (PageArgs::first(101), "first"),
+            (PageArgs::first(-1), "first"),
+            (PageArgs::first(i64::MIN), "first"),
+            (PageArgs::first(1 << 40), "first"),
+            (
+                PageArgs {
+                    last: Some(-1),
+                    ..Default::default()
+                },
+                "last",
+            ),
+            (
+                PageArgs {
+                    last: Some(i64::MAX),
+                    ..Default::default()
+                },
+                "last",
+            ),
+            (
+                PageArgs {
+                    first: Some(1),
+                    last: Some(1),
+                    ..Default::default()
+                },
+                "last",
+            ),
             (
                 PageArgs {
                     after: Some("zzz".into()),
@@ -395,13 +624,64 @@ mod tests {
                 },
                 "after",
             ),
-            // A forged cursor at the end of u64 would overflow `after + 1`.
-            (args(Some(1), Some(u64::MAX), None, None), "after"),
+            (
+                PageArgs {
+                    before: Some(offset_cursor.clone()),
+                    ..Default::default()
+                },
+                "before",
+            ),
         ] {
             match a.window() {
                 Err(ApiError::BadUserInput { field: f, .. }) => assert_eq!(f, field),
                 other => panic!("expected BAD_USER_INPUT on {field}, got {other:?}"),
             }
         }
+        match (PageArgs {
+            after: Some(offset_cursor),
+            ..Default::default()
+        })
+        .window()
+        {
+            Err(ApiError::BadUserInput { message, .. }) => {
+                assert!(message.contains("offset cursors"), "{message}")
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_cursor_must_fit_the_ordering() {
+        let terms = [
+            SortTerm::asc(Expr::cust("name_key"), KeyKind::Text),
+            SortTerm::asc(Expr::cust("id"), KeyKind::BigInt),
+        ];
+        let wrong_length = Cursor(vec![KeyValue::Int(1)]);
+        assert!(beyond("after", &terms, &wrong_length, true).is_err());
+        let wrong_kind = Cursor(vec![KeyValue::Int(1), KeyValue::Int(1)]);
+        assert!(beyond("after", &terms, &wrong_kind, true).is_err());
+        let fits = Cursor(vec![KeyValue::Text("a".into()), KeyValue::Int(1)]);
+        assert!(beyond("after", &terms, &fits, true).is_ok());
+    }
+
+    #[test]
+    fn slices_in_memory_like_the_database() {
+        let all: Vec<i64> = (1..=5).collect();
+        let key = |n: &i64| vec![KeyValue::Int(*n)];
+        let first = slice(all.clone(), &Window::first(2), key);
+        assert_eq!(first.items, [1, 2]);
+        assert!(first.has_next && !first.has_previous);
+        let next = Window {
+            after: Some(Cursor(vec![KeyValue::Int(2)])),
+            ..Window::first(2)
+        };
+        let page = slice(all.clone(), &next, key);
+        assert_eq!(page.items, [3, 4]);
+        assert!(page.has_previous && page.has_next);
+        let tail = Window {
+            backward: true,
+            ..Window::first(2)
+        };
+        assert_eq!(slice(all, &tail, key).items, [4, 5]);
     }
 }

@@ -120,8 +120,7 @@ async fn select(
     if let Some(c) = archived_filter(product::Column::ArchivedAt, f.archived) {
         q = q.filter(c);
     }
-    Ok(q.order_by_asc(product::Column::NameKey)
-        .order_by_asc(product::Column::Id))
+    Ok(q)
 }
 
 pub async fn list(
@@ -131,7 +130,11 @@ pub async fn list(
     window: Window,
 ) -> ApiResult<Page<product::Model>> {
     audit::authorize(db, p, Action::ReadProducts, "products").await?;
-    page::fetch(db, select(db, p, f).await?, window).await
+    let by_name = [
+        page::SortTerm::asc(product::Column::NameKey.into_expr(), page::KeyKind::Text),
+        page::SortTerm::asc(product::Column::Id.into_expr(), page::KeyKind::BigInt),
+    ];
+    page::fetch(db, select(db, p, f).await?, &by_name, window).await
 }
 
 pub async fn count(db: &DatabaseConnection, p: &Principal, f: &ProductFilter) -> ApiResult<u64> {
@@ -213,7 +216,7 @@ fn listing_select(
         }
         None => {}
     }
-    q.order_by_asc(listing::Column::Id)
+    q
 }
 
 pub async fn list_listings(
@@ -224,7 +227,11 @@ pub async fn list_listings(
 ) -> ApiResult<Page<listing::Model>> {
     audit::authorize(db, p, Action::ReadProducts, "listings").await?;
     let path = units::path_of(db, p, f.unit_id).await?;
-    page::fetch(db, listing_select(p, f, path.as_deref()), window).await
+    let by_id = [page::SortTerm::asc(
+        listing::Column::Id.into_expr(),
+        page::KeyKind::BigInt,
+    )];
+    page::fetch(db, listing_select(p, f, path.as_deref()), &by_id, window).await
 }
 
 pub async fn count_listings(

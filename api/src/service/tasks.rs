@@ -21,7 +21,7 @@ use sea_orm::sea_query::Expr;
 use sea_orm::sea_query::ExprTrait;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, DatabaseConnection, DatabaseTransaction, EntityTrait,
-    Order, PaginatorTrait, QueryFilter, QueryOrder, Select, Set,
+    PaginatorTrait, QueryFilter, QueryOrder, Select, Set,
 };
 use sha2::{Digest, Sha256};
 
@@ -118,20 +118,23 @@ fn apply_filter(
 /// - Tasks without a due date come after every dated one (before them in `DESC`) on both
 ///   databases: SQLite and PostgreSQL put NULLs at opposite ends by default.
 /// - Priority sorts by urgency, most urgent first in `ASC`, not alphabetically.
-fn order_terms(order: TaskOrder, desc: bool) -> Vec<(Expr, Order)> {
-    let dir = if desc { Order::Desc } else { Order::Asc };
+fn order_terms(order: TaskOrder, desc: bool) -> Vec<page::SortTerm> {
+    use page::{KeyKind, SortTerm};
     let col = |c: task::Column| Expr::col((task::Entity, c));
     let mut terms = match order {
         TaskOrder::DueOn => vec![
-            page::nulls_last(col(task::Column::DueOn)),
-            col(task::Column::DueOn),
+            SortTerm::asc(page::nulls_last(col(task::Column::DueOn)), KeyKind::Int),
+            SortTerm::asc(col(task::Column::DueOn), KeyKind::Date),
         ],
-        TaskOrder::CreatedAt => vec![col(task::Column::CreatedAt)],
-        TaskOrder::Priority => vec![urgency(col(task::Column::Priority))],
-        TaskOrder::Title => vec![col(task::Column::TitleFolded)],
+        TaskOrder::CreatedAt => vec![SortTerm::asc(col(task::Column::CreatedAt), KeyKind::Time)],
+        TaskOrder::Priority => vec![SortTerm::asc(
+            urgency(col(task::Column::Priority)),
+            KeyKind::Int,
+        )],
+        TaskOrder::Title => vec![SortTerm::asc(col(task::Column::TitleFolded), KeyKind::Text)],
     };
-    terms.push(col(task::Column::Id));
-    terms.into_iter().map(|e| (e, dir.clone())).collect()
+    terms.push(SortTerm::asc(col(task::Column::Id), KeyKind::BigInt));
+    terms.into_iter().map(|t| t.direction(desc)).collect()
 }
 
 /// 0 for the most urgent priority, 3 for the least: the order a reader expects.
@@ -149,19 +152,13 @@ async fn select(
     db: &DatabaseConnection,
     p: &Principal,
     f: &TaskFilter,
-    order: TaskOrder,
-    desc: bool,
 ) -> ApiResult<Select<task::Entity>> {
     let path = units::path_of(db, p, f.unit_id).await?;
-    let mut q = apply_filter(
+    Ok(apply_filter(
         task::Entity::find().filter(scope::tasks(p)),
         f,
         path.as_deref(),
-    );
-    for (expr, dir) in order_terms(order, desc) {
-        q = q.order_by(expr, dir);
-    }
-    Ok(q)
+    ))
 }
 
 pub async fn list(
@@ -173,15 +170,13 @@ pub async fn list(
     window: Window,
 ) -> ApiResult<Page<task::Model>> {
     audit::authorize(db, p, Action::ReadTasks, "tasks").await?;
-    page::fetch(db, select(db, p, f, order, desc).await?, window).await
+    let terms = order_terms(order, desc);
+    page::fetch(db, select(db, p, f).await?, &terms, window).await
 }
 
 pub async fn count(db: &DatabaseConnection, p: &Principal, f: &TaskFilter) -> ApiResult<u64> {
     scope::require(p, Action::ReadTasks)?;
-    Ok(select(db, p, f, TaskOrder::DueOn, false)
-        .await?
-        .count(db)
-        .await?)
+    Ok(select(db, p, f).await?.count(db).await?)
 }
 
 /// Whether the principal may subscribe to task events at all; which events reach them is
@@ -251,13 +246,13 @@ pub async fn activities_of(
         .filter(activity_e::Column::TaskId.is_in(task_ids.iter().copied()));
     let parent = Expr::col((activity_e::Entity, activity_e::Column::TaskId));
     let order = [
-        (
+        page::SortTerm::desc(
             Expr::col((activity_e::Entity, activity_e::Column::OccurredAt)),
-            Order::Desc,
+            page::KeyKind::Time,
         ),
-        (
+        page::SortTerm::desc(
             Expr::col((activity_e::Entity, activity_e::Column::Id)),
-            Order::Desc,
+            page::KeyKind::BigInt,
         ),
     ];
     page::fetch_per_parent(db, q, parent, &order, window).await

@@ -126,10 +126,17 @@ async fn select(
             .ok_or(ApiError::NotFound("unit"))?;
         q = q.filter(scope::unit_subtree(admin_unit::Column::Path, &root.path));
     }
-    // Shallowest first, then in Vietnamese name order (the sort key), then by id for ties.
-    Ok(q.order_by_asc(admin_unit::Column::Depth)
-        .order_by_asc(admin_unit::Column::NameKey)
-        .order_by_asc(admin_unit::Column::Id))
+    Ok(q)
+}
+
+/// Shallowest first, then in Vietnamese name order (the sort key), then by id for ties.
+fn sort() -> [page::SortTerm; 3] {
+    use page::{KeyKind, SortTerm};
+    [
+        SortTerm::asc(admin_unit::Column::Depth.into_expr(), KeyKind::Int),
+        SortTerm::asc(admin_unit::Column::NameKey.into_expr(), KeyKind::Text),
+        SortTerm::asc(admin_unit::Column::Id.into_expr(), KeyKind::BigInt),
+    ]
 }
 
 pub async fn list(
@@ -138,7 +145,7 @@ pub async fn list(
     f: &UnitFilter,
     window: Window,
 ) -> ApiResult<Page<admin_unit::Model>> {
-    page::fetch(db, select(db, p, f).await?, window).await
+    page::fetch(db, select(db, p, f).await?, &sort(), window).await
 }
 
 pub async fn count(db: &DatabaseConnection, p: &Principal, f: &UnitFilter) -> ApiResult<u64> {

@@ -8,7 +8,7 @@ use cdtg_core::{text, validate};
 use chrono::Utc;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction,
-    EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, Select, Set,
+    EntityTrait, PaginatorTrait, QueryFilter, Select, Set,
 };
 
 use super::audit::{self, Touched};
@@ -383,11 +383,11 @@ pub async fn list(
     window: Window,
 ) -> ApiResult<Page<user::Model>> {
     audit::authorize(db, p, Action::ReadUsers, "users").await?;
-    let q = select(db, p, f)
-        .await?
-        .order_by_asc(user::Column::Username)
-        .order_by_asc(user::Column::Id);
-    page::fetch(db, q, window).await
+    let order = [
+        page::SortTerm::asc(user::Column::Username.into_expr(), page::KeyKind::Text),
+        page::SortTerm::asc(user::Column::Id.into_expr(), page::KeyKind::BigInt),
+    ];
+    page::fetch(db, select(db, p, f).await?, &order, window).await
 }
 
 pub async fn count(db: &DatabaseConnection, p: &Principal, f: &UserFilter) -> ApiResult<u64> {

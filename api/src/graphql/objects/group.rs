@@ -100,7 +100,7 @@ impl Group {
         let page = loader(ctx)?
             .load_one(key)
             .await?
-            .unwrap_or_else(|| Page::from_probe(vec![], 0, 0, false));
+            .unwrap_or_else(|| Page::empty(Some(0)));
         let (db, p, gid) = (db(ctx).clone(), principal(ctx)?.clone(), self.0.id);
         let total = total_for(
             &page,
@@ -174,7 +174,7 @@ impl Group {
                 window,
             })
             .await?
-            .unwrap_or_else(|| Page::from_probe(vec![], 0, 0, false));
+            .unwrap_or_else(|| Page::empty(Some(0)));
         let (db, p, gid) = (db(ctx).clone(), principal(ctx)?.clone(), self.0.id);
         let filter = tasks::TaskFilter {
             group_id: Some(gid),

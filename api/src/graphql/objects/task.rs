@@ -109,8 +109,8 @@ impl Task {
                 window,
             })
             .await?
-            .unwrap_or_else(|| Page::from_probe(vec![], 0, 0, false));
-        let total = Total::Known(page.total.unwrap_or(page.offset + page.items.len() as u64));
+            .unwrap_or_else(|| Page::empty(Some(0)));
+        let total = Total::Known(page.total.unwrap_or_default());
         Ok(ActivityConnection {
             page: page.map(Activity),
             total,

@@ -14,7 +14,7 @@ use crate::graphql::loaders::{
     Nested, UnitById, UnitChildren, UnitGroupsParams, UnitMembersParams, UnitSurveys,
 };
 use crate::ids::{NodeType, encode};
-use crate::service::page::{Page, Window};
+use crate::service::page::Page;
 use crate::service::{groups, members, unit_admin, units};
 
 #[derive(Clone)]
@@ -130,7 +130,11 @@ impl AdminUnit {
             .await?
             .unwrap_or_default();
         all.retain(|u| unit_admin::valid_on(u, day));
-        let page = slice(all, window).map(AdminUnit);
+        let page = crate::service::page::slice(all, &window, |u| {
+            use crate::service::page::KeyValue;
+            vec![KeyValue::Text(u.name_key.clone()), KeyValue::Int(u.id)]
+        })
+        .map(AdminUnit);
         let total = Total::Known(page.total.unwrap_or_default());
         Ok(AdminUnitConnection { page, total })
     }
@@ -162,7 +166,7 @@ impl AdminUnit {
         let page = loader(ctx)?
             .load_one(key)
             .await?
-            .unwrap_or_else(|| Page::from_probe(vec![], 0, 0, false));
+            .unwrap_or_else(|| Page::empty(Some(0)));
         let (db, p, unit_id) = (db(ctx).clone(), principal(ctx)?.clone(), self.0.id);
         let filter = groups::GroupFilter {
             unit_id: Some(unit_id),
@@ -204,7 +208,7 @@ impl AdminUnit {
         let page = loader(ctx)?
             .load_one(key)
             .await?
-            .unwrap_or_else(|| Page::from_probe(vec![], 0, 0, false));
+            .unwrap_or_else(|| Page::empty(Some(0)));
         let (db, p, unit_id) = (db(ctx).clone(), principal(ctx)?.clone(), self.0.id);
         let total = total_for(
             &page,
@@ -250,30 +254,5 @@ impl AdminUnit {
             .await?
             .unwrap_or_default();
         Ok(rows.into_iter().map(UnitSurvey).collect())
-    }
-}
-
-/// Windows an already complete, small list (children of one unit).
-pub fn slice<T>(all: Vec<T>, window: Window) -> Page<T> {
-    let total = all.len() as u64;
-    let (offset, limit, bounded) = match window {
-        Window::Range {
-            offset,
-            limit,
-            bounded_above,
-        } => (offset, limit, bounded_above),
-        Window::Tail { limit } => (total.saturating_sub(limit), limit, false),
-    };
-    let items: Vec<T> = all
-        .into_iter()
-        .skip(offset as usize)
-        .take(limit as usize)
-        .collect();
-    Page {
-        has_next: offset + (items.len() as u64) < total || bounded,
-        has_previous: offset > 0,
-        items,
-        offset,
-        total: Some(total),
     }
 }
