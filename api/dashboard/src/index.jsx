@@ -455,22 +455,21 @@ function Tasks({ t, lang, unitId }) {
 }
 
 function QuietGroups({ t, lang, unitId }) {
-  const until = today();
-  const since = addDays(until, -29);
+  const since = addDays(today(), -29);
   const [pages, setPages] = useState([]);
   const [after, setAfter] = useState(null);
-  const q = useQuery('QuietGroups', { unit: unitId, since, until, after }, `${unitId}|${after}`);
+  const q = useQuery('QuietGroups', { unit: unitId, since, after }, `${unitId}|${after}`);
   useEffect(() => {
     if (q.data) setPages((p) => [...p, q.data.groups]);
   }, [q.data]);
-  const checked = pages.reduce((n, p) => n + p.nodes.length, 0);
-  const quiet = pages.flatMap((p) => p.nodes).filter((g) => g.stats.activities === 0);
+  const quiet = pages.flatMap((p) => p.nodes);
   const last = pages[pages.length - 1];
+  const total = last ? last.totalCount : 0;
   return (
     <section aria-labelledby="quiet-title" aria-busy={q.loading ? 'true' : 'false'} id="quiet">
-      <h3 id="quiet-title">{t.quiet} <span class="count" data-value={quiet.length}>({formatNumber(quiet.length, lang)})</span></h3>
+      <h3 id="quiet-title">{t.quiet} <span class="count" data-value={total}>({formatNumber(total, lang)})</span></h3>
       {q.error && <Failure t={t} error={q.error} retry={q.reload} />}
-      {last && <p class="muted">{t.quietChecked(checked, last.totalCount)}</p>}
+      {last && last.pageInfo.hasNextPage && <p class="muted">{t.quietShown(quiet.length, total)}</p>}
       {last && (quiet.length ? (
         <ul class="quiet">
           {quiet.map((g) => <li>{g.name}{g.unit ? <span class="muted"> · {g.unit.name}</span> : null}</li>)}

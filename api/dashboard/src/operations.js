@@ -49,12 +49,13 @@ export const OPERATIONS = {
   overdue: tasks(filter: { unitId: $unit, overdue: true }, orderBy: { field: DUE_ON }, first: 10) { ${TASK_FIELDS} }
   submitted: tasks(filter: { unitId: $unit, status: [SUBMITTED] }, orderBy: { field: DUE_ON }, first: 10) { ${TASK_FIELDS} }
 }`,
-  // Community groups with their activities over the last 30 days, a page at a time.
-  QuietGroups: `query DashboardQuietGroups($unit: ID!, $since: Date!, $until: Date!, $after: String) {
-  groups(filter: { unitId: $unit, kind: COMMUNITY }, first: 100, after: $after) {
+  // Community groups without a report of work in the last 30 days, found by the server, a
+  // page at a time.
+  QuietGroups: `query DashboardQuietGroups($unit: ID!, $since: Date!, $after: String) {
+  groups(filter: { unitId: $unit, kind: COMMUNITY, noActivitySince: $since }, first: 100, after: $after) {
     totalCount
     pageInfo { hasNextPage endCursor }
-    nodes { name unit { name } stats(period: { from: $since, to: $until }) { activities } }
+    nodes { name unit { name } }
   }
 }`,
 };
