@@ -105,12 +105,20 @@ async fn methods_media_types_and_status_codes(backend: Backend) {
     for ct in [
         Some("application/x-www-form-urlencoded"),
         Some("text/plain"),
-        Some("multipart/form-data; boundary=x"),
         None,
     ] {
         let (status, _, text) = post_raw(&app, Some(&token), ct, None, body.clone()).await;
         assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{ct:?}: {text}");
     }
+    // Multipart is the GraphQL multipart request (file uploads). An HTML form can send it
+    // across sites but cannot add a bearer credential: without one it is 401; with one, a body
+    // that is not a multipart request is 400. Neither executes anything.
+    let multipart = Some("multipart/form-data; boundary=x");
+    let (status, _, text) = post_raw(&app, None, multipart, None, body.clone()).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{text}");
+    let (status, _, text) = post_raw(&app, Some(&token), multipart, None, body.clone()).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{text}");
+    assert!(text.contains("BAD_USER_INPUT"), "{text}");
     assert_eq!(
         group_count(&app).await,
         groups_before,
