@@ -704,7 +704,14 @@ pub fn rebuild_statements(backend: DatabaseBackend) -> Vec<String> {
         .into_iter()
         .map(|t| format!("DELETE FROM {t}"))
         .collect();
-    out.push(
+    out.extend(anchor_statements());
+    out.extend(recount_statements(backend).into_iter().map(|(_, sql)| sql));
+    out
+}
+
+/// Fills the empty `rollup_anchors` from the unit tree.
+fn anchor_statements() -> [String; 2] {
+    [
         "WITH RECURSIVE up (unit_id, anchor_unit_id) AS (\
              SELECT id, id FROM admin_units \
              UNION ALL SELECT up.unit_id, u.parent_id FROM up \
@@ -712,16 +719,19 @@ pub fn rebuild_statements(backend: DatabaseBackend) -> Vec<String> {
          INSERT INTO rollup_anchors (unit_id, anchor_unit_id, own) \
          SELECT unit_id, anchor_unit_id, 0 FROM up"
             .into(),
-    );
-    out.push(
         "INSERT INTO rollup_anchors (unit_id, anchor_unit_id, own) \
          SELECT id, id, 1 FROM admin_units"
             .into(),
-    );
-    for s in sources(backend) {
-        out.push(apply(s.rollup, 1, &s.select(&[])));
-    }
-    out
+    ]
+}
+
+/// Fills each empty rollup table from the facts (the anchors must be filled): its name and
+/// statement.
+fn recount_statements(backend: DatabaseBackend) -> Vec<(&'static str, String)> {
+    sources(backend)
+        .iter()
+        .map(|s| (s.rollup.table, apply(s.rollup, 1, &s.select(&[]))))
+        .collect()
 }
 
 /// Runs [`rebuild_statements`] in one transaction: readers see the old rollups or the new ones.
@@ -741,16 +751,13 @@ pub async fn rebuild_reporting<C: ConnectionTrait + TransactionTrait>(
     for t in tables() {
         txn.execute_unprepared(&format!("DELETE FROM {t}")).await?;
     }
-    // The anchors, then one statement per rollup: the same text as `rebuild_statements`.
-    let statements = rebuild_statements(backend);
-    let (anchors, per_rollup) = statements[tables().len()..].split_at(2);
     step("rollup_anchors");
-    for sql in anchors {
-        txn.execute_unprepared(sql).await?;
+    for sql in anchor_statements() {
+        txn.execute_unprepared(&sql).await?;
     }
-    for (sql, s) in per_rollup.iter().zip(sources(backend)) {
-        step(s.rollup.table);
-        txn.execute_unprepared(sql).await?;
+    for (table, sql) in recount_statements(backend) {
+        step(table);
+        txn.execute_unprepared(&sql).await?;
     }
     txn.commit().await
 }
