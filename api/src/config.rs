@@ -44,6 +44,13 @@ pub struct Cli {
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SharedBudgets {
+    Auto,
+    Memory,
+    Database,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LogFormat {
     Text,
     Json,
@@ -360,6 +367,25 @@ pub struct ServeArgs {
     /// Requests per second per client address (bursts of 5×; 0: no limit).
     #[arg(long, env = "CDTG_RATE_LIMIT_PER_ADDRESS", default_value_t = 200.0)]
     pub rate_limit_per_address: f64,
+
+    /// Where rate limits and login budgets are kept: `auto` shares them through the database on
+    /// PostgreSQL (every instance on it then has one budget per client) and keeps them in
+    /// memory on SQLite; `memory` keeps them per instance; `database` is `auto` said firmly.
+    #[arg(long, env = "CDTG_SHARED_BUDGETS", value_enum, default_value_t = SharedBudgets::Auto)]
+    pub shared_budgets: SharedBudgets,
+
+    /// A PostgreSQL streaming replica of the database, for read-only work: queries,
+    /// statistics and exports. Mutations, and every read a mutation makes, use the primary; so
+    /// do a writer's own reads until the replica has replayed its last write. A replica that is
+    /// down or lags more than `--read-max-lag-ms` is skipped. Refused at start if it is not a
+    /// replica of the primary, or does not answer.
+    #[arg(long, env = "CDTG_DATABASE_READ_URL")]
+    pub database_read_url: Option<String>,
+
+    /// How far the replica may fall behind the primary, in milliseconds, before reads go to the
+    /// primary instead.
+    #[arg(long, env = "CDTG_READ_MAX_LAG_MS", default_value_t = 5000)]
+    pub read_max_lag_ms: u64,
 
     /// Proxies whose `Forwarded` / `X-Forwarded-For` headers are believed: addresses or
     /// networks, comma-separated (e.g. `10.0.0.0/8,127.0.0.1`). Empty: the peer address counts.

@@ -2,9 +2,13 @@
 //!
 //! - `GET /exports/{kind}.{csv|xlsx}?unitId=…` with `Authorization: Bearer <access token or API
 //!   key>` — the same authentication as `/graphql` — or with `?token=…`, a short-lived signed
-//!   link from the `createExportLink` mutation (what a browser opened from GraphiQL can follow).
+//!   link from the `createExportLink` mutation (what a browser opened from GraphiQL can follow,
+//!   or a script with an API key can hand on); a link dies with the session or key it was made
+//!   with.
 //!   CSV is streamed as the body while the rows are read; XLSX is written row by row into a
 //!   temporary file and sent when complete.
+//! - `GET /exports/stats-breakdown.{csv|xlsx}?unitId=…&by=CHILD_UNIT,…`: any `statsBreakdown`
+//!   (see `graphql::breakdown_export`).
 //! - `GET /templates/{members|groups}.{csv|xlsx}`: an empty sheet with the headings an import
 //!   reads. No data, so no credential.
 //!
@@ -37,7 +41,12 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 struct LinkClaims {
     sub: String,
     /// The session the link was made in: the link dies with it.
-    sid: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    sid: Option<String>,
+    /// Or the API key it was made with: the link dies with the key (revoked, expired), and
+    /// acts with the key's role and scope.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    key: Option<i64>,
     iss: String,
     aud: String,
     exp: i64,
@@ -48,16 +57,78 @@ struct LinkClaims {
 
 const LINK_TYPE: &str = "export-link";
 
-/// The path of an export (`/exports/roster.xlsx?unitId=…`).
+/// The path of an export (`/exports/roster.xlsx?unitId=…`): what [`request_of`] reads back
+/// into the same request.
 fn export_path(r: &ExportRequest) -> String {
-    let mut path = format!("/exports/{}.{}", r.kind.slug(), r.format.extension());
+    let mut params = vec![];
     if let Some(unit) = r.unit_id {
-        path.push_str(&format!(
-            "?unitId={}",
+        params.push(format!(
+            "unitId={}",
             crate::ids::encode(NodeType::AdminUnit, unit).0
         ));
     }
+    if let Some(b) = &r.breakdown {
+        params.push(format!("by={}", b.by.join(",")));
+        if !b.fields.is_empty() {
+            params.push(format!("fields={}", b.fields.join(",")));
+        }
+        for (name, day) in [("from", b.from), ("to", b.to), ("asOf", b.as_of)] {
+            if let Some(d) = day {
+                params.push(format!("{name}={d}"));
+            }
+        }
+        if let Some(limit) = b.limit {
+            params.push(format!("limit={limit}"));
+        }
+    }
+    let mut path = format!("/exports/{}.{}", r.kind.slug(), r.format.extension());
+    if !params.is_empty() {
+        path.push('?');
+        path.push_str(&params.join("&"));
+    }
     path
+}
+
+/// The breakdown a stats export's query string asks for.
+fn breakdown_of(query: &HashMap<String, String>) -> ApiResult<export::BreakdownSpec> {
+    let list = |name: &str| -> Vec<String> {
+        query
+            .get(name)
+            .map(|v| {
+                v.split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let day = |name: &'static str| -> ApiResult<Option<chrono::NaiveDate>> {
+        query
+            .get(name)
+            .map(|v| {
+                chrono::NaiveDate::parse_from_str(v, "%Y-%m-%d")
+                    .map_err(|_| ApiError::bad_input(name, "must be a date (YYYY-MM-DD)"))
+            })
+            .transpose()
+    };
+    let limit = query
+        .get("limit")
+        .map(|v| {
+            v.parse::<i64>()
+                .map_err(|_| ApiError::bad_input("limit", "must be a whole number"))
+        })
+        .transpose()?;
+    let spec = export::BreakdownSpec {
+        by: list("by"),
+        fields: list("fields"),
+        from: day("from")?,
+        to: day("to")?,
+        as_of: day("asOf")?,
+        limit,
+    };
+    crate::graphql::breakdown_export::dims(&spec)?;
+    Ok(spec)
 }
 
 /// A signed link to `r` acting as `p`, valid for `ttl_secs`.
@@ -67,17 +138,21 @@ pub fn sign_link(
     r: &ExportRequest,
     ttl_secs: i64,
 ) -> ApiResult<(String, chrono::DateTime<chrono::Utc>)> {
-    let Credential::Session { id } = &p.credential else {
-        return Err(ApiError::forbidden(
-            "links are for signed-in people; with an API key, GET the export path itself with \
-             the key in the Authorization header",
-        ));
+    let (sid, key) = match &p.credential {
+        Credential::Session { id } => (Some(id.clone()), None),
+        Credential::ApiKey { id, .. } => (None, Some(*id)),
+        Credential::System => {
+            return Err(ApiError::forbidden(
+                "links are made for a signed-in session or an API key",
+            ));
+        }
     };
     let now = chrono::Utc::now();
     let exp = now + chrono::Duration::seconds(ttl_secs.max(1));
     let claims = LinkClaims {
         sub: p.user_id.to_string(),
-        sid: id.clone(),
+        sid,
+        key,
         iss: ISSUER.to_owned(),
         aud: AUDIENCE.to_owned(),
         exp: exp.timestamp(),
@@ -145,19 +220,30 @@ async fn caller(
                 .sub
                 .parse()
                 .map_err(|_| ApiError::Unauthenticated("invalid or expired link"))?;
-            let user = crate::service::users::get(&state.db, user_id)
-                .await?
-                .ok_or(ApiError::Unauthenticated("invalid or expired link"))?;
-            if !crate::auth::session::is_live(&state.db, &claims.sid).await? {
-                return Err(ApiError::Unauthenticated(
-                    "the session has ended; sign in again",
-                ));
-            }
-            let credential = Credential::Session { id: claims.sid };
-            (
-                crate::auth::principal_for(&state.db, &user, credential).await?,
-                Some(claims.req),
-            )
+            let p = match (claims.sid, claims.key) {
+                (Some(sid), None) => {
+                    let user = crate::service::users::get(&state.db, user_id)
+                        .await?
+                        .ok_or(ApiError::Unauthenticated("invalid or expired link"))?;
+                    if !crate::auth::session::is_live(&state.db, &sid).await? {
+                        return Err(ApiError::Unauthenticated(
+                            "the session has ended; sign in again",
+                        ));
+                    }
+                    let credential = Credential::Session { id: sid };
+                    crate::auth::principal_for(&state.db, &user, credential).await?
+                }
+                // Revoked, expired or its creator disabled: refused as the key itself would be.
+                (None, Some(key)) => {
+                    let p = crate::auth::api_key::principal_of_key(&state.db, key).await?;
+                    if p.user_id != user_id {
+                        return Err(ApiError::Unauthenticated("invalid or expired link"));
+                    }
+                    p
+                }
+                _ => return Err(ApiError::Unauthenticated("invalid or expired link")),
+            };
+            (p, Some(claims.req))
         }
         (None, None) => {
             return Err(ApiError::Unauthenticated(
@@ -172,7 +258,8 @@ async fn caller(
     }
     if let Err(retry_after_secs) = state
         .rate_limiter
-        .check(Some(p.rate_subject()), &state.proxies.client_address(req))
+        .admit(Some(p.rate_subject()), &state.proxies.client_address(req))
+        .await
     {
         return Err(ApiError::RateLimited { retry_after_secs });
     }
@@ -183,12 +270,13 @@ async fn caller(
 /// `GET /exports/{kind}.{format}`.
 async fn export_file(
     state: web::Data<AppState>,
+    schema: web::Data<crate::graphql::CdtgSchema>,
     req: HttpRequest,
     file: web::Path<String>,
     query: web::Query<HashMap<String, String>>,
 ) -> HttpResponse {
     let rid = crate::transport::request_id(&req);
-    match export_response(&state, &req, &file, &query).await {
+    match export_response(&state, &schema, &req, &file, &query).await {
         Ok(res) => res,
         Err(e) => error_response(e, &rid),
     }
@@ -196,6 +284,7 @@ async fn export_file(
 
 async fn export_response(
     state: &AppState,
+    schema: &crate::graphql::CdtgSchema,
     req: &HttpRequest,
     file: &str,
     query: &HashMap<String, String>,
@@ -209,10 +298,15 @@ async fn export_response(
                 .ok_or_else(|| ApiError::bad_input("unitId", "is not an AdminUnit ID"))
         })
         .transpose()?;
+    let breakdown = match kind {
+        ExportKind::StatsBreakdown => Some(breakdown_of(query)?),
+        _ => None,
+    };
     let request = ExportRequest {
         kind,
         format,
         unit_id,
+        breakdown,
     };
     // A link exports exactly what it was made for.
     if let Some(signed) = linked
@@ -220,7 +314,20 @@ async fn export_response(
     {
         return Err(ApiError::forbidden("the link was made for another export"));
     }
-    let export = export::start(&state.db, &p, &request).await?;
+    let read = state.read_db(Some(p.rate_subject()));
+    let export = match (&request.breakdown, request.unit_id) {
+        (Some(spec), Some(unit)) => {
+            export::check(&state.db, &p, &request).await?;
+            crate::graphql::breakdown_export::export(
+                schema, &state.db, read, &p, unit, spec, format,
+            )
+            .await?
+        }
+        (Some(_), None) => {
+            return Err(ApiError::bad_input("unitId", "name the unit to break down"));
+        }
+        (None, _) => export::start(&state.db, read, &p, &request).await?,
+    };
     let disposition = format!("attachment; filename=\"{}\"", export.filename);
     let rid = p.request_id.clone().unwrap_or_default();
     match format {

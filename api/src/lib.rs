@@ -22,6 +22,7 @@ pub mod pipeline;
 pub mod principal;
 pub mod progress;
 pub mod ratelimit;
+pub mod replica;
 pub mod request_log;
 #[cfg(feature = "demo")]
 pub mod seed;

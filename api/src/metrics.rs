@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::fmt::Write;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::Duration;
 
 const BUCKETS: [f64; 12] = [
@@ -23,6 +23,15 @@ struct Series {
 pub struct Metrics {
     requests: Mutex<HashMap<(String, &'static str), Series>>,
     subscriptions: AtomicI64,
+    reads_on_replica: AtomicU64,
+    reads_on_primary: AtomicU64,
+}
+
+/// What `/metrics` says about the read replica, when one is configured.
+pub struct ReplicaFigures {
+    pub up: bool,
+    pub in_use: bool,
+    pub lag_seconds: f64,
 }
 
 /// A label-safe operation name.
@@ -57,6 +66,16 @@ impl Metrics {
         }
     }
 
+    /// A read-only operation (or export) went to the replica, or to the primary.
+    pub fn read_routed(&self, to_replica: bool) {
+        let counter = if to_replica {
+            &self.reads_on_replica
+        } else {
+            &self.reads_on_primary
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
     pub fn subscription_started(&self) {
         self.subscriptions.fetch_add(1, Ordering::Relaxed);
     }
@@ -66,7 +85,13 @@ impl Metrics {
     }
 
     /// The exposition text; pool and statement figures are passed in by the caller.
-    pub fn render(&self, pool_size: u32, pool_idle: u32, statements: u64) -> String {
+    pub fn render(
+        &self,
+        pool_size: u32,
+        pool_idle: u32,
+        statements: u64,
+        replica: Option<ReplicaFigures>,
+    ) -> String {
         let mut out = String::new();
         let _ = writeln!(
             out,
@@ -147,6 +172,38 @@ impl Metrics {
             "cdtg_subscriptions {}",
             self.subscriptions.load(Ordering::Relaxed)
         );
+        let _ = writeln!(
+            out,
+            "# HELP cdtg_db_reads_total Read-only operations and exports, by the server they read."
+        );
+        let _ = writeln!(out, "# TYPE cdtg_db_reads_total counter");
+        for (target, n) in [
+            ("primary", &self.reads_on_primary),
+            ("replica", &self.reads_on_replica),
+        ] {
+            let _ = writeln!(
+                out,
+                "cdtg_db_reads_total{{target=\"{target}\"}} {}",
+                n.load(Ordering::Relaxed)
+            );
+        }
+        if let Some(r) = replica {
+            let _ = writeln!(
+                out,
+                "# HELP cdtg_replica_up Whether the read replica answers.\n# TYPE cdtg_replica_up gauge\ncdtg_replica_up {}",
+                u8::from(r.up)
+            );
+            let _ = writeln!(
+                out,
+                "# HELP cdtg_replica_in_use Whether reads go to the replica (it answers and is within the lag bound).\n# TYPE cdtg_replica_in_use gauge\ncdtg_replica_in_use {}",
+                u8::from(r.in_use)
+            );
+            let _ = writeln!(
+                out,
+                "# HELP cdtg_replica_lag_seconds How far the replica was behind the primary at the last look.\n# TYPE cdtg_replica_lag_seconds gauge\ncdtg_replica_lag_seconds {}",
+                r.lag_seconds
+            );
+        }
         out
     }
 }

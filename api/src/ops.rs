@@ -12,14 +12,24 @@ pub async fn livez() -> HttpResponse {
 
 /// `/readyz` (and `/healthz`): the database answers. Load balancers take an instance out of
 /// rotation while this is 503 and back when it recovers; no restart is needed.
+///
+/// With a read replica, `replica` says whether reads go there (`in use`), or to the primary
+/// because it is `lagging` or `down`; either way the instance is ready, since the primary
+/// serves every read the replica cannot.
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     let ping = tokio::time::timeout(std::time::Duration::from_secs(2), state.db.ping()).await;
-    match ping {
-        Ok(Ok(())) => {
-            HttpResponse::Ok().json(serde_json::json!({ "status": "ok", "database": "reachable" }))
-        }
-        _ => HttpResponse::ServiceUnavailable()
-            .json(serde_json::json!({ "status": "unavailable", "database": "unreachable" })),
+    let mut body = match ping {
+        Ok(Ok(())) => serde_json::json!({ "status": "ok", "database": "reachable" }),
+        _ => serde_json::json!({ "status": "unavailable", "database": "unreachable" }),
+    };
+    if let Some(r) = &state.replica {
+        body["replica"] = r.health().as_str().into();
+        body["replicaLagMs"] = (r.lag().as_millis() as u64).into();
+    }
+    if body["status"] == "ok" {
+        HttpResponse::Ok().json(body)
+    } else {
+        HttpResponse::ServiceUnavailable().json(body)
     }
 }
 
@@ -49,7 +59,21 @@ pub async fn metrics(state: web::Data<AppState>, req: actix_web::HttpRequest) ->
     };
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
-        .body(state.metrics.render(size, idle, state.statements.get()))
+        .body(
+            state.metrics.render(
+                size,
+                idle,
+                state.statements.get(),
+                state
+                    .replica
+                    .as_ref()
+                    .map(|r| crate::metrics::ReplicaFigures {
+                        up: r.health() != crate::replica::Health::Down,
+                        in_use: r.health() == crate::replica::Health::InUse,
+                        lag_seconds: r.lag().as_secs_f64(),
+                    }),
+            ),
+        )
 }
 
 /// Compares two secrets by their digests, so the time taken says nothing about how much of the

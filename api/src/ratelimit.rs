@@ -1,8 +1,16 @@
-//! Request rate limits per signed-in user and per client address: GCRA token buckets from the
-//! maintained `governor` crate, in memory per instance. Each check touches one sharded map
-//! entry, so its cost does not grow with the number of clients; idle entries (their buckets full
-//! again) are forgotten by a background sweep, never on a request's path. A refused operation
-//! gets `RATE_LIMITED` with `retryAfter` (over HTTP: 429 and `Retry-After`).
+//! Request rate limits per signed-in user and per client address, as GCRA token buckets.
+//!
+//! - In one process (SQLite, or `CDTG_SHARED_BUDGETS=memory`): the maintained `governor`
+//!   crate. Each check touches one sharded map entry, so its cost does not grow with the number
+//!   of clients; idle entries (their buckets full again) are forgotten by a background sweep,
+//!   never on a request's path.
+//! - Shared by every instance on one PostgreSQL database ([`SharedRates`]): the same algorithm
+//!   on rows of the unlogged table `rate_budgets`, one `INSERT … ON CONFLICT DO UPDATE`
+//!   statement per request for both buckets. A client spreading requests over the instances
+//!   behind a load balancer then has the budget it would have with one.
+//!
+//! A refused operation gets `RATE_LIMITED` with `retryAfter` (over HTTP: 429 and
+//! `Retry-After`).
 
 use std::net::IpAddr;
 use std::num::NonZeroU32;
@@ -39,6 +47,88 @@ pub struct RateLimiter {
     per_user: Option<DefaultKeyedRateLimiter<Subject>>,
     per_address: Option<DefaultKeyedRateLimiter<String>>,
     clock: DefaultClock,
+    shared: Option<SharedRates>,
+}
+
+/// The GCRA parameters of one bucket, in seconds: one request per `period`, and `tolerance`
+/// (`(burst - 1) × period`) of credit.
+#[derive(Debug, Clone, Copy)]
+struct Gcra {
+    period: f64,
+    tolerance: f64,
+}
+
+impl Limit {
+    fn gcra(self) -> Option<Gcra> {
+        if self.rate <= 0.0 || !self.rate.is_finite() {
+            return None;
+        }
+        let period = 1.0 / self.rate;
+        Some(Gcra {
+            period,
+            tolerance: (self.burst.max(1.0) - 1.0) * period,
+        })
+    }
+}
+
+/// The buckets in PostgreSQL, shared by every instance.
+pub struct SharedRates {
+    pool: sea_orm::sqlx::PgPool,
+    per_user: Option<Gcra>,
+    per_address: Option<Gcra>,
+}
+
+impl SharedRates {
+    /// Spends one request from each bucket that applies; `Err(seconds)` when one is empty.
+    /// Each bucket row stores its theoretical arrival time (`tat`); a request is admitted when
+    /// `max(tat, now) - now <= tolerance`, and then moves it one period on. A row is only
+    /// written when the request is admitted, so refused requests cost no credit.
+    async fn check(
+        &self,
+        user: Option<Subject>,
+        address: &str,
+    ) -> Result<Result<(), u64>, sea_orm::sqlx::Error> {
+        let mut keys = Vec::with_capacity(2);
+        let mut periods = Vec::with_capacity(2);
+        let mut tolerances = Vec::with_capacity(2);
+        if let Some(g) = self.per_address {
+            keys.push(format!("a:{}", address_key(address)));
+            periods.push(g.period);
+            tolerances.push(g.tolerance);
+        }
+        if let (Some(g), Some(user)) = (self.per_user, user) {
+            keys.push(match user {
+                Subject::User(id) => format!("u:{id}"),
+                Subject::ApiKey(id) => format!("k:{id}"),
+            });
+            periods.push(g.period);
+            tolerances.push(g.tolerance);
+        }
+        if keys.is_empty() {
+            return Ok(Ok(()));
+        }
+        // The refused keys come back with how long until their bucket admits one request.
+        let refused: Vec<(String, f64)> = sea_orm::sqlx::query_as(
+            "WITH r(key, period, tolerance) AS (SELECT * FROM unnest($1::text[], $2::float8[], $3::float8[])),              spent AS (INSERT INTO rate_budgets AS b (key, tat)                SELECT key, now() + make_interval(secs => period) FROM r                ON CONFLICT (key) DO UPDATE SET tat = greatest(b.tat, now()) + (excluded.tat - now())                WHERE greatest(b.tat, now()) - now() <= make_interval(secs =>                  (SELECT tolerance FROM r WHERE r.key = b.key))                RETURNING b.key)              SELECT r.key, (EXTRACT(EPOCH FROM b.tat - now()) - r.tolerance)::float8              FROM r JOIN rate_budgets b ON b.key = r.key              WHERE NOT EXISTS (SELECT 1 FROM spent WHERE spent.key = r.key)",
+        )
+        .bind(&keys)
+        .bind(&periods)
+        .bind(&tolerances)
+        .fetch_all(&self.pool)
+        .await?;
+        match refused.iter().map(|(_, wait)| *wait).reduce(f64::max) {
+            None => Ok(Ok(())),
+            Some(wait) => Ok(Err(wait.ceil().max(1.0) as u64)),
+        }
+    }
+
+    /// Deletes buckets that are full again (their arrival time has passed).
+    async fn sweep(&self) -> Result<(), sea_orm::sqlx::Error> {
+        sea_orm::sqlx::query("DELETE FROM rate_budgets WHERE tat < now()")
+            .execute(&self.pool)
+            .await
+            .map(|_| ())
+    }
 }
 
 impl RateLimiter {
@@ -47,11 +137,54 @@ impl RateLimiter {
             per_user: per_user.quota().map(DefaultKeyedRateLimiter::dashmap),
             per_address: per_address.quota().map(DefaultKeyedRateLimiter::dashmap),
             clock: DefaultClock::default(),
+            shared: None,
         }
     }
 
-    /// `Err(seconds to wait)` when either the address's or the user's (or key's) bucket is
-    /// empty.
+    /// Buckets in PostgreSQL, shared by every instance on the database. When a check cannot
+    /// reach the database, this instance's own buckets decide (the request would most likely
+    /// fail on the same database anyway).
+    pub fn shared(per_user: Limit, per_address: Limit, pool: sea_orm::sqlx::PgPool) -> Self {
+        RateLimiter {
+            shared: Some(SharedRates {
+                pool,
+                per_user: per_user.gcra(),
+                per_address: per_address.gcra(),
+            }),
+            ..RateLimiter::new(per_user, per_address)
+        }
+    }
+
+    /// Whether the buckets are shared with other instances.
+    pub fn is_shared(&self) -> bool {
+        self.shared.is_some()
+    }
+
+    /// `Err(seconds to wait)` when the address's or the user's (or key's) bucket is empty.
+    pub async fn admit(&self, user: Option<Subject>, address: &str) -> Result<(), u64> {
+        if let Some(shared) = &self.shared {
+            match shared.check(user, address).await {
+                Ok(verdict) => return verdict,
+                Err(e) => {
+                    tracing::warn!(error = %e, "shared rate budget unavailable; using this instance's");
+                }
+            }
+        }
+        self.check(user, address)
+    }
+
+    /// [`Self::sweep`], and the shared buckets that are full again.
+    pub async fn sweep_all(&self) {
+        self.sweep();
+        if let Some(shared) = &self.shared
+            && let Err(e) = shared.sweep().await
+        {
+            tracing::warn!(error = %e, "sweeping the shared rate budgets failed");
+        }
+    }
+
+    /// This instance's own buckets: `Err(seconds to wait)` when either the address's or the
+    /// user's (or key's) bucket is empty.
     pub fn check(&self, user: Option<Subject>, address: &str) -> Result<(), u64> {
         let wait = |not_until: governor::NotUntil<_>| {
             not_until

@@ -21,6 +21,7 @@ use crate::ops;
 use crate::persisted::PersistedQueries;
 use crate::pipeline::{PipelineLimits, ShapeLimits};
 use crate::ratelimit::{Limit, RateLimiter};
+use crate::replica::Replica;
 use crate::sockets::Sockets;
 use crate::state::{ApiSettings, AppState};
 use crate::transport::{self, TransportLimits};
@@ -34,18 +35,43 @@ pub struct Application {
     metrics_server: Option<(u16, Server)>,
 }
 
-/// Forgets idle rate-limit buckets and expired login failures once a minute, off the request
-/// path (see `ratelimit` and `auth::throttle`).
+/// Once a minute, off the request path: forgets idle rate-limit buckets and expired login
+/// failures (see `ratelimit` and `auth::throttle`) and prunes the task event log (`events`).
 fn sweep_limits(state: &AppState) {
     let (limiter, throttle) = (state.rate_limiter.clone(), state.throttle.clone());
+    let db = state.db.clone();
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(60));
         loop {
             tick.tick().await;
-            limiter.sweep();
-            throttle.sweep();
+            limiter.sweep_all().await;
+            throttle.sweep().await;
+            if let Err(e) = crate::events::prune(&db).await {
+                tracing::warn!(error = %e, "pruning the task event log failed");
+            }
         }
     });
+}
+
+/// Where rate limits and login budgets live: the primary's pool when they are shared.
+fn shared_budgets_pool(
+    choice: crate::config::SharedBudgets,
+    conn: &sea_orm::DatabaseConnection,
+) -> Result<Option<sea_orm::sqlx::PgPool>, String> {
+    use crate::config::SharedBudgets;
+    let postgres = conn.get_database_backend() == sea_orm::DatabaseBackend::Postgres;
+    match choice {
+        SharedBudgets::Memory => Ok(None),
+        SharedBudgets::Auto | SharedBudgets::Database if postgres => {
+            Ok(Some(conn.get_postgres_connection_pool().clone()))
+        }
+        SharedBudgets::Auto => Ok(None),
+        SharedBudgets::Database => Err(
+            "CDTG_SHARED_BUDGETS=database needs PostgreSQL: on SQLite one process serves the \
+             database and keeps its budgets in memory"
+                .into(),
+        ),
+    }
 }
 
 fn parse_pairs(list: &str) -> Result<Vec<(String, String)>, String> {
@@ -144,16 +170,45 @@ impl Application {
             }
             None => None,
         };
+        let replica = match args.database_read_url.as_deref().filter(|u| !u.is_empty()) {
+            Some(url) => {
+                let replica = Replica::connect(
+                    url,
+                    &conn,
+                    &pool,
+                    Duration::from_millis(args.read_max_lag_ms),
+                )
+                .await
+                .map_err(|e| format!("refusing to start: {e}"))?;
+                let replica = Arc::new(replica);
+                replica.start();
+                Some(replica)
+            }
+            None => None,
+        };
         let events = EventBus::start(conn.clone()).await;
+        let shared_pool = shared_budgets_pool(args.shared_budgets, &conn)?;
+        let throttle_settings = ThrottleSettings {
+            free_failures_per_pair: args.login_max_failures,
+            free_failures_per_address: args.login_max_failures_per_address,
+            ..Default::default()
+        };
+        let per_user = Limit {
+            rate: args.rate_limit_per_user,
+            burst: args.rate_limit_per_user * 5.0,
+        };
+        let per_address = Limit {
+            rate: args.rate_limit_per_address,
+            burst: args.rate_limit_per_address * 5.0,
+        };
         let state = AppState {
             db: conn,
             statements,
             keys: Arc::new(keys),
-            throttle: Arc::new(LoginThrottle::new(ThrottleSettings {
-                free_failures_per_pair: args.login_max_failures,
-                free_failures_per_address: args.login_max_failures_per_address,
-                ..Default::default()
-            })),
+            throttle: Arc::new(match &shared_pool {
+                Some(pool) => LoginThrottle::shared(throttle_settings, pool.clone()),
+                None => LoginThrottle::in_memory(throttle_settings),
+            }),
             settings: Arc::new(ApiSettings {
                 max_residents_per_session: args.max_residents_per_session,
                 demo: args.demo,
@@ -190,17 +245,12 @@ impl Application {
                 .filter(|t| !t.is_empty())
                 .map(Arc::from),
             persisted: Arc::new(PersistedQueries::new(args.apq_cache_size, allow_list)),
-            rate_limiter: Arc::new(RateLimiter::new(
-                Limit {
-                    rate: args.rate_limit_per_user,
-                    burst: args.rate_limit_per_user * 5.0,
-                },
-                Limit {
-                    rate: args.rate_limit_per_address,
-                    burst: args.rate_limit_per_address * 5.0,
-                },
-            )),
+            rate_limiter: Arc::new(match &shared_pool {
+                Some(pool) => RateLimiter::shared(per_user, per_address, pool.clone()),
+                None => RateLimiter::new(per_user, per_address),
+            }),
             metrics: Arc::new(Metrics::default()),
+            replica,
         };
         state.sockets.clone().watch(state.db.clone());
         sweep_limits(&state);

@@ -1,6 +1,6 @@
-//! Application state shared by every request: the pool, keys and settings. Nothing here is
-//! per-user; the server is stateless apart from the database (and, per instance, the rate
-//! limits', login throttle's and open sockets' memory).
+//! Application state shared by every request: the pools, keys and settings. Nothing here is
+//! per-user; the server is stateless apart from the database (and, per instance, its open
+//! sockets, its APQ cache, and — on SQLite only — its rate limits and login throttle).
 
 use std::sync::Arc;
 
@@ -53,4 +53,27 @@ pub struct AppState {
     pub persisted: Arc<crate::persisted::PersistedQueries>,
     pub rate_limiter: Arc<crate::ratelimit::RateLimiter>,
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// The streaming replica read-only operations may use, if one is configured.
+    pub replica: Option<Arc<crate::replica::Replica>>,
+}
+
+impl AppState {
+    /// The connection a read-only operation of `subject` uses: the replica when it may serve
+    /// it (see `replica`), else the primary. Counted in `/metrics`.
+    pub fn read_db(&self, subject: Option<crate::ratelimit::Subject>) -> &DatabaseConnection {
+        self.read_route(subject).0
+    }
+
+    /// [`Self::read_db`], and whether it is the replica.
+    pub fn read_route(
+        &self,
+        subject: Option<crate::ratelimit::Subject>,
+    ) -> (&DatabaseConnection, bool) {
+        let replica = self.replica.as_ref().and_then(|r| r.for_read(subject));
+        self.metrics.read_routed(replica.is_some());
+        match replica {
+            Some(db) => (db, true),
+            None => (&self.db, false),
+        }
+    }
 }

@@ -20,6 +20,7 @@ mod m20261202_000009_accounts;
 mod m20261202_000010_group_targets;
 mod m20261202_000011_activity_revisions;
 mod m20261202_000012_walk_ins_and_archives;
+mod m20261202_000013_event_log_and_shared_budgets;
 pub mod rollups;
 pub mod sql;
 
@@ -42,6 +43,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000010_group_targets::Migration),
             Box::new(m20261202_000011_activity_revisions::Migration),
             Box::new(m20261202_000012_walk_ins_and_archives::Migration),
+            Box::new(m20261202_000013_event_log_and_shared_budgets::Migration),
         ]
     }
 }

@@ -29,6 +29,8 @@ mod pipeline;
 mod platform;
 mod products;
 mod reference_clients;
+mod replica;
+mod scale_out;
 mod sheets;
 mod stats;
 mod tasks;

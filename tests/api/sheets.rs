@@ -602,6 +602,51 @@ async fn formulas_are_neutralised_and_links_expire_with_their_export(backend: Ba
     let body: Value = res.json().await.unwrap();
     assert_eq!(body["errors"][0]["extensions"]["code"], "UNAUTHENTICATED");
 
+    // A script with an API key gets links too: they act with the key's role and scope, and
+    // die with the key.
+    let key = app
+        .ok(
+            &token,
+            "mutation($u: ID!) { createApiKey(input: { name: \"báo cáo tháng\", role: WARD_LEADER, scopeUnitId: $u }) { secret apiKey { id } } }",
+            json!({ "u": gid(NodeType::AdminUnit, f.ward_a1) }),
+        )
+        .await;
+    let secret = key["createApiKey"]["secret"].as_str().unwrap().to_owned();
+    let link = app
+        .ok(
+            &secret,
+            "mutation { createExportLink(input: { kind: ROSTER, format: XLSX }) { url } }",
+            json!({}),
+        )
+        .await;
+    let url = link["createExportLink"]["url"].as_str().unwrap().to_owned();
+    let res = app
+        .client
+        .get(format!("{}{url}", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let rows = xlsx_rows(&res.bytes().await.unwrap());
+    assert!(rows.iter().any(|r| r[0] == "Nguyễn Văn Chung"), "{rows:?}");
+    app.ok(
+        &token,
+        "mutation($id: ID!) { revokeApiKey(input: {id: $id}) { apiKey { id } } }",
+        json!({ "id": key["createApiKey"]["apiKey"]["id"] }),
+    )
+    .await;
+    let res = app
+        .client
+        .get(format!("{}{url}", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        res.status(),
+        StatusCode::UNAUTHORIZED,
+        "the key was revoked"
+    );
+
     // Templates carry the headings an import reads.
     let res = app
         .client
@@ -650,7 +695,190 @@ async fn command_line_import(backend: Backend) {
     assert_eq!(member_count(&app, &token).await, 6);
 }
 
+/// A stats breakdown exports exactly the figures the GraphQL read answers, for any role that
+/// may read statistics; a malformed one is refused naming the parameter.
+async fn stats_breakdowns_export_as_graphql_answers_them(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let f = Fixture::load(&app).await;
+    let district = app.login(users::DISTRICT_A, PASSWORD).await;
+    let unit = gid(NodeType::AdminUnit, f.district_a).to_string();
+    let read = app
+        .ok(
+            &district,
+            "query($u: ID!) { statsBreakdown(unitId: $u, by: [CHILD_UNIT]) { rows { unit { name } stats { groups members activeGroups } } } }",
+            json!({ "u": unit }),
+        )
+        .await;
+    let expected: Vec<Vec<String>> = read["statsBreakdown"]["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            vec![
+                r["unit"]["name"].as_str().unwrap_or("").to_owned(),
+                r["stats"]["groups"].to_string(),
+                r["stats"]["members"].to_string(),
+                r["stats"]["activeGroups"].to_string(),
+            ]
+        })
+        .collect();
+    assert!(expected.len() >= 2, "{read}");
+    let (status, csv) = export(
+        &app,
+        &district,
+        &format!("/exports/stats-breakdown.csv?unitId={unit}&by=CHILD_UNIT&fields=groups,members,activeGroups"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&csv));
+    let rows = csv_rows(&csv);
+    assert_eq!(rows[0], ["Đơn vị", "Số tổ", "Thành viên", "Tổ hoạt động"]);
+    assert_eq!(rows[1..], expected[..]);
+
+    // A VIEWER (aggregates only) may export statistics too, here through a link, as XLSX, with
+    // every figure that splits by task status.
+    let viewer = app.login(users::VIEWER, PASSWORD).await;
+    let link = app
+        .ok(
+            &viewer,
+            "mutation($u: ID!) { createExportLink(input: { kind: STATS_BREAKDOWN, format: XLSX, unitId: $u, breakdown: { by: [CHILD_UNIT, TASK_STATUS] } }) { url } }",
+            json!({ "u": unit }),
+        )
+        .await;
+    let url = link["createExportLink"]["url"].as_str().unwrap();
+    let res = app
+        .client
+        .get(format!("{}{url}", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let rows = xlsx_rows(&res.bytes().await.unwrap());
+    assert_eq!(
+        rows[0],
+        [
+            "Đơn vị",
+            "Trạng thái nhiệm vụ",
+            "Nhiệm vụ",
+            "Nhiệm vụ quá hạn",
+            "Tỷ lệ hoàn thành"
+        ]
+    );
+    let graphql = app
+        .ok(
+            &viewer,
+            "query($u: ID!) { statsBreakdown(unitId: $u, by: [CHILD_UNIT, TASK_STATUS]) { rows { stats { tasks } } } }",
+            json!({ "u": unit }),
+        )
+        .await;
+    let tasks: i64 = graphql["statsBreakdown"]["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["stats"]["tasks"].as_i64().unwrap())
+        .sum();
+    let exported: i64 = rows[1..].iter().map(|r| r[2].parse::<i64>().unwrap()).sum();
+    assert_eq!(exported, tasks);
+    assert_eq!(
+        rows.len() - 1,
+        graphql["statsBreakdown"]["rows"].as_array().unwrap().len()
+    );
+
+    // Refusals name what is wrong.
+    for (path, field) in [
+        (
+            format!("/exports/stats-breakdown.csv?unitId={unit}&by=NOPE"),
+            "by",
+        ),
+        (format!("/exports/stats-breakdown.csv?unitId={unit}"), "by"),
+        (
+            format!("/exports/stats-breakdown.csv?unitId={unit}&by=CHILD_UNIT&fields=nope"),
+            "fields",
+        ),
+        (
+            format!("/exports/stats-breakdown.csv?unitId={unit}&by=CHILD_UNIT&from=yesterday"),
+            "from",
+        ),
+        (
+            "/exports/stats-breakdown.csv?by=CHILD_UNIT".to_owned(),
+            "unitId",
+        ),
+    ] {
+        let (status, body) = export(&app, &district, &path).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{path}");
+        let body: Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(
+            body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
+            "{body}"
+        );
+        assert_eq!(
+            body["errors"][0]["extensions"]["field"], field,
+            "{path}: {body}"
+        );
+    }
+    // A figure the dimension does not split is the breakdown's own refusal.
+    let (status, body) = export(
+        &app,
+        &district,
+        &format!("/exports/stats-breakdown.csv?unitId={unit}&by=TASK_STATUS&fields=members"),
+    )
+    .await;
+    assert_eq!(
+        status,
+        StatusCode::BAD_REQUEST,
+        "{}",
+        String::from_utf8_lossy(&body)
+    );
+    // Another district's statistics are refused exactly as the GraphQL read refuses them.
+    let other = gid(NodeType::AdminUnit, f.district_b).to_string();
+    let code = app
+        .error_code(
+            Some(&district),
+            "query($u: ID!) { statsBreakdown(unitId: $u, by: [CHILD_UNIT]) { rows { stats { groups } } } }",
+            json!({ "u": other }),
+        )
+        .await;
+    let (status, body) = export(
+        &app,
+        &district,
+        &format!("/exports/stats-breakdown.csv?unitId={other}&by=CHILD_UNIT"),
+    )
+    .await;
+    let body: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"],
+        code.as_str(),
+        "{body}"
+    );
+    assert!(status.is_client_error(), "{status}");
+
+    // The export is audited with what was asked.
+    let admin = app.login(users::ADMIN, PASSWORD).await;
+    let events = app
+        .ok(
+            &admin,
+            "{ auditEvents(first: 100) { nodes { action detail } } }",
+            json!({}),
+        )
+        .await;
+    let audited = events["auditEvents"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "exportStatsBreakdown")
+        .map(|e| e["detail"].as_str().unwrap_or("").to_owned())
+        .collect::<Vec<_>>();
+    assert!(
+        audited
+            .iter()
+            .any(|d| d.contains("by CHILD_UNIT,TASK_STATUS")),
+        "{audited:?}"
+    );
+}
+
 on_both_databases!(
+    stats_breakdowns_export_as_graphql_answers_them,
     xlsx_roster_dry_run_commit_and_reimport,
     csv_encodings_duplicates_and_scope,
     unreadable_files_are_refused_with_a_reason,

@@ -74,6 +74,23 @@ struct KeyRow {
 
 /// The principal of a key, in one statement with its creator and scope unit.
 pub async fn authenticate(db: &DatabaseConnection, secret: &str) -> ApiResult<Principal> {
+    principal_where(
+        db,
+        Expr::col((Alias::new("k"), api_key::Column::SecretHash)).eq(hash(secret)),
+    )
+    .await
+}
+
+/// The principal of the key with this id, checked as [`authenticate`] checks a secret (for a
+/// signed link made with the key, which carries its id, never its secret).
+pub async fn principal_of_key(db: &DatabaseConnection, id: i64) -> ApiResult<Principal> {
+    principal_where(db, Expr::col((Alias::new("k"), api_key::Column::Id)).eq(id)).await
+}
+
+async fn principal_where(
+    db: &DatabaseConnection,
+    which: sea_orm::sea_query::SimpleExpr,
+) -> ApiResult<Principal> {
     let (k, u, su) = (Alias::new("k"), Alias::new("u"), Alias::new("su"));
     let stmt = Query::select()
         .expr_as(
@@ -161,7 +178,7 @@ pub async fn authenticate(db: &DatabaseConnection, secret: &str) -> ApiResult<Pr
             Expr::col((su, admin_unit::Column::Id))
                 .equals((k.clone(), api_key::Column::ScopeUnitId)),
         )
-        .and_where(Expr::col((k, api_key::Column::SecretHash)).eq(hash(secret)))
+        .and_where(which)
         .to_owned();
     let row = db
         .query_one(&stmt)

@@ -8,6 +8,7 @@ pub mod jwt;
 pub mod password;
 pub mod refresh;
 pub mod session;
+pub mod shared_throttle;
 pub mod throttle;
 
 use sea_orm::{DatabaseConnection, EntityTrait};

@@ -20,7 +20,10 @@
 //! six devices at once is merely queued. Logins are rare and cost an argon2 run each, so one
 //! mutex is plenty.
 //!
-//! The state is per instance (in memory); several instances each keep their own.
+//! The budgets live in memory for one process ([`MemoryThrottle`]), or in PostgreSQL where
+//! several instances share them ([`crate::auth::shared_throttle`]): a client spreading guesses
+//! over the instances behind a load balancer then has the budget it would have with one.
+//! [`LoginThrottle`] is the one the server uses, whichever it is.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -34,7 +37,7 @@ pub const MAX_WAIT: Duration = Duration::from_secs(10);
 
 /// Why an attempt cannot start now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Refused {
+pub(crate) enum Refused {
     /// Locked after failures: wait this many seconds.
     Locked(u64),
     /// The budget is taken by attempts still in flight.
@@ -74,15 +77,15 @@ enum Key {
 }
 
 #[derive(Debug)]
-struct Budget {
-    failures: u32,
-    in_flight: u32,
-    last_failure: Instant,
-    locked_until: Option<Instant>,
+pub(crate) struct Budget {
+    pub(crate) failures: u32,
+    pub(crate) in_flight: u32,
+    pub(crate) last_failure: Instant,
+    pub(crate) locked_until: Option<Instant>,
 }
 
 impl Budget {
-    fn new(now: Instant) -> Self {
+    pub(crate) fn new(now: Instant) -> Self {
         Budget {
             failures: 0,
             in_flight: 0,
@@ -92,7 +95,7 @@ impl Budget {
     }
 
     /// Whether an attempt may start now under `free` free failures.
-    fn admits(&self, free: u32, now: Instant) -> Result<(), Refused> {
+    pub(crate) fn admits(&self, free: u32, now: Instant) -> Result<(), Refused> {
         if let Some(until) = self.locked_until
             && until > now
         {
@@ -115,7 +118,7 @@ struct State {
 }
 
 #[derive(Default)]
-pub struct LoginThrottle {
+pub struct MemoryThrottle {
     settings: ThrottleSettings,
     state: Mutex<State>,
     /// Woken whenever an attempt ends, for attempts waiting on a busy budget.
@@ -124,17 +127,17 @@ pub struct LoginThrottle {
 
 /// A login attempt that was admitted: report how it went with [`Attempt::failed`] or
 /// [`Attempt::succeeded`]. Dropped without either (the database failed), it only frees its place.
-pub struct Attempt<'a> {
-    throttle: &'a LoginThrottle,
+pub struct MemoryAttempt<'a> {
+    throttle: &'a MemoryThrottle,
     pair: Key,
     /// `None` when the pair is known from this address and the address budget does not apply.
     address: Option<Key>,
     concluded: bool,
 }
 
-impl LoginThrottle {
+impl MemoryThrottle {
     pub fn new(settings: ThrottleSettings) -> Self {
-        LoginThrottle {
+        MemoryThrottle {
             settings,
             state: Mutex::new(State::default()),
             ended: tokio::sync::Notify::new(),
@@ -147,7 +150,7 @@ impl LoginThrottle {
 
     /// Admits an attempt for `username` from `address`, or says how many seconds to wait.
     /// While attempts in flight hold the budget, it waits for them to end (up to [`MAX_WAIT`]).
-    pub async fn begin(&self, username: &str, address: &str) -> Result<Attempt<'_>, u64> {
+    pub async fn begin(&self, username: &str, address: &str) -> Result<MemoryAttempt<'_>, u64> {
         let deadline = tokio::time::Instant::now() + MAX_WAIT;
         loop {
             // Registered before looking, so an attempt ending in between still wakes us.
@@ -165,7 +168,7 @@ impl LoginThrottle {
     }
 
     /// [`Self::begin`] without waiting.
-    fn try_begin(&self, username: &str, address: &str) -> Result<Attempt<'_>, Refused> {
+    fn try_begin(&self, username: &str, address: &str) -> Result<MemoryAttempt<'_>, Refused> {
         let name = username.trim().to_lowercase();
         let addr = crate::ratelimit::address_key(address);
         let now = Instant::now();
@@ -199,7 +202,7 @@ impl LoginThrottle {
                 .or_insert_with(|| Budget::new(now))
                 .in_flight += 1;
         }
-        Ok(Attempt {
+        Ok(MemoryAttempt {
             throttle: self,
             pair,
             address,
@@ -207,16 +210,22 @@ impl LoginThrottle {
         })
     }
 
-    fn lock_for(&self, failures: u32, free: u32) -> Option<Duration> {
-        let over = failures.checked_sub(free)?;
-        let doubled = self
-            .settings
-            .base_lock
-            .saturating_mul(2u32.saturating_pow(over.min(20)));
-        Some(doubled.min(self.settings.max_lock))
+    pub(crate) fn lock_for(&self, failures: u32, free: u32) -> Option<Duration> {
+        lock_for(&self.settings, failures, free)
     }
+}
 
-    fn conclude(&self, attempt: &Attempt<'_>, success: bool) {
+/// How long a key is locked after `failures` failures with `free` free ones, if at all.
+pub(crate) fn lock_for(settings: &ThrottleSettings, failures: u32, free: u32) -> Option<Duration> {
+    let over = failures.checked_sub(free)?;
+    let doubled = settings
+        .base_lock
+        .saturating_mul(2u32.saturating_pow(over.min(20)));
+    Some(doubled.min(settings.max_lock))
+}
+
+impl MemoryThrottle {
+    fn conclude(&self, attempt: &MemoryAttempt<'_>, success: bool) {
         let now = Instant::now();
         let mut state = self.lock();
         for key in std::iter::once(&attempt.pair).chain(attempt.address.as_ref()) {
@@ -256,7 +265,7 @@ impl LoginThrottle {
         self.ended.notify_waiters();
     }
 
-    fn release(&self, attempt: &Attempt<'_>) {
+    fn release(&self, attempt: &MemoryAttempt<'_>) {
         let mut state = self.lock();
         for key in std::iter::once(&attempt.pair).chain(attempt.address.as_ref()) {
             if let Some(b) = state.budgets.get_mut(key) {
@@ -286,11 +295,11 @@ impl LoginThrottle {
     }
 }
 
-fn known_for() -> Duration {
+pub(crate) fn known_for() -> Duration {
     Duration::from_secs(KNOWN_PAIR_DAYS * 24 * 60 * 60)
 }
 
-impl Attempt<'_> {
+impl MemoryAttempt<'_> {
     /// The password was wrong (or the account unknown or disabled).
     pub fn failed(mut self) {
         self.concluded = true;
@@ -304,10 +313,96 @@ impl Attempt<'_> {
     }
 }
 
-impl Drop for Attempt<'_> {
+impl Drop for MemoryAttempt<'_> {
     fn drop(&mut self) {
         if !self.concluded {
             self.throttle.release(self);
+        }
+    }
+}
+
+/// The login throttle the server uses: shared through PostgreSQL when instances share one, else
+/// in this process's memory. When the shared store cannot be reached, attempts are still held
+/// by this instance's memory budget (the login then fails on the same database anyway).
+pub struct LoginThrottle {
+    memory: MemoryThrottle,
+    shared: Option<super::shared_throttle::SharedThrottle>,
+}
+
+/// An admitted login attempt: report how it went with [`Attempt::failed`] or
+/// [`Attempt::succeeded`]; dropped without either (the database failed), it only frees its place.
+pub enum Attempt<'a> {
+    Memory(MemoryAttempt<'a>),
+    Shared(super::shared_throttle::SharedAttempt),
+}
+
+impl LoginThrottle {
+    /// Budgets in this process's memory.
+    pub fn in_memory(settings: ThrottleSettings) -> Self {
+        LoginThrottle {
+            memory: MemoryThrottle::new(settings),
+            shared: None,
+        }
+    }
+
+    /// Budgets in PostgreSQL, shared by every instance on the same database.
+    pub fn shared(settings: ThrottleSettings, pool: sea_orm::sqlx::PgPool) -> Self {
+        LoginThrottle {
+            shared: Some(super::shared_throttle::SharedThrottle::new(
+                settings.clone(),
+                pool,
+            )),
+            memory: MemoryThrottle::new(settings),
+        }
+    }
+
+    /// Whether the budgets are shared with other instances.
+    pub fn is_shared(&self) -> bool {
+        self.shared.is_some()
+    }
+
+    /// Admits an attempt for `username` from `address`, or says how many seconds to wait.
+    pub async fn begin(&self, username: &str, address: &str) -> Result<Attempt<'_>, u64> {
+        if let Some(shared) = &self.shared {
+            match shared.begin(username, address).await {
+                Ok(Ok(a)) => return Ok(Attempt::Shared(a)),
+                Ok(Err(wait)) => return Err(wait),
+                Err(e) => {
+                    tracing::warn!(error = %e, "shared login budget unavailable; using this instance's");
+                }
+            }
+        }
+        self.memory
+            .begin(username, address)
+            .await
+            .map(Attempt::Memory)
+    }
+
+    /// Forgets expired budgets (a background task calls this once a minute).
+    pub async fn sweep(&self) {
+        self.memory.sweep();
+        if let Some(shared) = &self.shared
+            && let Err(e) = shared.sweep().await
+        {
+            tracing::warn!(error = %e, "sweeping the shared login budgets failed");
+        }
+    }
+}
+
+impl Attempt<'_> {
+    /// The password was wrong (or the account unknown or disabled).
+    pub async fn failed(self) {
+        match self {
+            Attempt::Memory(a) => a.failed(),
+            Attempt::Shared(a) => a.conclude(false).await,
+        }
+    }
+
+    /// The password was right.
+    pub async fn succeeded(self) {
+        match self {
+            Attempt::Memory(a) => a.succeeded(),
+            Attempt::Shared(a) => a.conclude(true).await,
         }
     }
 }
@@ -316,8 +411,8 @@ impl Drop for Attempt<'_> {
 mod tests {
     use super::*;
 
-    fn throttle(pair: u32, address: u32) -> LoginThrottle {
-        LoginThrottle::new(ThrottleSettings {
+    fn throttle(pair: u32, address: u32) -> MemoryThrottle {
+        MemoryThrottle::new(ThrottleSettings {
             free_failures_per_pair: pair,
             free_failures_per_address: address,
             base_lock: Duration::from_secs(30),
@@ -436,7 +531,7 @@ mod tests {
 
     #[test]
     fn the_sweep_forgets_old_failures() {
-        let t = LoginThrottle::new(ThrottleSettings {
+        let t = MemoryThrottle::new(ThrottleSettings {
             free_failures_per_pair: 1,
             free_failures_per_address: 100,
             base_lock: Duration::from_millis(10),

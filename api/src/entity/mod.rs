@@ -22,6 +22,7 @@ pub mod product;
 pub mod refresh_token;
 pub mod session;
 pub mod task;
+pub mod task_event;
 pub mod unit_move;
 pub mod unit_survey;
 pub mod unit_target;

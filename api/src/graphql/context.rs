@@ -68,8 +68,13 @@ pub fn state<'a>(ctx: &Context<'a>) -> &'a AppState {
     ctx.data_unchecked::<AppState>()
 }
 
+/// The connection the pipeline chose for this operation: the read replica for a query it may
+/// serve, else the primary.
+pub struct OperationDb(pub DatabaseConnection);
+
 pub fn db<'a>(ctx: &Context<'a>) -> &'a DatabaseConnection {
-    &state(ctx).db
+    ctx.data_opt::<OperationDb>()
+        .map_or(&state(ctx).db, |d| &d.0)
 }
 
 /// The signed-in session, or `UNAUTHENTICATED`.

@@ -1,5 +1,6 @@
 //! The GraphQL schema: query, mutation and subscription roots over the service layer.
 
+pub mod breakdown_export;
 pub mod connection;
 pub mod context;
 pub mod enums;

@@ -10,7 +10,6 @@ use super::context::{ClientInfo, db, principal, state};
 use super::enums::*;
 use super::objects::*;
 use crate::error::ApiError;
-use crate::events::TaskEventKind;
 use crate::ids::{NodeType, decode};
 use crate::service::{
     api_keys, groups, members, products, sign_in, surveys, tasks, unit_admin, users,
@@ -963,10 +962,7 @@ impl MutationRoot {
             target: input.target,
         };
         let task = tasks::create(db(ctx), p, new).await?;
-        state(ctx)
-            .events
-            .publish(TaskEventKind::Assigned, &task)
-            .await;
+        state(ctx).events.committed();
         Ok(CreateTaskPayload { task: Task(task) })
     }
 
@@ -992,10 +988,7 @@ impl MutationRoot {
             target: input.target.map(Some),
         };
         let task = tasks::update(db(ctx), p, id, version(input.expected_version)?, changes).await?;
-        state(ctx)
-            .events
-            .publish(TaskEventKind::Updated, &task)
-            .await;
+        state(ctx).events.committed();
         Ok(UpdateTaskPayload { task: Task(task) })
     }
 
@@ -1015,10 +1008,7 @@ impl MutationRoot {
             version(input.expected_version)?,
         )
         .await?;
-        state(ctx)
-            .events
-            .publish(TaskEventKind::Transitioned, &task)
-            .await;
+        state(ctx).events.committed();
         Ok(TransitionTaskPayload { task: Task(task) })
     }
 
@@ -1135,12 +1125,8 @@ impl MutationRoot {
         let st = state(ctx);
         let r = tasks::report_activity(&st.db, p, report, st.settings.max_residents_per_session)
             .await?;
-        if r.created
-            && let Some(task) = &r.task
-        {
-            st.events
-                .publish(TaskEventKind::ActivityReported, task)
-                .await;
+        if r.created && r.task.is_some() {
+            st.events.committed();
         }
         Ok(ReportActivityPayload {
             activity: Activity(r.activity),

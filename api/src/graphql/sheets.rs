@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use super::context::{db, principal, state};
 use crate::error::ApiError;
 use crate::ids::{NodeType, decode};
-use crate::service::export::{ExportKind, ExportRequest};
+use crate::service::export::{BreakdownSpec, ExportKind, ExportRequest};
 use crate::service::import::{self, ImportKind, ImportReport, RowOutcome, SheetFile};
 use crate::sheets::write::SheetFormat;
 
@@ -45,6 +45,9 @@ pub enum ExportKindGql {
     Tasks,
     /// Field reports (activities).
     FieldReports,
+    /// A `statsBreakdown` of `unitId`, as described by `breakdown`: aggregates only, for every
+    /// role that may read statistics.
+    StatsBreakdown,
 }
 
 #[derive(InputObject)]
@@ -155,7 +158,24 @@ pub struct CreateExportLinkInput {
     pub kind: ExportKindGql,
     pub format: SheetFormatGql,
     /// Limit the export to this unit's subtree (within your scope); your whole scope without it.
+    /// Required for `STATS_BREAKDOWN`: the unit broken down.
     pub unit_id: Option<ID>,
+    /// With `STATS_BREAKDOWN` (and only then): which breakdown.
+    pub breakdown: Option<StatsBreakdownExportInput>,
+}
+
+/// A `statsBreakdown` to export: its arguments, and the figures to put in columns.
+#[derive(InputObject)]
+pub struct StatsBreakdownExportInput {
+    pub by: Vec<super::stats::StatsDimension>,
+    /// `UnitStats` fields with a single number (`groups`, `members`, `tasks`, …); every one
+    /// the dimensions apply to when omitted.
+    pub fields: Option<Vec<String>>,
+    /// With `to`: the period (inclusive); all time without.
+    pub from: Option<super::scalars::Date>,
+    pub to: Option<super::scalars::Date>,
+    pub as_of: Option<super::scalars::Date>,
+    pub limit: Option<i64>,
 }
 
 #[derive(SimpleObject)]
@@ -179,10 +199,42 @@ pub async fn create_export_link(
                 .ok_or_else(|| ApiError::bad_input("unitId", "is not an AdminUnit ID"))
         })
         .transpose()?;
+    let kind: ExportKind = input.kind.into();
+    let breakdown = match (kind, input.breakdown) {
+        (ExportKind::StatsBreakdown, Some(b)) => {
+            if unit_id.is_none() {
+                return Err(
+                    ApiError::bad_input("unitId", "is required for STATS_BREAKDOWN").into(),
+                );
+            }
+            let spec = BreakdownSpec {
+                by: b
+                    .by
+                    .into_iter()
+                    .map(|d| crate::service::stats::Dim::from(d).name().to_owned())
+                    .collect(),
+                fields: b.fields.unwrap_or_default(),
+                from: b.from.map(|d| d.0),
+                to: b.to.map(|d| d.0),
+                as_of: b.as_of.map(|d| d.0),
+                limit: b.limit,
+            };
+            crate::graphql::breakdown_export::dims(&spec)?;
+            Some(spec)
+        }
+        (ExportKind::StatsBreakdown, None) => {
+            return Err(ApiError::bad_input("breakdown", "is required for STATS_BREAKDOWN").into());
+        }
+        (_, Some(_)) => {
+            return Err(ApiError::bad_input("breakdown", "is only for STATS_BREAKDOWN").into());
+        }
+        (_, None) => None,
+    };
     let request = ExportRequest {
-        kind: input.kind.into(),
+        kind,
         format: input.format.into(),
         unit_id,
+        breakdown,
     };
     let s = state(ctx);
     // Checked now, so a link that could only ever fail is not handed out.

@@ -5,14 +5,20 @@ use futures_util::Stream;
 
 use super::context::{db, principal, state};
 use super::objects::Task;
-use crate::events::TaskEventKind;
+use crate::error::ApiError;
+use crate::events::{self, Signal, TaskEventKind, TaskEventMessage};
 use crate::ids::{NodeType, decode};
 use crate::service::{scope, tasks};
 
 /// Something happened to a task you may see.
 #[derive(SimpleObject, Clone)]
 pub struct TaskEvent {
+    /// Increasing. After a lost connection, subscribe again with `after:` the last id you
+    /// received, on any instance, to get what you missed.
+    pub id: ID,
     pub kind: TaskEventKind,
+    /// When it happened.
+    pub occurred_at: chrono::DateTime<chrono::Utc>,
     /// The task as it is now.
     pub task: Task,
 }
@@ -23,28 +29,68 @@ pub struct SubscriptionRoot;
 impl SubscriptionRoot {
     /// Task events for one group (or every group in your scope). The socket closes (4403) when
     /// the token expires, or the account is disabled, changed or held (its unit merged away).
+    ///
+    /// `after`: the id of the last event you received. Everything committed since is sent
+    /// first, then live events. Events that happened up to 30 seconds before it may be sent
+    /// again (a change can commit after a later one took its id): skip ids you have seen. The
+    /// log keeps 7 days.
     async fn task_events(
         &self,
         ctx: &Context<'_>,
         group_id: Option<ID>,
+        after: Option<ID>,
     ) -> Result<impl Stream<Item = TaskEvent> + use<>> {
         let p = principal(ctx)?.clone();
         tasks::authorize_events(&p)?;
         let group_filter = group_id
             .as_ref()
             .map(|id| decode(NodeType::Group, id).unwrap_or(-1));
+        let after = after
+            .map(|id| {
+                id.parse::<i64>()
+                    .ok()
+                    .filter(|n| *n >= 0)
+                    .ok_or_else(|| ApiError::bad_input("after", "is not an event id"))
+            })
+            .transpose()?;
         let db = db(ctx).clone();
+        // Subscribed before the log is read, so nothing committed in between is missed.
         let mut rx = state(ctx).events.subscribe();
         let metrics = state(ctx).metrics.clone();
+        let (mut cursor, replay) = match after {
+            Some(last) => (
+                last,
+                events::resume(&db, last).await.map_err(ApiError::from)?,
+            ),
+            None => (
+                events::latest_id(&db).await.map_err(ApiError::from)?,
+                Vec::new(),
+            ),
+        };
         Ok(async_stream::stream! {
             // Counted while the stream lives, however it ends (expiry, disable, disconnect).
             let _active = ActiveSubscription::new(metrics);
+            let mut seen = Seen::default();
+            let mut pending: std::collections::VecDeque<TaskEventMessage> = replay.into();
             loop {
-                let msg = match rx.recv().await {
-                    Ok(m) => m,
-                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
-                    Err(_) => break,
+                let Some(msg) = pending.pop_front() else {
+                    match rx.recv().await {
+                        Ok(Signal::Event(m)) => pending.push_back(m),
+                        Ok(Signal::CatchUp)
+                        | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
+                            match events::after(&db, cursor, 1000).await {
+                                Ok(found) => pending.extend(found),
+                                Err(e) => tracing::warn!(error = %e, "task events: reading the log failed"),
+                            }
+                        }
+                        Err(_) => break,
+                    }
+                    continue;
                 };
+                if !seen.first_time(msg.id) {
+                    continue;
+                }
+                cursor = cursor.max(msg.id);
                 if group_filter.is_some_and(|g| g != msg.group_id) {
                     continue;
                 }
@@ -58,10 +104,40 @@ impl SubscriptionRoot {
                     break;
                 }
                 if let Ok(Some(t)) = tasks::get(&db, &p, msg.task_id).await {
-                    yield TaskEvent { kind: msg.kind, task: Task(t) };
+                    yield TaskEvent {
+                        id: ID(msg.id.to_string()),
+                        kind: msg.kind,
+                        occurred_at: msg.occurred_at,
+                        task: Task(t),
+                    };
                 }
             }
         })
+    }
+}
+
+/// The ids a subscription delivered lately, so that an event both replayed from the log and
+/// heard live is sent once. Bounded: only the newest ids can come twice.
+#[derive(Default)]
+struct Seen {
+    ids: std::collections::HashSet<i64>,
+    order: std::collections::VecDeque<i64>,
+}
+
+impl Seen {
+    const KEEP: usize = 4096;
+
+    fn first_time(&mut self, id: i64) -> bool {
+        if !self.ids.insert(id) {
+            return false;
+        }
+        self.order.push_back(id);
+        if self.order.len() > Self::KEEP
+            && let Some(old) = self.order.pop_front()
+        {
+            self.ids.remove(&old);
+        }
+        true
     }
 }
 

@@ -11,7 +11,8 @@
 //!    socket that authenticated long ago;
 //! 5. rate limits per user and per client address;
 //! 6. execution with a fresh DataLoader, the client's address and request id, and an audit
-//!    context that coalesces denials into one row per operation, under the request deadline;
+//!    context that coalesces denials into one row per operation, under the request deadline —
+//!    a query on the read replica when one may serve it, everything else on the primary;
 //! 7. sealing: every error gets a code from the closed set and internal text never leaves
 //!    ([`response`]); fields come back in the order asked for;
 //! 8. metrics by operation and outcome.
@@ -33,7 +34,7 @@ use serde_json::Value;
 use crate::auth;
 use crate::error::ApiError;
 use crate::graphql::CdtgSchema;
-use crate::graphql::context::{ClientInfo, Session};
+use crate::graphql::context::{ClientInfo, OperationDb, Session};
 use crate::metrics::operation_label;
 use crate::persisted::Resolved;
 use crate::principal::{Credential, Principal};
@@ -271,9 +272,55 @@ async fn run_unmetered(
     caller: &Caller,
     envelope: Envelope,
 ) -> Outcome {
-    let prepared = match prepare(state, caller, envelope).await {
+    let mut envelope = envelope;
+    let mut route = Route::Any;
+    loop {
+        // A query that failed on the replica (it stopped a moment ago, before the monitor saw
+        // it) runs once more on the primary: the client sees no error the primary would not give.
+        let again = (state.replica.is_some() && route == Route::Any).then(|| envelope.clone());
+        match run_once(schema, state, caller, envelope, route).await {
+            Attempt::Done(outcome) => return outcome,
+            Attempt::ReplicaFailed(outcome) => match (again, &state.replica) {
+                (Some(retry), Some(replica)) => {
+                    replica.mark_down();
+                    tracing::warn!(
+                        request_id = caller.request_id.as_str(),
+                        "a query failed on the read replica; running it on the primary"
+                    );
+                    envelope = retry;
+                    route = Route::Primary;
+                }
+                _ => return outcome,
+            },
+        }
+    }
+}
+
+/// Where an operation may read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Route {
+    /// A query reads the replica when it may serve it; everything else the primary.
+    Any,
+    /// The primary, whatever the operation.
+    Primary,
+}
+
+enum Attempt {
+    Done(Outcome),
+    /// A query on the replica ended with a retryable error.
+    ReplicaFailed(Outcome),
+}
+
+async fn run_once(
+    schema: &CdtgSchema,
+    state: &AppState,
+    caller: &Caller,
+    envelope: Envelope,
+    route: Route,
+) -> Attempt {
+    let prepared = match prepare(state, caller, envelope, route).await {
         Ok(p) => p,
-        Err(r) => return Outcome::Refused(r),
+        Err(r) => return Attempt::Done(Outcome::Refused(r)),
     };
     let Prepared {
         request,
@@ -282,7 +329,12 @@ async fn run_unmetered(
         kind,
         principal,
         denials,
+        on_replica,
     } = prepared;
+    let writer = match (&state.replica, kind, &principal) {
+        (Some(_), Some(OperationType::Mutation), Some(p)) => Some(p.rate_subject()),
+        _ => None,
+    };
     let audit = DenialFlush {
         db: state.db.clone(),
         principal,
@@ -297,17 +349,27 @@ async fn run_unmetered(
             response::finish(&mut r, &doc, operation_name.as_deref());
             r
         });
-        return Outcome::Subscribed(stream.boxed());
+        return Attempt::Done(Outcome::Subscribed(stream.boxed()));
     }
     let executed =
         tokio::time::timeout(state.limits.request_deadline, schema.execute(request)).await;
     audit.flush().await;
+    // The writer's next reads wait for the replica to replay this (read your writes).
+    if let (Some(replica), Some(subject)) = (&state.replica, writer) {
+        replica.wrote(subject).await;
+    }
     match executed {
         Ok(mut r) => {
+            let failed_on_replica = on_replica && response::is_retryable(&r);
             let request_error = response::finish(&mut r, &doc, operation_name.as_deref());
-            Outcome::Executed {
+            let outcome = Outcome::Executed {
                 response: Box::new(r),
                 request_error,
+            };
+            if failed_on_replica {
+                Attempt::ReplicaFailed(outcome)
+            } else {
+                Attempt::Done(outcome)
             }
         }
         Err(_) => {
@@ -315,7 +377,7 @@ async fn run_unmetered(
                 request_id = caller.request_id.as_str(),
                 "request deadline exceeded; work cancelled"
             );
-            Outcome::TimedOut
+            Attempt::Done(Outcome::TimedOut)
         }
     }
 }
@@ -328,9 +390,16 @@ struct Prepared {
     kind: Option<OperationType>,
     principal: Option<Principal>,
     denials: Arc<DenialLog>,
+    /// It reads the replica.
+    on_replica: bool,
 }
 
-async fn prepare(state: &AppState, caller: &Caller, env: Envelope) -> Result<Prepared, Refusal> {
+async fn prepare(
+    state: &AppState,
+    caller: &Caller,
+    env: Envelope,
+    route: Route,
+) -> Result<Prepared, Refusal> {
     let query = resolve_query(state, &env)?;
     let doc = async_graphql::parser::parse_query(&query).map_err(|e| Refusal {
         kind: RefusalKind::Request,
@@ -392,10 +461,14 @@ async fn prepare(state: &AppState, caller: &Caller, env: Envelope) -> Result<Pre
         credential_allows(p, &doc, env.operation_name.as_deref(), kind)
             .map_err(|e| Refusal::new(RefusalKind::Forbidden, e))?;
     }
-    if let Err(retry_after_secs) = state.rate_limiter.check(
-        principal.as_ref().map(Principal::rate_subject),
-        &caller.address,
-    ) {
+    if let Err(retry_after_secs) = state
+        .rate_limiter
+        .admit(
+            principal.as_ref().map(Principal::rate_subject),
+            &caller.address,
+        )
+        .await
+    {
         return Err(Refusal::new(
             RefusalKind::RateLimited { retry_after_secs },
             ApiError::RateLimited { retry_after_secs },
@@ -417,10 +490,22 @@ async fn prepare(state: &AppState, caller: &Caller, env: Envelope) -> Result<Pre
         request = request.variables(Variables::from_json(vars));
     }
     request.uploads = uploads;
+    // A query may read from the replica (see `replica`); a mutation, and a subscription (whose
+    // event log must be read where events are written), use the primary.
+    let (db, on_replica) = if kind == Some(OperationType::Query) && route == Route::Any {
+        let (db, on_replica) = state.read_route(principal.as_ref().map(Principal::rate_subject));
+        (db.clone(), on_replica)
+    } else {
+        if kind == Some(OperationType::Query) {
+            state.metrics.read_routed(false);
+        }
+        (state.db.clone(), false)
+    };
+    request = request.data(OperationDb(db.clone()));
     match &principal {
         // A fresh DataLoader per operation: rows loaded for one operation are never served to
         // the next, even on a socket that lives for hours.
-        Some(p) => request = request.data(Session::new(state.db.clone(), p.clone())),
+        Some(p) => request = request.data(Session::new(db, p.clone())),
         None => request = request.disable_introspection(),
     }
     Ok(Prepared {
@@ -430,11 +515,16 @@ async fn prepare(state: &AppState, caller: &Caller, env: Envelope) -> Result<Pre
         kind,
         principal,
         denials,
+        on_replica,
     })
 }
 
 /// Root fields an account whose password was reset may still ask for.
 const WHILE_PASSWORD_MUST_CHANGE: &[&str] = &["changePassword", "logout", "__typename"];
+
+/// Mutations a read-only API key may run: they change no data (a signed link to an export the
+/// key may read anyway).
+const READ_ONLY_KEY_MUTATIONS: &[&str] = &["createExportLink", "__typename"];
 
 /// What the credential itself forbids, whatever the role: an account that must change its reset
 /// password runs nothing else first; a read-only API key runs no mutations.
@@ -457,9 +547,12 @@ fn credential_allows(
         can_write: false, ..
     } = p.credential
         && kind == Some(OperationType::Mutation)
+        && root_fields(doc, operation_name)
+            .iter()
+            .any(|f| !READ_ONLY_KEY_MUTATIONS.contains(&f.as_str()))
     {
         return Err(ApiError::forbidden(
-            "this API key may only run queries; mutations need a key created with canWrite",
+            "this API key may only run queries (and createExportLink); other mutations need a key created with canWrite",
         ));
     }
     Ok(())

@@ -40,6 +40,8 @@ pub enum ExportKind {
     Groups,
     Tasks,
     FieldReports,
+    /// A `statsBreakdown` (see `graphql::breakdown_export`): aggregates only.
+    StatsBreakdown,
 }
 
 impl ExportKind {
@@ -49,6 +51,7 @@ impl ExportKind {
             ExportKind::Groups => "groups",
             ExportKind::Tasks => "tasks",
             ExportKind::FieldReports => "field-reports",
+            ExportKind::StatsBreakdown => "stats-breakdown",
         }
     }
 
@@ -58,6 +61,7 @@ impl ExportKind {
             ExportKind::Groups,
             ExportKind::Tasks,
             ExportKind::FieldReports,
+            ExportKind::StatsBreakdown,
         ]
         .into_iter()
         .find(|k| k.slug() == s)
@@ -70,6 +74,7 @@ impl ExportKind {
             ExportKind::Groups => Action::ReadGroups,
             ExportKind::Tasks => Action::ReadTasks,
             ExportKind::FieldReports => Action::ReadActivities,
+            ExportKind::StatsBreakdown => Action::ReadAggregates,
         }
     }
 }
@@ -81,6 +86,23 @@ pub struct ExportRequest {
     pub format: SheetFormat,
     /// The unit whose subtree is exported; the caller's whole scope without it.
     pub unit_id: Option<i64>,
+    /// For [`ExportKind::StatsBreakdown`]: which breakdown.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub breakdown: Option<BreakdownSpec>,
+}
+
+/// The arguments of a `statsBreakdown` to export (the unit is the request's `unit_id`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct BreakdownSpec {
+    /// `StatsDimension` names, e.g. `["CHILD_UNIT", "TASK_STATUS"]`.
+    pub by: Vec<String>,
+    /// `UnitStats` figures; empty: every figure the dimensions apply to.
+    #[serde(default)]
+    pub fields: Vec<String>,
+    pub from: Option<chrono::NaiveDate>,
+    pub to: Option<chrono::NaiveDate>,
+    pub as_of: Option<chrono::NaiveDate>,
+    pub limit: Option<i64>,
 }
 
 /// An export ready to stream: its headings and its rows, chunk by chunk.
@@ -142,6 +164,7 @@ fn action_name(kind: ExportKind) -> &'static str {
         ExportKind::Groups => "exportGroups",
         ExportKind::Tasks => "exportTasks",
         ExportKind::FieldReports => "exportFieldReports",
+        ExportKind::StatsBreakdown => "exportStatsBreakdown",
     }
 }
 
@@ -156,9 +179,21 @@ pub async fn check(db: &DatabaseConnection, p: &Principal, r: &ExportRequest) ->
     Ok(())
 }
 
-/// Prepares an export and records who made it. Nothing is read yet: the rows are read as the
-/// stream is polled.
-pub async fn start(db: &DatabaseConnection, p: &Principal, r: &ExportRequest) -> ApiResult<Export> {
+/// Prepares an export and records who made it (on `db`, the primary). Nothing is read yet: the
+/// rows are read from `read` (the replica, when one may serve the caller) as the stream is
+/// polled.
+pub async fn start(
+    db: &DatabaseConnection,
+    read: &DatabaseConnection,
+    p: &Principal,
+    r: &ExportRequest,
+) -> ApiResult<Export> {
+    if r.kind == ExportKind::StatsBreakdown {
+        // Computed by running the breakdown through the schema (`graphql::breakdown_export`).
+        return Err(ApiError::Internal(
+            "a stats breakdown export goes through graphql::breakdown_export".into(),
+        ));
+    }
     check(db, p, r).await?;
     let access = access(p, r.kind)?;
     let path = root_path(db, p, r.unit_id).await?;
@@ -186,9 +221,12 @@ pub async fn start(db: &DatabaseConnection, p: &Principal, r: &ExportRequest) ->
         crate::service::today_in_vietnam(),
         r.format.extension()
     );
-    let (db, p) = (db.clone(), p.clone());
+    let (db, p) = (read.clone(), p.clone());
     let (headings, rows) = match (access, r.kind) {
-        (Access::Aggregates, _) => (AGGREGATE_HEADINGS.to_vec(), aggregates(db, p, path)),
+        // A stats breakdown returned above; were it here, aggregates are all it could show.
+        (Access::Aggregates, _) | (_, ExportKind::StatsBreakdown) => {
+            (AGGREGATE_HEADINGS.to_vec(), aggregates(db, p, path))
+        }
         (_, ExportKind::Roster) => (ROSTER_HEADINGS.to_vec(), roster(db, p, path)),
         (a, ExportKind::Groups) => {
             let mut h = GROUP_HEADINGS.to_vec();

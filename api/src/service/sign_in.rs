@@ -92,7 +92,7 @@ pub async fn login(
     let u = match found {
         Some(u) if ok && !u.disabled => u,
         other => {
-            attempt.failed();
+            attempt.failed().await;
             let reason = match &other {
                 None => "unknown username",
                 Some(u) if u.disabled && ok => "disabled account",
@@ -110,7 +110,7 @@ pub async fn login(
             "this one-time password was already used; ask an administrator for a new one",
         ));
     }
-    attempt.succeeded();
+    attempt.succeeded().await;
     // Held accounts (their unit closed) are refused before a session opens.
     let mut p = auth::principal_for(db, &u, Credential::System).await?;
     let txn = write_txn(db).await?;
@@ -286,12 +286,12 @@ pub async fn change_password(
     let ok =
         password::verify_off_executor(current.to_owned(), Some(u.password_hash.clone())).await?;
     if !ok {
-        attempt.failed();
+        attempt.failed().await;
         let err = ApiError::bad_input("currentPassword", "is not your current password");
         audit::record_failure(db, p, "changePassword", &err).await;
         return Err(err);
     }
-    attempt.succeeded();
+    attempt.succeeded().await;
     let hash = password::hash_off_executor(new.to_owned()).await?;
     let txn = write_txn(db).await?;
     let outcome = async {

@@ -246,7 +246,8 @@ impl Family {
         if self.uses_period() { period } else { None }
     }
 
-    fn supports(self, dim: Dim) -> bool {
+    /// Whether this family's figures can be split by `dim`.
+    pub fn supports(self, dim: Dim) -> bool {
         match dim {
             Dim::ChildUnit => true,
             Dim::TaskKind => matches!(

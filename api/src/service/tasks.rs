@@ -31,6 +31,7 @@ use super::{folded_contains, scope, today_in_vietnam, units};
 use crate::db::write_txn;
 use crate::entity::{activity as activity_e, activity_outcome, group, task};
 use crate::error::{ApiError, ApiResult, is_unique_violation};
+use crate::events::{self, TaskEventKind};
 use crate::principal::Principal;
 
 #[derive(Debug, Clone, Default)]
@@ -395,6 +396,14 @@ async fn create_in(
     }
     .insert(txn)
     .await?;
+    events::record(
+        txn,
+        TaskEventKind::Assigned,
+        model.id,
+        grp.id,
+        &grp.unit_path,
+    )
+    .await?;
     Ok((model.clone(), Touched::new("Task", model.id, grp.unit_path)))
 }
 
@@ -499,6 +508,7 @@ async fn update_in(
         .one(txn)
         .await?
         .ok_or(ApiError::NotFound("task"))?;
+    events::record(txn, TaskEventKind::Updated, id, group_id, &unit_path).await?;
     Ok((model, Touched::new("Task", id, unit_path)))
 }
 
@@ -582,6 +592,14 @@ async fn transition_in(
         .await?
         .map(|g| g.unit_path)
         .unwrap_or_default();
+    events::record(
+        txn,
+        TaskEventKind::Transitioned,
+        id,
+        model.group_id,
+        &unit_path,
+    )
+    .await?;
     Ok((model, Touched::new("Task", id, unit_path)))
 }
 
@@ -886,6 +904,16 @@ async fn report_in(
         }
         None => None,
     };
+    if let Some(t) = &task {
+        events::record(
+            txn,
+            TaskEventKind::ActivityReported,
+            t.id,
+            grp.id,
+            &grp.unit_path,
+        )
+        .await?;
+    }
     let unit_path = grp.unit_path;
     let touched = Touched::new("Activity", activity.id, unit_path);
     Ok((
