@@ -8,7 +8,9 @@
 # Kotlin and JNA for the Android bindings test are installed by android/test.sh itself.
 #
 # CI=true is set, so a test whose tool or database is missing fails instead of skipping
-# silently. Arguments go to `cargo test --workspace` (e.g. `tests/run.sh -- pipeline`).
+# silently. Arguments go to `cargo test --workspace` (e.g. `tests/run.sh -- pipeline`); without
+# any, the deploy/ topology is started and its fault checks run after the tests (Debian's
+# haproxy is installed if missing).
 #
 # Environment: CDTG_TEST_POSTGRES_URL (default postgres://postgres@127.0.0.1:5432/test).
 set -euo pipefail
@@ -59,4 +61,22 @@ for dir in tests/node tests/browser; do
 done
 
 say "cargo test --workspace"
-exec cargo test --workspace "$@"
+cargo test --workspace "$@"
+
+# The whole suite (no filter given) ends with the multi-instance topology of deploy/: a primary
+# and its streaming replica, three instances and HAProxy, and the faults they must survive. It
+# runs the server binary the tests just built.
+if [ "$#" -eq 0 ]; then
+    if ! command -v haproxy >/dev/null; then
+        say "installing Debian's haproxy (for the deploy/ topology checks)"
+        { apt-get update -qq && apt-get install -y -qq haproxy >/dev/null; } \
+            || fail "could not install haproxy: is the Debian package registry reachable?"
+    fi
+    bin="${CARGO_TARGET_DIR:-target}/debug/cdtg-under-test"
+    [ -x "$bin" ] || fail "$bin was not built"
+    say "deploy/up.sh, deploy/check.sh, deploy/down.sh --purge"
+    deploy/down.sh --purge >/dev/null 2>&1 || true
+    trap 'deploy/down.sh --purge >/dev/null 2>&1 || true' EXIT
+    CDTG_BIN="$bin" deploy/up.sh
+    deploy/check.sh
+fi
