@@ -13,6 +13,8 @@ when any check failed.
   e login     wrong passwords spread over the instances share one login budget
   f replica   reads go to the replica, fall back to the primary while it is down, and return
   g primary   after a primary restart, and a 5 s stop, every instance recovers by itself
+  h resume    a subscriber whose instance is killed resubscribes elsewhere with `after:` and
+              receives every event it missed
 """
 
 import base64
@@ -518,28 +520,50 @@ class WebSocket:
             pass
 
 
-class Subscriber:
-    """A taskEvents subscription over the balancer."""
+EVENTS = "subscription($g: ID) { taskEvents(groupId: $g) { kind task { id progress } } }"
+RESUMABLE_EVENTS = """subscription($g: ID, $after: ID) { taskEvents(groupId: $g, after: $after) {
+  id kind occurredAt task { id title progress } } }"""
 
-    def __init__(self, tok, group_id, port=None):
+
+class Subscriber:
+    """A taskEvents subscription over the balancer; with `resumable`, events carry their id and
+    the subscription starts `after:` the id given (None: from now on)."""
+
+    def __init__(self, tok, group_id, port=None, resumable=False, after=None, settle=1.0):
         self.ws = WebSocket(port or LB)
         self.instance = self.ws.headers.get("x-cdtg-instance", "?")
         self.ws.send_json({"type": "connection_init", "payload": {"authorization": f"Bearer {tok}"}})
         ack = self.ws.recv_json(10)
         if not ack or ack.get("type") != "connection_ack":
             raise CheckFailed(f"no connection_ack: {ack}")
+        variables = {"g": group_id}
+        if resumable:
+            variables["after"] = after
         self.ws.send_json(
             {
                 "id": "1",
                 "type": "subscribe",
-                "payload": {
-                    "query": "subscription($g: ID) { taskEvents(groupId: $g) { kind task { id progress } } }",
-                    "variables": {"g": group_id},
-                },
+                "payload": {"query": RESUMABLE_EVENTS if resumable else EVENTS, "variables": variables},
             }
         )
+        self.subscribed = time.monotonic()
         # graphql-transport-ws has no "subscribed" message: give the server a moment.
-        time.sleep(1.0)
+        time.sleep(settle)
+
+    def next_event(self, seconds):
+        """The next taskEvents event, or None when none came in `seconds`."""
+        deadline = time.monotonic() + seconds
+        while True:
+            msg = self.ws.recv_json(max(deadline - time.monotonic(), 0))
+            if msg is None:
+                return None
+            if msg.get("type") == "next":
+                payload = msg.get("payload") or {}
+                if payload.get("errors"):
+                    raise CheckFailed(f"subscription error: {payload['errors']}")
+                return (payload.get("data") or {}).get("taskEvents") or {}
+            if msg.get("type") in ("error", "complete"):
+                raise CheckFailed(f"subscription ended: {msg}")
 
     def wait_event(self, task_id, progress, seconds):
         """Seconds until an ACTIVITY_REPORTED event showing `progress` for the task, or None."""
@@ -970,6 +994,148 @@ def check_primary(rec, within=15.0, outage=5.0):
     rec.summary = f"ready again {fmt(restart)} after a restart, {fmt(stop)} after a {outage:.0f} s stop"
 
 
+def check_resume(rec, writes=5, collect=3.0):
+    """h: a subscriber whose instance is killed resumes elsewhere with `after:`: nothing missed."""
+    group, task_id = new_task(f"deploy/check.sh resume {RUN_ID}")
+    tok = token(LEADER)
+    keys = iter(f"check-resume-{RUN_ID}-{k:02d}" for k in range(1, 100))
+    resent = []
+
+    def write(label):
+        """One field report through the balancer, sent again once (same key) if it failed."""
+        i = report_input(task_id, next(keys), 1, iso_now())
+        r = gql(LB, REPORT, {"i": i}, token=tok)
+        if not r.ok():
+            rec.note(f"{label} failed ({r.describe()}); resending it once")
+            resent.append(label)
+            r = gql(LB, REPORT, {"i": i}, token=tok)
+        return r
+
+    def ours(event):
+        return event.get("kind") == "ACTIVITY_REPORTED" and (event.get("task") or {}).get("id") == task_id
+
+    def event_of_ours(sub, after, seconds):
+        """The next ACTIVITY_REPORTED event of the task with an id above `after`, or None."""
+        deadline = time.monotonic() + seconds
+        while True:
+            e = sub.next_event(max(deadline - time.monotonic(), 0))
+            if e is None or (ours(e) and int(e["id"]) > after):
+                return e
+
+    victim = None
+    try:
+        sub = Subscriber(tok, group["id"], resumable=True)
+        try:
+            if sub.instance.startswith("cdtg-"):
+                victim = int(sub.instance.rpartition("-")[2])
+            rec.require(victim is not None, f"subscriber connected through the balancer to {sub.instance}")
+            t0 = time.monotonic()
+            first = write("the first report")
+            rec.require(first.ok(), f"the first report was stored ({first.instance})")
+            event = event_of_ours(sub, 0, 5)
+            rec.require(event is not None, "its event reached the subscriber" + ("" if event else " (nothing in 5 s)"))
+            last = int(event["id"])
+            rec.note(
+                f"event {last} reached the subscriber on {sub.instance} "
+                f"{(time.monotonic() - t0) * 1000:.0f} ms after the report was sent"
+            )
+
+            pid = instance_pid(victim)
+            rec.require(pid is not None, f"cdtg-{victim} runs (pid {pid})")
+            killed = time.monotonic()
+            os.kill(pid, 9)
+            closed = None
+            try:
+                leftover = sub.next_event(10)
+                rec.note(f"after kill -9 the socket still delivered {leftover}")
+            except (WebSocketClosed, OSError) as e:
+                closed = time.monotonic() - killed
+                rec.note(f"kill -9 of cdtg-{victim}: the subscriber's socket closed {closed * 1000:.0f} ms later ({e})")
+            rec.expect(closed is not None, f"the subscriber's socket closed when cdtg-{victim} died")
+        finally:
+            sub.close()
+
+        replies = [write(f"report {k}") for k in range(2, writes + 2)]
+        failed = [r for r in replies if not r.ok()]
+        rec.note(
+            f"{writes} reports through the balancer with cdtg-{victim} down, answered by "
+            f"{sorted({r.instance or '?' for r in replies})}; {len(resent)} sent twice"
+        )
+        report_failures(rec, failed)
+        rec.expect(not failed, f"all {writes} reports were stored: {writes - len(failed)}/{writes}")
+        stored = writes - len(failed)
+
+        # Reconnect as a client does: through the balancer, again after a moment if refused.
+        state = haproxy_status().get(f"cdtg-{victim}", "?")
+        rec.note(f"reconnecting {time.monotonic() - killed:.1f} s after the kill; HAProxy has cdtg-{victim} {state}")
+        t0 = time.monotonic()
+        resumed = None
+        for _ in range(10):
+            try:
+                resumed = Subscriber(tok, group["id"], resumable=True, after=str(last), settle=0)
+                break
+            except (WebSocketClosed, CheckFailed, OSError) as e:
+                rec.note(f"reconnecting: {e}")
+                time.sleep(0.5)
+        rec.require(resumed is not None, "reconnected through the balancer")
+        reconnect = resumed.subscribed - t0
+        try:
+            rec.expect(
+                resumed.instance not in ("?", f"cdtg-{victim}"),
+                f"resubscribed with after: {last} on {resumed.instance} in {reconnect * 1000:.0f} ms",
+            )
+            new, skipped, others, complete = [], 0, 0, None
+            end = time.monotonic() + collect
+            while True:
+                e = resumed.next_event(max(end - time.monotonic(), 0))
+                if e is None:
+                    break
+                if int(e["id"]) <= last:
+                    skipped += 1
+                elif ours(e):
+                    new.append(int(e["id"]))
+                    if len(new) == stored:
+                        complete = time.monotonic() - resumed.subscribed
+                else:
+                    others += 1
+            rec.note(
+                f"in {collect:.0f} s: {len(new)} events after {last} {new}, {skipped} with ids up to {last} "
+                f"(skipped), {others} of other tasks"
+            )
+            rec.expect(
+                len(new) == stored,
+                f"the {stored} missed reports were replayed: {len(new)} events"
+                + (f", the last {complete * 1000:.0f} ms after subscribing" if complete is not None else ""),
+            )
+            rec.expect(
+                len(set(new)) == len(new) and new == sorted(new),
+                f"their ids are distinct and increasing: {new}",
+            )
+            t0 = time.monotonic()
+            live = write("one more report")
+            rec.require(live.ok(), f"one more report was stored ({live.instance})")
+            e = event_of_ours(resumed, max(new + [last]), 5)
+            rec.expect(
+                e is not None,
+                f"then live: its event {e['id']} reached {resumed.instance} "
+                f"{(time.monotonic() - t0) * 1000:.0f} ms after the report was sent"
+                if e is not None
+                else "then live: its event did not come in 5 s",
+            )
+        finally:
+            resumed.close()
+    finally:
+        if victim is not None and instance_pid(victim) is None:
+            start_instance(victim)
+            up = wait_until(lambda: haproxy_status().get(f"cdtg-{victim}") == "UP", 20)
+            rec.expect(up is not None, f"cdtg-{victim} restarted and back in rotation")
+    rec.summary = (
+        f"{len(new)}/{stored} missed events replayed"
+        + (f" in {complete * 1000:.0f} ms" if complete is not None else "")
+        + f"; resubscribed in {reconnect * 1000:.0f} ms"
+    )
+
+
 CHECKS = [
     ("a", "demo", check_demo),
     ("b", "kill", check_kill),
@@ -978,6 +1144,7 @@ CHECKS = [
     ("e", "login", check_login),
     ("f", "replica", check_replica),
     ("g", "primary", check_primary),
+    ("h", "resume", check_resume),
 ]
 
 

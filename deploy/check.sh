@@ -12,6 +12,8 @@
 #   e login     wrong passwords spread over the instances share one login budget
 #   f replica   reads go to the replica, fall back to the primary while it is down, and return
 #   g primary   after a primary restart, and a 5 s stop, every instance recovers by itself
+#   h resume    a subscriber whose instance is killed resubscribes elsewhere with `after:`
+#               and receives every event it missed
 #
 # The checks kill and restart instances and stop and start the replica and the primary; they
 # leave the topology running. Prints what it measured and a summary table; exits 1 when any

@@ -1,0 +1,4 @@
+-- One request's shared rate-limit check, exactly as ratelimit::SharedRates sends it: the
+-- client address's bucket and one of 50 users' buckets, 200 and 50 requests/s with bursts of 5x.
+\set u random(1, 50)
+WITH r(key, period, tolerance) AS (SELECT * FROM unnest(ARRAY['a:127.0.0.1', 'u:' || :u]::text[], ARRAY[0.005, 0.02]::float8[], ARRAY[4.995, 4.98]::float8[])), spent AS (INSERT INTO rate_budgets AS b (key, tat) SELECT key, now() + make_interval(secs => period) FROM r ON CONFLICT (key) DO UPDATE SET tat = greatest(b.tat, now()) + (excluded.tat - now()) WHERE greatest(b.tat, now()) - now() <= make_interval(secs => (SELECT tolerance FROM r WHERE r.key = b.key)) RETURNING b.key) SELECT r.key, (EXTRACT(EPOCH FROM b.tat - now()) - r.tolerance)::float8 FROM r JOIN rate_budgets b ON b.key = r.key WHERE NOT EXISTS (SELECT 1 FROM spent WHERE spent.key = r.key);
