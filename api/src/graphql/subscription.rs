@@ -71,19 +71,31 @@ impl SubscriptionRoot {
             // Counted while the stream lives, however it ends (expiry, disable, disconnect).
             let _active = ActiveSubscription::new(metrics);
             let mut seen = Seen::default();
+            // A full batch from the log may have left more behind it: read on before waiting.
+            let mut more = replay.len() as u64 == events::MAX_REPLAY;
             let mut pending: std::collections::VecDeque<TaskEventMessage> = replay.into();
             loop {
                 let Some(msg) = pending.pop_front() else {
-                    match rx.recv().await {
-                        Ok(Signal::Event(m)) => pending.push_back(m),
+                    let catch_up = more || match rx.recv().await {
+                        Ok(Signal::Event(m)) => {
+                            pending.push_back(m);
+                            false
+                        }
                         Ok(Signal::CatchUp)
-                        | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
-                            match events::after(&db, cursor, 1000).await {
-                                Ok(found) => pending.extend(found),
-                                Err(e) => tracing::warn!(error = %e, "task events: reading the log failed"),
+                        | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => true,
+                        Err(_) => break,
+                    };
+                    if catch_up {
+                        match events::after(&db, cursor, CATCH_UP_BATCH).await {
+                            Ok(found) => {
+                                more = found.len() as u64 == CATCH_UP_BATCH;
+                                pending.extend(found);
+                            }
+                            Err(e) => {
+                                more = false;
+                                tracing::warn!(error = %e, "task events: reading the log failed");
                             }
                         }
-                        Err(_) => break,
                     }
                     continue;
                 };
@@ -115,6 +127,9 @@ impl SubscriptionRoot {
         })
     }
 }
+
+/// Events read from the log at a time when a subscriber catches up.
+const CATCH_UP_BATCH: u64 = 1000;
 
 /// The ids a subscription delivered lately, so that an event both replayed from the log and
 /// heard live is sent once. Bounded: only the newest ids can come twice.
