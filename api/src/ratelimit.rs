@@ -155,11 +155,6 @@ impl RateLimiter {
         }
     }
 
-    /// Whether the buckets are shared with other instances.
-    pub fn is_shared(&self) -> bool {
-        self.shared.is_some()
-    }
-
     /// `Err(seconds to wait)` when the address's or the user's (or key's) bucket is empty.
     pub async fn admit(&self, user: Option<Subject>, address: &str) -> Result<(), u64> {
         if let Some(shared) = &self.shared {

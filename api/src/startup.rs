@@ -37,7 +37,7 @@ pub struct Application {
 
 /// Once a minute, off the request path: forgets idle rate-limit buckets and expired login
 /// failures (see `ratelimit` and `auth::throttle`) and prunes the task event log (`events`).
-fn sweep_limits(state: &AppState) {
+fn sweep_in_background(state: &AppState) {
     let (limiter, throttle) = (state.rate_limiter.clone(), state.throttle.clone());
     let db = state.db.clone();
     tokio::spawn(async move {
@@ -253,7 +253,7 @@ impl Application {
             replica,
         };
         state.sockets.clone().watch(state.db.clone());
-        sweep_limits(&state);
+        sweep_in_background(&state);
         let limits = QueryLimits {
             max_depth: args.max_query_depth,
             max_complexity: args.max_query_complexity,

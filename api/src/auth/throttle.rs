@@ -356,11 +356,6 @@ impl LoginThrottle {
         }
     }
 
-    /// Whether the budgets are shared with other instances.
-    pub fn is_shared(&self) -> bool {
-        self.shared.is_some()
-    }
-
     /// Admits an attempt for `username` from `address`, or says how many seconds to wait.
     pub async fn begin(&self, username: &str, address: &str) -> Result<Attempt<'_>, u64> {
         if let Some(shared) = &self.shared {
