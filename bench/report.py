@@ -137,9 +137,9 @@ def write(result: dict, out: Path) -> None:
     L.append("- CDTG runs with `CDTG_RATE_LIMIT_PER_USER=0` and `CDTG_RATE_LIMIT_PER_ADDRESS=0` (rate limits "
              "off for the benchmark), a valid `admin` (CITY_ADMIN) token, default workers (one per core) "
              "and pool (16 connections on PostgreSQL, 4 on SQLite).")
-    L.append("- All PostgreSQL arms connect over the Unix socket (`?host=/var/run/postgresql`): sqlx 0.9 "
-             "does not set TCP_NODELAY (sqlx issue #4335), which stalls statements over ~16 KB by 40 ms "
-             "on TCP. PostgreSQL 15, shared cluster, database `cdtg_bench_s<scale>` (dropped and reseeded).")
+    L.append("- All PostgreSQL arms connect over the Unix socket (`?host=/var/run/postgresql`), the same "
+             "transport for every arm. PostgreSQL 15, shared cluster, database `cdtg_bench_s<scale>` "
+             "(dropped and reseeded).")
     L.append("- Every response body is checked by the wrk Lua script: a non-200, or a 200 carrying "
              "`\"errors\"` (or no `\"data\"`), is a failure. One sample answer per arm and query is also "
              "checked for content against the floor (same counts: see *Answers* below).")

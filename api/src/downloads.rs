@@ -356,6 +356,7 @@ fn csv_body(
     export: export::Export,
 ) -> impl futures_util::Stream<Item = Result<web::Bytes, actix_web::Error>> {
     async_stream::stream! {
+        let _trim = crate::memory::TrimWhenDone;
         let mut csv = CsvRows::new();
         let headings: Vec<Out> = export.headings.iter().map(|h| Out::text(*h)).collect();
         if let Err(e) = csv.row(&headings) {
@@ -389,6 +390,7 @@ fn csv_body(
 /// The XLSX file: rows go into the workbook's temporary file as they are read; the finished
 /// (compressed) workbook is what is kept in memory to send.
 async fn xlsx_file(export: export::Export) -> ApiResult<Vec<u8>> {
+    let _trim = crate::memory::TrimWhenDone;
     let mut book = XlsxRows::new("Sheet1")?;
     book.heading(&export.headings)?;
     let mut rows = export.rows;

@@ -15,6 +15,7 @@ pub mod graphql;
 pub mod http;
 pub mod ids;
 pub mod limits;
+pub mod memory;
 pub mod metrics;
 pub mod ops;
 pub mod persisted;

@@ -11,6 +11,7 @@ mod batching;
 mod cli;
 mod corrections;
 mod dashboard;
+mod database;
 mod demo;
 mod field_reports;
 mod going_live;

@@ -877,8 +877,103 @@ async fn stats_breakdowns_export_as_graphql_answers_them(backend: Backend) {
     );
 }
 
+async fn ward_members(app: &TestApp, token: &str, ward: i64) -> i64 {
+    app.ok(
+        token,
+        "query($w: ID!) { node(id: $w) { ... on AdminUnit { stats { members } } } }",
+        json!({ "w": gid(NodeType::AdminUnit, ward) }),
+    )
+    .await["node"]["stats"]["members"]
+        .as_i64()
+        .unwrap()
+}
+
+/// A roster of a few hundred new people commits in batches: about one statement per new
+/// member (its row), not one per look-up and membership, with the same result as one by one —
+/// memberships, a new leader, the ward's figures.
+async fn a_large_roster_commits_in_batches(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let f = Fixture::load(&app).await;
+    let token = app.login(users::WARD_A1, PASSWORD).await;
+    let members_before = member_count(&app, &token).await;
+    let ward_before = ward_members(&app, &token, f.ward_a1).await;
+    const ROWS: usize = 300;
+    let mut csv = String::from("Họ và tên,Số điện thoại,Tổ dân phố,Tổ công nghệ số,Chức vụ\n");
+    csv.push_str(
+        "Đặng Văn Trưởng,0977000000,,Tổ chỉ đạo chuyển đổi số phường Phước Mỹ,Tổ trưởng\n",
+    );
+    for i in 1..ROWS {
+        let group = if i % 2 == 0 {
+            "Tổ CNSCĐ Tổ dân phố 1 – Phước Mỹ"
+        } else {
+            ""
+        };
+        let given = ["Lan", "Hoa", "Mai", "Cúc", "Đào", "Huệ"][i % 6];
+        csv.push_str(&format!(
+            "Phạm Thị {given},0977{i:06},Tổ dân phố 1,{group},\n"
+        ));
+    }
+    let dry = import_members(&app, &token, f.ward_a1, false, "big.csv", csv.as_bytes()).await;
+    assert_eq!(dry["created"], json!(ROWS), "{}", dry["rows"][1]);
+
+    let statements_before = app.statements();
+    let committed = import_members(&app, &token, f.ward_a1, true, "big.csv", csv.as_bytes()).await;
+    let statements = app.statements() - statements_before;
+    assert_eq!(
+        (&committed["created"], &committed["refused"]),
+        (&json!(ROWS), &json!(0))
+    );
+    // One INSERT per new member, and a handful per batch: reading the file's units, groups and
+    // phones, the memberships in multi-row INSERTs, the leader. Row by row it was five or more
+    // per member.
+    assert!(
+        statements <= ROWS as u64 + 60,
+        "{statements} statements for {ROWS} new members"
+    );
+    assert_eq!(
+        member_count(&app, &token).await,
+        members_before + ROWS as i64
+    );
+
+    let groups = app
+        .ok(
+            &token,
+            r#"query($a: ID!, $m: ID!) {
+                 a: node(id: $a) { ... on Group { members(first: 1) { totalCount } } }
+                 m: node(id: $m) { ... on Group { leader { fullName phone } memberships { role } } }
+               }"#,
+            json!({
+                "a": gid(NodeType::Group, f.group_a1),
+                "m": gid(NodeType::Group, f.group_a1_management),
+            }),
+        )
+        .await;
+    assert_eq!(
+        groups["a"]["members"]["totalCount"],
+        json!(3 + (ROWS - 1) / 2)
+    );
+    assert_eq!(
+        ward_members(&app, &token, f.ward_a1).await,
+        ward_before + ROWS as i64,
+        "the ward's figures count every new member (the rollups follow bulk inserts)"
+    );
+    assert_eq!(
+        groups["m"]["leader"],
+        json!({ "fullName": "Đặng Văn Trưởng", "phone": "+84977000000" })
+    );
+    assert!(
+        groups["m"]["memberships"]
+            .as_array()
+            .unwrap()
+            .contains(&json!({ "role": "LEADER" }))
+    );
+}
+
 on_both_databases!(
     stats_breakdowns_export_as_graphql_answers_them,
+    a_large_roster_commits_in_batches,
     xlsx_roster_dry_run_commit_and_reimport,
     csv_encodings_duplicates_and_scope,
     unreadable_files_are_refused_with_a_reason,

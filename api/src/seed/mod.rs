@@ -57,7 +57,8 @@ const CHUNK_ROWS: usize = 500;
 /// Linux) leaves in two writes, and Nagle's algorithm then holds the second until the server's
 /// delayed ACK, 40 ms later: 500-row statements made scale 1 take 22 s on PostgreSQL over TCP
 /// instead of about 2. Statements below the buffer never stall, and more of them cost little.
-/// SQLite, in process, needs no such limit.
+/// The pool now switches Nagle off itself (`db::nodelay`, Linux); the limit stays for systems
+/// where it cannot. SQLite, in process, needs no such limit.
 const PG_STATEMENT_BYTES: usize = 8 * 1024;
 
 /// Every table the demo fills, for moving PostgreSQL's id sequences past the explicit ids.

@@ -137,6 +137,9 @@ pub async fn run(
         audit::record_failure(db, p, action, &err).await;
         return Err(err);
     }
+    // The file, its rows and the plan are large and short-lived: their memory goes back to the
+    // system once the import ends.
+    let _trim = crate::memory::TrimWhenDone;
     // Reading the file is CPU work: off the async executor.
     let (filename, bytes, sheet_limits) = (file.filename.clone(), file.bytes.clone(), *limits);
     let rows =
@@ -233,20 +236,25 @@ impl Plan {
     }
 }
 
+/// Writes the plan's accepted rows, in file order. New members are created in batches
+/// ([`members::create_many_in`]): a roster's first import is almost all new people.
 async fn apply(txn: &DatabaseTransaction, p: &Principal, plan: &Plan) -> ApiResult<()> {
     let today = super::today_in_vietnam();
+    let mut new_members = Vec::new();
     for (report, step) in &plan.rows {
         if report.outcome == RowOutcome::Refused {
             continue;
         }
+        if let Step::CreateMember { new, join } = step {
+            new_members.push((new.clone(), join.clone().map(Join::into_joining)));
+            continue;
+        }
+        // Whatever else the file says comes after the new people listed before it.
+        if !new_members.is_empty() {
+            members::create_many_in(txn, p, std::mem::take(&mut new_members)).await?;
+        }
         match step.clone() {
-            Step::Nothing => {}
-            Step::CreateMember { new, join } => {
-                let (created, _) = members::create_in(txn, p, new).await?;
-                if let Some(j) = join {
-                    join_group(txn, p, created.id, j).await?;
-                }
-            }
+            Step::Nothing | Step::CreateMember { .. } => {}
             Step::UpdateMember {
                 id,
                 changes,
@@ -271,7 +279,20 @@ async fn apply(txn: &DatabaseTransaction, p: &Principal, plan: &Plan) -> ApiResu
             }
         }
     }
+    if !new_members.is_empty() {
+        members::create_many_in(txn, p, new_members).await?;
+    }
     Ok(())
+}
+
+impl Join {
+    fn into_joining(self) -> members::Joining {
+        members::Joining {
+            group_id: self.group_id,
+            role: self.role,
+            joined_on: self.joined_on,
+        }
+    }
 }
 
 async fn join_group(

@@ -270,17 +270,7 @@ pub(crate) async fn create_in(
     p: &Principal,
     input: NewMember,
 ) -> ApiResult<(member::Model, Touched)> {
-    let n = names(
-        &input.family_name,
-        input.middle_name.as_deref(),
-        &input.given_name,
-    )?;
-    let phone = input
-        .phone
-        .as_deref()
-        .filter(|s| !s.trim().is_empty())
-        .map(|s| validate::phone("phone", s))
-        .transpose()?;
+    let (n, phone) = checked_names_and_phone(&input)?;
     let unit = admin_unit::Entity::find_by_id(input.unit_id)
         .one(txn)
         .await?
@@ -302,9 +292,7 @@ pub(crate) async fn create_in(
             Some(*group_id)
         }
         _ => {
-            if !scope::unit_in_scope(p, &unit.path) {
-                return Err(ApiError::forbidden("the unit is outside your scope"));
-            }
+            refuse_unit_out_of_scope(p, &unit)?;
             match input.group_id {
                 Some(g) => Some(
                     group::Entity::find_by_id(g)
@@ -323,16 +311,65 @@ pub(crate) async fn create_in(
     {
         refuse_duplicate_phone(txn, p, phone, None).await?;
     }
-    if let Some(closed) = unit.valid_to {
-        return Err(ApiError::bad_input(
+    refuse_closed_unit(&unit)?;
+    let now = Utc::now();
+    let model = new_member_row(&input, n, phone, &unit, now)
+        .insert(txn)
+        .await?;
+    if let Some(group_id) = join {
+        new_membership_row(model.id, group_id, MembershipRole::Member, None, now)
+            .insert(txn)
+            .await?;
+    }
+    let touched = Touched::new("Member", model.id, unit.path);
+    Ok((model, touched))
+}
+
+/// The names and the phone of a new member, checked and normalised.
+fn checked_names_and_phone(input: &NewMember) -> ApiResult<(Names, Option<String>)> {
+    let n = names(
+        &input.family_name,
+        input.middle_name.as_deref(),
+        &input.given_name,
+    )?;
+    let phone = input
+        .phone
+        .as_deref()
+        .filter(|s| !s.trim().is_empty())
+        .map(|s| validate::phone("phone", s))
+        .transpose()?;
+    Ok((n, phone))
+}
+
+fn refuse_unit_out_of_scope(p: &Principal, unit: &admin_unit::Model) -> ApiResult<()> {
+    if scope::unit_in_scope(p, &unit.path) {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden("the unit is outside your scope"))
+    }
+}
+
+fn refuse_closed_unit(unit: &admin_unit::Model) -> ApiResult<()> {
+    match unit.valid_to {
+        Some(closed) => Err(ApiError::bad_input(
             "unitId",
             format!("{} was closed on {closed}", unit.name),
-        ));
+        )),
+        None => Ok(()),
     }
+}
+
+/// The row of a new member: the checked names, with the sort and search keys derived from them.
+fn new_member_row(
+    input: &NewMember,
+    n: Names,
+    phone: Option<String>,
+    unit: &admin_unit::Model,
+    now: DateTime<Utc>,
+) -> member::ActiveModel {
     let full = full_name(&n.family, n.middle.as_deref(), &n.given);
     let name_key = text::person_sort_key(&n.family, n.middle.as_deref(), &n.given);
-    let now = Utc::now();
-    let model = member::ActiveModel {
+    member::ActiveModel {
         name_key: Set(name_key),
         family_name: Set(n.family),
         middle_name: Set(n.middle),
@@ -349,24 +386,231 @@ pub(crate) async fn create_in(
         updated_at: Set(now),
         ..Default::default()
     }
-    .insert(txn)
-    .await?;
-    if let Some(group_id) = join {
-        membership::ActiveModel {
-            member_id: Set(model.id),
-            group_id: Set(group_id),
-            role: Set(MembershipRole::Member),
-            joined_on: Set(super::today_in_vietnam()),
-            left_on: Set(None),
-            created_at: Set(now),
-            updated_at: Set(now),
-            ..Default::default()
-        }
-        .insert(txn)
-        .await?;
+}
+
+/// The row of a new, current membership, from `joined_on` or today.
+fn new_membership_row(
+    member_id: i64,
+    group_id: i64,
+    role: MembershipRole,
+    joined_on: Option<NaiveDate>,
+    now: DateTime<Utc>,
+) -> membership::ActiveModel {
+    membership::ActiveModel {
+        member_id: Set(member_id),
+        group_id: Set(group_id),
+        role: Set(role),
+        joined_on: Set(joined_on.unwrap_or_else(super::today_in_vietnam)),
+        left_on: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
     }
-    let touched = Touched::new("Member", model.id, unit.path);
-    Ok((model, touched))
+}
+
+/// The group a new member joins on creation, and in which role.
+#[derive(Debug, Clone)]
+pub(crate) struct Joining {
+    pub group_id: i64,
+    pub role: MembershipRole,
+    /// Today when not given.
+    pub joined_on: Option<NaiveDate>,
+}
+
+/// Rows per look-up or multi-row `INSERT` of [`create_many_in`].
+const BULK_CHUNK: usize = 500;
+
+/// Creates many members at once, each optionally joining a group: what an import commits.
+///
+/// The rules are [`create_in`]'s and [`add_membership_in`]'s, checked for every row, but the
+/// units, groups and known phones are read once per batch rather than once per row, and the
+/// memberships are written with multi-row `INSERT`s: one statement per new member remains
+/// (its id comes back from it). Any refusal fails the whole batch; the caller's transaction
+/// then leaves nothing behind. Returns the new members' ids, in input order.
+pub(crate) async fn create_many_in(
+    txn: &DatabaseTransaction,
+    p: &Principal,
+    rows: Vec<(NewMember, Option<Joining>)>,
+) -> ApiResult<Vec<i64>> {
+    if matches!(p.scope, Scope::Group { .. }) {
+        // A group leader's registrations follow their own rule (their ward, their group).
+        let mut ids = Vec::with_capacity(rows.len());
+        for (input, joining) in rows {
+            let (created, _) = create_in(txn, p, input).await?;
+            if let Some(j) = joining {
+                add_membership_in(txn, p, joining_of(created.id, j)).await?;
+            }
+            ids.push(created.id);
+        }
+        return Ok(ids);
+    }
+    let units = by_id(
+        txn,
+        rows.iter().map(|(m, _)| m.unit_id),
+        |ids| admin_unit::Entity::find().filter(admin_unit::Column::Id.is_in(ids)),
+        |u: &admin_unit::Model| u.id,
+    )
+    .await?;
+    let groups = by_id(
+        txn,
+        rows.iter()
+            .flat_map(|(m, j)| m.group_id.into_iter().chain(j.as_ref().map(|j| j.group_id))),
+        |ids| {
+            group::Entity::find()
+                .filter(group::Column::Id.is_in(ids))
+                .filter(scope::groups(p))
+        },
+        |g: &group::Model| g.id,
+    )
+    .await?;
+    let mut checked = Vec::with_capacity(rows.len());
+    for (input, joining) in &rows {
+        let (n, phone) = checked_names_and_phone(input)?;
+        let unit = units
+            .get(&input.unit_id)
+            .ok_or_else(|| ApiError::bad_input("unitId", "no such unit"))?;
+        refuse_unit_out_of_scope(p, unit)?;
+        for g in input
+            .group_id
+            .iter()
+            .chain(joining.as_ref().map(|j| &j.group_id))
+        {
+            if !groups.contains_key(g) {
+                return Err(ApiError::bad_input("groupId", "no such group"));
+            }
+        }
+        checked.push((n, phone, unit));
+    }
+    refuse_duplicate_phones(txn, p, &rows, &checked).await?;
+    for (_, _, unit) in &checked {
+        refuse_closed_unit(unit)?;
+    }
+
+    let now = Utc::now();
+    let mut ids = Vec::with_capacity(rows.len());
+    let mut joins = Vec::new();
+    for ((input, joining), (n, phone, unit)) in rows.iter().zip(checked) {
+        let row = new_member_row(input, n, phone, unit, now);
+        let id = member::Entity::insert(row).exec(txn).await?.last_insert_id;
+        if let Some(g) = input.group_id {
+            joins.push(new_membership_row(id, g, MembershipRole::Member, None, now));
+        }
+        if let Some(j) = joining {
+            joins.push(new_membership_row(id, j.group_id, j.role, j.joined_on, now));
+        }
+        ids.push(id);
+    }
+    let leaders: Vec<(i64, i64)> = rows
+        .iter()
+        .zip(&ids)
+        .filter_map(|((_, j), id)| {
+            j.as_ref()
+                .filter(|j| j.role == MembershipRole::Leader)
+                .map(|j| (j.group_id, *id))
+        })
+        .collect();
+    while !joins.is_empty() {
+        let rest = joins.split_off(joins.len().min(BULK_CHUNK));
+        let inserted = membership::Entity::insert_many(std::mem::replace(&mut joins, rest))
+            .exec(txn)
+            .await;
+        match inserted {
+            Ok(_) => {}
+            Err(e) if is_unique_violation(&e) => return Err(already_in_group()),
+            Err(e) => return Err(e.into()),
+        }
+    }
+    for (group_id, member_id) in leaders {
+        set_leader(txn, group_id, member_id).await?;
+    }
+    Ok(ids)
+}
+
+fn already_in_group() -> ApiError {
+    ApiError::Conflict("the member already belongs to this group".to_owned())
+}
+
+/// Makes the member the group's leader (a new version of the group).
+async fn set_leader(txn: &DatabaseTransaction, group_id: i64, member_id: i64) -> ApiResult<()> {
+    group::Entity::update_many()
+        .col_expr(group::Column::LeaderMemberId, Expr::value(member_id))
+        .col_expr(
+            group::Column::Version,
+            Expr::col(group::Column::Version).add(1),
+        )
+        .filter(group::Column::Id.eq(group_id))
+        .exec(txn)
+        .await?;
+    Ok(())
+}
+
+fn joining_of(member_id: i64, j: Joining) -> NewMembership {
+    NewMembership {
+        member_id,
+        group_id: j.group_id,
+        role: j.role,
+        joined_on: j.joined_on,
+    }
+}
+
+/// The rows of `select(ids)` for the distinct `ids`, `BULK_CHUNK` ids per statement, by id.
+async fn by_id<E, S, K>(
+    txn: &DatabaseTransaction,
+    ids: impl Iterator<Item = i64>,
+    select: S,
+    key: K,
+) -> ApiResult<HashMap<i64, E::Model>>
+where
+    E: EntityTrait,
+    S: Fn(Vec<i64>) -> Select<E>,
+    K: Fn(&E::Model) -> i64,
+{
+    let mut wanted: Vec<i64> = ids.collect();
+    wanted.sort_unstable();
+    wanted.dedup();
+    let mut found = HashMap::with_capacity(wanted.len());
+    for chunk in wanted.chunks(BULK_CHUNK) {
+        for row in select(chunk.to_vec()).all(txn).await? {
+            found.insert(key(&row), row);
+        }
+    }
+    Ok(found)
+}
+
+/// [`refuse_duplicate_phone`] for a batch: a phone that a member in scope has, or that an
+/// earlier row of the batch has, is `CONFLICT` — unless the row accepts a shared phone.
+async fn refuse_duplicate_phones(
+    txn: &DatabaseTransaction,
+    p: &Principal,
+    rows: &[(NewMember, Option<Joining>)],
+    checked: &[(Names, Option<String>, &admin_unit::Model)],
+) -> ApiResult<()> {
+    let mut first_with: HashMap<&str, String> = HashMap::new();
+    let mut to_check = Vec::new();
+    for ((input, _), (n, phone, _)) in rows.iter().zip(checked) {
+        let Some(phone) = phone else { continue };
+        if !input.allow_shared_phone {
+            if let Some(earlier) = first_with.get(phone.as_str()) {
+                return Err(ApiError::Conflict(format!("{earlier} {PHONE_TAKEN}")));
+            }
+            to_check.push(phone.clone());
+        }
+        first_with
+            .entry(phone)
+            .or_insert_with(|| full_name(&n.family, n.middle.as_deref(), &n.given));
+    }
+    for chunk in to_check.chunks(BULK_CHUNK) {
+        if let Some(existing) = member::Entity::find()
+            .filter(scope::members(p))
+            .filter(member::Column::Phone.is_in(chunk.iter().cloned()))
+            .order_by_asc(member::Column::Id)
+            .one(txn)
+            .await?
+        {
+            return Err(phone_taken(&existing));
+        }
+    }
+    Ok(())
 }
 
 /// Where a group leader may register people: the ward (or commune, or special zone) their
@@ -407,15 +651,20 @@ async fn refuse_duplicate_phone(
         q = q.filter(member::Column::Id.ne(id));
     }
     if let Some(existing) = q.order_by_asc(member::Column::Id).one(txn).await? {
-        return Err(ApiError::Duplicate {
-            message: format!(
-                "{} already has this phone number; set allowSharedPhone for a shared household phone",
-                existing.full_name
-            ),
-            existing: (NodeType::Member, existing.id),
-        });
+        return Err(phone_taken(&existing));
     }
     Ok(())
+}
+
+const PHONE_TAKEN: &str =
+    "already has this phone number; set allowSharedPhone for a shared household phone";
+
+/// `DUPLICATE`, naming the member who already has the phone.
+fn phone_taken(existing: &member::Model) -> ApiError {
+    ApiError::Duplicate {
+        message: format!("{} {PHONE_TAKEN}", existing.full_name),
+        existing: (NodeType::Member, existing.id),
+    }
 }
 
 #[derive(Debug, Clone, Default)]
@@ -569,38 +818,16 @@ pub(crate) async fn add_membership_in(
         .one(txn)
         .await?
         .ok_or(ApiError::NotFound("member"))?;
-    let joined_on = input.joined_on.unwrap_or_else(super::today_in_vietnam);
-    let inserted = membership::ActiveModel {
-        member_id: Set(mem.id),
-        group_id: Set(grp.id),
-        role: Set(input.role),
-        joined_on: Set(joined_on),
-        left_on: Set(None),
-        created_at: Set(Utc::now()),
-        updated_at: Set(Utc::now()),
-        ..Default::default()
-    }
-    .insert(txn)
-    .await;
+    let inserted = new_membership_row(mem.id, grp.id, input.role, input.joined_on, Utc::now())
+        .insert(txn)
+        .await;
     let model = match inserted {
         Ok(m) => m,
-        Err(e) if is_unique_violation(&e) => {
-            return Err(ApiError::Conflict(
-                "the member already belongs to this group".to_owned(),
-            ));
-        }
+        Err(e) if is_unique_violation(&e) => return Err(already_in_group()),
         Err(e) => return Err(e.into()),
     };
     if input.role == MembershipRole::Leader {
-        group::Entity::update_many()
-            .col_expr(group::Column::LeaderMemberId, Expr::value(mem.id))
-            .col_expr(
-                group::Column::Version,
-                Expr::col(group::Column::Version).add(1),
-            )
-            .filter(group::Column::Id.eq(grp.id))
-            .exec(txn)
-            .await?;
+        set_leader(txn, grp.id, mem.id).await?;
     }
     Ok((
         model.clone(),

@@ -15,6 +15,8 @@ use sea_orm::{
 };
 use sea_orm_migration::MigratorTrait;
 
+pub mod nodelay;
+
 /// Counts SQL statements sent through the pool.
 #[derive(Debug, Default, Clone)]
 pub struct StatementCounter(Arc<AtomicU64>);
@@ -107,6 +109,19 @@ pub async fn connect(
                 ])
             }
         })
+        .map_sqlx_postgres_pool_opts({
+            // sqlx 0.9.0 leaves Nagle's algorithm on (see `nodelay`): each new connection
+            // switches it off on its socket.
+            let port = postgres_port(url);
+            move |o| {
+                o.after_connect(move |_, _| {
+                    Box::pin(async move {
+                        nodelay::set_on_connections_to(port);
+                        Ok(())
+                    })
+                })
+            }
+        })
         .map_sqlx_sqlite_opts(|o| {
             o.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
                 .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Normal)
@@ -121,6 +136,14 @@ pub async fn connect(
         tracing::trace!(target: "cdtg::sql", elapsed_us = info.elapsed.as_micros() as u64, sql = %info.statement.sql);
     });
     Ok((db, counter))
+}
+
+/// The TCP port a PostgreSQL URL connects to (the URL's, else `PGPORT`, else 5432).
+fn postgres_port(url: &str) -> u16 {
+    use std::str::FromStr;
+    sea_orm::sqlx::postgres::PgConnectOptions::from_str(url)
+        .map(|o| o.get_port())
+        .unwrap_or(5432)
 }
 
 /// Connects, waiting out another instance's long write on the same SQLite file: opening a
