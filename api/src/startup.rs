@@ -205,6 +205,7 @@ impl Application {
             db: conn,
             statements,
             keys: Arc::new(keys),
+            principals: Arc::default(),
             throttle: Arc::new(match &shared_pool {
                 Some(pool) => LoginThrottle::shared(throttle_settings, pool.clone()),
                 None => LoginThrottle::in_memory(throttle_settings),

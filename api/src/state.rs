@@ -40,6 +40,8 @@ pub struct AppState {
     pub db: DatabaseConnection,
     pub statements: StatementCounter,
     pub keys: Arc<JwtKeys>,
+    /// Principals read in the last second, per credential (see `auth::cache` for the bound).
+    pub principals: Arc<crate::auth::cache::PrincipalCache>,
     pub throttle: Arc<LoginThrottle>,
     pub settings: Arc<ApiSettings>,
     pub events: EventBus,

@@ -213,12 +213,20 @@ async fn walking_up_the_tree_costs_one_statement(backend: Backend) {
     let token = app.login(users::ADMIN, PASSWORD).await;
     let g = json!({ "g": gid(NodeType::Group, f.group_a1) });
     let m = json!({ "m": gid(NodeType::Member, f.member_a1_plain) });
+    // The query's own statements: sent twice back to back, the fewer counts. The account is
+    // read at most once a second per token (the principal cache), so one of the two runs with
+    // it cached.
     let cost = |query: &'static str, vars: &serde_json::Value| {
         let (app, token, vars) = (&app, &token, vars.clone());
         async move {
-            let before = app.statements();
-            let data = app.ok(token, query, vars).await;
-            (app.statements() - before, data)
+            let mut fewest = u64::MAX;
+            let mut data = serde_json::Value::Null;
+            for _ in 0..2 {
+                let before = app.statements();
+                data = app.ok(token, query, vars.clone()).await;
+                fewest = fewest.min(app.statements() - before);
+            }
+            (fewest, data)
         }
     };
     // One chain per request: two root fields (a group and a member) may resolve in different

@@ -27,6 +27,7 @@ mod migrations;
 mod names;
 mod ordering;
 mod pipeline;
+mod principal_cache;
 mod platform;
 mod products;
 mod reference_clients;

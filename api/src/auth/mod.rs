@@ -4,6 +4,7 @@
 //! turning a verified credential into a [`Principal`].
 
 pub mod api_key;
+pub mod cache;
 pub mod jwt;
 pub mod password;
 pub mod refresh;

@@ -144,6 +144,7 @@ pub async fn end<C: ConnectionTrait>(
         .filter(refresh_token::Column::RevokedAt.is_null())
         .exec(conn)
         .await?;
+    super::cache::accounts_changed();
     Ok(ended.rows_affected > 0)
 }
 
@@ -171,6 +172,7 @@ pub async fn end_all<C: ConnectionTrait>(
     }
     let ended = sessions.exec(conn).await?;
     tokens.exec(conn).await?;
+    super::cache::accounts_changed();
     Ok(ended.rows_affected)
 }
 

@@ -7,6 +7,25 @@
 //! naming the type and the text; a filter or aggregate that must survive such rows compares the
 //! column with the known spellings instead.
 
+/// The `ActiveModelBehavior` of a table whose rows make up a signed-in caller (accounts, units,
+/// groups, API keys): every save makes the cached principals stale (`auth::cache`), so a change
+/// made through this instance is in force on its next request.
+macro_rules! changes_principals {
+    () => {
+        #[async_trait::async_trait]
+        impl ActiveModelBehavior for ActiveModel {
+            async fn after_save<C>(model: Model, _db: &C, _insert: bool) -> Result<Model, DbErr>
+            where
+                C: ConnectionTrait,
+            {
+                crate::auth::cache::accounts_changed();
+                Ok(model)
+            }
+        }
+    };
+}
+use changes_principals;
+
 pub mod activity;
 pub mod activity_outcome;
 pub mod activity_revision;

@@ -31,7 +31,6 @@ use futures_util::StreamExt;
 use futures_util::stream::BoxStream;
 use serde_json::Value;
 
-use crate::auth;
 use crate::error::ApiError;
 use crate::graphql::CdtgSchema;
 use crate::graphql::context::{ClientInfo, OperationDb, Session};
@@ -440,7 +439,11 @@ async fn prepare(
             ));
         }
         None => None,
-        Some(token) => match auth::authenticate(&state.db, &state.keys, token).await {
+        Some(token) => match state
+            .principals
+            .authenticate(&state.db, &state.keys, token)
+            .await
+        {
             Ok(mut p) => {
                 p.request_id = Some(caller.request_id.clone());
                 p.denials = Some(denials.clone());

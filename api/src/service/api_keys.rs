@@ -195,6 +195,7 @@ pub async fn revoke(db: &DatabaseConnection, p: &Principal, id: i64) -> ApiResul
                 .filter(key_row::Column::Id.eq(id))
                 .exec(&txn)
                 .await?;
+            crate::auth::cache::accounts_changed();
         }
         let model = key_row::Entity::find_by_id(id)
             .one(&txn)

@@ -394,6 +394,8 @@ pub(crate) async fn update_in(
         .filter(group::Column::Version.eq(current.version))
         .exec(txn)
         .await?;
+    // A group's unit is part of its leader's and members' scope.
+    crate::auth::cache::accounts_changed();
     if result.rows_affected != 1 {
         return Err(ApiError::Conflict(
             "the group was changed by someone else".to_owned(),

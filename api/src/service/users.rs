@@ -694,6 +694,7 @@ async fn revoke_keys_beyond<C: ConnectionTrait>(
         .filter(api_key::Column::Id.is_in(beyond))
         .exec(conn)
         .await?;
+    crate::auth::cache::accounts_changed();
     Ok(n)
 }
 
