@@ -123,11 +123,11 @@ pub async fn record<C: ConnectionTrait>(
     let now = Utc::now();
     match txn.get_database_backend() {
         DatabaseBackend::Postgres => {
-            let sql = "WITH e AS (INSERT INTO task_events (kind, task_id, group_id, unit_path, occurred_at) \
-                       VALUES ($1, $2, $3, $4, $5) RETURNING id) \
-                       SELECT pg_notify($6, json_build_object('id', e.id, 'kind', $1::text, \
-                       'task_id', $2::bigint, 'group_id', $3::bigint, 'unit_path', $4::text, \
-                       'occurred_at', $5::timestamptz)::text) FROM e";
+            let sql = format!(
+                "WITH e AS (INSERT INTO task_events (kind, task_id, group_id, unit_path, occurred_at) \
+                 VALUES ($1, $2, $3, $4, $5) RETURNING *) {}",
+                pg_notify_select("e")
+            );
             txn.execute_raw(Statement::from_sql_and_values(
                 DatabaseBackend::Postgres,
                 sql,
@@ -137,7 +137,6 @@ pub async fn record<C: ConnectionTrait>(
                     group_id.into(),
                     unit_path.into(),
                     now.into(),
-                    CHANNEL.into(),
                 ],
             ))
             .await?;
@@ -156,6 +155,18 @@ pub async fn record<C: ConnectionTrait>(
         }
     }
     Ok(())
+}
+
+/// On PostgreSQL: `SELECT pg_notify(…) FROM <cte>`, announcing each `task_events` row that the
+/// data-modifying CTE `cte` inserted (`RETURNING *`). In the statement of the insert, so the
+/// notification is delivered exactly when the event commits. For statements that write the
+/// event beside other work (a field report's progress).
+pub(crate) fn pg_notify_select(cte: &str) -> String {
+    format!(
+        "SELECT pg_notify('{CHANNEL}', json_build_object('id', {cte}.id, 'kind', {cte}.kind, \
+         'task_id', {cte}.task_id, 'group_id', {cte}.group_id, 'unit_path', {cte}.unit_path, \
+         'occurred_at', {cte}.occurred_at)::text) FROM {cte}"
+    )
 }
 
 /// Events after `after`, oldest first, at most `limit`.

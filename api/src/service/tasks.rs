@@ -674,42 +674,141 @@ pub async fn report_activity(
     )?;
     validate::occurred_at("occurredAt", r.occurred_at, Utc::now())?;
     let hash = report_hash(&r, &note);
-    // Scope before keys: a task or group the caller cannot see is NOT_FOUND whatever key
-    // comes with it, exactly as it would be for a fresh key.
-    let visible = match r.target {
-        ReportFor::Task(id) => task::Entity::find_by_id(id)
-            .filter(scope::tasks(p))
-            .one(db)
-            .await?
-            .map(|_| ()),
-        ReportFor::Group(id) => group::Entity::find_by_id(id)
-            .filter(scope::groups(p))
-            .one(db)
-            .await?
-            .map(|_| ()),
-    };
-    if visible.is_none() {
-        let err = match r.target {
-            ReportFor::Task(_) => ApiError::NotFound("task"),
-            ReportFor::Group(_) => ApiError::NotFound("group"),
-        };
-        audit::record_failure(db, p, "reportActivity", &err).await;
-        return Err(err);
-    }
-    if let Some(replay) = replay(db, p, &r.idempotency_key, &hash).await? {
-        return Ok(replay);
-    }
     let txn = write_txn(db).await?;
-    let outcome = report_in(&txn, p, &r, note, &hash).await;
-    match outcome {
+    let outcome = match report_in(&txn, p, &r, note, &hash).await {
+        // The same report again: the original answer, and nothing written or audited.
+        Ok(Filed::Before(reported)) => {
+            txn.rollback().await?;
+            return Ok(reported);
+        }
         // Another request with the same key won the race between our look-up and our insert.
         Err(ApiError::Conflict(ref m)) if m == RACE => {
             txn.rollback().await?;
-            replay(db, p, &r.idempotency_key, &hash)
+            return replay(db, p, &r.idempotency_key, &hash)
                 .await?
-                .ok_or_else(|| ApiError::Internal("idempotency race without a row".into()))
+                .ok_or_else(|| ApiError::Internal("idempotency race without a row".into()));
         }
-        other => audit::conclude(db, txn, p, "reportActivity", other).await,
+        Ok(Filed::Now(reported, touched)) => Ok((reported, touched)),
+        Err(e) => Err(e),
+    };
+    audit::conclude(db, txn, p, "reportActivity", outcome).await
+}
+
+/// Inserts a report and its outcomes. On PostgreSQL one statement (the outcomes in a CTE over
+/// the inserted row); elsewhere two.
+async fn insert_activity(
+    txn: &DatabaseTransaction,
+    row: activity_e::ActiveModel,
+    outcomes: &[(OutcomeKind, i64)],
+) -> Result<activity_e::Model, sea_orm::DbErr> {
+    use sea_orm::sea_query::PostgresQueryBuilder;
+    use sea_orm::{ConnectionTrait, DatabaseBackend, FromQueryResult, QueryTrait, Statement};
+
+    if txn.get_database_backend() != DatabaseBackend::Postgres {
+        let activity = row.insert(txn).await?;
+        if !outcomes.is_empty() {
+            activity_outcome::Entity::insert_many(outcomes.iter().map(|(k, n)| {
+                activity_outcome::ActiveModel {
+                    activity_id: Set(activity.id),
+                    kind: Set(*k),
+                    count: Set(*n as i32),
+                    ..Default::default()
+                }
+            }))
+            .exec(txn)
+            .await?;
+        }
+        return Ok(activity);
+    }
+    let mut insert = activity_e::Entity::insert(row).into_query();
+    insert.returning_all();
+    let (insert_sql, values) = insert.build(PostgresQueryBuilder);
+    let mut values = values.0;
+    let sql = if outcomes.is_empty() {
+        format!("WITH a AS ({insert_sql}) SELECT * FROM a")
+    } else {
+        let mut rows = Vec::with_capacity(outcomes.len());
+        for (kind, count) in outcomes {
+            values.push((*kind).into());
+            values.push((*count as i32).into());
+            rows.push(format!(
+                "(${}, ${}::integer)",
+                values.len() - 1,
+                values.len()
+            ));
+        }
+        format!(
+            "WITH a AS ({insert_sql}), o AS (INSERT INTO activity_outcomes (activity_id, kind, count) \
+             SELECT a.id, x.kind, x.count FROM a, (VALUES {}) AS x(kind, count)) SELECT * FROM a",
+            rows.join(", ")
+        )
+    };
+    let stmt = Statement::from_sql_and_values(DatabaseBackend::Postgres, sql, values);
+    let row = txn
+        .query_one_raw(stmt)
+        .await?
+        .ok_or_else(|| sea_orm::DbErr::RecordNotInserted)?;
+    activity_e::Model::from_query_result(&row, "")
+}
+
+/// Adds a report's progress to its task (atomically in the database: concurrent reports never
+/// lose each other's increments) and records the task's event; the task as it now is. On
+/// PostgreSQL one statement, the event's notification in it; elsewhere two.
+async fn add_progress(
+    txn: &DatabaseTransaction,
+    task_id: i64,
+    delta: i64,
+    group_id: i64,
+    unit_path: &str,
+) -> Result<Option<task::Model>, sea_orm::DbErr> {
+    use sea_orm::{ConnectionTrait, DatabaseBackend, FromQueryResult, Statement};
+
+    let now = Utc::now();
+    if txn.get_database_backend() != DatabaseBackend::Postgres {
+        let task = task::Entity::update_many()
+            .col_expr(
+                task::Column::Progress,
+                Expr::col(task::Column::Progress).add(delta),
+            )
+            .col_expr(task::Column::UpdatedAt, Expr::value(now))
+            .filter(task::Column::Id.eq(task_id))
+            .exec_with_returning(txn)
+            .await?
+            .pop();
+        if task.is_some() {
+            events::record(
+                txn,
+                TaskEventKind::ActivityReported,
+                task_id,
+                group_id,
+                unit_path,
+            )
+            .await?;
+        }
+        return Ok(task);
+    }
+    let sql = format!(
+        "WITH t AS (UPDATE tasks SET progress = progress + $1, updated_at = $2 WHERE id = $3 RETURNING *), \
+         e AS (INSERT INTO task_events (kind, task_id, group_id, unit_path, occurred_at) \
+               SELECT $4, t.id, $5, $6, $2 FROM t RETURNING *) \
+         SELECT t.*, (SELECT count(*) FROM ({}) n) AS notified FROM t",
+        events::pg_notify_select("e")
+    );
+    let stmt = Statement::from_sql_and_values(
+        DatabaseBackend::Postgres,
+        sql,
+        [
+            delta.into(),
+            now.into(),
+            task_id.into(),
+            TaskEventKind::ActivityReported.as_str().into(),
+            group_id.into(),
+            unit_path.into(),
+        ],
+    );
+    match txn.query_one_raw(stmt).await? {
+        Some(row) => Ok(Some(task::Model::from_query_result(&row, "")?)),
+        None => Ok(None),
     }
 }
 
@@ -772,69 +871,168 @@ async fn replay(
     }))
 }
 
-/// The task a report is for, if it still takes reports. Work done while the task was open
+/// Refuses a report for a task that no longer takes reports. Work done while the task was open
 /// still counts when the phone could only send it after the task was completed (offline in the
 /// field): judged by when it happened, not when it arrived.
-async fn reportable_task(
-    txn: &DatabaseTransaction,
-    p: &Principal,
-    id: i64,
-    occurred_at: DateTime<Utc>,
-) -> ApiResult<task::Model> {
-    let task = task::Entity::find_by_id(id)
-        .filter(scope::tasks(p))
-        .one(txn)
-        .await?
-        .ok_or(ApiError::NotFound("task"))?;
+fn refuse_unreportable(task: &task::Model, occurred_at: DateTime<Utc>) -> ApiResult<()> {
     let done_before_completion = task.status == TaskStatus::Done
         && task.completed_at.is_some_and(|done| occurred_at <= done);
-    if !rules::accepts_activity(task.status) && !done_before_completion {
-        let why = match task.completed_at {
-            Some(done) if task.status == TaskStatus::Done => format!(
-                "the task was completed at {}; only work done before then can still be reported",
-                done.to_rfc3339()
-            ),
-            _ => format!("the task is {} and accepts no more reports", task.status),
-        };
-        return Err(ApiError::bad_input("taskId", why));
+    if rules::accepts_activity(task.status) || done_before_completion {
+        return Ok(());
     }
-    Ok(task)
+    let why = match task.completed_at {
+        Some(done) if task.status == TaskStatus::Done => format!(
+            "the task was completed at {}; only work done before then can still be reported",
+            done.to_rfc3339()
+        ),
+        _ => format!("the task is {} and accepts no more reports", task.status),
+    };
+    Err(ApiError::bad_input("taskId", why))
 }
 
+/// A report, filed now or before (the same key and content again).
+enum Filed {
+    Now(Reported, Touched),
+    Before(Reported),
+}
+
+/// What a report must know before it writes, read in one statement: the task (or, for walk-in
+/// help, the group) inside the caller's scope, its group, and the caller's own earlier report
+/// under the same key. Scope comes first: a target the caller cannot see is `None` whatever
+/// key comes with it, exactly as for a fresh key.
+struct Target {
+    task: Option<task::Model>,
+    group_id: i64,
+    group_name: String,
+    group_unit_path: String,
+    group_status: cdtg_core::group::GroupStatus,
+    /// The id and content hash of the caller's earlier report under this key.
+    earlier: Option<(i64, String)>,
+}
+
+async fn target_of(
+    txn: &DatabaseTransaction,
+    p: &Principal,
+    r: &Report,
+) -> ApiResult<Option<Target>> {
+    use sea_orm::sea_query::{Alias, Query};
+    use sea_orm::{ConnectionTrait, FromQueryResult, Iterable};
+
+    let g = group::Entity;
+    let earlier = |col: activity_e::Column| {
+        Expr::expr(
+            Query::select()
+                .column(col)
+                .from(activity_e::Entity)
+                .and_where(activity_e::Column::IdempotencyKey.eq(r.idempotency_key.as_str()))
+                .cond_where(reported_by(p))
+                .to_owned(),
+        )
+    };
+    let mut q = Query::select();
+    q.expr_as(
+        Expr::col((g, group::Column::Id)),
+        Alias::new("target_group_id"),
+    )
+    .expr_as(
+        Expr::col((g, group::Column::Name)),
+        Alias::new("target_group_name"),
+    )
+    .expr_as(
+        Expr::col((g, group::Column::UnitPath)),
+        Alias::new("target_group_unit_path"),
+    )
+    .expr_as(
+        Expr::col((g, group::Column::Status)),
+        Alias::new("target_group_status"),
+    )
+    .expr_as(earlier(activity_e::Column::Id), Alias::new("earlier_id"))
+    .expr_as(
+        earlier(activity_e::Column::RequestHash),
+        Alias::new("earlier_hash"),
+    );
+    match r.target {
+        ReportFor::Task(id) => {
+            q.columns(task::Column::iter().map(|c| (task::Entity, c)))
+                .from(task::Entity)
+                .inner_join(
+                    group::Entity,
+                    Expr::col((g, group::Column::Id)).equals((task::Entity, task::Column::GroupId)),
+                )
+                .and_where(Expr::col((task::Entity, task::Column::Id)).eq(id))
+                .cond_where(scope::tasks(p));
+        }
+        ReportFor::Group(id) => {
+            q.from(group::Entity)
+                .and_where(Expr::col((g, group::Column::Id)).eq(id))
+                .cond_where(scope::groups(p));
+        }
+    }
+    let Some(row) = txn.query_one(&q).await? else {
+        return Ok(None);
+    };
+    let task = match r.target {
+        ReportFor::Task(_) => Some(task::Model::from_query_result(&row, "")?),
+        ReportFor::Group(_) => None,
+    };
+    let earlier_id: Option<i64> = row.try_get("", "earlier_id")?;
+    let earlier_hash: Option<String> = row.try_get("", "earlier_hash")?;
+    Ok(Some(Target {
+        task,
+        group_id: row.try_get("", "target_group_id")?,
+        group_name: row.try_get("", "target_group_name")?,
+        group_unit_path: row.try_get("", "target_group_unit_path")?,
+        group_status: row.try_get("", "target_group_status")?,
+        earlier: earlier_id.zip(earlier_hash),
+    }))
+}
+
+/// Files a report in `txn`: when it is new, the look-up, the activity with its outcomes and the
+/// task's progress with its event — three statements on PostgreSQL, five elsewhere (the audit
+/// row follows in `audit::conclude`); a replay is the look-up and the earlier report.
 async fn report_in(
     txn: &DatabaseTransaction,
     p: &Principal,
     r: &Report,
     note: Option<String>,
     hash: &str,
-) -> ApiResult<(Reported, Touched)> {
-    let (task, grp) = match r.target {
-        ReportFor::Task(id) => {
-            let task = reportable_task(txn, p, id, r.occurred_at).await?;
-            let grp = group::Entity::find_by_id(task.group_id)
-                .one(txn)
-                .await?
-                .ok_or(ApiError::NotFound("task"))?;
-            (Some(task), grp)
-        }
-        ReportFor::Group(id) => {
-            let grp = group::Entity::find_by_id(id)
-                .filter(scope::groups(p))
-                .one(txn)
-                .await?
-                .ok_or(ApiError::NotFound("group"))?;
-            if grp.status == cdtg_core::group::GroupStatus::Inactive {
-                return Err(ApiError::bad_input(
-                    "groupId",
-                    format!(
-                        "{} is archived (INACTIVE) and takes no new reports",
-                        grp.name
-                    ),
-                ));
-            }
-            (None, grp)
-        }
+) -> ApiResult<Filed> {
+    let Some(target) = target_of(txn, p, r).await? else {
+        return Err(match r.target {
+            ReportFor::Task(_) => ApiError::NotFound("task"),
+            ReportFor::Group(_) => ApiError::NotFound("group"),
+        });
     };
+    if let Some((earlier, earlier_hash)) = &target.earlier {
+        if earlier_hash != hash {
+            return Err(ApiError::Conflict(
+                "this idempotency key was already used for a different report".to_owned(),
+            ));
+        }
+        let activity = activity_e::Entity::find_by_id(*earlier)
+            .one(txn)
+            .await?
+            .ok_or_else(|| ApiError::Internal("an earlier report vanished".into()))?;
+        return Ok(Filed::Before(Reported {
+            activity,
+            task: target.task,
+            created: false,
+        }));
+    }
+    match &target.task {
+        Some(task) => refuse_unreportable(task, r.occurred_at)?,
+        None if target.group_status == cdtg_core::group::GroupStatus::Inactive => {
+            return Err(ApiError::bad_input(
+                "groupId",
+                format!(
+                    "{} is archived (INACTIVE) and takes no new reports",
+                    target.group_name
+                ),
+            ));
+        }
+        None => {}
+    }
+    let task = target.task;
     // Walk-in help moves no task's progress.
     let delta = task.as_ref().map_or(0, |t| {
         activity::progress_delta(t.kind, r.residents_helped, &r.outcomes)
@@ -845,9 +1043,9 @@ async fn report_in(
         .filter(|(k, _)| *k == OutcomeKind::VneidActivated)
         .map(|(_, n)| n)
         .sum();
-    let inserted = activity_e::ActiveModel {
+    let row = activity_e::ActiveModel {
         task_id: Set(task.as_ref().map(|t| t.id)),
-        group_id: Set(grp.id),
+        group_id: Set(target.group_id),
         member_id: Set(if p.role.is_group_scoped() {
             p.member_id
         } else {
@@ -863,60 +1061,22 @@ async fn report_in(
         request_hash: Set(hash.to_owned()),
         created_at: Set(Utc::now()),
         ..Default::default()
-    }
-    .insert(txn)
-    .await;
-    let activity = match inserted {
+    };
+    let activity = match insert_activity(txn, row, &r.outcomes).await {
         Ok(a) => a,
         Err(e) if is_unique_violation(&e) => return Err(ApiError::Conflict(RACE.to_owned())),
         Err(e) => return Err(e.into()),
     };
-    if !r.outcomes.is_empty() {
-        activity_outcome::Entity::insert_many(r.outcomes.iter().map(|(k, n)| {
-            activity_outcome::ActiveModel {
-                activity_id: Set(activity.id),
-                kind: Set(*k),
-                count: Set(*n as i32),
-                ..Default::default()
-            }
-        }))
-        .exec(txn)
-        .await?;
-    }
     let task = match task {
-        Some(t) => {
-            // Atomic in the database: concurrent reports never lose each other's increments.
-            task::Entity::update_many()
-                .col_expr(
-                    task::Column::Progress,
-                    Expr::col(task::Column::Progress).add(delta),
-                )
-                .col_expr(task::Column::UpdatedAt, Expr::value(Utc::now()))
-                .filter(task::Column::Id.eq(t.id))
-                .exec(txn)
-                .await?;
-            Some(
-                task::Entity::find_by_id(t.id)
-                    .one(txn)
-                    .await?
-                    .ok_or(ApiError::NotFound("task"))?,
-            )
-        }
+        Some(t) => Some(
+            add_progress(txn, t.id, delta, target.group_id, &target.group_unit_path)
+                .await?
+                .ok_or(ApiError::NotFound("task"))?,
+        ),
         None => None,
     };
-    if let Some(t) = &task {
-        events::record(
-            txn,
-            TaskEventKind::ActivityReported,
-            t.id,
-            grp.id,
-            &grp.unit_path,
-        )
-        .await?;
-    }
-    let unit_path = grp.unit_path;
-    let touched = Touched::new("Activity", activity.id, unit_path);
-    Ok((
+    let touched = Touched::new("Activity", activity.id, target.group_unit_path);
+    Ok(Filed::Now(
         Reported {
             activity,
             task,
