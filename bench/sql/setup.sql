@@ -21,7 +21,7 @@ CREATE OR REPLACE FUNCTION admin_units_subtree_groups(u admin_units) RETURNS SET
 LANGUAGE sql STABLE AS $$
   SELECT g.* FROM groups g
   WHERE g.unit_path >= u.path AND g.unit_path < bench_path_hi(u.path)
-  ORDER BY g.name_folded, g.id
+  ORDER BY g.name_key, g.id
 $$;
 
 -- `search` must already be folded (lower case, no diacritics), as CDTG folds it in Rust.
@@ -29,5 +29,5 @@ CREATE OR REPLACE FUNCTION bench_search_products(search text) RETURNS SETOF prod
 LANGUAGE sql STABLE AS $$
   SELECT p.* FROM products p
   WHERE p.name_folded LIKE '%' || search || '%'
-  ORDER BY p.name_folded, p.id
+  ORDER BY p.name_key, p.id
 $$;

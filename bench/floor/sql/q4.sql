@@ -11,11 +11,11 @@ SELECT json_build_object('data', json_build_object('adminUnit', json_build_objec
       'members', json_build_object('nodes', coalesce((
         SELECT json_agg(json_build_object(
           'id', bench_gid('Member', m.id), 'fullName', m.full_name, 'phone', m.phone,
-          'affiliation', m.affiliation) ORDER BY m.search_key, m.id)
+          'affiliation', m.affiliation) ORDER BY m.name_key, m.id)
         FROM memberships ms JOIN members m ON m.id = ms.member_id
         WHERE ms.group_id = g.id AND ms.left_on IS NULL), '[]'::json)))
-      ORDER BY g.name_folded, g.id)
-    FROM (SELECT g.id, g.name, g.kind, g.status, g.name_folded FROM groups g
+      ORDER BY g.name_key, g.id)
+    FROM (SELECT g.id, g.name, g.kind, g.status, g.name_key FROM groups g
           WHERE g.unit_path >= u.path AND g.unit_path < bench_path_hi(u.path)
-          ORDER BY g.name_folded, g.id LIMIT $2) g), '[]'::json)))))::text
+          ORDER BY g.name_key, g.id LIMIT $2) g), '[]'::json)))))::text
 FROM u
