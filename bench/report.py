@@ -30,14 +30,13 @@ QUERY_LABEL = {
 # (EXPLAIN ANALYZE and statement logs on the bench database; see README.md, "Findings"). The
 # figures quoted are those of the profiled build (the run of 2026-11-28 13:40; Q3: 2026-12-01); rerun and
 # re-profile after changing CDTG.
-TRIPS = ("Q1 is three sequential round trips where the floor and PostGraphile send one statement: "
-         "the principal (authenticate reads the account on every request, so a disabled account "
-         "stops at once), the group, then its unit together with every ancestor its path names "
-         "(one batch since 038de09; it was five trips, one per `parent`). Each trip costs a "
-         "statement, a pool checkout and a wake-up, and the server spends about as much CPU per "
-         "request as PostGraphile (0.76 vs 0.67 ms here). What would close it: load the group's "
-         "unit with the group when the selection asks for it (a look-ahead join), and cache the "
-         "principal for a second or two at the cost of that immediacy.")
+TRIPS = ("Q1 is two sequential round trips where the floor and PostGraphile send one statement: "
+         "the group, then its unit together with every ancestor its path names (one batch since "
+         "038de09; it was five trips, one per `parent`). The principal is no longer a trip under "
+         "load: it is read once a second per token (auth/cache.rs; a change elsewhere is in force "
+         "within that second). Each trip costs a statement, a pool checkout and a wake-up. What "
+         "would close it: load the group's unit with the group when the selection asks for it (a "
+         "look-ahead join).")
 STATS = ("Unit statistics read per-unit rollups kept by database triggers (fc4d7c8, all-time "
          "task and activity totals since 9611e96). In the run of 2026-12-01 one dashboard alone took "
          "14.6 ms on PostgreSQL at scale 1 and 16.0 ms at scale 10 (the floor: 39 and 413 ms), so "
