@@ -569,24 +569,16 @@ class Subscriber:
         """Seconds until an ACTIVITY_REPORTED event showing `progress` for the task, or None."""
         start = time.monotonic()
         while True:
-            left = seconds - (time.monotonic() - start)
-            msg = self.ws.recv_json(max(left, 0))
-            if msg is None:
+            event = self.next_event(max(seconds - (time.monotonic() - start), 0))
+            if event is None:
                 return None
-            if msg.get("type") == "next":
-                payload = msg.get("payload") or {}
-                if payload.get("errors"):
-                    raise CheckFailed(f"subscription error: {payload['errors']}")
-                event = (payload.get("data") or {}).get("taskEvents") or {}
-                task = event.get("task") or {}
-                if (
-                    event.get("kind") == "ACTIVITY_REPORTED"
-                    and task.get("id") == task_id
-                    and task.get("progress") == progress
-                ):
-                    return time.monotonic() - start
-            elif msg.get("type") in ("error", "complete"):
-                raise CheckFailed(f"subscription ended: {msg}")
+            task = event.get("task") or {}
+            if (
+                event.get("kind") == "ACTIVITY_REPORTED"
+                and task.get("id") == task_id
+                and task.get("progress") == progress
+            ):
+                return time.monotonic() - start
 
     def close(self):
         self.ws.close()

@@ -640,8 +640,9 @@ impl MutationRoot {
             .into())
     }
 
-    /// Ends your session: its access token is refused from the next request, its refresh
-    /// tokens stop working, and its open sockets close within a second.
+    /// Ends your session: its access token is refused from the next request (within a second
+    /// on other instances), its refresh tokens stop working, and its open sockets close within
+    /// a second.
     async fn logout(&self, ctx: &Context<'_>, input: Option<LogoutInput>) -> Result<LogoutPayload> {
         let p = super::context::session(ctx).ok().map(|s| &s.principal);
         let input = input.unwrap_or_default();
@@ -748,7 +749,7 @@ impl MutationRoot {
         })
     }
 
-    /// Ends an API key at once.
+    /// Ends an API key at once (within a second on other instances).
     async fn revoke_api_key(
         &self,
         ctx: &Context<'_>,

@@ -426,23 +426,18 @@ const BULK_CHUNK: usize = 500;
 /// units, groups and known phones are read once per batch rather than once per row, and the
 /// memberships are written with multi-row `INSERT`s: one statement per new member remains
 /// (its id comes back from it). Any refusal fails the whole batch; the caller's transaction
-/// then leaves nothing behind. Returns the new members' ids, in input order.
+/// then leaves nothing behind.
 pub(crate) async fn create_many_in(
     txn: &DatabaseTransaction,
     p: &Principal,
     rows: Vec<(NewMember, Option<Joining>)>,
-) -> ApiResult<Vec<i64>> {
+) -> ApiResult<()> {
     if matches!(p.scope, Scope::Group { .. }) {
-        // A group leader's registrations follow their own rule (their ward, their group).
-        let mut ids = Vec::with_capacity(rows.len());
-        for (input, joining) in rows {
-            let (created, _) = create_in(txn, p, input).await?;
-            if let Some(j) = joining {
-                add_membership_in(txn, p, joining_of(created.id, j)).await?;
-            }
-            ids.push(created.id);
-        }
-        return Ok(ids);
+        // A group leader's registrations follow their own rule (their ward, their group), and
+        // rosters are imported by the ward: one by one through `createMember` only.
+        return Err(ApiError::forbidden(
+            "members are registered one by one by a group leader",
+        ));
     }
     let units = by_id(
         txn,
@@ -523,7 +518,7 @@ pub(crate) async fn create_many_in(
     for (group_id, member_id) in leaders {
         set_leader(txn, group_id, member_id).await?;
     }
-    Ok(ids)
+    Ok(())
 }
 
 fn already_in_group() -> ApiError {
@@ -542,15 +537,6 @@ async fn set_leader(txn: &DatabaseTransaction, group_id: i64, member_id: i64) ->
         .exec(txn)
         .await?;
     Ok(())
-}
-
-fn joining_of(member_id: i64, j: Joining) -> NewMembership {
-    NewMembership {
-        member_id,
-        group_id: j.group_id,
-        role: j.role,
-        joined_on: j.joined_on,
-    }
 }
 
 /// The rows of `select(ids)` for the distinct `ids`, `BULK_CHUNK` ids per statement, by id.
