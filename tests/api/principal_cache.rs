@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use cdtg_api::auth::cache::PRINCIPAL_TTL;
+use cdtg_api::auth::cache::{self, PRINCIPAL_TTL};
 use sea_orm::ConnectionTrait;
 use serde_json::json;
 
@@ -34,14 +34,18 @@ async fn a_burst_reads_the_account_once_a_second(backend: Backend) {
 
     const REQUESTS: u64 = 20;
     let before = app.statements();
+    let generation = cache::generation();
     let started = Instant::now();
     for _ in 0..REQUESTS {
         app.ok(&token, "{ __typename }", json!({})).await;
     }
     let reads = app.statements() - before;
-    // The entry from the warm-up answers until it is a second old, then one read per second.
+    // The entry from the warm-up answers until it is a second old, then one read per second;
+    // a write to accounts anywhere in this process (another test's server) makes the entry
+    // stale, and costs one read more each time.
     let seconds = started.elapsed().as_secs_f64() / PRINCIPAL_TTL.as_secs_f64();
-    let allowed = seconds.ceil() as u64 + 1;
+    let changes = cache::generation() - generation;
+    let allowed = seconds.ceil() as u64 + 1 + changes;
     assert!(
         reads <= allowed,
         "{reads} statements for {REQUESTS} requests in {:?} (at most {allowed})",

@@ -39,6 +39,13 @@ pub fn accounts_changed() {
     GENERATION.fetch_add(1, Ordering::AcqRel);
 }
 
+/// How many principal-changing writes this process has seen. Every change makes every entry
+/// stale, so a caller counting account reads (a test sharing its process with other servers)
+/// allows one read per change it saw.
+pub fn generation() -> u64 {
+    GENERATION.load(Ordering::Acquire)
+}
+
 struct Entry {
     principal: Principal,
     read_at: Instant,
