@@ -1,8 +1,11 @@
-//! The phone/server split, checked on the dependency graph: the server (`cdtg-api`) and the
-//! domain rules (`cdtg-core`) must not depend, even indirectly, on the phone's UniFFI layer or
-//! its SQLite outbox. Those live in `cdtg-phone` (`android/phone/`) so that the server build
-//! never compiles them; a dependency added to the core or the server in passing would quietly
-//! undo that, and this test is what notices.
+//! The crate layout, checked on the dependency graph:
+//! - the server (`cdtg-api`) and the domain rules (`cdtg-core`) must not depend, even
+//!   indirectly, on the phone's UniFFI layer or its SQLite outbox. Those live in `cdtg-phone`
+//!   (`android/phone/`) so that the server build never compiles them;
+//! - the service layer (`cdtg-service`) must not depend on GraphQL or HTTP: resolvers and
+//!   transports call it, never the other way round.
+//!
+//! A dependency added in passing would quietly undo either, and this test is what notices.
 //!
 //! It asks `cargo tree` (the same cargo that runs the test) for the normal dependencies only —
 //! build and dev dependencies do not reach the binary — and `cargo metadata` for the core's
@@ -63,6 +66,41 @@ fn assert_no_phone_dependency(package: &str) {
 #[test]
 fn the_server_build_has_no_phone_dependency() {
     assert_no_phone_dependency("cdtg-api");
+}
+
+/// Package-name prefixes of the GraphQL and HTTP layers.
+const TRANSPORT_ONLY: [&str; 4] = ["cdtg-api", "async-graphql", "actix", "clap"];
+
+#[test]
+fn the_service_layer_knows_no_graphql_or_http() {
+    for features in [None, Some("demo")] {
+        let mut args = vec![
+            "tree",
+            "-e",
+            "normal",
+            "--prefix",
+            "none",
+            "-p",
+            "cdtg-service",
+        ];
+        if let Some(f) = features {
+            args.extend(["--features", f]);
+        }
+        let deps: BTreeSet<String> = cargo(&args)
+            .lines()
+            .filter_map(|l| l.split_whitespace().next().map(str::to_owned))
+            .collect();
+        assert!(deps.contains("cdtg-service"), "cargo tree listed {deps:?}");
+        let upper: Vec<_> = deps
+            .iter()
+            .filter(|d| TRANSPORT_ONLY.iter().any(|p| d.starts_with(p)))
+            .collect();
+        assert!(
+            upper.is_empty(),
+            "cdtg-service (features {features:?}) depends on {upper:?}: GraphQL and HTTP belong \
+             in cdtg-api"
+        );
+    }
 }
 
 #[test]

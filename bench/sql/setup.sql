@@ -1,7 +1,7 @@
 -- Objects the benchmark adds to its own databases (cdtg_bench_s*), never to a real one.
 -- CDTG ignores them; the floor and PostGraphile use them.
 
--- Relay global ID exactly as CDTG encodes it (api/src/ids.rs): base64url, no padding, of
+-- Relay global ID exactly as CDTG encodes it (api/service/src/ids.rs): base64url, no padding, of
 -- "<Type>:<row id>". An inlinable SQL function, so the planner folds it into each query.
 CREATE OR REPLACE FUNCTION bench_gid(t text, id bigint) RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
@@ -9,7 +9,7 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
 $$;
 
 -- The [lo, hi) materialised-path range of a unit's subtree, as CDTG computes it
--- (api/src/service/scope.rs subtree_range): '/' sorts below every digit.
+-- (api/service/src/service/scope.rs subtree_range): '/' sorts below every digit.
 CREATE OR REPLACE FUNCTION bench_path_hi(path text) RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT left(path, -1) || '0' $$;
 

@@ -86,7 +86,7 @@ macro_rules! connection {
             }
 
             /// Number of items in the whole connection (all pages), within the caller's scope.
-            async fn total_count(&self) -> async_graphql::Result<i64> {
+            async fn total_count(&self) -> $crate::graphql::errors::Result<i64> {
                 Ok(self.total.get().await? as i64)
             }
         }

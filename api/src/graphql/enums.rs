@@ -168,3 +168,17 @@ pub enum SortDirection {
     Asc,
     Desc,
 }
+
+// What happened to a task (the `kind` of a `TaskEvent`); no description in the schema.
+#[derive(Enum, Copy, Clone, Debug, Eq, PartialEq)]
+#[graphql(remote = "crate::events::TaskEventKind")]
+pub enum TaskEventKind {
+    /// A task was created for the group.
+    Assigned,
+    /// Its details changed.
+    Updated,
+    /// Its status changed.
+    Transitioned,
+    /// A field report was recorded on it (its progress changed).
+    ActivityReported,
+}

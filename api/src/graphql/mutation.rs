@@ -2,8 +2,9 @@
 //! out. Each resolver decodes IDs and calls one service function, which validates, authorises,
 //! writes in a transaction and audits.
 
+use crate::graphql::errors::Result;
 use crate::graphql::scalars::Date;
-use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object, Result, SimpleObject};
+use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 
 use super::context::{ClientInfo, db, principal, state};

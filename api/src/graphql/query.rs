@@ -1,6 +1,7 @@
 //! The query root. Each field decodes its arguments and calls one service function.
 
-use async_graphql::{Context, Enum, ID, InputObject, Object, Result};
+use crate::graphql::errors::Result;
+use async_graphql::{Context, Enum, ID, InputObject, Object};
 use chrono::{DateTime, Utc};
 
 use super::connection::{Total, deferred};

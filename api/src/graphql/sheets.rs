@@ -3,7 +3,8 @@
 //! which answers a short-lived signed download link. Thin: decode, call the service, shape the
 //! answer.
 
-use async_graphql::{Context, Enum, ID, InputObject, Result, SimpleObject, Upload};
+use crate::graphql::errors::Result;
+use async_graphql::{Context, Enum, ID, InputObject, SimpleObject, Upload};
 use chrono::{DateTime, Utc};
 
 use super::context::{db, principal, state};

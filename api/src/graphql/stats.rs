@@ -11,9 +11,10 @@ use crate::graphql::scalars::Date;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
+use crate::graphql::errors::Result;
 use async_graphql::dataloader::Loader;
 use async_graphql::{
-    ComplexObject, Context, Enum, ID, InputObject, Lookahead, Object, Result, SimpleObject,
+    ComplexObject, Context, Enum, ID, InputObject, Lookahead, Object, SimpleObject,
 };
 use chrono::NaiveDate;
 use futures_util::future::try_join_all;

@@ -1,12 +1,14 @@
 //! The subscription root: `taskEvents`, over graphql-transport-ws on `/graphql`.
 
-use async_graphql::{Context, ID, Result, SimpleObject, Subscription};
+use crate::graphql::errors::Result;
+use async_graphql::{Context, ID, SimpleObject, Subscription};
 use futures_util::Stream;
 
 use super::context::{db, principal, state};
+use super::enums::TaskEventKind;
 use super::objects::Task;
 use crate::error::ApiError;
-use crate::events::{self, Signal, TaskEventKind, TaskEventMessage};
+use crate::events::{self, Signal, TaskEventMessage};
 use crate::ids::{NodeType, decode};
 use crate::service::{scope, tasks};
 
@@ -118,7 +120,7 @@ impl SubscriptionRoot {
                 if let Ok(Some(t)) = tasks::get(&db, &p, msg.task_id).await {
                     yield TaskEvent {
                         id: ID(msg.id.to_string()),
-                        kind: msg.kind,
+                        kind: msg.kind.into(),
                         occurred_at: msg.occurred_at,
                         task: Task(t),
                     };

@@ -208,7 +208,7 @@ impl Refusal {
 
 /// The client-visible JSON of one error, with a code from the closed set.
 pub fn error_json(err: ApiError) -> Value {
-    let gql: async_graphql::Error = err.into();
+    let gql = crate::graphql::errors::to_graphql(err);
     serde_json::json!({ "message": gql.message, "extensions": gql.extensions })
 }
 

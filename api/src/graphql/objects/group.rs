@@ -1,7 +1,8 @@
 //! `Group`: a community digital technology group or a ward management team.
 
+use crate::graphql::errors::Result;
 use crate::graphql::scalars::Date;
-use async_graphql::{Context, ID, InputObject, Object, Result};
+use async_graphql::{Context, ID, InputObject, Object};
 use chrono::{DateTime, Utc};
 
 use super::{

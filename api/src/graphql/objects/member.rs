@@ -1,8 +1,9 @@
 //! `Member` and `Membership`. Names and phone numbers are personal data; the service layer never
 //! hands a member to a role without `ReadPersonalData`.
 
+use crate::graphql::errors::Result;
 use crate::graphql::scalars::Date;
-use async_graphql::{Context, ID, Object, Result};
+use async_graphql::{Context, ID, Object};
 use chrono::{DateTime, Utc};
 
 use super::{AdminUnit, Group};

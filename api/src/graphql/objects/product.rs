@@ -1,7 +1,8 @@
 //! `Product` and `Listing`.
 
+use crate::graphql::errors::Result;
 use crate::graphql::scalars::Date;
-use async_graphql::{Context, ID, Object, Result};
+use async_graphql::{Context, ID, Object};
 use chrono::{DateTime, Utc};
 
 use super::Group;

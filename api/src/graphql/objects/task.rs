@@ -1,7 +1,8 @@
 //! `Task` and `Activity` (a field report).
 
+use crate::graphql::errors::Result;
 use crate::graphql::scalars::Date;
-use async_graphql::{Context, ID, Object, Result, SimpleObject};
+use async_graphql::{Context, ID, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 
 use super::{Group, Member, page_args};

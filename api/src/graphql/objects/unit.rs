@@ -1,7 +1,8 @@
 //! `AdminUnit`: a node of the administrative tree.
 
+use crate::graphql::errors::Result;
 use crate::graphql::scalars::Date;
-use async_graphql::{Context, ID, Object, Result};
+use async_graphql::{Context, ID, Object};
 
 use super::{
     Group, GroupConnection, Member, MemberConnection, UnitGroupsFilter, UnitSurvey, page_args,

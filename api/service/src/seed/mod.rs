@@ -111,8 +111,8 @@ impl SeedSummary {
 }
 
 /// Đà Nẵng after 1 July 2025, and which old unit became which new one.
-const REFORM_UNITS: &str = include_str!("../../../reference/units/danang-2025.csv");
-const REFORM_MAPPING: &str = include_str!("../../../reference/units/danang-2025-reform.csv");
+const REFORM_UNITS: &str = include_str!("../../../../reference/units/danang-2025.csv");
+const REFORM_MAPPING: &str = include_str!("../../../../reference/units/danang-2025-reform.csv");
 
 /// Applies the 1 July 2025 reform to the demo (`cdtg seed demo --reform`), so it shows both
 /// trees: the districts and old wards closed into the new units, with their history.

@@ -13,7 +13,7 @@ use super::rng::SplitMix64;
 use crate::entity::admin_unit;
 
 /// The reference tree, embedded so a release binary seeds without any file around it.
-const CSV: &str = include_str!("../../../reference/units/danang-2024.csv");
+const CSV: &str = include_str!("../../../../reference/units/danang-2024.csv");
 
 /// Community groups city-wide at scale 1 ("about 2,500 groups" in the seed article).
 pub(crate) const COMMUNITY_GROUPS: u32 = 2_500;

@@ -2,7 +2,7 @@
 //! values the API contract promises (README, "API conventions"), and documents what the client sees.
 //!
 //! The service layer knows nothing of GraphQL: the conversion into a GraphQL error, with its
-//! `extensions.code`, lives at the edge (`graphql::errors`).
+//! `extensions.code`, lives at the edge, in `cdtg-api` (`graphql/errors.rs`).
 //!
 //! `ApiError` deliberately does not implement `Display`: async-graphql converts anything that
 //! does into an error *without* a code, so a stray `?` would silently drop the code. Without

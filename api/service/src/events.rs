@@ -43,7 +43,7 @@ pub const RESUME_OVERLAP: Duration = Duration::from_secs(30);
 /// The most events one resumed subscription replays: a client further behind re-queries.
 pub const MAX_REPLAY: u64 = 10_000;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, async_graphql::Enum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum TaskEventKind {
     /// A task was created for the group.
