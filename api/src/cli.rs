@@ -11,7 +11,7 @@ use crate::config::{
 };
 use crate::db::{self, PoolSettings};
 use crate::principal::Principal;
-use crate::progress::{Progress, thousands};
+use crate::progress::{Progress, Step, thousands};
 use crate::service::{unit_files, units, users};
 use crate::startup::Application;
 
@@ -50,6 +50,16 @@ fn explain(e: impl std::fmt::Display) -> String {
         )
     } else {
         text
+    }
+}
+
+/// Where a long service call's steps go on the command line: lines on standard error.
+fn printed_steps(what: &'static str) -> impl Fn(Step) + Send + Sync {
+    let progress = std::sync::Mutex::new(Progress::new(what));
+    move |step| {
+        if let Ok(mut p) = progress.lock() {
+            p.report(step);
+        }
     }
 }
 
@@ -202,7 +212,7 @@ pub async fn run(cli: Cli) -> Result<(), String> {
                 s.listings
             );
             if reform {
-                let report = crate::seed::apply_reform(&conn)
+                let report = crate::seed::apply_reform(&conn, &printed_steps("reform"))
                     .await
                     .map_err(|e| e.to_string())?;
                 println!("applied the 1 July 2025 reform: {}", report.summary());
@@ -248,7 +258,7 @@ async fn import_command(database_url: &str, what: ImportWhat) -> Result<(), Stri
         filename: args.file.display().to_string(),
         bytes: read(&args.file)?,
     };
-    let report = import::run(
+    let report = import::run_reporting(
         &conn,
         &Principal::system(),
         kind,
@@ -256,6 +266,7 @@ async fn import_command(database_url: &str, what: ImportWhat) -> Result<(), Stri
         &file,
         args.commit,
         &limits,
+        &printed_steps("import"),
     )
     .await
     .map_err(|e| e.public_message())?;
@@ -464,7 +475,7 @@ async fn units_command(database_url: &str, action: UnitsAction) -> Result<(), St
     match action {
         UnitsAction::Import { file, check } => {
             let bytes = read(&file)?;
-            let report = unit_files::import_units(&conn, &bytes, check)
+            let report = unit_files::import_units(&conn, &bytes, check, &printed_steps("units"))
                 .await
                 .map_err(|e| located(&file, e))?;
             let verb = if check { "would be" } else { "were" };
@@ -485,6 +496,7 @@ async fn units_command(database_url: &str, action: UnitsAction) -> Result<(), St
                 units_bytes.as_deref(),
                 effective,
                 check,
+                &printed_steps("reform"),
             )
             .await
             .map_err(|e| {

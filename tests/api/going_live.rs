@@ -159,6 +159,7 @@ async fn an_empty_database_becomes_a_running_city(backend: Backend) {
         ok && out.contains("0 units created, 0 updated, 0 moved, 95 unchanged"),
         "{out}"
     );
+    assert!(out.contains("units imported: 95 of 95"), "{out}");
 
     let server = serve(&url).await;
     let admin = login(&server.address, "admin", "a long admin password").await;
@@ -326,6 +327,15 @@ async fn the_demo_goes_through_the_2025_reform(backend: Backend) {
     let (ok, out) = cdtg(&url, &args, &[]);
     assert!(ok, "{out}");
     assert!(out.contains("64 units closed, 94 created, 1 kept"), "{out}");
+    // Its progress, on standard error: each phase as it begins and ends.
+    for phase in [
+        "reform: [",
+        "old units closed: 64 of 64",
+        "new units written: 95 of 95",
+        "old units merged into their successors: 64 of 64",
+    ] {
+        assert!(out.contains(phase), "no {phase:?} in {out}");
+    }
     for held in ["phuocmy", "sontra", "tanchinh"] {
         assert!(
             out.contains(&format!("held until reassigned: {held}\n")),

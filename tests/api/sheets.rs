@@ -691,6 +691,16 @@ async fn command_line_import(backend: Backend) {
     );
     assert!(ok, "{out}");
     assert!(out.contains("(committed)"), "{out}");
+    // Its progress, on standard error: every row read and checked; the four that are not
+    // refused applied.
+    for phase in [
+        "import: [",
+        "rows read: ",
+        "rows checked: ",
+        "rows applied: 4 of 4",
+    ] {
+        assert!(out.contains(phase), "no {phase:?} in {out}");
+    }
     let token = app.login(users::WARD_A1, PASSWORD).await;
     assert_eq!(member_count(&app, &token).await, 6);
 }

@@ -1,7 +1,10 @@
-//! Progress of long maintenance commands (seeding, rollup rebuilds and checks) on a terminal:
-//! lines on standard error with the time so far, at most one every few seconds unless a step
-//! changes. Lines, not a redrawn bar, so the same output reads well in a terminal, in a CI log
-//! and through `ssh`.
+//! Progress of long maintenance commands (seeding, rollup rebuilds and checks, imports, the
+//! reform) on a terminal: lines on standard error with the time so far, at most one every few
+//! seconds unless a step changes. Lines, not a redrawn bar, so the same output reads well in a
+//! terminal, in a CI log and through `ssh`.
+//!
+//! A service function that can take minutes reports [`Step`]s to a callback ([`OnStep`]); the
+//! command line prints them with [`Progress::report`], the API passes [`quiet`].
 
 use std::io::Write;
 use std::time::{Duration, Instant};
@@ -9,10 +12,26 @@ use std::time::{Duration, Instant};
 /// How often a repeated step may print.
 const EVERY: Duration = Duration::from_secs(2);
 
+/// How far a long service call has got: `done` of `of` items of its current `phase`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Step {
+    pub phase: &'static str,
+    pub done: u64,
+    pub of: u64,
+}
+
+/// Where a long service call reports its [`Step`]s.
+pub type OnStep<'a> = &'a (dyn Fn(Step) + Send + Sync);
+
+/// An [`OnStep`] that shows nothing (the API: its answer is the report).
+pub fn quiet(_: Step) {}
+
 pub struct Progress {
     what: &'static str,
     started: Instant,
     last: Option<Instant>,
+    /// The phase of the last [`Step`] reported, and when it began.
+    phase: Option<(&'static str, Instant)>,
 }
 
 impl Progress {
@@ -21,6 +40,7 @@ impl Progress {
             what,
             started: Instant::now(),
             last: None,
+            phase: None,
         }
     }
 
@@ -46,6 +66,41 @@ impl Progress {
         if self.last.is_none_or(|t| t.elapsed() >= EVERY) {
             let line = text(self.started.elapsed());
             self.step(&line);
+        }
+    }
+}
+
+impl Progress {
+    /// Prints a [`Step`]: at once when its phase begins or ends, else as a repeated step, with
+    /// the phase's rate so far.
+    pub fn report(&mut self, step: Step) {
+        let began = match self.phase {
+            Some((phase, began)) if phase == step.phase => began,
+            _ => {
+                let now = Instant::now();
+                self.phase = Some((step.phase, now));
+                self.last = None;
+                now
+            }
+        };
+        let line = || {
+            let seconds = began.elapsed().as_secs_f64();
+            let rate = if seconds >= 0.5 {
+                format!(" ({}/s)", thousands((step.done as f64 / seconds) as u64))
+            } else {
+                String::new()
+            };
+            format!(
+                "{}: {} of {}{rate}",
+                step.phase,
+                thousands(step.done),
+                thousands(step.of)
+            )
+        };
+        if step.done >= step.of {
+            self.step(&line());
+        } else {
+            self.tick(|_| line());
         }
     }
 }

@@ -141,6 +141,10 @@ pub async fn connect(
 /// The TCP port a PostgreSQL URL connects to (the URL's, else `PGPORT`, else 5432).
 fn postgres_port(url: &str) -> u16 {
     use std::str::FromStr;
+    // Only a PostgreSQL URL is parsed: sqlx warns about a SQLite URL's parameters (`mode=rwc`).
+    if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+        return 5432;
+    }
     sea_orm::sqlx::postgres::PgConnectOptions::from_str(url)
         .map(|o| o.get_port())
         .unwrap_or(5432)

@@ -118,6 +118,7 @@ const REFORM_MAPPING: &str = include_str!("../../../../reference/units/danang-20
 /// trees: the districts and old wards closed into the new units, with their history.
 pub async fn apply_reform(
     db: &DatabaseConnection,
+    on_step: crate::progress::OnStep<'_>,
 ) -> Result<crate::service::unit_files::ReformReport, crate::service::unit_files::FileError> {
     let effective = NaiveDate::from_ymd_opt(2025, 7, 1).expect("valid date");
     crate::service::unit_files::apply_reform(
@@ -126,6 +127,7 @@ pub async fn apply_reform(
         Some(REFORM_UNITS.as_bytes()),
         effective,
         false,
+        on_step,
     )
     .await
 }

@@ -30,6 +30,7 @@ use crate::db::write_txn;
 use crate::entity::{admin_unit, group, member, membership};
 use crate::error::{ApiError, ApiResult};
 use crate::principal::{Principal, Scope};
+use crate::progress::{self, OnStep};
 use crate::sheets::columns::{self, Column, ColumnSpec, GROUP_COLUMNS, Layout, MEMBER_COLUMNS};
 use crate::sheets::read::{self, Cell, Row, SheetLimits};
 
@@ -124,6 +125,22 @@ pub async fn run(
     commit: bool,
     limits: &SheetLimits,
 ) -> ApiResult<ImportReport> {
+    run_reporting(db, p, kind, unit_id, file, commit, limits, &progress::quiet).await
+}
+
+/// [`run`], reporting how far it has got to `on_step` (the command line prints it): the rows
+/// read, the rows checked, and on commit the rows written.
+#[allow(clippy::too_many_arguments)]
+pub async fn run_reporting(
+    db: &DatabaseConnection,
+    p: &Principal,
+    kind: ImportKind,
+    unit_id: i64,
+    file: &SheetFile,
+    commit: bool,
+    limits: &SheetLimits,
+    on_step: OnStep<'_>,
+) -> ApiResult<ImportReport> {
     let action = kind.action();
     match kind {
         ImportKind::Members => {
@@ -148,17 +165,32 @@ pub async fn run(
             .map_err(|e| ApiError::Internal(format!("reading a sheet: {e}")))??;
     let layout = columns::find_layout(kind.columns(), &rows)?;
     let data = &rows[layout.header_index + 1..];
+    let total = data.len() as u64;
+    on_step(progress::Step {
+        phase: "rows read",
+        done: total,
+        of: total,
+    });
+    let checked = || {
+        on_step(progress::Step {
+            phase: "rows checked",
+            done: total,
+            of: total,
+        })
+    };
 
     if !commit {
         let target = target_unit(db, p, unit_id).await?;
         let plan = plan(db, p, kind, &target, &layout, data).await?;
+        checked();
         return Ok(plan.report(false, layout.ignored));
     }
     let txn = write_txn(db).await?;
     let outcome = async {
         let target = target_unit(&txn, p, unit_id).await?;
         let plan = plan(&txn, p, kind, &target, &layout, data).await?;
-        apply(&txn, p, &plan).await?;
+        checked();
+        apply(&txn, p, &plan, on_step).await?;
         let report = plan.report(true, layout.ignored.clone());
         let touched = Touched {
             object_type: "Import",
@@ -195,7 +227,7 @@ async fn target_unit<C: ConnectionTrait>(
 
 /// What to write for one accepted row.
 #[derive(Debug, Clone)]
-enum Step {
+enum RowStep {
     Nothing,
     CreateMember {
         new: members::NewMember,
@@ -223,7 +255,7 @@ struct Join {
 }
 
 struct Plan {
-    rows: Vec<(RowReport, Step)>,
+    rows: Vec<(RowReport, RowStep)>,
 }
 
 impl Plan {
@@ -238,24 +270,57 @@ impl Plan {
 
 /// Writes the plan's accepted rows, in file order. New members are created in batches
 /// ([`members::create_many_in`]): a roster's first import is almost all new people.
-async fn apply(txn: &DatabaseTransaction, p: &Principal, plan: &Plan) -> ApiResult<()> {
+/// New members are written this many at a time: few statements per member, and progress to
+/// report in between.
+const MEMBERS_PER_WRITE: usize = 500;
+
+async fn apply(
+    txn: &DatabaseTransaction,
+    p: &Principal,
+    plan: &Plan,
+    on_step: OnStep<'_>,
+) -> ApiResult<()> {
     let today = super::today_in_vietnam();
+    let to_write = plan
+        .rows
+        .iter()
+        .filter(|(report, _)| report.outcome != RowOutcome::Refused)
+        .count() as u64;
+    let mut written = 0;
+    let mut wrote = |rows: usize| {
+        written += rows as u64;
+        on_step(progress::Step {
+            phase: "rows applied",
+            done: written,
+            of: to_write,
+        });
+    };
+    wrote(0);
     let mut new_members = Vec::new();
     for (report, step) in &plan.rows {
         if report.outcome == RowOutcome::Refused {
             continue;
         }
-        if let Step::CreateMember { new, join } = step {
+        if let RowStep::CreateMember { new, join } = step {
             new_members.push((new.clone(), join.clone().map(Join::into_joining)));
+            if new_members.len() >= MEMBERS_PER_WRITE {
+                let batch = std::mem::take(&mut new_members);
+                let rows = batch.len();
+                members::create_many_in(txn, p, batch).await?;
+                wrote(rows);
+            }
             continue;
         }
         // Whatever else the file says comes after the new people listed before it.
         if !new_members.is_empty() {
-            members::create_many_in(txn, p, std::mem::take(&mut new_members)).await?;
+            let batch = std::mem::take(&mut new_members);
+            let rows = batch.len();
+            members::create_many_in(txn, p, batch).await?;
+            wrote(rows);
         }
         match step.clone() {
-            Step::Nothing | Step::CreateMember { .. } => {}
-            Step::UpdateMember {
+            RowStep::Nothing | RowStep::CreateMember { .. } => {}
+            RowStep::UpdateMember {
                 id,
                 changes,
                 join,
@@ -271,16 +336,19 @@ async fn apply(txn: &DatabaseTransaction, p: &Principal, plan: &Plan) -> ApiResu
                     join_group(txn, p, id, j).await?;
                 }
             }
-            Step::CreateGroup(new) => {
+            RowStep::CreateGroup(new) => {
                 groups::create_in(txn, p, new).await?;
             }
-            Step::UpdateGroup { id, changes } => {
+            RowStep::UpdateGroup { id, changes } => {
                 groups::update_in(txn, p, id, changes).await?;
             }
         }
+        wrote(1);
     }
     if !new_members.is_empty() {
+        let rows = new_members.len();
         members::create_many_in(txn, p, new_members).await?;
+        wrote(rows);
     }
     Ok(())
 }
@@ -631,9 +699,9 @@ async fn plan_members<C: ConnectionTrait>(
 fn finish(
     number: usize,
     key: Option<String>,
-    step: Option<(RowOutcome, Step)>,
+    step: Option<(RowOutcome, RowStep)>,
     problems: Vec<RowProblem>,
-) -> (RowReport, Step) {
+) -> (RowReport, RowStep) {
     match step {
         Some((outcome, step)) if problems.is_empty() => (
             RowReport {
@@ -651,7 +719,7 @@ fn finish(
                 key,
                 problems,
             },
-            Step::Nothing,
+            RowStep::Nothing,
         ),
     }
 }
@@ -666,7 +734,7 @@ fn plan_member(
     group_names: &HashMap<i64, (String, GroupKind, Option<i64>)>,
     file_leaders: &mut HashMap<i64, (String, usize)>,
     problems: &mut Problems<'_>,
-) -> Option<(RowOutcome, Step)> {
+) -> Option<(RowOutcome, RowStep)> {
     let same_phone = existing.get(&r.phone).map(Vec::as_slice).unwrap_or(&[]);
     let (inside, outside): (Vec<&member::Model>, Vec<&member::Model>) = same_phone
         .iter()
@@ -782,7 +850,7 @@ fn plan_member(
             let unit = r.unit.unwrap_or_else(|| target.clone());
             Some((
                 RowOutcome::Created,
-                Step::CreateMember {
+                RowStep::CreateMember {
                     new: members::NewMember {
                         family_name: r.family,
                         middle_name: r.middle,
@@ -862,7 +930,7 @@ fn plan_member(
             };
             Some((
                 outcome,
-                Step::UpdateMember {
+                RowStep::UpdateMember {
                     id: m.id,
                     changes: changed.then_some(changes),
                     join,
@@ -1016,7 +1084,7 @@ async fn plan_groups<C: ConnectionTrait>(
             match existing.get(&folded).map(Vec::as_slice) {
                 None | Some([]) => Some((
                     RowOutcome::Created,
-                    Step::CreateGroup(groups::NewGroup {
+                    RowStep::CreateGroup(groups::NewGroup {
                         name,
                         kind,
                         unit_id: unit.id,
@@ -1058,9 +1126,12 @@ async fn plan_groups<C: ConnectionTrait>(
                         changed = true;
                     }
                     if changed {
-                        Some((RowOutcome::Updated, Step::UpdateGroup { id: g.id, changes }))
+                        Some((
+                            RowOutcome::Updated,
+                            RowStep::UpdateGroup { id: g.id, changes },
+                        ))
                     } else {
-                        Some((RowOutcome::Unchanged, Step::Nothing))
+                        Some((RowOutcome::Unchanged, RowStep::Nothing))
                     }
                 }
                 Some([_, _, ..]) => {

@@ -36,6 +36,7 @@ use crate::db::write_txn;
 use crate::entity::admin_unit;
 use crate::error::ApiError;
 use crate::principal::Principal;
+use crate::progress::{OnStep, Step};
 
 /// Unit kinds whose units a reform must map explicitly. Residential groups and villages follow
 /// their ward or commune to its successor.
@@ -496,9 +497,10 @@ pub async fn import_units(
     db: &DatabaseConnection,
     bytes: &[u8],
     check: bool,
+    on_step: OnStep<'_>,
 ) -> Result<ImportReport, FileError> {
     let txn = write_txn(db).await?;
-    let mut result = import_in(&txn, bytes).await;
+    let mut result = import_in(&txn, bytes, on_step).await;
     if let (Ok(report), false) = (&result, check)
         && let Err(e) = audit_file_act(&txn, "importUnits", report.to_string()).await
     {
@@ -514,13 +516,20 @@ pub async fn import_units(
 pub(crate) async fn import_in(
     txn: &DatabaseTransaction,
     bytes: &[u8],
+    on_step: OnStep<'_>,
 ) -> Result<ImportReport, FileError> {
     let mut current = current_units(txn).await?;
     let known: HashSet<String> = current.keys().cloned().collect();
     let rows = parse_units(bytes, &known).map_err(FileError::Problems)?;
     let mut report = ImportReport::default();
     let mut reparented = false;
-    for row in parents_first(&rows) {
+    let of = rows.len() as u64;
+    for (done, row) in parents_first(&rows).into_iter().enumerate() {
+        on_step(Step {
+            phase: "units imported",
+            done: done as u64,
+            of,
+        });
         let parent = match &row.parent_code {
             Some(code) => Some(current.get(code).cloned().ok_or_else(|| {
                 FileError::Problems(vec![Problem::at(
@@ -594,6 +603,11 @@ pub(crate) async fn import_in(
         };
         current.insert(row.code.clone(), unit);
     }
+    on_step(Step {
+        phase: "units imported",
+        done: of,
+        of,
+    });
     if reparented {
         unit_admin::rebuild_anchors_in(txn).await?;
     }
@@ -718,9 +732,10 @@ pub async fn apply_reform(
     new_units: Option<&[u8]>,
     effective: NaiveDate,
     check: bool,
+    on_step: OnStep<'_>,
 ) -> Result<ReformReport, FileError> {
     let txn = write_txn(db).await?;
-    let mut result = reform_in(&txn, mapping, new_units, effective).await;
+    let mut result = reform_in(&txn, mapping, new_units, effective, on_step).await;
     if let (Ok(report), false) = (&result, check)
         && let Err(e) = audit_file_act(&txn, "applyReform", report.summary()).await
     {
@@ -738,6 +753,7 @@ async fn reform_in(
     mapping: &[u8],
     new_units: Option<&[u8]>,
     effective: NaiveDate,
+    on_step: OnStep<'_>,
 ) -> Result<ReformReport, FileError> {
     let rows = parse_mapping(mapping, effective).map_err(FileError::Problems)?;
     let current = current_units(txn).await?;
@@ -825,7 +841,15 @@ async fn reform_in(
     let last_day = effective
         .pred_opt()
         .ok_or_else(|| ApiError::bad_input("effective", "date out of range"))?;
-    for (_, old) in &closing {
+    let step = |phase, done: usize, of: usize| {
+        on_step(Step {
+            phase,
+            done: done as u64,
+            of: of as u64,
+        })
+    };
+    for (done, (_, old)) in closing.iter().enumerate() {
+        step("old units closed", done, closing.len());
         if effective <= old.valid_from {
             return Err(FileError::Problems(vec![Problem::line(
                 0,
@@ -841,12 +865,14 @@ async fn reform_in(
         active.valid_to = sea_orm::Set(Some(last_day));
         sea_orm::ActiveModelTrait::update(active, txn).await?;
     }
+    step("old units closed", closing.len(), closing.len());
     // 2. Create the new units (parents first) and update the ones that stay.
     let mut live: HashMap<String, admin_unit::Model> = current
         .into_iter()
         .filter(|(code, _)| !closing.iter().any(|(_, u)| u.code.as_ref() == Some(code)))
         .collect();
-    for row in parents_first(&new_rows) {
+    for (done, row) in parents_first(&new_rows).into_iter().enumerate() {
+        step("new units written", done, new_rows.len());
         let parent = match &row.parent_code {
             Some(code) => Some(live.get(code).cloned().ok_or_else(|| {
                 FileError::Problems(vec![Problem::at(
@@ -887,10 +913,16 @@ async fn reform_in(
         };
         live.insert(row.code.clone(), unit);
     }
+    step("new units written", new_rows.len(), new_rows.len());
     // 3. Merge each closing unit into its successor, deepest first, so a district's wards are
     //    closed before the district's own (current) children would move.
     closing.sort_by_key(|(_, u)| std::cmp::Reverse(u.depth));
-    for (r, old) in &closing {
+    for (done, (r, old)) in closing.iter().enumerate() {
+        step(
+            "old units merged into their successors",
+            done,
+            closing.len(),
+        );
         let target = live
             .get(&r.new_code)
             .cloned()
@@ -912,6 +944,11 @@ async fn reform_in(
         ));
         report.moves.add(moved);
     }
+    step(
+        "old units merged into their successors",
+        closing.len(),
+        closing.len(),
+    );
     if report.moves.units_moved > 0 {
         unit_admin::rebuild_anchors_in(txn).await?;
     }

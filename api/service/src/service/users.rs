@@ -161,7 +161,8 @@ pub async fn init_city(
     let password_hash = password::hash_off_executor(admin.password.clone()).await?;
     let txn = write_txn(db).await?;
     let result = async {
-        let report = super::unit_files::import_in(&txn, units_file).await?;
+        let report =
+            super::unit_files::import_in(&txn, units_file, &crate::progress::quiet).await?;
         let root = admin_unit::Entity::find()
             .filter(admin_unit::Column::Code.eq(root_code))
             .filter(admin_unit::Column::ValidTo.is_null())
