@@ -40,7 +40,7 @@ impl EmbeddedAsset {
     pub(crate) fn new(body: &'static [u8], content_type: &'static str) -> Self {
         use sha2::Digest;
         let digest = sha2::Sha256::digest(body);
-        let hash = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+        let hash = hex::encode(&digest[..8]);
         EmbeddedAsset {
             body,
             content_type,

@@ -24,13 +24,9 @@ pub enum Resolved {
     NotAllowed,
 }
 
-/// Lower-case hex of the SHA-256, as the Apollo protocol sends it (two lines of formatting do
-/// not need the `hex` crate).
+/// Lower-case hex of the SHA-256, as the Apollo protocol sends it.
 pub fn sha256_hex(text: &str) -> String {
-    Sha256::digest(text.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    hex::encode(Sha256::digest(text.as_bytes()))
 }
 
 /// Remembered queries, oldest evicted first once `capacity` is reached.

@@ -24,10 +24,7 @@ pub const REFRESH_TTL_DAYS: i64 = 30;
 
 /// Lower-case hex SHA-256: how refresh tokens and API key secrets are stored.
 pub fn hash(token: &str) -> String {
-    Sha256::digest(token.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    hex::encode(Sha256::digest(token.as_bytes()))
 }
 
 fn new_token() -> String {

@@ -654,8 +654,7 @@ fn report_hash(r: &Report, note: &Option<String>) -> String {
             "note": note,
         }),
     };
-    let digest = Sha256::digest(canonical.to_string().as_bytes());
-    digest.iter().map(|b| format!("{b:02x}")).collect()
+    hex::encode(Sha256::digest(canonical.to_string().as_bytes()))
 }
 
 pub async fn report_activity(
