@@ -68,9 +68,7 @@ impl Progress {
             self.step(&line);
         }
     }
-}
 
-impl Progress {
     /// Prints a [`Step`]: at once when its phase begins or ends, else as a repeated step, with
     /// the phase's rate so far.
     pub fn report(&mut self, step: Step) {

@@ -129,7 +129,7 @@ pub async fn run(
 }
 
 /// [`run`], reporting how far it has got to `on_step` (the command line prints it): the rows
-/// read, the rows checked, and on commit the rows written.
+/// read, the rows checked, and on commit the rows applied.
 #[allow(clippy::too_many_arguments)]
 pub async fn run_reporting(
     db: &DatabaseConnection,
