@@ -268,12 +268,26 @@ impl Plan {
     }
 }
 
-/// Writes the plan's accepted rows, in file order. New members are created in batches
-/// ([`members::create_many_in`]): a roster's first import is almost all new people.
 /// New members are written this many at a time: few statements per member, and progress to
 /// report in between.
 const MEMBERS_PER_WRITE: usize = 500;
 
+/// Creates the buffered new members and empties the buffer; returns how many it wrote.
+async fn write_new_members(
+    txn: &DatabaseTransaction,
+    p: &Principal,
+    buffered: &mut Vec<(members::NewMember, Option<members::Joining>)>,
+) -> ApiResult<usize> {
+    let batch = std::mem::take(buffered);
+    let rows = batch.len();
+    if rows > 0 {
+        members::create_many_in(txn, p, batch).await?;
+    }
+    Ok(rows)
+}
+
+/// Writes the plan's accepted rows, in file order. New members are created in batches
+/// ([`members::create_many_in`]): a roster's first import is almost all new people.
 async fn apply(
     txn: &DatabaseTransaction,
     p: &Principal,
@@ -304,20 +318,12 @@ async fn apply(
         if let RowStep::CreateMember { new, join } = step {
             new_members.push((new.clone(), join.clone().map(Join::into_joining)));
             if new_members.len() >= MEMBERS_PER_WRITE {
-                let batch = std::mem::take(&mut new_members);
-                let rows = batch.len();
-                members::create_many_in(txn, p, batch).await?;
-                wrote(rows);
+                wrote(write_new_members(txn, p, &mut new_members).await?);
             }
             continue;
         }
         // Whatever else the file says comes after the new people listed before it.
-        if !new_members.is_empty() {
-            let batch = std::mem::take(&mut new_members);
-            let rows = batch.len();
-            members::create_many_in(txn, p, batch).await?;
-            wrote(rows);
-        }
+        wrote(write_new_members(txn, p, &mut new_members).await?);
         match step.clone() {
             RowStep::Nothing | RowStep::CreateMember { .. } => {}
             RowStep::UpdateMember {
@@ -345,11 +351,7 @@ async fn apply(
         }
         wrote(1);
     }
-    if !new_members.is_empty() {
-        let rows = new_members.len();
-        members::create_many_in(txn, p, new_members).await?;
-        wrote(rows);
-    }
+    wrote(write_new_members(txn, p, &mut new_members).await?);
     Ok(())
 }
 
