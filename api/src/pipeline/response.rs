@@ -152,21 +152,65 @@ fn restore_field_order(
     sets: &[&SelectionSet],
     doc: &ExecutableDocument,
 ) {
+    reorder(value, sets, doc, &mut None);
+}
+
+/// One response key of a selection, with the selections below it and, once an object under it
+/// has been seen, their own keys: the items of a list share one selection, so its order is
+/// worked out once per list rather than once per item.
+struct KeyOrder<'a> {
+    key: &'a str,
+    below: Vec<&'a SelectionSet>,
+    order: Option<Vec<KeyOrder<'a>>>,
+}
+
+fn reorder<'a>(
+    value: &mut async_graphql::Value,
+    sets: &[&'a SelectionSet],
+    doc: &'a ExecutableDocument,
+    order: &mut Option<Vec<KeyOrder<'a>>>,
+) {
     match value {
-        async_graphql::Value::List(items) => items
-            .iter_mut()
-            .for_each(|v| restore_field_order(v, sets, doc)),
+        async_graphql::Value::List(items) => {
+            items.iter_mut().for_each(|v| reorder(v, sets, doc, order))
+        }
         async_graphql::Value::Object(map) => {
-            let mut keys = Vec::new();
-            ordered_keys(sets, doc, &mut keys, &mut Vec::new());
-            let mut old = std::mem::take(map);
-            for (key, below) in keys {
-                if let Some((name, mut v)) = old.swap_remove_entry(key) {
-                    restore_field_order(&mut v, &below, doc);
-                    map.insert(name, v);
+            let keys = order.get_or_insert_with(|| {
+                let mut keys = Vec::new();
+                ordered_keys(sets, doc, &mut keys, &mut Vec::new());
+                keys.into_iter()
+                    .map(|(key, below)| KeyOrder {
+                        key,
+                        below,
+                        order: None,
+                    })
+                    .collect()
+            });
+            // Most objects already are in order (their fields finished in turn): check before
+            // rebuilding the map.
+            let mut positions = map
+                .keys()
+                .map(|name| keys.iter().position(|k| k.key == name.as_str()));
+            let mut last = None;
+            let in_order = positions.all(|p| {
+                let ok = p.is_some() && p > last;
+                last = p;
+                ok
+            });
+            if !in_order {
+                let mut old = std::mem::take(map);
+                for k in keys.iter() {
+                    if let Some((name, v)) = old.swap_remove_entry(k.key) {
+                        map.insert(name, v);
+                    }
+                }
+                map.extend(old);
+            }
+            for k in keys.iter_mut() {
+                if let Some(v) = map.get_mut(k.key) {
+                    reorder(v, &k.below, doc, &mut k.order);
                 }
             }
-            map.extend(old);
         }
         _ => {}
     }
