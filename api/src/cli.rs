@@ -424,12 +424,7 @@ async fn user_command(database_url: &str, action: UserAction) -> Result<(), Stri
                 if !page.has_next {
                     break;
                 }
-                window.after = page
-                    .cursors
-                    .last()
-                    .map(|c| crate::service::page::Cursor::decode("after", c))
-                    .transpose()
-                    .map_err(|e| e.public_message())?;
+                window.after = page.cursors.last().cloned();
             }
         }
         UserAction::Update {

@@ -10,7 +10,7 @@ use async_graphql::SimpleObject;
 use futures_util::future::BoxFuture;
 
 use crate::error::ApiResult;
-use crate::service::page::Page;
+use crate::service::page::{Cursor, Page};
 
 #[derive(SimpleObject, Clone, Debug)]
 pub struct PageInfo {
@@ -42,8 +42,8 @@ pub fn page_info<T>(page: &Page<T>) -> PageInfo {
     PageInfo {
         has_next_page: page.has_next,
         has_previous_page: page.has_previous,
-        start_cursor: page.cursors.first().cloned(),
-        end_cursor: page.cursors.last().cloned(),
+        start_cursor: page.cursors.first().map(Cursor::encode),
+        end_cursor: page.cursors.last().map(Cursor::encode),
     }
 }
 
@@ -71,14 +71,14 @@ macro_rules! connection {
                     .iter()
                     .zip(&self.page.cursors)
                     .map(|(node, cursor)| $edge {
-                        cursor: cursor.clone(),
+                        cursor: cursor.encode(),
                         node: node.clone(),
                     })
                     .collect()
             }
 
-            async fn nodes(&self) -> Vec<$node> {
-                self.page.items.clone()
+            async fn nodes(&self) -> &[$node] {
+                &self.page.items
             }
 
             async fn page_info(&self) -> $crate::graphql::connection::PageInfo {

@@ -5,6 +5,7 @@
 
 use std::collections::HashMap;
 use std::hash::Hash;
+use std::sync::Arc;
 
 use async_graphql::dataloader::Loader;
 use cdtg_core::group::{GroupKind, GroupStatus};
@@ -107,14 +108,15 @@ pub struct Nested<P> {
 
 macro_rules! nested_loader {
     ($params:ty, $model:ty, |$this:ident, $ids:ident, $p:ident, $window:ident| $body:expr) => {
+        // Shared, not copied: the loader's cache and each waiting resolver hold the same page.
         impl Loader<Nested<$params>> for BatchLoader {
-            type Value = Page<$model>;
+            type Value = Arc<Page<$model>>;
             type Error = ApiError;
 
             async fn load(
                 &self,
                 keys: &[Nested<$params>],
-            ) -> ApiResult<HashMap<Nested<$params>, Page<$model>>> {
+            ) -> ApiResult<HashMap<Nested<$params>, Arc<Page<$model>>>> {
                 let mut out = HashMap::new();
                 for (($p, $window), $ids) in
                     by_params(keys, |k| (k.parent, (k.params.clone(), k.window.clone())))
@@ -130,7 +132,7 @@ macro_rules! nested_loader {
                                 params: $p.clone(),
                                 window: key_window.clone(),
                             },
-                            page,
+                            Arc::new(page),
                         );
                     }
                 }

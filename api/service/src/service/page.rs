@@ -266,8 +266,9 @@ impl PageArgs {
 #[derive(Debug, Clone)]
 pub struct Page<T> {
     pub items: Vec<T>,
-    /// `cursors[i]` is the position of `items[i]`.
-    pub cursors: Vec<String>,
+    /// `cursors[i]` is the position of `items[i]`, encoded only when a client reads it (most
+    /// nested pages are read for their nodes alone).
+    pub cursors: Vec<Cursor>,
     pub has_next: bool,
     pub has_previous: bool,
     /// Known when computing the page produced it anyway (batched nested pages).
@@ -298,7 +299,7 @@ impl<T> Page<T> {
 
     /// Builds a page from up to `limit + 1` rows fetched in the window's direction (the extra
     /// row only signals that there is more).
-    fn from_probe(mut rows: Vec<(T, String)>, window: &Window, total: Option<u64>) -> Self {
+    fn from_probe(mut rows: Vec<(T, Cursor)>, window: &Window, total: Option<u64>) -> Self {
         let more = rows.len() as u64 > window.limit;
         rows.truncate(window.limit as usize);
         if window.backward {
@@ -388,14 +389,18 @@ fn key_alias(i: usize) -> Alias {
     Alias::new(format!("ck{i}"))
 }
 
-/// The cursor of a fetched row.
-fn cursor_of(terms: &[SortTerm], row: &QueryResult) -> ApiResult<String> {
+/// The position of a fetched row.
+fn cursor_of(terms: &[SortTerm], row: &QueryResult) -> ApiResult<Cursor> {
+    const NAMES: [&str; 4] = ["ck0", "ck1", "ck2", "ck3"];
     let values = terms
         .iter()
         .enumerate()
-        .map(|(i, t)| t.read(row, &format!("ck{i}")))
+        .map(|(i, t)| match NAMES.get(i) {
+            Some(name) => t.read(row, name),
+            None => t.read(row, &format!("ck{i}")),
+        })
         .collect::<ApiResult<Vec<_>>>()?;
-    Ok(Cursor(values).encode())
+    Ok(Cursor(values))
 }
 
 /// Runs a select for one window in `terms` order (any order the select had is replaced). `terms`
@@ -505,7 +510,7 @@ where
 
     let backend = db.get_database_backend();
     let rows = db.query_all_raw(backend.build(&outer)).await?;
-    let mut grouped: std::collections::HashMap<i64, (u64, Vec<(M, String)>)> =
+    let mut grouped: std::collections::HashMap<i64, (u64, Vec<(M, Cursor)>)> =
         std::collections::HashMap::new();
     for row in rows {
         let key: i64 = row.try_get("", "parent_key")?;
@@ -534,11 +539,11 @@ pub fn slice<T>(all: Vec<T>, window: &Window, key: impl Fn(&T) -> Vec<KeyValue>)
         window.after.as_ref().is_none_or(|a| *k > a.0)
             && window.before.as_ref().is_none_or(|b| *k < b.0)
     };
-    let mut rows: Vec<(T, String)> = all
+    let mut rows: Vec<(T, Cursor)> = all
         .into_iter()
         .filter_map(|item| {
             let k = key(&item);
-            inside(&k).then(|| (item, Cursor(k).encode()))
+            inside(&k).then(|| (item, Cursor(k)))
         })
         .collect();
     if window.backward {

@@ -4,6 +4,7 @@ use crate::graphql::errors::Result;
 use crate::graphql::scalars::Date;
 use async_graphql::{Context, ID, InputObject, Object};
 use chrono::{DateTime, Utc};
+use std::sync::Arc;
 
 use super::{
     AdminUnit, Member, MemberConnection, Membership, Product, Task, TaskConnection, page_args,
@@ -101,7 +102,7 @@ impl Group {
         let page = loader(ctx)?
             .load_one(key)
             .await?
-            .unwrap_or_else(|| Page::empty(Some(0)));
+            .map_or_else(|| Page::empty(Some(0)), Arc::unwrap_or_clone);
         let (db, p, gid) = (db(ctx).clone(), principal(ctx)?.clone(), self.0.id);
         let total = total_for(
             &page,
@@ -175,7 +176,7 @@ impl Group {
                 window,
             })
             .await?
-            .unwrap_or_else(|| Page::empty(Some(0)));
+            .map_or_else(|| Page::empty(Some(0)), Arc::unwrap_or_clone);
         let (db, p, gid) = (db(ctx).clone(), principal(ctx)?.clone(), self.0.id);
         let filter = tasks::TaskFilter {
             group_id: Some(gid),

@@ -4,6 +4,7 @@ use crate::graphql::errors::Result;
 use crate::graphql::scalars::Date;
 use async_graphql::{Context, ID, Object, SimpleObject};
 use chrono::{DateTime, Utc};
+use std::sync::Arc;
 
 use super::{Group, Member, page_args};
 use crate::entity::{activity, task};
@@ -110,7 +111,7 @@ impl Task {
                 window,
             })
             .await?
-            .unwrap_or_else(|| Page::empty(Some(0)));
+            .map_or_else(|| Page::empty(Some(0)), Arc::unwrap_or_clone);
         let total = Total::Known(page.total.unwrap_or_default());
         Ok(ActivityConnection {
             page: page.map(Activity),

@@ -3,6 +3,7 @@
 use crate::graphql::errors::Result;
 use crate::graphql::scalars::Date;
 use async_graphql::{Context, ID, Object};
+use std::sync::Arc;
 
 use super::{
     Group, GroupConnection, Member, MemberConnection, UnitGroupsFilter, UnitSurvey, page_args,
@@ -167,7 +168,7 @@ impl AdminUnit {
         let page = loader(ctx)?
             .load_one(key)
             .await?
-            .unwrap_or_else(|| Page::empty(Some(0)));
+            .map_or_else(|| Page::empty(Some(0)), Arc::unwrap_or_clone);
         let (db, p, unit_id) = (db(ctx).clone(), principal(ctx)?.clone(), self.0.id);
         let filter = groups::GroupFilter {
             unit_id: Some(unit_id),
@@ -209,7 +210,7 @@ impl AdminUnit {
         let page = loader(ctx)?
             .load_one(key)
             .await?
-            .unwrap_or_else(|| Page::empty(Some(0)));
+            .map_or_else(|| Page::empty(Some(0)), Arc::unwrap_or_clone);
         let (db, p, unit_id) = (db(ctx).clone(), principal(ctx)?.clone(), self.0.id);
         let total = total_for(
             &page,
