@@ -28,8 +28,8 @@ QUERY_LABEL = {
 
 # What would close each target when it is missed: from profiling this code base at scale 1
 # (EXPLAIN ANALYZE and statement logs on the bench database; see README.md, "Findings"). The
-# figures quoted are those of the profiled build (the run of 2026-11-28 13:40; Q3: 2026-12-01); rerun and
-# re-profile after changing CDTG.
+# figures quoted are those of the profiled build (Q2 and Q4: the run of 2026-12-03 14:39; Q3:
+# 2026-12-01; Q6: 2026-12-02); rerun and re-profile after changing CDTG.
 TRIPS = ("Q1 is two sequential round trips where the floor and PostGraphile send one statement: "
          "the group, then its unit together with every ancestor its path names (one batch since "
          "038de09; it was five trips, one per `parent`). The principal is no longer a trip under "
@@ -42,13 +42,17 @@ STATS = ("Unit statistics read per-unit rollups kept by database triggers (fc4d7
          "14.6 ms on PostgreSQL at scale 1 and 16.0 ms at scale 10 (the floor: 39 and 413 ms), so "
          "a miss here is most likely the machine's load. What is left is request overhead: 20 "
          "statements (three resolver levels, one per stat family each) against the floor's one.")
-ROWS = ("CDTG spends {cpu} ms of server CPU per request against PostGraphile's {pg} building full "
-        "SeaORM models (`SELECT \"w\".*`: every column, a window function per page for per-parent "
-        "pagination) and serialising them through async-graphql resolvers. Selecting only the "
-        "requested columns and skipping the window when a parent's rows fit one page would close "
-        "most of it. (The previous run's other finding — a scope predicate that matched every row "
-        "for a CITY_ADMIN and PostgreSQL's default random_page_cost steering it into sequential "
-        "scans — is fixed: 91d047b, 378ae71.)")
+ROWS = ("Since the run of 2026-12-03 14:39 (mimalloc; the answer serialised once; nested pages "
+        "shared instead of copied three times; cursors encoded only when read) CDTG spends less "
+        "server CPU per request than PostGraphile ({cpu} ms against {pg}); the gap is now in "
+        "PostgreSQL, {db} ms of its CPU per request against PostGraphile's {pgdb}. The nested page "
+        "numbers every matching row of its parents with `ROW_NUMBER()`/`COUNT(*) OVER` in the "
+        "Vietnamese name order ({rows}), and carries one bind parameter per parent, so the "
+        "statement log shows 0.3–1.4 ms of planning in each bind. What would close it: the parent "
+        "ids as one array parameter (a cached plan), a per-parent top-N (`LATERAL … LIMIT`) on "
+        "PostgreSQL instead of numbering every row, then selecting only the requested columns — in "
+        "`flamegraph-q2.svg` decoding full SeaORM models is the largest piece of CDTG's own share, "
+        "then async-graphql's per-field futures.")
 REPORT = ("A report is four statements on PostgreSQL (the look-up; the activity with its outcomes; "
           "the progress with its event and notification; the audit row) against PostGraphile's one "
           "plain insert. Profiled on 2026-12-02: PostgreSQL spends 1.10 ms of CPU per report against "
@@ -57,14 +61,20 @@ REPORT = ("A report is four statements on PostgreSQL (the look-up; the activity 
 HINTS = {
     "Q1": TRIPS,
     "Q6": REPORT,
-    "sqlite": ("The SQLite arm builds the same full models as the PostgreSQL one on four pooled "
-               "connections; the column selection Q2 and Q4 need would help both."),
-    "Q2": ROWS.format(cpu="7.2", pg="5.7"),
+    "sqlite": ("SQLite runs the statements inside the server process, so its CPU per request is "
+               "the database's work and CDTG's together (Q4: 35.5 ms against 9.8 + 9.1 on "
+               "PostgreSQL). The nested members page numbers all 960 current memberships of the "
+               "188 groups with window functions, on four pooled connections; SQLite has no "
+               "`LATERAL`, so a per-parent top-N there would be a correlated subquery per group. "
+               "Not profiled separately yet."),
+    "Q2": ROWS.format(cpu="4.8", pg="5.3", db="3.5", pgdb="1.4",
+                      rows="members and open tasks of 50 groups"),
     "Q3": STATS,
-    "Q4": ROWS.format(cpu="18.7", pg="23.0"),
+    "Q4": ROWS.format(cpu="9.8", pg="13.1", db="9.1", pgdb="2.9",
+                      rows="960 current members of 188 groups"),
     "rss": ("Every pooled connection has its own page cache and worker thread (sqlx-sqlite), and "
-            "glibc keeps per-thread arenas: a smaller pool (SQLite's default is 4 since 8fbdd70), a "
-            "smaller `cache_size`, or `MALLOC_ARENA_MAX=2`."),
+            "the allocator keeps per-thread heaps: a smaller pool (SQLite's default is 4 since 8fbdd70), a "
+            "smaller `cache_size`, or mimalloc's `MIMALLOC_PURGE_DELAY=0`."),
     "q3scale": "Rollups are maintained since fc4d7c8; see Q3 under Targets for what remains.",
     "stmts": "Count is constant in rows (no N+1) but above the document's bound.",
     "q3alone": "See Q3 under Targets above.",
@@ -135,6 +145,12 @@ def write(result: dict, out: Path) -> None:
              "wrk, the servers and PostgreSQL (and by other engineers' builds: this is a busy machine).")
     L.append(f"- Load average (1/5/15 min) at start {meta['load_start']}, at end {meta['load_end']}; "
              "per run in `results.json` (`loadavg`).")
+    for sc, earlier in sorted(meta.get("carried", {}).items(), key=lambda kv: int(kv[0])):
+        # A run of fewer scales may keep an earlier run's rows for the others (bench/merge.py):
+        # they are that run's figures, measured on that commit, and are labelled as such.
+        L.append(f"- **Scale {sc} is not from this run**: its rows (and the scale-1 → {sc} "
+                 f"comparisons) are those of the run of {earlier['started']}, git `{earlier['git']}`, "
+                 f"carried over by `bench/merge.py`. {earlier.get('why', '')}".rstrip())
     L.append(f"- Load: wrk 4.1, {a['connections']} connections, 1 thread, {a['duration']} s per measured run after "
              f"{a['warmup']} s of warm-up per arm and query; {a['rounds']} rounds with the arms interleaved "
              "(A/B/C/D, rotating who goes first). Figures are the median of the rounds, ranges [min–max]."
