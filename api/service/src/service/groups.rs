@@ -190,7 +190,11 @@ pub async fn in_units(
         admin_unit::Entity,
         Expr::cust(r#""groups"."unit_path" LIKE ("admin_units"."path" || '%')"#),
     );
-    let q = apply_filter(q, f, None).filter(admin_unit::Column::Id.is_in(unit_ids.iter().copied()));
+    let q = apply_filter(q, f, None).filter(page::parents_in(
+        db.get_database_backend(),
+        Expr::col((admin_unit::Entity, admin_unit::Column::Id)),
+        unit_ids,
+    ));
     let parent = Expr::col((admin_unit::Entity, admin_unit::Column::Id));
     page::fetch_per_parent(db, q, parent, &sort(GroupOrder::Name, false), window).await
 }
@@ -212,7 +216,11 @@ pub async fn members_of(
             .equals((member::Entity, member::Column::Id)),
     );
     let mut q = q
-        .filter(membership::Column::GroupId.is_in(group_ids.iter().copied()))
+        .filter(page::parents_in(
+            db.get_database_backend(),
+            Expr::col((membership::Entity, membership::Column::GroupId)),
+            group_ids,
+        ))
         .filter(scope::memberships(p))
         .filter(scope::members(p));
     if !include_former {

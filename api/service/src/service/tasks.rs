@@ -226,7 +226,11 @@ pub async fn of_groups(
     let q = apply_filter(
         task::Entity::find()
             .filter(scope::tasks(p))
-            .filter(task::Column::GroupId.is_in(group_ids.iter().copied())),
+            .filter(page::parents_in(
+                db.get_database_backend(),
+                Expr::col((task::Entity, task::Column::GroupId)),
+                group_ids,
+            )),
         f,
         None,
     );
@@ -244,7 +248,11 @@ pub async fn activities_of(
     scope::require(p, Action::ReadActivities)?;
     let q = activity_e::Entity::find()
         .filter(scope::activities(p))
-        .filter(activity_e::Column::TaskId.is_in(task_ids.iter().copied()));
+        .filter(page::parents_in(
+            db.get_database_backend(),
+            Expr::col((activity_e::Entity, activity_e::Column::TaskId)),
+            task_ids,
+        ));
     let parent = Expr::col((activity_e::Entity, activity_e::Column::TaskId));
     let order = [
         page::SortTerm::desc(
