@@ -42,17 +42,29 @@ STATS = ("Unit statistics read per-unit rollups kept by database triggers (fc4d7
          "14.6 ms on PostgreSQL at scale 1 and 16.0 ms at scale 10 (the floor: 39 and 413 ms), so "
          "a miss here is most likely the machine's load. What is left is request overhead: 20 "
          "statements (three resolver levels, one per stat family each) against the floor's one.")
-ROWS = ("Since the run of 2026-12-03 14:39 (mimalloc; the answer serialised once; nested pages "
-        "shared instead of copied three times; cursors encoded only when read) CDTG spends less "
-        "server CPU per request than PostGraphile ({cpu} ms against {pg}); the gap is now in "
-        "PostgreSQL, {db} ms of its CPU per request against PostGraphile's {pgdb}. The nested page "
+ROWS = ("This run: CDTG spends {cpu} ms of server CPU per request (PostGraphile {pg}) and "
+        "PostgreSQL {db} ms on CDTG's statements (on PostGraphile's {pgdb}). The profile "
+        "(`flamegraph-q2.svg`, 2026-12-03) puts most of CDTG's own share in decoding full SeaORM "
+        "models (every column, eight strings per member) and in async-graphql's per-field futures; "
+        "allocation, the double serialisation, triple page copies, eager cursors and per-bind "
+        "planning of the parents' `IN` list are gone. On the database side the nested page "
         "numbers every matching row of its parents with `ROW_NUMBER()`/`COUNT(*) OVER` in the "
-        "Vietnamese name order ({rows}), and carries one bind parameter per parent, so the "
-        "statement log shows 0.3–1.4 ms of planning in each bind. What would close it: the parent "
-        "ids as one array parameter (a cached plan), a per-parent top-N (`LATERAL … LIMIT`) on "
-        "PostgreSQL instead of numbering every row, then selecting only the requested columns — in "
-        "`flamegraph-q2.svg` decoding full SeaORM models is the largest piece of CDTG's own share, "
-        "then async-graphql's per-field futures.")
+        "Vietnamese name order ({rows}) and joins members by primary key one row at a time. What "
+        "would close it: selecting only the requested columns (a look-ahead projection), a "
+        "per-parent top-N (`LATERAL … LIMIT`) on PostgreSQL, and fewer, cheaper resolvers for leaf "
+        "fields.")
+ROW_SHAPES = {"Q2": "members and open tasks of 50 groups", "Q4": "960 current members of 188 groups"}
+
+
+def rows_hint(agg, q: str) -> str:
+    """The Q2/Q4 hint with this run's CPU figures (scale 1)."""
+    def f(arm, key):
+        v = agg.get((1, arm, q), {}).get(key)
+        return fmt(v, 1) if v is not None else "n/a"
+    return ROWS.format(cpu=f("cdtg-pg", "cpu"), pg=f("postgraphile", "cpu"),
+                       db=f("cdtg-pg", "pg_cpu"), pgdb=f("postgraphile", "pg_cpu"), rows=ROW_SHAPES[q])
+
+
 REPORT = ("A report is four statements on PostgreSQL (the look-up; the activity with its outcomes; "
           "the progress with its event and notification; the audit row) against PostGraphile's one "
           "plain insert. Profiled on 2026-12-02: PostgreSQL spends 1.10 ms of CPU per report against "
@@ -62,16 +74,11 @@ HINTS = {
     "Q1": TRIPS,
     "Q6": REPORT,
     "sqlite": ("SQLite runs the statements inside the server process, so its CPU per request is "
-               "the database's work and CDTG's together (Q4: 35.5 ms against 9.8 + 9.1 on "
-               "PostgreSQL). The nested members page numbers all 960 current memberships of the "
+               "the database's work and CDTG's together (see the CPU columns of Q4 below). The nested members page numbers all 960 current memberships of the "
                "188 groups with window functions, on four pooled connections; SQLite has no "
                "`LATERAL`, so a per-parent top-N there would be a correlated subquery per group. "
                "Not profiled separately yet."),
-    "Q2": ROWS.format(cpu="4.8", pg="5.3", db="3.5", pgdb="1.4",
-                      rows="members and open tasks of 50 groups"),
     "Q3": STATS,
-    "Q4": ROWS.format(cpu="9.8", pg="13.1", db="9.1", pgdb="2.9",
-                      rows="960 current members of 188 groups"),
     "rss": ("Every pooled connection has its own page cache and worker thread (sqlx-sqlite), and "
             "the allocator keeps per-thread heaps: a smaller pool (SQLite's default is 4 since 8fbdd70), a "
             "smaller `cache_size`, or mimalloc's `MIMALLOC_PURGE_DELAY=0`."),
@@ -131,6 +138,8 @@ def write(result: dict, out: Path) -> None:
     rows = result["rows"]
     meta = result["meta"]
     agg = cells(rows)
+    for q in ROW_SHAPES:
+        HINTS[q] = rows_hint(agg, q)
     scales = sorted({r["scale"] for r in rows})
     queries = [q for q in QUERY_LABEL if any(r["query"] == q for r in rows)]
     arms = [a for a in ARM_ORDER if any(r["arm"] == a for r in rows)]
