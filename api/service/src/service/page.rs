@@ -569,7 +569,7 @@ pub fn slice<T>(all: Vec<T>, window: &Window, key: impl Fn(&T) -> Vec<KeyValue>)
         .into_iter()
         .filter_map(|item| {
             let k = key(&item);
-            inside(&k).then(|| (item, Cursor(k)))
+            inside(&k).then_some((item, Cursor(k)))
         })
         .collect();
     if window.backward {
