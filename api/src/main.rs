@@ -2,12 +2,6 @@
 
 use clap::Parser;
 
-/// A GraphQL answer is thousands of short-lived strings and maps; under read load glibc's
-/// malloc and free were a third of the server's CPU (profiled with `perf`; see
-/// `bench/README.md`). mimalloc's thread-local free lists make that a small fraction.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() -> std::process::ExitCode {
     let cli = cdtg_api::config::Cli::parse();
     cdtg_api::telemetry::init(cli.log_format);
