@@ -44,8 +44,9 @@ STATS = ("Unit statistics read per-unit rollups kept by database triggers (fc4d7
          "statements (three resolver levels, one per stat family each) against the floor's one.")
 ROWS = ("This run: CDTG spends {cpu} ms of server CPU per request (PostGraphile {pg}) and "
         "PostgreSQL {db} ms on CDTG's statements (on PostGraphile's {pgdb}). The profile "
-        "(`flamegraph-q2.svg`, 2026-12-03, glibc malloc) puts a third of CDTG's own share in malloc "
-        "and free, then decoding full SeaORM models (every column, eight strings per member) and "
+        "of 2026-12-03 with glibc put a third of CDTG's own share in malloc and free; "
+        "`flamegraph-q2.svg`, recorded with the mimalloc build, shows what follows: allocation "
+        "still, decoding full SeaORM models (every column, eight strings per member) and "
         "async-graphql's per-field futures; the double serialisation, triple page copies, eager "
         "cursors and per-bind planning of the parents' `IN` list are gone. The run of 2026-12-03 "
         "15:03 measured a binary with mimalloc as its allocator, since reverted because it kept "
