@@ -24,7 +24,7 @@ secret=bench-secret-bench-secret-bench-secret-0123456789
 say() { printf '[profile.sh] %s\n' "$*"; }
 
 command -v perf >/dev/null || { say "perf is missing (apt-get install linux-perf)"; exit 1; }
-command -v wrk >/dev/null || { say "installing wrk"; apt-get install -y -qq wrk >/dev/null; }
+command -v wrk >/dev/null || { say "installing wrk"; apt-get update -qq >/dev/null && apt-get install -y -qq wrk >/dev/null; }
 command -v inferno-flamegraph >/dev/null || { say "installing inferno"; cargo install -q inferno; }
 
 say "building the release server"

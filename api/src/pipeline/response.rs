@@ -233,3 +233,73 @@ fn operation_selection<'a>(
         _ => None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use async_graphql::{Name, Value};
+
+    use super::*;
+
+    fn object(fields: Vec<(&str, Value)>) -> Value {
+        Value::Object(fields.into_iter().map(|(k, v)| (Name::new(k), v)).collect())
+    }
+
+    fn keys(v: &Value) -> Vec<String> {
+        match v {
+            Value::Object(map) => map.keys().map(|k| k.to_string()).collect(),
+            _ => panic!("not an object: {v}"),
+        }
+    }
+
+    /// The items of a list share one worked-out order, yet each is put in order on its own: one
+    /// arrives in order, the next does not, and their nested lists (through a fragment) likewise.
+    #[test]
+    fn every_item_of_a_list_comes_back_in_query_order() {
+        let doc = async_graphql::parser::parse_query(
+            "{ groups { id ...G tasks { title id } } } fragment G on Group { name status }",
+        )
+        .unwrap();
+        let task = |first: &str| {
+            if first == "title" {
+                object(vec![("title", Value::from("t")), ("id", Value::from("1"))])
+            } else {
+                object(vec![("id", Value::from("2")), ("title", Value::from("u"))])
+            }
+        };
+        let in_order = object(vec![
+            ("id", Value::from("a")),
+            ("name", Value::from("A")),
+            ("status", Value::from("ACTIVE")),
+            ("tasks", Value::List(vec![task("title"), task("id")])),
+        ]);
+        let shuffled = object(vec![
+            ("tasks", Value::List(vec![task("id"), task("title")])),
+            ("status", Value::from("ACTIVE")),
+            ("id", Value::from("b")),
+            ("name", Value::from("B")),
+        ]);
+        let mut data = object(vec![("groups", Value::List(vec![in_order, shuffled]))]);
+        let set = operation_selection(&doc, None).unwrap();
+        restore_field_order(&mut data, &[set], &doc);
+
+        let Value::Object(top) = &data else { panic!() };
+        let Value::List(groups) = &top["groups"] else {
+            panic!()
+        };
+        for group in groups {
+            assert_eq!(keys(group), ["id", "name", "status", "tasks"]);
+            let Value::Object(g) = group else { panic!() };
+            let Value::List(tasks) = &g["tasks"] else {
+                panic!()
+            };
+            for t in tasks {
+                assert_eq!(keys(t), ["title", "id"]);
+            }
+        }
+        // Values travel with their keys.
+        let Value::Object(second) = &groups[1] else {
+            panic!()
+        };
+        assert_eq!(second["id"], Value::from("b"));
+    }
+}

@@ -594,6 +594,37 @@ pub fn nulls_last(value: Expr) -> Expr {
 mod tests {
     use super::*;
 
+    /// PostgreSQL gets one statement text whatever the number of parents (so one cached plan),
+    /// with the ids as one array value; SQLite gets the list.
+    #[test]
+    fn parents_go_to_postgresql_as_one_array_parameter() {
+        use sea_orm::sea_query::{PostgresQueryBuilder, Query, SqliteQueryBuilder};
+        let sql = |backend: sea_orm::DbBackend, ids: &[i64]| {
+            let mut q = Query::select();
+            q.expr(Expr::cust("1"))
+                .from(Alias::new("tasks"))
+                .and_where(parents_in(backend, Expr::col(Alias::new("group_id")), ids));
+            match backend {
+                sea_orm::DbBackend::Postgres => q.build(PostgresQueryBuilder),
+                _ => q.build(SqliteQueryBuilder),
+            }
+        };
+        let (two, values) = sql(sea_orm::DbBackend::Postgres, &[7, 42]);
+        let (many, _) = sql(sea_orm::DbBackend::Postgres, &(1..=188).collect::<Vec<_>>());
+        assert_eq!(two, many);
+        assert!(
+            two.contains(r#""group_id" = ANY(CAST($1 AS bigint[]))"#),
+            "{two}"
+        );
+        assert_eq!(values.0, vec![sea_orm::Value::from("{7,42}")]);
+        let (empty, values) = sql(sea_orm::DbBackend::Postgres, &[]);
+        assert_eq!(empty, two);
+        assert_eq!(values.0, vec![sea_orm::Value::from("{}")]);
+        let (lite, values) = sql(sea_orm::DbBackend::Sqlite, &[7, 42]);
+        assert!(lite.contains(r#""group_id" IN (?, ?)"#), "{lite}");
+        assert_eq!(values.0.len(), 2);
+    }
+
     fn cursor(values: Vec<KeyValue>) -> String {
         Cursor(values).encode()
     }
