@@ -190,13 +190,10 @@ pub async fn in_units(
         admin_unit::Entity,
         Expr::cust(r#""groups"."unit_path" LIKE ("admin_units"."path" || '%')"#),
     );
-    let q = apply_filter(q, f, None).filter(page::parents_in(
-        db.get_database_backend(),
-        Expr::col((admin_unit::Entity, admin_unit::Column::Id)),
-        unit_ids,
-    ));
+    let q = apply_filter(q, f, None);
     let parent = Expr::col((admin_unit::Entity, admin_unit::Column::Id));
-    page::fetch_per_parent(db, q, parent, &sort(GroupOrder::Name, false), window).await
+    let order = sort(GroupOrder::Name, false);
+    page::fetch_per_parent(db, q, parent, unit_ids, &order, window).await
 }
 
 /// Members (current, or all with `include_former`) of many groups, one statement.
@@ -215,19 +212,13 @@ pub async fn members_of(
         Expr::col((membership::Entity, membership::Column::MemberId))
             .equals((member::Entity, member::Column::Id)),
     );
-    let mut q = q
-        .filter(page::parents_in(
-            db.get_database_backend(),
-            Expr::col((membership::Entity, membership::Column::GroupId)),
-            group_ids,
-        ))
-        .filter(scope::memberships(p))
-        .filter(scope::members(p));
+    let mut q = q.filter(scope::memberships(p)).filter(scope::members(p));
     if !include_former {
         q = q.filter(membership::Column::LeftOn.is_null());
     }
     let parent = Expr::col((membership::Entity, membership::Column::GroupId));
-    page::fetch_per_parent(db, q, parent, &super::members::name_order(), window).await
+    let order = super::members::name_order();
+    page::fetch_per_parent(db, q, parent, group_ids, &order, window).await
 }
 
 /// Input of `createGroup`.

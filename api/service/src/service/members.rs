@@ -173,13 +173,8 @@ pub async fn in_units(
         admin_unit::Entity,
         Expr::cust(r#""members"."unit_path" LIKE ("admin_units"."path" || '%')"#),
     );
-    let q = q.filter(page::parents_in(
-        db.get_database_backend(),
-        Expr::col((admin_unit::Entity, admin_unit::Column::Id)),
-        unit_ids,
-    ));
     let parent = Expr::col((admin_unit::Entity, admin_unit::Column::Id));
-    page::fetch_per_parent(db, q, parent, &name_order(), window).await
+    page::fetch_per_parent(db, q, parent, unit_ids, &name_order(), window).await
 }
 
 /// Memberships of many members (`member.memberships`), one statement, newest first.

@@ -440,17 +440,24 @@ where
 /// Pages of child rows for many parents in ONE statement — the batching behind nested
 /// connections (`group.members(first: 20)` for 50 groups is one query, not 50).
 ///
-/// `select` must already be restricted to the parents and to the caller's scope; `parent` is the
-/// expression naming each row's parent. Rows inside the window's bounds are numbered per parent
-/// with `ROW_NUMBER()` in `terms` order, and `COUNT(*) OVER (PARTITION BY parent)` counts every
-/// row of the parent (bounds or not), so `totalCount` on nested connections costs nothing extra.
-/// The bounds are a column (`inside`) rather than a `WHERE`, so that count stays whole: rows
-/// inside come first in each parent, and a parent none of whose rows is inside still sends its
-/// first row, for its total.
+/// `select` must already be restricted to the caller's scope; `parent` is the expression naming
+/// each row's parent and `parent_ids` the parents asked for. Each parent's rows are ordered by
+/// `terms` after an `inside` flag (the window's bounds as a column rather than a `WHERE`, so
+/// rows inside come first), numbered (`row_pos`), and counted whole (`parent_total`, bounds or
+/// not), so `totalCount` on nested connections costs nothing extra; a parent none of whose rows
+/// is inside still sends its first row, for its total.
+///
+/// PostgreSQL reads each parent's page by itself: `unnest(parents) CROSS JOIN LATERAL (… WHERE
+/// parent = p ORDER BY … LIMIT n + 1)`, an index probe and a small sort per parent. The
+/// alternative, numbering every matching row with `ROW_NUMBER() OVER (PARTITION BY parent)` and
+/// keeping the first n + 1, made PostgreSQL hash-join the whole child table and sort all of it:
+/// 5–9 ms for the 960 members of a district's 188 groups, against ~2.3 ms (see
+/// `bench/README.md`). SQLite has no `LATERAL` and keeps the partitioned window.
 pub async fn fetch_per_parent<E, M, C>(
     db: &C,
     select: Select<E>,
     parent: Expr,
+    parent_ids: &[i64],
     terms: &[SortTerm],
     window: Window,
 ) -> ApiResult<std::collections::HashMap<i64, Page<M>>>
@@ -459,58 +466,16 @@ where
     M: FromQueryResult + Send + Sync,
     C: ConnectionTrait,
 {
-    use sea_orm::sea_query::{CaseStatement, Func, OverStatement, Query, WindowStatement};
-
-    let inside: Expr = if window.after.is_none() && window.before.is_none() {
-        Expr::val(1)
-    } else {
-        CaseStatement::new()
-            .case(bounds(terms, &window)?, 1)
-            .finally(0)
-            .into()
-    };
-    let mut numbered = WindowStatement::new();
-    numbered.add_partition_by(parent.clone());
-    numbered.order_by_expr(inside.clone(), sea_orm::Order::Desc);
-    for term in terms {
-        numbered.order_by_expr(term.expr.clone(), term.order(window.backward));
-    }
-    let mut counted = WindowStatement::new();
-    counted.add_partition_by(parent.clone());
-
-    let mut inner = select.into_query();
-    inner.clear_order_by();
-    for (i, term) in terms.iter().enumerate() {
-        inner.expr_as(term.expr.clone(), key_alias(i));
-    }
-    inner
-        .expr_as(parent, Alias::new("parent_key"))
-        .expr_as(inside, Alias::new("inside"))
-        .expr_window_as(Func::cust("ROW_NUMBER"), numbered, Alias::new("row_pos"))
-        .expr_window_as(
-            Func::count(Expr::cust("*")),
-            counted,
-            Alias::new("parent_total"),
-        );
-
-    let w = Alias::new("w");
-    let row_pos = Expr::col((w.clone(), Alias::new("row_pos")));
-    let mut outer = Query::select();
-    outer
-        .column((w.clone(), sea_orm::sea_query::Asterisk))
-        .from_subquery(inner, w.clone())
-        .and_where(
-            row_pos
-                .clone()
-                .lte((window.limit + 1) as i64)
-                .or(row_pos.clone().eq(1)),
-        )
-        .order_by((w.clone(), Alias::new("parent_key")), sea_orm::Order::Asc)
-        .order_by((w, Alias::new("row_pos")), sea_orm::Order::Asc);
-
-    let backend = db.get_database_backend();
-    let rows = db.query_all_raw(backend.build(&outer)).await?;
-    let mut grouped: std::collections::HashMap<i64, (u64, Vec<(M, Cursor)>)> =
+    let statement = per_parent_statement(
+        db.get_database_backend(),
+        select.into_query(),
+        parent,
+        parent_ids,
+        terms,
+        &window,
+    )?;
+    let rows = db.query_all_raw(statement).await?;
+    let mut grouped: std::collections::HashMap<i64, (u64, Vec<(i64, M, Cursor)>)> =
         std::collections::HashMap::new();
     for row in rows {
         let key: i64 = row.try_get("", "parent_key")?;
@@ -520,41 +485,133 @@ where
             .or_insert_with(|| (parent_total as u64, Vec::new()));
         let inside: i32 = row.try_get("", "inside")?;
         if inside == 1 && window.limit > 0 {
-            entry
-                .1
-                .push((M::from_query_result(&row, "")?, cursor_of(terms, &row)?));
+            let position: i64 = row.try_get("", "row_pos")?;
+            entry.1.push((
+                position,
+                M::from_query_result(&row, "")?,
+                cursor_of(terms, &row)?,
+            ));
         }
     }
     Ok(grouped
         .into_iter()
-        .map(|(key, (total, rows))| (key, Page::from_probe(rows, &window, Some(total))))
+        .map(|(key, (total, mut rows))| {
+            // The order of a statement's rows is not promised without an outer `ORDER BY`;
+            // they come in order all the same, so this sort only checks.
+            rows.sort_by_key(|(position, _, _)| *position);
+            let rows = rows.into_iter().map(|(_, m, c)| (m, c)).collect();
+            (key, Page::from_probe(rows, &window, Some(total)))
+        })
         .collect())
 }
 
-/// `column IN (ids)` for the parents of a batched page. PostgreSQL is sent
-/// `column = ANY(CAST($n AS bigint[]))` instead: one bind parameter whatever the number of
-/// parents, so the prepared statement keeps one plan (PostgreSQL turns to a generic plan after
-/// five executions) where an `IN ($1, …, $188)` list was planned again at every bind — 1.7 ms
-/// for Q4's 188 groups, a third of the statement's whole cost (see `bench/README.md`). The ids
-/// are our own integers, bound as one text parameter; SQLite keeps the list.
-pub fn parents_in(backend: sea_orm::DbBackend, column: Expr, ids: &[i64]) -> Expr {
-    use sea_orm::sea_query::ExprTrait as _;
-    use std::fmt::Write as _;
-    match backend {
-        sea_orm::DbBackend::Postgres => {
-            let mut list = String::with_capacity(ids.len() * 8 + 2);
-            list.push('{');
-            for (i, id) in ids.iter().enumerate() {
-                if i > 0 {
-                    list.push(',');
-                }
-                let _ = write!(list, "{id}");
-            }
-            list.push('}');
-            Expr::cust_with_exprs("$1 = ANY(CAST($2 AS bigint[]))", [column, Expr::val(list)])
-        }
-        _ => column.is_in(ids.iter().copied()),
+/// The statement of [`fetch_per_parent`] for `backend`.
+fn per_parent_statement(
+    backend: sea_orm::DbBackend,
+    mut inner: sea_orm::sea_query::SelectStatement,
+    parent: Expr,
+    parent_ids: &[i64],
+    terms: &[SortTerm],
+    window: &Window,
+) -> ApiResult<sea_orm::Statement> {
+    use sea_orm::sea_query::{CaseStatement, Func, OverStatement, WindowStatement};
+
+    let lateral = backend == sea_orm::DbBackend::Postgres;
+    let inside: Expr = if window.after.is_none() && window.before.is_none() {
+        Expr::val(1)
+    } else {
+        CaseStatement::new()
+            .case(bounds(terms, window)?, 1)
+            .finally(0)
+            .into()
+    };
+    let mut numbered = WindowStatement::new();
+    if !lateral {
+        numbered.add_partition_by(parent.clone());
     }
+    numbered.order_by_expr(inside.clone(), sea_orm::Order::Desc);
+    for term in terms {
+        numbered.order_by_expr(term.expr.clone(), term.order(window.backward));
+    }
+    let mut counted = WindowStatement::new();
+    if !lateral {
+        counted.add_partition_by(parent.clone());
+    }
+
+    inner.clear_order_by();
+    for (i, term) in terms.iter().enumerate() {
+        inner.expr_as(term.expr.clone(), key_alias(i));
+    }
+    let parent_key = Alias::new("parent_key");
+    let lateral_parent = Expr::col((Alias::new("p"), parent_key.clone()));
+    inner
+        .expr_as(
+            if lateral {
+                lateral_parent.clone()
+            } else {
+                parent.clone()
+            },
+            parent_key.clone(),
+        )
+        .expr_as(inside.clone(), Alias::new("inside"))
+        .expr_window_as(Func::cust("ROW_NUMBER"), numbered, Alias::new("row_pos"))
+        .expr_window_as(
+            Func::count(Expr::cust("*")),
+            counted,
+            Alias::new("parent_total"),
+        );
+
+    Ok(if lateral {
+        inner.and_where(parent.eq(lateral_parent));
+        inner.order_by_expr(inside, sea_orm::Order::Desc);
+        for term in terms {
+            inner.order_by_expr(term.expr.clone(), term.order(window.backward));
+        }
+        inner.limit(window.limit + 1);
+        let built = backend.build(&inner);
+        let mut values = built.values.map(|v| v.0).unwrap_or_default();
+        values.push(id_array(parent_ids).into());
+        sea_orm::Statement::from_sql_and_values(
+            backend,
+            format!(
+                r#"SELECT "w".* FROM unnest(CAST(${} AS bigint[])) AS "p"("parent_key") CROSS JOIN LATERAL ({}) AS "w""#,
+                values.len(),
+                built.sql
+            ),
+            values,
+        )
+    } else {
+        use sea_orm::sea_query::Query;
+        inner.and_where(parent.is_in(parent_ids.iter().copied()));
+        let w = Alias::new("w");
+        let row_pos = Expr::col((w.clone(), Alias::new("row_pos")));
+        let mut outer = Query::select();
+        outer
+            .column((w.clone(), sea_orm::sea_query::Asterisk))
+            .from_subquery(inner, w)
+            .and_where(
+                row_pos
+                    .clone()
+                    .lte((window.limit + 1) as i64)
+                    .or(row_pos.eq(1)),
+            );
+        backend.build(&outer)
+    })
+}
+
+/// The ids as one PostgreSQL array literal (`{1,2,3}`), bound as a single text parameter.
+fn id_array(ids: &[i64]) -> String {
+    use std::fmt::Write as _;
+    let mut list = String::with_capacity(ids.len() * 8 + 2);
+    list.push('{');
+    for (i, id) in ids.iter().enumerate() {
+        if i > 0 {
+            list.push(',');
+        }
+        let _ = write!(list, "{id}");
+    }
+    list.push('}');
+    list
 }
 
 /// Windows a complete list already in memory, ordered by `key` ascending (children of one
@@ -594,35 +651,55 @@ pub fn nulls_last(value: Expr) -> Expr {
 mod tests {
     use super::*;
 
-    /// PostgreSQL gets one statement text whatever the number of parents (so one cached plan),
-    /// with the ids as one array value; SQLite gets the list.
+    /// PostgreSQL gets one statement text whatever the number of parents (so one cached plan,
+    /// PostgreSQL turning to a generic plan after five executions, where an `IN ($1, …, $188)`
+    /// list was planned again at every bind), with the ids as one array value read one parent
+    /// at a time through `LATERAL`; SQLite gets the list and the partitioned window.
     #[test]
     fn parents_go_to_postgresql_as_one_array_parameter() {
-        use sea_orm::sea_query::{PostgresQueryBuilder, Query, SqliteQueryBuilder};
-        let sql = |backend: sea_orm::DbBackend, ids: &[i64]| {
+        use sea_orm::sea_query::Query;
+        let statement = |backend: sea_orm::DbBackend, ids: &[i64]| {
             let mut q = Query::select();
-            q.expr(Expr::cust("1"))
-                .from(Alias::new("tasks"))
-                .and_where(parents_in(backend, Expr::col(Alias::new("group_id")), ids));
-            match backend {
-                sea_orm::DbBackend::Postgres => q.build(PostgresQueryBuilder),
-                _ => q.build(SqliteQueryBuilder),
-            }
+            q.expr(Expr::col((Alias::new("tasks"), Alias::new("id"))))
+                .from(Alias::new("tasks"));
+            let terms = [SortTerm::asc(
+                Expr::col((Alias::new("tasks"), Alias::new("id"))),
+                KeyKind::BigInt,
+            )];
+            let parent = Expr::col((Alias::new("tasks"), Alias::new("group_id")));
+            per_parent_statement(backend, q, parent, ids, &terms, &Window::first(20)).unwrap()
         };
-        let (two, values) = sql(sea_orm::DbBackend::Postgres, &[7, 42]);
-        let (many, _) = sql(sea_orm::DbBackend::Postgres, &(1..=188).collect::<Vec<_>>());
-        assert_eq!(two, many);
+        let pg = sea_orm::DbBackend::Postgres;
+        let two = statement(pg, &[7, 42]);
+        let many = statement(pg, &(1..=188).collect::<Vec<_>>());
+        let none = statement(pg, &[]);
+        assert_eq!(two.sql, many.sql);
+        assert_eq!(two.sql, none.sql);
         assert!(
-            two.contains(r#""group_id" = ANY(CAST($1 AS bigint[]))"#),
-            "{two}"
+            two.sql.contains(
+                r#"FROM unnest(CAST($5 AS bigint[])) AS "p"("parent_key") CROSS JOIN LATERAL"#
+            ),
+            "{}",
+            two.sql
         );
-        assert_eq!(values.0, vec![sea_orm::Value::from("{7,42}")]);
-        let (empty, values) = sql(sea_orm::DbBackend::Postgres, &[]);
-        assert_eq!(empty, two);
-        assert_eq!(values.0, vec![sea_orm::Value::from("{}")]);
-        let (lite, values) = sql(sea_orm::DbBackend::Sqlite, &[7, 42]);
-        assert!(lite.contains(r#""group_id" IN (?, ?)"#), "{lite}");
-        assert_eq!(values.0.len(), 2);
+        assert!(
+            two.sql.contains(r#""tasks"."group_id" = "p"."parent_key""#),
+            "{}",
+            two.sql
+        );
+        assert!(two.sql.contains("LIMIT $4) AS \"w\""), "{}", two.sql);
+        let values = |s: &sea_orm::Statement| s.values.clone().unwrap().0;
+        assert_eq!(values(&two)[4], sea_orm::Value::from("{7,42}"));
+        assert_eq!(values(&none)[4], sea_orm::Value::from("{}"));
+        assert_eq!(values(&two)[3], sea_orm::Value::from(21u64));
+
+        let lite = statement(sea_orm::DbBackend::Sqlite, &[7, 42]);
+        assert!(
+            lite.sql.contains(r#""tasks"."group_id" IN (?, ?)"#),
+            "{}",
+            lite.sql
+        );
+        assert!(lite.sql.contains("PARTITION BY"), "{}", lite.sql);
     }
 
     fn cursor(values: Vec<KeyValue>) -> String {

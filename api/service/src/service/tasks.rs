@@ -223,19 +223,10 @@ pub async fn of_groups(
     window: Window,
 ) -> ApiResult<HashMap<i64, Page<task::Model>>> {
     scope::require(p, Action::ReadTasks)?;
-    let q = apply_filter(
-        task::Entity::find()
-            .filter(scope::tasks(p))
-            .filter(page::parents_in(
-                db.get_database_backend(),
-                Expr::col((task::Entity, task::Column::GroupId)),
-                group_ids,
-            )),
-        f,
-        None,
-    );
+    let q = apply_filter(task::Entity::find().filter(scope::tasks(p)), f, None);
     let parent = Expr::col((task::Entity, task::Column::GroupId));
-    page::fetch_per_parent(db, q, parent, &order_terms(TaskOrder::DueOn, false), window).await
+    let order = order_terms(TaskOrder::DueOn, false);
+    page::fetch_per_parent(db, q, parent, group_ids, &order, window).await
 }
 
 /// Activities of many tasks (`task.activities`), newest first, one statement.
@@ -246,13 +237,7 @@ pub async fn activities_of(
     window: Window,
 ) -> ApiResult<HashMap<i64, Page<activity_e::Model>>> {
     scope::require(p, Action::ReadActivities)?;
-    let q = activity_e::Entity::find()
-        .filter(scope::activities(p))
-        .filter(page::parents_in(
-            db.get_database_backend(),
-            Expr::col((activity_e::Entity, activity_e::Column::TaskId)),
-            task_ids,
-        ));
+    let q = activity_e::Entity::find().filter(scope::activities(p));
     let parent = Expr::col((activity_e::Entity, activity_e::Column::TaskId));
     let order = [
         page::SortTerm::desc(
@@ -264,7 +249,7 @@ pub async fn activities_of(
             page::KeyKind::BigInt,
         ),
     ];
-    page::fetch_per_parent(db, q, parent, &order, window).await
+    page::fetch_per_parent(db, q, parent, task_ids, &order, window).await
 }
 
 /// Outcomes of many activities, one statement.
