@@ -70,6 +70,46 @@ async fn insert<C: ConnectionTrait>(
     .map(|_| ())
 }
 
+/// The success row of an act as a PostgreSQL data-modifying CTE over `cte`, the CTE that
+/// inserted the touched row (its `id` becomes the object id), so the act and its record are one
+/// statement. The values are appended to `values` and numbered after those already there.
+///
+/// Used by the field report, where the audit row was a round trip of its own while the rollup
+/// counters the report's insert had locked waited for the commit (see `tasks::report_activity`).
+pub(crate) fn pg_success_cte(
+    cte: &str,
+    p: &Principal,
+    action: &str,
+    object_type: &str,
+    unit_path: &str,
+    values: &mut Vec<sea_orm::Value>,
+) -> String {
+    let first = values.len() + 1;
+    values.extend([
+        Utc::now().into(),
+        p.user_ref().into(),
+        p.username.clone().into(),
+        action.to_owned().into(),
+        object_type.to_owned().into(),
+        unit_path.to_owned().into(),
+        p.request_id.clone().into(),
+    ]);
+    let n = |i: usize| first + i;
+    format!(
+        "INSERT INTO audit_events (occurred_at, actor_user_id, actor_name, action, object_type, \
+         object_id, outcome, unit_path, request_id, detail) \
+         SELECT ${}, ${}, ${}, ${}, ${}, CAST({cte}.id AS text), 'SUCCEEDED', ${}, ${}, NULL \
+         FROM {cte}",
+        n(0),
+        n(1),
+        n(2),
+        n(3),
+        n(4),
+        n(5),
+        n(6)
+    )
+}
+
 /// Records a successful act inside `txn` (for acts that manage their own transaction).
 pub async fn record_in(
     txn: &DatabaseTransaction,

@@ -680,19 +680,27 @@ pub async fn report_activity(
                 .await?
                 .ok_or_else(|| ApiError::Internal("idempotency race without a row".into()));
         }
-        Ok(Filed::Now(reported, touched)) => Ok((reported, touched)),
+        // PostgreSQL wrote the audit row with the activity: only the commit is left.
+        Ok(Filed::Now(reported, AuditRow::Written)) => {
+            txn.commit().await?;
+            return Ok(reported);
+        }
+        Ok(Filed::Now(reported, AuditRow::Pending(touched))) => Ok((reported, touched)),
         Err(e) => Err(e),
     };
     audit::conclude(db, txn, p, "reportActivity", outcome).await
 }
 
-/// Inserts a report and its outcomes. On PostgreSQL one statement (the outcomes in a CTE over
-/// the inserted row); elsewhere two.
+/// Inserts a report and its outcomes. On PostgreSQL one statement that also writes the
+/// report's audit row (the outcomes and the audit row in CTEs over the inserted row); elsewhere
+/// two, and the audit row is left to [`audit::conclude`].
 async fn insert_activity(
     txn: &DatabaseTransaction,
+    p: &Principal,
     row: activity_e::ActiveModel,
     outcomes: &[(OutcomeKind, i64)],
-) -> Result<activity_e::Model, sea_orm::DbErr> {
+    unit_path: &str,
+) -> Result<(activity_e::Model, AuditRow), sea_orm::DbErr> {
     use sea_orm::sea_query::PostgresQueryBuilder;
     use sea_orm::{ConnectionTrait, DatabaseBackend, FromQueryResult, QueryTrait, Statement};
 
@@ -710,15 +718,15 @@ async fn insert_activity(
             .exec(txn)
             .await?;
         }
-        return Ok(activity);
+        let touched = Touched::new("Activity", activity.id, unit_path);
+        return Ok((activity, AuditRow::Pending(touched)));
     }
     let mut insert = activity_e::Entity::insert(row).into_query();
     insert.returning_all();
     let (insert_sql, values) = insert.build(PostgresQueryBuilder);
     let mut values = values.0;
-    let sql = if outcomes.is_empty() {
-        format!("WITH a AS ({insert_sql}) SELECT * FROM a")
-    } else {
+    let mut sql = format!("WITH a AS ({insert_sql})");
+    if !outcomes.is_empty() {
         let mut rows = Vec::with_capacity(outcomes.len());
         for (kind, count) in outcomes {
             values.push((*kind).into());
@@ -729,18 +737,24 @@ async fn insert_activity(
                 values.len()
             ));
         }
-        format!(
-            "WITH a AS ({insert_sql}), o AS (INSERT INTO activity_outcomes (activity_id, kind, count) \
-             SELECT a.id, x.kind, x.count FROM a, (VALUES {}) AS x(kind, count)) SELECT * FROM a",
+        sql.push_str(&format!(
+            ", o AS (INSERT INTO activity_outcomes (activity_id, kind, count) \
+             SELECT a.id, x.kind, x.count FROM a, (VALUES {}) AS x(kind, count))",
             rows.join(", ")
-        )
-    };
+        ));
+    }
+    let audit_row =
+        audit::pg_success_cte("a", p, "reportActivity", "Activity", unit_path, &mut values);
+    sql.push_str(&format!(", r AS ({audit_row}) SELECT * FROM a"));
     let stmt = Statement::from_sql_and_values(DatabaseBackend::Postgres, sql, values);
     let row = txn
         .query_one_raw(stmt)
         .await?
         .ok_or_else(|| sea_orm::DbErr::RecordNotInserted)?;
-    activity_e::Model::from_query_result(&row, "")
+    Ok((
+        activity_e::Model::from_query_result(&row, "")?,
+        AuditRow::Written,
+    ))
 }
 
 /// Adds a report's progress to its task (atomically in the database: concurrent reports never
@@ -884,8 +898,16 @@ fn refuse_unreportable(task: &task::Model, occurred_at: DateTime<Utc>) -> ApiRes
 
 /// A report, filed now or before (the same key and content again).
 enum Filed {
-    Now(Reported, Touched),
+    Now(Reported, AuditRow),
     Before(Reported),
+}
+
+/// Where a new report's audit row stands when the report is filed.
+enum AuditRow {
+    /// Written in the report's own statement (PostgreSQL).
+    Written,
+    /// Still to be written, by [`audit::conclude`], for this object.
+    Pending(Touched),
 }
 
 /// What a report must know before it writes, read in one statement: the task (or, for walk-in
@@ -979,9 +1001,10 @@ async fn target_of(
     }))
 }
 
-/// Files a report in `txn`: when it is new, the look-up, the activity with its outcomes and the
-/// task's progress with its event — three statements on PostgreSQL, five elsewhere (the audit
-/// row follows in `audit::conclude`); a replay is the look-up and the earlier report.
+/// Files a report in `txn`: when it is new, the look-up, the task's progress with its event,
+/// and the activity with its outcomes and (on PostgreSQL) its audit row — three statements on
+/// PostgreSQL, five elsewhere (where the audit row follows in `audit::conclude`); a replay is
+/// the look-up and the earlier report.
 async fn report_in(
     txn: &DatabaseTransaction,
     p: &Principal,
@@ -1054,11 +1077,10 @@ async fn report_in(
         created_at: Set(Utc::now()),
         ..Default::default()
     };
-    let activity = match insert_activity(txn, row, &r.outcomes).await {
-        Ok(a) => a,
-        Err(e) if is_unique_violation(&e) => return Err(ApiError::Conflict(RACE.to_owned())),
-        Err(e) => return Err(e.into()),
-    };
+    // The progress first, the activity last: the activity's insert takes the row locks of the
+    // unit rollups its triggers update (a city's counters are shared by every report of the
+    // day), so with nothing after it but the commit, concurrent reports wait on each other
+    // for the shortest time.
     let task = match task {
         Some(t) => Some(
             add_progress(txn, t.id, delta, target.group_id, &target.group_unit_path)
@@ -1067,13 +1089,20 @@ async fn report_in(
         ),
         None => None,
     };
-    let touched = Touched::new("Activity", activity.id, target.group_unit_path);
+    let (activity, audit_row) =
+        match insert_activity(txn, p, row, &r.outcomes, &target.group_unit_path).await {
+            Ok(inserted) => inserted,
+            Err(e) if is_unique_violation(&e) => {
+                return Err(ApiError::Conflict(RACE.to_owned()));
+            }
+            Err(e) => return Err(e.into()),
+        };
     Ok(Filed::Now(
         Reported {
             activity,
             task,
             created: true,
         },
-        touched,
+        audit_row,
     ))
 }
