@@ -29,7 +29,7 @@ QUERY_LABEL = {
 # What would close each target when it is missed: from profiling this code base at scale 1
 # (EXPLAIN ANALYZE and statement logs on the bench database; see README.md, "Findings"). The
 # figures quoted are those of the profiled build (Q2 and Q4: the run of 2026-12-03 14:39; Q3:
-# 2026-12-01; Q6: 2026-12-02); rerun and re-profile after changing CDTG.
+# 2026-12-01; Q6: 2026-12-03 evening); rerun and re-profile after changing CDTG.
 TRIPS = ("Q1 is two sequential round trips where the floor and PostGraphile send one statement: "
          "the group, then its unit together with every ancestor its path names (one batch since "
          "038de09; it was five trips, one per `parent`). The principal is no longer a trip under "
@@ -45,18 +45,15 @@ STATS = ("Unit statistics read per-unit rollups kept by database triggers (fc4d7
 ROWS = ("This run: CDTG spends {cpu} ms of server CPU per request (PostGraphile {pg}) and "
         "PostgreSQL {db} ms on CDTG's statements (on PostGraphile's {pgdb}). The profile "
         "of 2026-12-03 with glibc put a third of CDTG's own share in malloc and free; "
-        "`flamegraph-q2.svg`, recorded with the mimalloc build, shows what follows: allocation "
-        "still, decoding full SeaORM models (every column, eight strings per member) and "
-        "async-graphql's per-field futures; the double serialisation, triple page copies, eager "
-        "cursors and per-bind planning of the parents' `IN` list are gone. The run of 2026-12-03 "
-        "15:03 measured a binary with mimalloc as its allocator, since reverted because it kept "
-        "tens of megabytes after spreadsheet exports (README.md, Findings): without it expect "
-        "CDTG's server CPU here to be higher. On the database side the nested page "
-        "numbers every matching row of its parents with `ROW_NUMBER()`/`COUNT(*) OVER` in the "
-        "Vietnamese name order ({rows}) and joins members by primary key one row at a time. What "
-        "would close it: selecting only the requested columns (a look-ahead projection), a "
-        "per-parent top-N (`LATERAL … LIMIT`) on PostgreSQL, and fewer, cheaper resolvers for leaf "
-        "fields.")
+        "`flamegraph-q2.svg`, recorded with a mimalloc build (since reverted: it kept tens of "
+        "megabytes after spreadsheet exports, README.md, Findings), shows what follows: "
+        "allocation still, decoding full SeaORM models (every column, eight strings per member) "
+        "and async-graphql's per-field futures; the double serialisation, triple page copies, "
+        "eager cursors and per-bind planning of the parents' `IN` list are gone. On the database "
+        "side each parent's page ({rows}) is one `LATERAL … LIMIT` probe since 2026-12-03 "
+        "evening (a partitioned `ROW_NUMBER()` window before); what is left there is the rows "
+        "themselves, every column of each. What would close it: selecting only the requested "
+        "columns (a look-ahead projection) and fewer, cheaper resolvers for leaf fields.")
 ROW_SHAPES = {"Q2": "members and open tasks of 50 groups", "Q4": "960 current members of 188 groups"}
 
 
@@ -69,19 +66,22 @@ def rows_hint(agg, q: str) -> str:
                        db=f("cdtg-pg", "pg_cpu"), pgdb=f("postgraphile", "pg_cpu"), rows=ROW_SHAPES[q])
 
 
-REPORT = ("A report is four statements on PostgreSQL (the look-up; the activity with its outcomes; "
-          "the progress with its event and notification; the audit row) against PostGraphile's one "
-          "plain insert. Profiled on 2026-12-02: PostgreSQL spends 1.10 ms of CPU per report against "
-          "0.39, most of it in the rollup triggers on `activities` (several upserts per row); a "
-          "statement-level trigger, or folding the audit row into the progress statement, is next.")
+REPORT = ("A report is three statements on PostgreSQL (the look-up; the progress with its event "
+          "and notification; the activity with its outcomes and its audit row) against "
+          "PostGraphile's one plain insert. Measured on 2026-12-03 with eight connections at scale "
+          "1: the rollup triggers on `activities` cost PostgreSQL ~0.3 ms of CPU per report (0.77–0.80 "
+          "ms with them, 0.49–0.51 with them disabled on a scratch copy, throughput ~30% higher "
+          "without), and the report is CPU-bound on two cores. Writing the activity last cut the "
+          "backends seen waiting on the rollup rows' locks by two thirds. What would close it: one "
+          "trigger per fact table whose upserts share one look-up of the group, task and anchors.")
 HINTS = {
     "Q1": TRIPS,
     "Q6": REPORT,
     "sqlite": ("SQLite runs the statements inside the server process, so its CPU per request is "
                "the database's work and CDTG's together (see the CPU columns of Q4 below). The nested members page numbers all 960 current memberships of the "
                "188 groups with window functions, on four pooled connections; SQLite has no "
-               "`LATERAL`, so a per-parent top-N there would be a correlated subquery per group. "
-               "Not profiled separately yet."),
+               "`LATERAL` (PostgreSQL's per-parent top-N), so one there would be a correlated "
+               "subquery per group. Not profiled separately yet."),
     "Q3": STATS,
     "rss": ("Every pooled connection has its own page cache and worker thread (sqlx-sqlite), and "
             "the allocator keeps per-thread heaps: a smaller pool (SQLite's default is 4 since 8fbdd70), a "
