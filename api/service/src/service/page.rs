@@ -476,7 +476,9 @@ where
         &window,
     )?;
     let rows = db.query_all_raw(statement).await?;
-    let mut grouped: std::collections::HashMap<i64, (u64, Vec<(i64, M, Cursor)>)> =
+    // Per parent: its total, and its rows inside the window with their positions.
+    type Numbered<M> = Vec<(i64, M, Cursor)>;
+    let mut grouped: std::collections::HashMap<i64, (u64, Numbered<M>)> =
         std::collections::HashMap::new();
     for row in rows {
         let key: i64 = row.try_get("", "parent_key")?;
