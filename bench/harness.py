@@ -808,6 +808,8 @@ def main() -> int:
     workdir = Path(args.workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     out = Path(args.out)
+    # Made now, not at the end: a missing --out directory must not throw away an hour's run.
+    out.mkdir(parents=True, exist_ok=True)
 
     started = time.time()
     meta = {"started": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()), "load_start": load_average(),

@@ -573,7 +573,11 @@ fn per_parent_statement(
         inner.limit(window.limit + 1);
         let built = backend.build(&inner);
         let mut values = built.values.map(|v| v.0).unwrap_or_default();
-        values.push(id_array(parent_ids).into());
+        // A parent named twice would get its page twice (`IN` matches once): one of each.
+        let mut parents = parent_ids.to_vec();
+        parents.sort_unstable();
+        parents.dedup();
+        values.push(id_array(&parents).into());
         sea_orm::Statement::from_sql_and_values(
             backend,
             format!(
@@ -693,6 +697,8 @@ mod tests {
         assert!(two.sql.contains("LIMIT $4) AS \"w\""), "{}", two.sql);
         let values = |s: &sea_orm::Statement| s.values.clone().unwrap().0;
         assert_eq!(values(&two)[4], sea_orm::Value::from("{7,42}"));
+        let twice = statement(pg, &[42, 7, 42]);
+        assert_eq!(values(&twice)[4], sea_orm::Value::from("{7,42}"));
         assert_eq!(values(&none)[4], sea_orm::Value::from("{}"));
         assert_eq!(values(&two)[3], sea_orm::Value::from(21u64));
 
