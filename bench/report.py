@@ -263,7 +263,8 @@ def write(result: dict, out: Path) -> None:
                          + f"| {verdict(ok)} | " + ("" if ok else HINTS.get(f"stmts-{q}", HINTS["stmts"])) + " |")
         for arm in ("cdtg-pg", "cdtg-sqlite"):
             rs = [agg[(s, arm, q)]["rss"] for q in queries if (s, arm, q) in agg]
-            if rs and s == 1:
+            # Scale 1 under every query; scale 100 under the dashboard, the one it runs there.
+            if rs and s in (1, 100):
                 peak = max(rs)
                 ok = peak < 100
                 L.append(f"| peak RSS < 100 MB under load — {ARM_LABEL[arm]} | {s} | {peak:.0f} MB | {verdict(ok)} | "
