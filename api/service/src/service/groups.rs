@@ -188,7 +188,7 @@ pub async fn in_units(
     QueryTrait::query(&mut q).join(
         JoinType::InnerJoin,
         admin_unit::Entity,
-        Expr::cust(r#""groups"."unit_path" LIKE ("admin_units"."path" || '%')"#),
+        scope::in_joined_unit_subtree(r#""groups"."unit_path""#),
     );
     let q = apply_filter(q, f, None);
     let parent = Expr::col((admin_unit::Entity, admin_unit::Column::Id));

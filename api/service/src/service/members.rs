@@ -171,7 +171,7 @@ pub async fn in_units(
     QueryTrait::query(&mut q).join(
         JoinType::InnerJoin,
         admin_unit::Entity,
-        Expr::cust(r#""members"."unit_path" LIKE ("admin_units"."path" || '%')"#),
+        scope::in_joined_unit_subtree(r#""members"."unit_path""#),
     );
     let parent = Expr::col((admin_unit::Entity, admin_unit::Column::Id));
     page::fetch_per_parent(db, q, parent, unit_ids, &name_order(), window).await

@@ -36,6 +36,19 @@ pub fn subtree_range(path: &str) -> (String, String) {
     (path.to_owned(), upper)
 }
 
+/// Join condition: `row_path` (a quoted `"table"."column"`) lies in the subtree of the joined
+/// unit row `"admin_units"`. The same half-open range as [`subtree_range`], written in SQL so
+/// the unit comes from the join: a B-tree index on the row's path answers it per unit, where
+/// `LIKE (path || '%')` with a pattern from another row can only filter a scan of every row.
+/// The `LIKE` stays as the definition; the range is what the index uses.
+pub fn in_joined_unit_subtree(row_path: &str) -> Expr {
+    let unit = r#""admin_units"."path""#;
+    Expr::cust(format!(
+        "{row_path} >= {unit} AND {row_path} < SUBSTR({unit}, 1, LENGTH({unit}) - 1) || '0' \
+         AND {row_path} LIKE ({unit} || '%')"
+    ))
+}
+
 fn path_in<C: ColumnTrait>(col: C, path: &str) -> Condition {
     let (lo, hi) = subtree_range(path);
     Condition::all().add(col.gte(lo)).add(col.lt(hi))
