@@ -110,6 +110,14 @@ macro_rules! connection {
 
 pub(crate) use connection;
 
+/// Whether the selection of the connection being resolved reads `totalCount` (itself or in a
+/// fragment). Batched nested pages count their parents' rows only then; one that did not count
+/// and is asked all the same (a selection the look-ahead cannot see) falls back to the
+/// deferred count, so the answer is right either way.
+pub fn wants_total(ctx: &async_graphql::Context<'_>) -> bool {
+    ctx.look_ahead().field("totalCount").exists()
+}
+
 /// Wraps a count query as a deferred total.
 pub fn deferred<F, Fut>(f: F) -> CountFn
 where

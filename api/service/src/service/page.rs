@@ -202,6 +202,11 @@ pub struct Window {
     pub backward: bool,
     pub after: Option<Cursor>,
     pub before: Option<Cursor>,
+    /// Whether the reader asks for the total (`totalCount`). Batched nested pages count each
+    /// parent's rows in their statement only then: the count is one more window function per
+    /// parent, a fifth of the statement for a district's members when nobody reads it. Pages
+    /// that did not count leave `Page::total` empty and the connection counts on demand.
+    pub total_wanted: bool,
 }
 
 impl Window {
@@ -212,6 +217,7 @@ impl Window {
             backward: false,
             after: None,
             before: None,
+            total_wanted: true,
         }
     }
 }
@@ -258,6 +264,7 @@ impl PageArgs {
             backward: last.is_some(),
             after,
             before,
+            total_wanted: true,
         })
     }
 }
@@ -443,9 +450,10 @@ where
 /// `select` must already be restricted to the caller's scope; `parent` is the expression naming
 /// each row's parent and `parent_ids` the parents asked for. Each parent's rows are ordered by
 /// `terms` after an `inside` flag (the window's bounds as a column rather than a `WHERE`, so
-/// rows inside come first), numbered (`row_pos`), and counted whole (`parent_total`, bounds or
-/// not), so `totalCount` on nested connections costs nothing extra; a parent none of whose rows
-/// is inside still sends its first row, for its total.
+/// rows inside come first), numbered (`row_pos`), and, when the window wants its total,
+/// counted whole (`parent_total`, bounds or not), so `totalCount` on nested connections costs
+/// no statement of its own; a parent none of whose rows is inside still sends its first row,
+/// for its total. Without the count a page's `total` is `None`.
 ///
 /// PostgreSQL reads each parent's page by itself: `unnest(parents) CROSS JOIN LATERAL (… WHERE
 /// parent = p ORDER BY … LIMIT n + 1)`, an index probe and a small sort per parent whatever the
@@ -478,14 +486,18 @@ where
     let rows = db.query_all_raw(statement).await?;
     // Per parent: its total, and its rows inside the window with their positions.
     type Numbered<M> = Vec<(i64, M, Cursor)>;
-    let mut grouped: std::collections::HashMap<i64, (u64, Numbered<M>)> =
+    let mut grouped: std::collections::HashMap<i64, (Option<u64>, Numbered<M>)> =
         std::collections::HashMap::new();
     for row in rows {
         let key: i64 = row.try_get("", "parent_key")?;
-        let parent_total: i64 = row.try_get("", "parent_total")?;
+        let parent_total: Option<i64> = if window.total_wanted {
+            Some(row.try_get("", "parent_total")?)
+        } else {
+            None
+        };
         let entry = grouped
             .entry(key)
-            .or_insert_with(|| (parent_total as u64, Vec::new()));
+            .or_insert_with(|| (parent_total.map(|n| n as u64), Vec::new()));
         let inside: i32 = row.try_get("", "inside")?;
         if inside == 1 && window.limit > 0 {
             let position: i64 = row.try_get("", "row_pos")?;
@@ -503,7 +515,7 @@ where
             // they come in order all the same, so this sort only checks.
             rows.sort_by_key(|(position, _, _)| *position);
             let rows = rows.into_iter().map(|(_, m, c)| (m, c)).collect();
-            (key, Page::from_probe(rows, &window, Some(total)))
+            (key, Page::from_probe(rows, &window, total))
         })
         .collect())
 }
@@ -557,12 +569,14 @@ fn per_parent_statement(
             parent_key.clone(),
         )
         .expr_as(inside.clone(), Alias::new("inside"))
-        .expr_window_as(Func::cust("ROW_NUMBER"), numbered, Alias::new("row_pos"))
-        .expr_window_as(
+        .expr_window_as(Func::cust("ROW_NUMBER"), numbered, Alias::new("row_pos"));
+    if window.total_wanted {
+        inner.expr_window_as(
             Func::count(Expr::cust("*")),
             counted,
             Alias::new("parent_total"),
         );
+    }
 
     Ok(if lateral {
         inner.and_where(parent.eq(lateral_parent));
@@ -709,6 +723,35 @@ mod tests {
             lite.sql
         );
         assert!(lite.sql.contains("PARTITION BY"), "{}", lite.sql);
+    }
+
+    #[test]
+    fn parents_are_counted_only_when_the_total_is_wanted() {
+        use sea_orm::sea_query::Query;
+        let statement = |backend: sea_orm::DbBackend, total_wanted: bool| {
+            let mut q = Query::select();
+            q.expr(Expr::col((Alias::new("tasks"), Alias::new("id"))))
+                .from(Alias::new("tasks"));
+            let terms = [SortTerm::asc(
+                Expr::col((Alias::new("tasks"), Alias::new("id"))),
+                KeyKind::BigInt,
+            )];
+            let parent = Expr::col((Alias::new("tasks"), Alias::new("group_id")));
+            let window = Window {
+                total_wanted,
+                ..Window::first(20)
+            };
+            per_parent_statement(backend, q, parent, &[7], &terms, &window)
+                .unwrap()
+                .sql
+        };
+        for backend in [sea_orm::DbBackend::Postgres, sea_orm::DbBackend::Sqlite] {
+            let counted = statement(backend, true);
+            assert!(counted.contains(r#"AS "parent_total""#), "{counted}");
+            let uncounted = statement(backend, false);
+            assert!(!uncounted.contains("COUNT("), "{uncounted}");
+            assert!(uncounted.contains(r#"AS "row_pos""#), "{uncounted}");
+        }
     }
 
     fn cursor(values: Vec<KeyValue>) -> String {

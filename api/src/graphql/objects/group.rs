@@ -10,14 +10,14 @@ use super::{
     AdminUnit, Member, MemberConnection, Membership, Product, Task, TaskConnection, page_args,
 };
 use crate::entity::group;
-use crate::graphql::connection::{connection, deferred, total_for};
+use crate::graphql::connection::{connection, deferred, total_for, wants_total};
 use crate::graphql::context::{db, loader, principal};
 use crate::graphql::enums::{GroupKind, GroupStatus, TaskKind, TaskStatus};
 use crate::graphql::loaders::{
     GroupMembersParams, GroupMemberships, GroupProducts, GroupTasksParams, MemberById, Nested,
 };
 use crate::ids::{NodeType, encode};
-use crate::service::page::Page;
+use crate::service::page::{Page, Window};
 use crate::service::{members, tasks};
 
 #[derive(Clone)]
@@ -93,7 +93,10 @@ impl Group {
         last: Option<i64>,
         before: Option<String>,
     ) -> Result<MemberConnection> {
-        let window = page_args(first, after, last, before).window()?;
+        let window = Window {
+            total_wanted: wants_total(ctx),
+            ..page_args(first, after, last, before).window()?
+        };
         let key = Nested {
             parent: self.0.id,
             params: GroupMembersParams { include_former },
@@ -168,7 +171,10 @@ impl Group {
             kind: f.kind.map(Into::into),
             overdue: f.overdue,
         };
-        let window = page_args(first, after, last, before).window()?;
+        let window = Window {
+            total_wanted: wants_total(ctx),
+            ..page_args(first, after, last, before).window()?
+        };
         let page = loader(ctx)?
             .load_one(Nested {
                 parent: self.0.id,

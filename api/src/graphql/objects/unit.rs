@@ -9,14 +9,14 @@ use super::{
     Group, GroupConnection, Member, MemberConnection, UnitGroupsFilter, UnitSurvey, page_args,
 };
 use crate::entity::admin_unit;
-use crate::graphql::connection::{Total, connection, deferred, total_for};
+use crate::graphql::connection::{Total, connection, deferred, total_for, wants_total};
 use crate::graphql::context::{db, loader, principal};
 use crate::graphql::enums::UnitKind;
 use crate::graphql::loaders::{
     Nested, UnitById, UnitChildren, UnitGroupsParams, UnitMembersParams, UnitSurveys,
 };
 use crate::ids::{NodeType, encode};
-use crate::service::page::Page;
+use crate::service::page::{Page, Window};
 use crate::service::{groups, members, unit_admin, units};
 
 #[derive(Clone)]
@@ -159,7 +159,10 @@ impl AdminUnit {
             status: f.status.map(Into::into),
             search: super::search_filter(f.search.clone())?,
         };
-        let window = page_args(first, after, last, before).window()?;
+        let window = Window {
+            total_wanted: wants_total(ctx),
+            ..page_args(first, after, last, before).window()?
+        };
         let key = Nested {
             parent: self.0.id,
             params: params.clone(),
@@ -201,7 +204,10 @@ impl AdminUnit {
         last: Option<i64>,
         before: Option<String>,
     ) -> Result<MemberConnection> {
-        let window = page_args(first, after, last, before).window()?;
+        let window = Window {
+            total_wanted: wants_total(ctx),
+            ..page_args(first, after, last, before).window()?
+        };
         let key = Nested {
             parent: self.0.id,
             params: UnitMembersParams,
