@@ -243,10 +243,34 @@ async fn walking_up_the_tree_costs_one_statement(backend: Backend) {
             "parent": { "name": "Thành phố Đà Nẵng" } } } })
     );
     assert_eq!(
-        group_walk,
-        group_alone + 1,
-        "the group's unit and all its ancestors: one statement"
+        group_walk, group_alone,
+        "the group's unit and all its ancestors come in the group's own statement"
     );
+    // The unit alone (no walk up) comes with the group too, and the chain is the same one the
+    // units' own look-ups give.
+    let (unit_only, data) = cost(
+        "query($g: ID!) { group(id: $g) { name unit { id name kind } } }",
+        &g,
+    )
+    .await;
+    assert_eq!(unit_only, group_alone);
+    let (_, by_node) = cost(
+        "query($u: ID!) { node(id: $u) { ... on AdminUnit { id name kind } } }",
+        &json!({ "u": data["group"]["unit"]["id"] }),
+    )
+    .await;
+    assert_eq!(data["group"]["unit"], by_node["node"]);
+    // Out of scope, the group read with its units is missing like any other.
+    let ward_b1 = app.login(users::WARD_B1, PASSWORD).await;
+    let (status, body) = app
+        .gql(
+            Some(&ward_b1),
+            "query($g: ID!) { group(id: $g) { name unit { name parent { name } } } }",
+            g.clone(),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(body, json!({ "data": { "group": null } }));
     let (member_alone, _) = cost("query($m: ID!) { member(id: $m) { fullName } }", &m).await;
     let (member_walk, data) = cost(
         "query($m: ID!) { member(id: $m) { fullName unit { name parent { name } ancestors { name } } } }",

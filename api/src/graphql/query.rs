@@ -267,7 +267,22 @@ impl QueryRoot {
             return Ok(None);
         };
         // The service decides: role first (FORBIDDEN), then scope (missing).
-        Ok(groups::get(db(ctx), principal(ctx)?, row).await?.map(Group))
+        let unit = ctx.look_ahead().field("unit");
+        if !unit.exists() {
+            return Ok(groups::get(db(ctx), principal(ctx)?, row).await?.map(Group));
+        }
+        // Look-ahead: the units the selection reads come with the group, into the loader's
+        // cache, where `unit` and `parent` find them.
+        let ancestors = unit.field("parent").exists() || unit.field("ancestors").exists();
+        let Some((group, units)) =
+            groups::get_with_units(db(ctx), principal(ctx)?, row, ancestors).await?
+        else {
+            return Ok(None);
+        };
+        loader(ctx)?
+            .feed_many(units.into_iter().map(|u| (UnitById(u.id), u)))
+            .await;
+        Ok(Some(Group(group)))
     }
 
     /// Groups in your scope. Default order: name.

@@ -158,6 +158,65 @@ pub async fn get(
         .await?)
 }
 
+/// A group together with the units a selection of it reads: its own unit, and with
+/// `ancestors` every unit above it as well (they are all named by the group's path), in one
+/// statement — the look-ahead join behind `group(id) { unit { parent { … } } }`, which cost a
+/// second round trip when the units were loaded after the group. Units are reference data
+/// everyone may read ([`scope::admin_units`]); the group is filtered by scope as in [`get`].
+pub async fn get_with_units(
+    db: &DatabaseConnection,
+    p: &Principal,
+    id: i64,
+    ancestors: bool,
+) -> ApiResult<Option<(group::Model, Vec<admin_unit::Model>)>> {
+    use sea_orm::{Condition, ConnectionTrait, FromQueryResult, IdenStatic, Iterable};
+    scope::require(p, Action::ReadGroups)?;
+    let backend = db.get_database_backend();
+    let unit_id = Expr::col((admin_unit::Entity, admin_unit::Column::Id));
+    let on = if !ancestors {
+        unit_id.equals((group::Entity, group::Column::UnitId))
+    } else if backend == sea_orm::DbBackend::Postgres {
+        // The path's ids as an array: an index probe of the units' key per id.
+        Expr::cust(
+            r#""admin_units"."id" = ANY(CAST(string_to_array(TRIM(BOTH '/' FROM "groups"."unit_path"), '/') AS bigint[]))"#,
+        )
+    } else {
+        // SQLite has no arrays: the path's ids as a JSON list, one key look-up each.
+        Expr::cust(
+            r#""admin_units"."id" IN (SELECT CAST("value" AS INTEGER) FROM json_each('[' || REPLACE(TRIM("groups"."unit_path", '/'), '/', ',') || ']'))"#,
+        )
+    };
+    let mut q = group::Entity::find_by_id(id)
+        .filter(scope::groups(p))
+        .into_query();
+    q.join(
+        JoinType::LeftJoin,
+        admin_unit::Entity,
+        Condition::all().add(on).add(scope::admin_units(p)),
+    );
+    for c in admin_unit::Column::iter() {
+        q.expr_as(
+            Expr::col((admin_unit::Entity, c)),
+            sea_orm::sea_query::Alias::new(format!("{UNIT_PREFIX}{}", c.as_str())),
+        );
+    }
+    let rows = db.query_all_raw(backend.build(&q)).await?;
+    let Some(first) = rows.first() else {
+        return Ok(None);
+    };
+    let found = group::Model::from_query_result(first, "")?;
+    let mut units = Vec::with_capacity(rows.len());
+    for row in &rows {
+        if let Some(unit) = admin_unit::Model::from_query_result_optional(row, UNIT_PREFIX)? {
+            units.push(unit);
+        }
+    }
+    Ok(Some((found, units)))
+}
+
+/// The prefix of the unit columns in [`get_with_units`]'s rows.
+const UNIT_PREFIX: &str = "u_";
+
 pub async fn get_by_ids(
     db: &DatabaseConnection,
     p: &Principal,
