@@ -30,13 +30,14 @@ QUERY_LABEL = {
 # (EXPLAIN ANALYZE and statement logs on the bench database; see README.md, "Findings"). The
 # figures quoted are those of the profiled build (Q2 and Q4: the run of 2026-12-03 14:39; Q3:
 # 2026-12-01; Q6: 2026-12-03 evening); rerun and re-profile after changing CDTG.
-TRIPS = ("Q1 is two sequential round trips where the floor and PostGraphile send one statement: "
-         "the group, then its unit together with every ancestor its path names (one batch since "
-         "038de09; it was five trips, one per `parent`). The principal is no longer a trip under "
-         "load: it is read once a second per token (auth/cache.rs; a change elsewhere is in force "
-         "within that second). Each trip costs a statement, a pool checkout and a wake-up. What "
-         "would close it: load the group's unit with the group when the selection asks for it (a "
-         "look-ahead join).")
+TRIPS = ("Q1 is one statement since 2026-12-04 (b67a17d): when the selection reads the group's "
+         "unit, the group is read joined to its unit and every unit above it (a look-ahead join "
+         "into the loader's cache); it was two sequential round trips, five before 038de09. The "
+         "principal is read at most once a second per token (auth/cache.rs). This run: CDTG spends "
+         "{cpu} ms of server CPU per request (PostGraphile {pg}, the floor {floor}) and PostgreSQL "
+         "{db} ms on CDTG's statement (on PostGraphile's {pgdb}). What is left is the server's "
+         "own work per request: HTTP, parsing and validating the document, resolvers and the JSON "
+         "answer; the floor sends a prepared statement and copies its JSON through.")
 STATS = ("Unit statistics read per-unit rollups kept by database triggers (fc4d7c8, all-time "
          "task and activity totals since 9611e96). In the run of 2026-12-01 one dashboard alone took "
          "14.6 ms on PostgreSQL at scale 1 and 16.0 ms at scale 10 (the floor: 39 and 413 ms), so "
@@ -44,16 +45,20 @@ STATS = ("Unit statistics read per-unit rollups kept by database triggers (fc4d7
          "statements (three resolver levels, one per stat family each) against the floor's one.")
 ROWS = ("This run: CDTG spends {cpu} ms of server CPU per request (PostGraphile {pg}) and "
         "PostgreSQL {db} ms on CDTG's statements (on PostGraphile's {pgdb}). The profile "
-        "of 2026-12-03 with glibc put a third of CDTG's own share in malloc and free; "
-        "`flamegraph-q2.svg`, recorded with a mimalloc build (since reverted: it kept tens of "
-        "megabytes after spreadsheet exports, README.md, Findings), shows what follows: "
-        "allocation still, decoding full SeaORM models (every column, eight strings per member) "
-        "and async-graphql's per-field futures; the double serialisation, triple page copies, "
-        "eager cursors and per-bind planning of the parents' `IN` list are gone. On the database "
-        "side each parent's page ({rows}) is one `LATERAL … LIMIT` probe since 2026-12-03 "
-        "evening (a partitioned `ROW_NUMBER()` window before); what is left there is the rows "
-        "themselves, every column of each. What would close it: selecting only the requested "
-        "columns (a look-ahead projection) and fewer, cheaper resolvers for leaf fields.")
+        "of 2026-12-03 with glibc put a third of CDTG's own share in malloc and free (a quarter "
+        "again on 2026-12-04, `perf` on the shipped build); `flamegraph-q2.svg`, recorded with a "
+        "mimalloc build (since reverted: it kept tens of megabytes after spreadsheet exports, "
+        "README.md, Findings), shows what follows: allocation still, decoding full SeaORM models "
+        "(every column, eight strings per member) and async-graphql's per-field futures; the "
+        "double serialisation, triple page copies, eager cursors and per-bind planning of the "
+        "parents' `IN` list are gone. On the database side each parent's page ({rows}) is one "
+        "`LATERAL … LIMIT` probe since 2026-12-03 evening; since 2026-12-04 the groups of a unit "
+        "are found through the path index (a `LIKE` on the joined unit's path scanned every group) "
+        "and a page counts its parent's rows only when `totalCount` is read (both together: "
+        "PostgreSQL's CPU per request down by a quarter for Q2 and Q4, measured A/B). What is "
+        "left there is the rows themselves, every column of each. What would close it: selecting "
+        "only the requested columns (a look-ahead projection), fewer, cheaper resolvers for leaf "
+        "fields, and an allocator that is faster than glibc's without keeping what exports free.")
 ROW_SHAPES = {"Q2": "members and open tasks of 50 groups", "Q4": "960 current members of 188 groups"}
 
 
@@ -64,6 +69,15 @@ def rows_hint(agg, q: str) -> str:
         return fmt(v, 1) if v is not None else "n/a"
     return ROWS.format(cpu=f("cdtg-pg", "cpu"), pg=f("postgraphile", "cpu"),
                        db=f("cdtg-pg", "pg_cpu"), pgdb=f("postgraphile", "pg_cpu"), rows=ROW_SHAPES[q])
+
+
+def trips_hint(agg) -> str:
+    """The Q1 hint with this run's CPU figures (scale 1)."""
+    def f(arm, key):
+        v = agg.get((1, arm, "Q1"), {}).get(key)
+        return fmt(v, 2) if v is not None else "n/a"
+    return TRIPS.format(cpu=f("cdtg-pg", "cpu"), pg=f("postgraphile", "cpu"), floor=f("floor", "cpu"),
+                        db=f("cdtg-pg", "pg_cpu"), pgdb=f("postgraphile", "pg_cpu"))
 
 
 REPORT = ("A report is three statements on PostgreSQL (the look-up; the progress with its event "
@@ -78,10 +92,11 @@ HINTS = {
     "Q1": TRIPS,
     "Q6": REPORT,
     "sqlite": ("SQLite runs the statements inside the server process, so its CPU per request is "
-               "the database's work and CDTG's together (see the CPU columns of Q4 below). The nested members page numbers all 960 current memberships of the "
-               "188 groups with window functions, on four pooled connections; SQLite has no "
-               "`LATERAL` (PostgreSQL's per-parent top-N), so one there would be a correlated "
-               "subquery per group. Not profiled separately yet."),
+               "the database's work and CDTG's together (see the CPU columns of Q4 below). The "
+               "nested members page numbers all 960 current memberships of the 188 groups with a "
+               "window function (no longer counting them unless `totalCount` is read), on four "
+               "pooled connections; SQLite has no `LATERAL` (PostgreSQL's per-parent top-N), so "
+               "one there would be a correlated subquery per group. Not profiled separately yet."),
     "Q3": STATS,
     "rss": ("Every pooled connection has its own page cache and worker thread (sqlx-sqlite), and "
             "the allocator keeps per-thread heaps: a smaller pool (SQLite's default is 4 since 8fbdd70), a "
@@ -144,6 +159,7 @@ def write(result: dict, out: Path) -> None:
     agg = cells(rows)
     for q in ROW_SHAPES:
         HINTS[q] = rows_hint(agg, q)
+    HINTS["Q1"] = trips_hint(agg)
     scales = sorted({r["scale"] for r in rows})
     queries = [q for q in QUERY_LABEL if any(r["query"] == q for r in rows)]
     arms = [a for a in ARM_ORDER if any(r["arm"] == a for r in rows)]
