@@ -177,9 +177,11 @@ def write(result: dict, out: Path) -> None:
     for sc, earlier in sorted(meta.get("carried", {}).items(), key=lambda kv: int(kv[0])):
         # A run of fewer scales may keep an earlier run's rows for the others (bench/merge.py):
         # they are that run's figures, measured on that commit, and are labelled as such.
-        L.append(f"- **Scale {sc} is not from this run**: its rows (and the scale-1 → {sc} "
-                 f"comparisons) are those of the run of {earlier['started']}, git `{earlier['git']}`, "
-                 f"carried over by `bench/merge.py`. {earlier.get('why', '')}".rstrip())
+        L.append(f"- **Scale {sc} is not from this run**: its rows are those of the run of "
+                 f"{earlier['started']}, git `{earlier['git']}`, carried over by `bench/merge.py`, "
+                 f"so the scale-1 → {sc} comparisons below set them against this run's scale 1 "
+                 f"(a machine that ran slower or faster that day moves them). "
+                 f"{earlier.get('why', '')}".rstrip())
     L.append(f"- Load: wrk 4.1, {a['connections']} connections, 1 thread, {a['duration']} s per measured run after "
              f"{a['warmup']} s of warm-up per arm and query; {a['rounds']} rounds with the arms interleaved "
              "(A/B/C/D, rotating who goes first). Figures are the median of the rounds, ranges [min–max]."
