@@ -203,6 +203,25 @@ async fn nested_queries_cost_the_same_for_5_or_50_groups(backend: Backend) {
     );
 }
 
+/// A query's own statements and its answer: sent twice back to back, the fewer counts. The
+/// account is read at most once a second per token (the principal cache), so one of the two
+/// runs with it cached.
+async fn fewest_statements(
+    app: &TestApp,
+    token: &str,
+    query: String,
+    vars: serde_json::Value,
+) -> (u64, serde_json::Value) {
+    let mut fewest = u64::MAX;
+    let mut data = serde_json::Value::Null;
+    for _ in 0..2 {
+        let before = app.statements();
+        data = app.ok(token, &query, vars.clone()).await;
+        fewest = fewest.min(app.statements() - before);
+    }
+    (fewest, data)
+}
+
 /// A group's unit and the units above it are all named by the group's path: walking up costs
 /// one batch, not one round trip per level — whether by `parent` chains or `ancestors`.
 async fn walking_up_the_tree_costs_one_statement(backend: Backend) {
@@ -213,21 +232,8 @@ async fn walking_up_the_tree_costs_one_statement(backend: Backend) {
     let token = app.login(users::ADMIN, PASSWORD).await;
     let g = json!({ "g": gid(NodeType::Group, f.group_a1) });
     let m = json!({ "m": gid(NodeType::Member, f.member_a1_plain) });
-    // The query's own statements: sent twice back to back, the fewer counts. The account is
-    // read at most once a second per token (the principal cache), so one of the two runs with
-    // it cached.
     let cost = |query: &'static str, vars: &serde_json::Value| {
-        let (app, token, vars) = (&app, &token, vars.clone());
-        async move {
-            let mut fewest = u64::MAX;
-            let mut data = serde_json::Value::Null;
-            for _ in 0..2 {
-                let before = app.statements();
-                data = app.ok(token, query, vars.clone()).await;
-                fewest = fewest.min(app.statements() - before);
-            }
-            (fewest, data)
-        }
+        fewest_statements(&app, &token, query.to_owned(), vars.clone())
     };
     // One chain per request: two root fields (a group and a member) may resolve in different
     // loader ticks, and their units would then be two batches by timing alone.
@@ -306,20 +312,7 @@ async fn nested_totals_come_from_the_batch_only_when_read(backend: Backend) {
     add_groups(&app, f.ward_b1, &path, 49).await;
     let token = app.login(users::ADMIN, PASSWORD).await;
     let vars = json!({ "u": gid(NodeType::AdminUnit, f.ward_b1) });
-    // The fewer statements of two runs: the account is read at most once a second per token.
-    let cost = |query: String| {
-        let (app, token, vars) = (&app, &token, vars.clone());
-        async move {
-            let mut fewest = u64::MAX;
-            let mut data = serde_json::Value::Null;
-            for _ in 0..2 {
-                let before = app.statements();
-                data = app.ok(token, &query, vars.clone()).await;
-                fewest = fewest.min(app.statements() - before);
-            }
-            (fewest, data)
-        }
-    };
+    let cost = |query: String| fewest_statements(&app, &token, query, vars.clone());
     let query = |members: &str, tasks: &str, groups: &str| {
         format!(
             "query($u: ID!) {{ adminUnit(id: $u) {{ groups(first: 100) {{ {groups} nodes {{ name \

@@ -672,23 +672,32 @@ pub fn nulls_last(value: Expr) -> Expr {
 mod tests {
     use super::*;
 
+    /// The per-parent statement of tasks (by id) for the groups `ids`.
+    fn tasks_of_groups(
+        backend: sea_orm::DbBackend,
+        ids: &[i64],
+        window: &Window,
+    ) -> sea_orm::Statement {
+        use sea_orm::sea_query::Query;
+        let mut q = Query::select();
+        q.expr(Expr::col((Alias::new("tasks"), Alias::new("id"))))
+            .from(Alias::new("tasks"));
+        let terms = [SortTerm::asc(
+            Expr::col((Alias::new("tasks"), Alias::new("id"))),
+            KeyKind::BigInt,
+        )];
+        let parent = Expr::col((Alias::new("tasks"), Alias::new("group_id")));
+        per_parent_statement(backend, q, parent, ids, &terms, window).unwrap()
+    }
+
     /// PostgreSQL gets one statement text whatever the number of parents (so one cached plan,
     /// PostgreSQL turning to a generic plan after five executions, where an `IN ($1, …, $188)`
     /// list was planned again at every bind), with the ids as one array value read one parent
     /// at a time through `LATERAL`; SQLite gets the list and the partitioned window.
     #[test]
     fn parents_go_to_postgresql_as_one_array_parameter() {
-        use sea_orm::sea_query::Query;
         let statement = |backend: sea_orm::DbBackend, ids: &[i64]| {
-            let mut q = Query::select();
-            q.expr(Expr::col((Alias::new("tasks"), Alias::new("id"))))
-                .from(Alias::new("tasks"));
-            let terms = [SortTerm::asc(
-                Expr::col((Alias::new("tasks"), Alias::new("id"))),
-                KeyKind::BigInt,
-            )];
-            let parent = Expr::col((Alias::new("tasks"), Alias::new("group_id")));
-            per_parent_statement(backend, q, parent, ids, &terms, &Window::first(20)).unwrap()
+            tasks_of_groups(backend, ids, &Window::first(20))
         };
         let pg = sea_orm::DbBackend::Postgres;
         let two = statement(pg, &[7, 42]);
@@ -727,23 +736,12 @@ mod tests {
 
     #[test]
     fn parents_are_counted_only_when_the_total_is_wanted() {
-        use sea_orm::sea_query::Query;
         let statement = |backend: sea_orm::DbBackend, total_wanted: bool| {
-            let mut q = Query::select();
-            q.expr(Expr::col((Alias::new("tasks"), Alias::new("id"))))
-                .from(Alias::new("tasks"));
-            let terms = [SortTerm::asc(
-                Expr::col((Alias::new("tasks"), Alias::new("id"))),
-                KeyKind::BigInt,
-            )];
-            let parent = Expr::col((Alias::new("tasks"), Alias::new("group_id")));
             let window = Window {
                 total_wanted,
                 ..Window::first(20)
             };
-            per_parent_statement(backend, q, parent, &[7], &terms, &window)
-                .unwrap()
-                .sql
+            tasks_of_groups(backend, &[7], &window).sql
         };
         for backend in [sea_orm::DbBackend::Postgres, sea_orm::DbBackend::Sqlite] {
             let counted = statement(backend, true);
