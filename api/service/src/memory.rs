@@ -8,7 +8,11 @@
 //! 50 MB it no longer used, which an export then stacked on. jemalloc can be told to return
 //! every arena's unused pages at once (`arena.<all>.purge`); that walks the arenas under their
 //! locks, so it runs once, shortly after the work that asked for it, on a blocking thread —
-//! never per request. Between such purges jemalloc's own decay returns idle pages within seconds.
+//! never per request. Between such purges jemalloc's decay returns pages that stayed unused for
+//! some seconds, as the allocator goes on being used.
+//!
+//! The allocator is declared here, in the service library, so that every program built on it
+//! (the server, its CLI, the test binaries) runs on the allocator the purge speaks to.
 
 #[cfg(all(target_os = "linux", not(target_env = "musl")))]
 #[global_allocator]
@@ -36,7 +40,7 @@ pub fn trim_soon() {
     });
 }
 
-/// Returns freed heap pages to the system now; true when the allocator was asked to.
+/// Returns freed heap pages to the system now; true when the allocator accepted the purge.
 pub fn trim_now() -> bool {
     #[cfg(all(target_os = "linux", not(target_env = "musl")))]
     {
