@@ -103,6 +103,10 @@ impl From<DbErr> for ApiError {
                 tracing::warn!(error = %err, "database unavailable");
                 ApiError::Unavailable
             }
+            _ if is_connection_lost(&err) => {
+                tracing::warn!(error = %err, "database connection lost");
+                ApiError::Unavailable
+            }
             _ if is_statement_timeout(&err) => {
                 tracing::warn!("statement cancelled by the request deadline");
                 ApiError::TimedOut
@@ -110,6 +114,25 @@ impl From<DbErr> for ApiError {
             _ => ApiError::Internal(err.to_string()),
         }
     }
+}
+
+/// True when the statement failed because its connection did (the socket closed, the database
+/// went away mid-statement): the database is unavailable, not our code broken, and a retry may
+/// well succeed on a fresh connection. The pool discards the broken one when it comes back.
+fn is_connection_lost(err: &DbErr) -> bool {
+    use sea_orm::RuntimeErr;
+    use sea_orm::sqlx::Error;
+    let runtime = match err {
+        DbErr::Query(e) | DbErr::Exec(e) => e,
+        _ => return false,
+    };
+    matches!(
+        runtime,
+        RuntimeErr::SqlxError(e) if matches!(
+            e.as_ref(),
+            Error::Io(_) | Error::Tls(_) | Error::Protocol(_) | Error::PoolClosed | Error::WorkerCrashed
+        )
+    )
 }
 
 /// True when PostgreSQL cancelled the statement (SQLSTATE 57014 `query_canceled`): our pool sets
@@ -145,4 +168,31 @@ pub fn is_unique_violation(err: &DbErr) -> bool {
         err.sql_err(),
         Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sea_orm::RuntimeErr;
+    use std::sync::Arc;
+
+    fn failed_statement(e: sea_orm::sqlx::Error) -> DbErr {
+        DbErr::Query(RuntimeErr::SqlxError(Arc::new(e)))
+    }
+
+    /// A statement whose connection broke under it is the database being unavailable (503,
+    /// retry), not an internal error: the pool no longer pings every connection it hands out.
+    #[test]
+    fn a_lost_connection_is_unavailable() {
+        let closed = std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "closed");
+        let lost = ApiError::from(failed_statement(sea_orm::sqlx::Error::Io(closed)));
+        assert!(matches!(lost, ApiError::Unavailable), "{lost:?}");
+    }
+
+    /// A statement the database refused is still our error, not an outage.
+    #[test]
+    fn a_refused_statement_is_internal() {
+        let refused = ApiError::from(failed_statement(sea_orm::sqlx::Error::RowNotFound));
+        assert!(matches!(refused, ApiError::Internal(_)), "{refused:?}");
+    }
 }

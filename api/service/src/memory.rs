@@ -12,7 +12,9 @@
 //! some seconds, as the allocator goes on being used.
 //!
 //! The allocator is declared here, in the service library, so that every program built on it
-//! (the server, its CLI, the test binaries) runs on the allocator the purge speaks to.
+//! (the server, its CLI, the test binaries) runs on the allocator the purge speaks to. It also
+//! replaces `malloc` and `free` for the C code linked in (the bundled SQLite), whose page
+//! caches and statements then share jemalloc's arenas and its purge.
 
 #[cfg(all(target_os = "linux", not(target_env = "musl")))]
 #[global_allocator]

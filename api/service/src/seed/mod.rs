@@ -474,7 +474,10 @@ mod tests {
 
     #[tokio::test]
     async fn seeds_sqlite_once() {
-        let db = sea_orm::Database::connect("sqlite::memory:")
+        // Through the pool's own `connect`, as every SQLite connection of this test binary (see
+        // `db::tests::sqlite_keeps_no_memory_statistics`).
+        let url = "sqlite::memory:";
+        let (db, _) = crate::db::connect(url, &crate::db::PoolSettings::maintenance(url))
             .await
             .expect("connects");
         <cdtg_migrations::Migrator as sea_orm_migration::MigratorTrait>::up(&db, None)
