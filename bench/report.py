@@ -28,8 +28,9 @@ QUERY_LABEL = {
 
 # What would close each target when it is missed: from profiling this code base at scale 1
 # (EXPLAIN ANALYZE and statement logs on the bench database; see README.md, "Findings"). The
-# figures quoted are those of the profiled build (Q2 and Q4: the run of 2026-12-03 14:39; Q3:
-# 2026-12-01; Q6: 2026-12-03 evening); rerun and re-profile after changing CDTG.
+# figures quoted are those of the profiled build (Q2 and Q4: the run of 2026-12-03 14:39 and the
+# A/B measurements of 2026-12-04; Q3: 2026-12-01; Q6: 2026-12-03 evening); rerun and re-profile
+# after changing CDTG.
 TRIPS = ("Q1 is one statement since 2026-12-04 (b67a17d): when the selection reads the group's "
          "unit, the group is read joined to its unit and every unit above it (a look-ahead join "
          "into the loader's cache); it was two sequential round trips, five before 038de09. The "
@@ -37,7 +38,9 @@ TRIPS = ("Q1 is one statement since 2026-12-04 (b67a17d): when the selection rea
          "{cpu} ms of server CPU per request (PostGraphile {pg}, the floor {floor}) and PostgreSQL "
          "{db} ms on CDTG's statement (on PostGraphile's {pgdb}). What is left is the server's "
          "own work per request: HTTP, parsing and validating the document, resolvers and the JSON "
-         "answer; the floor sends a prepared statement and copies its JSON through.")
+         "answer; the floor sends a prepared statement and copies its JSON through. Since 3cdd49c "
+         "(after the run of 2026-12-04 19:02) the pool no longer pings a connection on every "
+         "acquire (sqlx's default; it pings on release anyway): Q1 +7–9% measured A/B.")
 STATS = ("Unit statistics read per-unit rollups kept by database triggers (fc4d7c8, all-time "
          "task and activity totals since 9611e96). In the run of 2026-12-01 one dashboard alone took "
          "14.6 ms on PostgreSQL at scale 1 and 16.0 ms at scale 10 (the floor: 39 and 413 ms), so "
@@ -45,20 +48,21 @@ STATS = ("Unit statistics read per-unit rollups kept by database triggers (fc4d7
          "statements (three resolver levels, one per stat family each) against the floor's one.")
 ROWS = ("This run: CDTG spends {cpu} ms of server CPU per request (PostGraphile {pg}) and "
         "PostgreSQL {db} ms on CDTG's statements (on PostGraphile's {pgdb}). The profile "
-        "of 2026-12-03 with glibc put a third of CDTG's own share in malloc and free (a quarter "
-        "again on 2026-12-04, `perf` on the shipped build); `flamegraph-q2.svg`, recorded with a "
-        "mimalloc build (since reverted: it kept tens of megabytes after spreadsheet exports, "
-        "README.md, Findings), shows what follows: allocation still, decoding full SeaORM models "
-        "(every column, eight strings per member) and async-graphql's per-field futures; the "
-        "double serialisation, triple page copies, eager cursors and per-bind planning of the "
-        "parents' `IN` list are gone. On the database side each parent's page ({rows}) is one "
-        "`LATERAL … LIMIT` probe since 2026-12-03 evening; since 2026-12-04 the groups of a unit "
-        "are found through the path index (a `LIKE` on the joined unit's path scanned every group) "
-        "and a page counts its parent's rows only when `totalCount` is read (both together: "
-        "PostgreSQL's CPU per request down by a quarter for Q2 and Q4, measured A/B). What is "
-        "left there is the rows themselves, every column of each. What would close it: selecting "
-        "only the requested columns (a look-ahead projection), fewer, cheaper resolvers for leaf "
-        "fields, and an allocator that is faster than glibc's without keeping what exports free.")
+        "of 2026-12-03 with glibc put a third of CDTG's own share in malloc and free; the server "
+        "allocates with jemalloc since 2026-12-04 (server CPU per request down 14–18% for Q2 and "
+        "Q4, measured A/B; it also returns what spreadsheet exports free, where mimalloc did "
+        "not). `flamegraph-q2.svg` (a mimalloc build) shows what follows allocation: decoding "
+        "full SeaORM models (every column, eight strings per member) and async-graphql's "
+        "per-field futures; the double serialisation, triple page copies, eager cursors and "
+        "per-bind planning of the parents' `IN` list are gone. On the database side each "
+        "parent's page ({rows}) is one `LATERAL … LIMIT` probe since 2026-12-03 evening; since "
+        "2026-12-04 the groups of a unit are found through the path index (a `LIKE` on the joined "
+        "unit's path scanned every group) and a page counts its parent's rows only when "
+        "`totalCount` is read (both together: PostgreSQL's CPU per request down by a quarter for "
+        "Q2 and Q4, measured A/B). What is left there is the rows themselves, every column of "
+        "each. What would close it: selecting only the requested columns (a look-ahead "
+        "projection) and fewer, cheaper resolvers for leaf fields. Since 3cdd49c (after the run "
+        "of 2026-12-04 19:02) a statement costs one ping fewer: Q2 +8–13%, Q4 +2–3% measured A/B.")
 ROW_SHAPES = {"Q2": "members and open tasks of 50 groups", "Q4": "960 current members of 188 groups"}
 
 
@@ -92,15 +96,18 @@ HINTS = {
     "Q1": TRIPS,
     "Q6": REPORT,
     "sqlite": ("SQLite runs the statements inside the server process, so its CPU per request is "
-               "the database's work and CDTG's together (see the CPU columns of Q4 below). The "
-               "nested members page numbers all 960 current memberships of the 188 groups with a "
-               "window function (no longer counting them unless `totalCount` is read), on four "
-               "pooled connections; SQLite has no `LATERAL` (PostgreSQL's per-parent top-N), so "
-               "one there would be a correlated subquery per group. Not profiled separately yet."),
+               "the database's work and CDTG's together (see the CPU columns of Q4 below). A "
+               "`perf` profile of this arm under Q4 (2026-12-04 evening) found a quarter of its "
+               "samples in futex waits and task switches: the bundled SQLite kept memory "
+               "statistics behind one global mutex taken on every allocation, and allocated "
+               "with glibc's malloc. Since 3cdd49c (after the run of 2026-12-04 19:02) the statistics "
+               "are off and jemalloc serves SQLite's allocations too: measured A/B that evening, "
+               "Q2 1.5× and Q4 1.7× the throughput, which puts both within 1.3× of the PostgreSQL "
+               "arm (README.md, Findings); a run of an earlier commit still shows the gap."),
     "Q3": STATS,
     "rss": ("Every pooled connection has its own page cache and worker thread (sqlx-sqlite), and "
             "the allocator keeps per-thread heaps: a smaller pool (SQLite's default is 4 since 8fbdd70), a "
-            "smaller `cache_size`, or mimalloc's `MIMALLOC_PURGE_DELAY=0`."),
+            "smaller `cache_size`, or a shorter jemalloc decay (`dirty_decay_ms`)."),
     "q3scale": "Rollups are maintained since fc4d7c8; see Q3 under Targets for what remains.",
     "stmts": "Count is constant in rows (no N+1) but above the document's bound.",
     "q3alone": "See Q3 under Targets above.",
