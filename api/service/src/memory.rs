@@ -68,20 +68,6 @@ pub fn trim_now() -> bool {
     }
 }
 
-/// Bytes the process has mapped from the system for its heap and still holds (jemalloc's
-/// `stats.resident`), fresh as of this call; `None` where another allocator is in use.
-pub fn resident_bytes() -> Option<usize> {
-    #[cfg(all(target_os = "linux", not(target_env = "musl")))]
-    {
-        tikv_jemalloc_ctl::epoch::advance().ok()?;
-        tikv_jemalloc_ctl::stats::resident::read().ok()
-    }
-    #[cfg(not(all(target_os = "linux", not(target_env = "musl"))))]
-    {
-        None
-    }
-}
-
 /// Calls [`trim_soon`] when dropped: held by large work, whichever way it ends.
 pub struct TrimWhenDone;
 
@@ -93,16 +79,23 @@ impl Drop for TrimWhenDone {
 
 #[cfg(all(test, target_os = "linux", not(target_env = "musl")))]
 mod tests {
+    /// Bytes of heap the process holds from the system (jemalloc's `stats.resident`), fresh as
+    /// of this call.
+    fn resident_bytes() -> Option<usize> {
+        tikv_jemalloc_ctl::epoch::advance().ok()?;
+        tikv_jemalloc_ctl::stats::resident::read().ok()
+    }
+
     #[test]
     fn freed_small_allocations_go_back_to_the_system() {
         // Many small blocks (well inside jemalloc's small size classes), then freed: pages the
         // allocator would otherwise keep until its decay got to them.
         let blocks: Vec<Vec<u8>> = (0..200_000).map(|i| vec![i as u8; 200]).collect();
         assert_eq!(blocks.len(), 200_000);
-        let holding = super::resident_bytes().expect("jemalloc is the allocator");
+        let holding = resident_bytes().expect("jemalloc is the allocator");
         drop(blocks);
         assert!(super::trim_now(), "the purge was accepted");
-        let after = super::resident_bytes().expect("jemalloc is the allocator");
+        let after = resident_bytes().expect("jemalloc is the allocator");
         // 200,000 × 200 bytes is some 40 MB; nearly all of it goes back.
         assert!(
             holding.saturating_sub(after) > 30 << 20,
