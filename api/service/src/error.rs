@@ -117,8 +117,9 @@ impl From<DbErr> for ApiError {
 }
 
 /// True when the statement failed because its connection did (the socket closed, the database
-/// went away mid-statement): the database is unavailable, not our code broken, and a retry may
-/// well succeed on a fresh connection. The pool discards the broken one when it comes back.
+/// shut down or went away mid-statement): the database is unavailable, not our code broken, and
+/// a retry may well succeed on a fresh connection (or, for a replica, on the primary). The pool
+/// discards the broken connection when it comes back.
 fn is_connection_lost(err: &DbErr) -> bool {
     use sea_orm::RuntimeErr;
     use sea_orm::sqlx::Error;
@@ -126,13 +127,22 @@ fn is_connection_lost(err: &DbErr) -> bool {
         DbErr::Query(e) | DbErr::Exec(e) => e,
         _ => return false,
     };
-    matches!(
-        runtime,
-        RuntimeErr::SqlxError(e) if matches!(
-            e.as_ref(),
-            Error::Io(_) | Error::Tls(_) | Error::Protocol(_) | Error::PoolClosed | Error::WorkerCrashed
-        )
-    )
+    let RuntimeErr::SqlxError(e) = runtime else {
+        return false;
+    };
+    match e.as_ref() {
+        Error::Io(_) | Error::Tls(_) | Error::Protocol(_) | Error::PoolClosed => true,
+        Error::WorkerCrashed => true,
+        Error::Database(d) => d.code().is_some_and(|code| is_connection_sqlstate(&code)),
+        _ => false,
+    }
+}
+
+/// PostgreSQL's SQLSTATEs for a connection that is gone or going: class 08 (connection
+/// exception) and the shutdowns of class 57 — a server stopping sends `57P01` to every session
+/// before it closes them, which a connection idle in the pool reads on its next statement.
+fn is_connection_sqlstate(code: &str) -> bool {
+    code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03")
 }
 
 /// True when PostgreSQL cancelled the statement (SQLSTATE 57014 `query_canceled`): our pool sets
@@ -187,6 +197,18 @@ mod tests {
         let closed = std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "closed");
         let lost = ApiError::from(failed_statement(sea_orm::sqlx::Error::Io(closed)));
         assert!(matches!(lost, ApiError::Unavailable), "{lost:?}");
+    }
+
+    /// A server shutting down tells each session (57P01) before closing it; a lost connection
+    /// is class 08. A cancelled statement (57014) and a constraint (23505) are neither.
+    #[test]
+    fn shutdown_and_connection_states_mean_the_connection_is_gone() {
+        for gone in ["57P01", "57P02", "57P03", "08006", "08003"] {
+            assert!(is_connection_sqlstate(gone), "{gone}");
+        }
+        for kept in ["57014", "23505", "40001", "42P01"] {
+            assert!(!is_connection_sqlstate(kept), "{kept}");
+        }
     }
 
     /// A statement the database refused is still our error, not an outage.
