@@ -39,30 +39,26 @@ TRIPS = ("Q1 is one statement since 2026-12-04 (b67a17d): when the selection rea
          "{db} ms on CDTG's statement (on PostGraphile's {pgdb}). What is left is the server's "
          "own work per request: HTTP, parsing and validating the document, resolvers and the JSON "
          "answer; the floor sends a prepared statement and copies its JSON through. Since 3cdd49c "
-         "(after the run of 2026-12-04 19:02) the pool no longer pings a connection on every "
-         "acquire (sqlx's default; it pings on release anyway): Q1 +7–9% measured A/B.")
+         "the pool no longer pings a connection on every acquire (sqlx's default; it pings on "
+         "release anyway): Q1 +7–9% measured A/B on 2026-12-04.")
 STATS = ("Unit statistics read per-unit rollups kept by database triggers (fc4d7c8, all-time "
          "task and activity totals since 9611e96). In the run of 2026-12-01 one dashboard alone took "
          "14.6 ms on PostgreSQL at scale 1 and 16.0 ms at scale 10 (the floor: 39 and 413 ms), so "
          "a miss here is most likely the machine's load. What is left is request overhead: 20 "
          "statements (three resolver levels, one per stat family each) against the floor's one.")
 ROWS = ("This run: CDTG spends {cpu} ms of server CPU per request (PostGraphile {pg}) and "
-        "PostgreSQL {db} ms on CDTG's statements (on PostGraphile's {pgdb}). The profile "
-        "of 2026-12-03 with glibc put a third of CDTG's own share in malloc and free; the server "
-        "allocates with jemalloc since 2026-12-04 (server CPU per request down 14–18% for Q2 and "
-        "Q4, measured A/B; it also returns what spreadsheet exports free, where mimalloc did "
-        "not). `flamegraph-q2.svg` (a mimalloc build) shows what follows allocation: decoding "
-        "full SeaORM models (every column, eight strings per member) and async-graphql's "
-        "per-field futures; the double serialisation, triple page copies, eager cursors and "
-        "per-bind planning of the parents' `IN` list are gone. On the database side each "
-        "parent's page ({rows}) is one `LATERAL … LIMIT` probe since 2026-12-03 evening; since "
-        "2026-12-04 the groups of a unit are found through the path index (a `LIKE` on the joined "
-        "unit's path scanned every group) and a page counts its parent's rows only when "
-        "`totalCount` is read (both together: PostgreSQL's CPU per request down by a quarter for "
-        "Q2 and Q4, measured A/B). What is left there is the rows themselves, every column of "
-        "each. What would close it: selecting only the requested columns (a look-ahead "
-        "projection) and fewer, cheaper resolvers for leaf fields. Since 3cdd49c (after the run "
-        "of 2026-12-04 19:02) a statement costs one ping fewer: Q2 +8–13%, Q4 +2–3% measured A/B.")
+        "PostgreSQL {db} ms on CDTG's statements (on PostGraphile's {pgdb}). On 2026-12-04 the "
+        "server moved to jemalloc (server CPU per request down 14–18% for Q2 and Q4), a "
+        "statement lost one of its two pings, and nested pages began to read only what the "
+        "selection asks: each row's sort key only when a cursor is selected (it was 9% of the "
+        "server's Q4 profile), and of members only the columns their fields show (PostgreSQL's "
+        "members statement for Q4 a third cheaper); together Q4 +25–30% and Q2 +19%, measured "
+        "A/B (README.md, Findings). Each parent's page ({rows}) is one `LATERAL … LIMIT` probe, "
+        "which counts its parent's rows only when `totalCount` is read. What is left: groups and "
+        "tasks pages still read every column; async-graphql builds a value tree with one future "
+        "per field before the JSON is written; and on PostgreSQL each parent's probe numbers "
+        "its rows with a window function (about a tenth of the members statement, measured by "
+        "hand), which the order of a `LATERAL` join's rows would make unnecessary.")
 ROW_SHAPES = {"Q2": "members and open tasks of 50 groups", "Q4": "960 current members of 188 groups"}
 
 
@@ -100,10 +96,10 @@ HINTS = {
                "`perf` profile of this arm under Q4 (2026-12-04 evening) found a quarter of its "
                "samples in futex waits and task switches: the bundled SQLite kept memory "
                "statistics behind one global mutex taken on every allocation, and allocated "
-               "with glibc's malloc. Since 3cdd49c (after the run of 2026-12-04 19:02) the statistics "
-               "are off and jemalloc serves SQLite's allocations too: measured A/B that evening, "
-               "Q2 1.5× and Q4 1.7× the throughput, which puts both within 1.3× of the PostgreSQL "
-               "arm (README.md, Findings); a run of an earlier commit still shows the gap."),
+               "with glibc's malloc. Since 3cdd49c the statistics are off and jemalloc serves SQLite's "
+               "allocations too: measured A/B that evening, Q2 1.5× and Q4 1.7× the throughput "
+               "(README.md, Findings). What is left is sqlx-sqlite's design: one worker thread "
+               "per connection hands every row over a channel to the request's task."),
     "Q3": STATS,
     "rss": ("Every pooled connection has its own page cache and worker thread (sqlx-sqlite), and "
             "the allocator keeps per-thread heaps: a smaller pool (SQLite's default is 4 since 8fbdd70), a "

@@ -30,6 +30,7 @@ mod pipeline;
 mod platform;
 mod principal_cache;
 mod products;
+mod projection;
 mod reference_clients;
 mod replica;
 mod scale_out;

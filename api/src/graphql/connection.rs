@@ -6,18 +6,47 @@
 
 use std::sync::Arc;
 
-use async_graphql::SimpleObject;
+use async_graphql::Object;
 use futures_util::future::BoxFuture;
 
-use crate::error::ApiResult;
+use crate::error::{ApiError, ApiResult};
+use crate::graphql::errors::Result;
 use crate::service::page::{Cursor, Page};
 
-#[derive(SimpleObject, Clone, Debug)]
+/// Relay's `PageInfo`. Its cursors are encoded only when read, and only they need the page's
+/// cursors: `hasNextPage` alone is answered by a page fetched without them.
+#[derive(Clone, Debug)]
 pub struct PageInfo {
-    pub has_next_page: bool,
-    pub has_previous_page: bool,
-    pub start_cursor: Option<String>,
-    pub end_cursor: Option<String>,
+    has_next_page: bool,
+    has_previous_page: bool,
+    /// The first and last cursors (`None` inside for an empty page); `None` when the page was
+    /// fetched without cursors (see [`cursors`]).
+    ends: Option<Option<(Cursor, Cursor)>>,
+}
+
+#[Object]
+impl PageInfo {
+    async fn has_next_page(&self) -> bool {
+        self.has_next_page
+    }
+    async fn has_previous_page(&self) -> bool {
+        self.has_previous_page
+    }
+    async fn start_cursor(&self) -> Result<Option<String>> {
+        Ok(self.ends()?.map(|(start, _)| start.encode()))
+    }
+    async fn end_cursor(&self) -> Result<Option<String>> {
+        Ok(self.ends()?.map(|(_, end)| end.encode()))
+    }
+}
+
+impl PageInfo {
+    fn ends(&self) -> ApiResult<Option<&(Cursor, Cursor)>> {
+        match &self.ends {
+            Some(ends) => Ok(ends.as_ref()),
+            None => Err(cursor_not_fetched()),
+        }
+    }
 }
 
 /// A deferred `COUNT(*)`.
@@ -39,12 +68,32 @@ impl Total {
 }
 
 pub fn page_info<T>(page: &Page<T>) -> PageInfo {
+    let ends = cursors(page)
+        .ok()
+        .map(|c| c.first().cloned().zip(c.last().cloned()));
     PageInfo {
         has_next_page: page.has_next,
         has_previous_page: page.has_previous,
-        start_cursor: page.cursors.first().map(Cursor::encode),
-        end_cursor: page.cursors.last().map(Cursor::encode),
+        ends,
     }
+}
+
+/// The page's cursors, one per item. A page fetched without them (its resolver saw no
+/// `edges { cursor }` or cursor of `pageInfo` in its look-ahead, which sees fragments too)
+/// still answers its nodes, `edges { node }` and `hasNextPage`; asked for a cursor, it would
+/// answer an internal error rather than a wrong cursor (a bug in the resolver, not a state a
+/// client can reach).
+pub fn cursors<T>(page: &Page<T>) -> ApiResult<&[Cursor]> {
+    if page.cursors.len() == page.items.len() {
+        Ok(&page.cursors)
+    } else {
+        Err(cursor_not_fetched())
+    }
+}
+
+/// A cursor was read from a page fetched without cursors (see [`cursors`]).
+pub fn cursor_not_fetched() -> ApiError {
+    ApiError::Internal("a cursor was read from a page fetched without cursors".into())
 }
 
 /// Chooses the known total if the page has one, else the deferred count.
@@ -66,12 +115,13 @@ macro_rules! connection {
         #[async_graphql::Object]
         impl $conn {
             async fn edges(&self) -> Vec<$edge> {
+                let cursors = $crate::graphql::connection::cursors(&self.page).ok();
                 self.page
                     .items
                     .iter()
-                    .zip(&self.page.cursors)
-                    .map(|(node, cursor)| $edge {
-                        cursor: cursor.encode(),
+                    .enumerate()
+                    .map(|(i, node)| $edge {
+                        cursor: cursors.map(|c| c[i].clone()),
                         node: node.clone(),
                     })
                     .collect()
@@ -92,14 +142,18 @@ macro_rules! connection {
         }
 
         pub struct $edge {
-            pub cursor: String,
+            /// `None` when the page was fetched without cursors (see `cursors`).
+            pub cursor: Option<$crate::service::page::Cursor>,
             pub node: $node,
         }
 
         #[async_graphql::Object]
         impl $edge {
-            async fn cursor(&self) -> &str {
-                &self.cursor
+            async fn cursor(&self) -> $crate::graphql::errors::Result<String> {
+                match &self.cursor {
+                    Some(cursor) => Ok(cursor.encode()),
+                    None => Err($crate::graphql::connection::cursor_not_fetched().into()),
+                }
             }
             async fn node(&self) -> &$node {
                 &self.node
@@ -116,6 +170,19 @@ pub(crate) use connection;
 /// deferred count, so the answer is right either way.
 pub fn wants_total(ctx: &async_graphql::Context<'_>) -> bool {
     ctx.look_ahead().field("totalCount").exists()
+}
+
+/// Whether the selection of the connection being resolved reads a cursor: `edges { cursor }`
+/// or `pageInfo { startCursor endCursor }` (themselves or in fragments). Batched nested pages
+/// read each row's sort key back only then. The look-ahead sees every field of this occurrence
+/// of the connection that could be resolved, so a page fetched without cursors is never asked
+/// for one (`cursors` says so loudly if it were).
+pub fn wants_cursors(ctx: &async_graphql::Context<'_>) -> bool {
+    let look = ctx.look_ahead();
+    let page_info = look.field("pageInfo");
+    look.field("edges").field("cursor").exists()
+        || page_info.field("startCursor").exists()
+        || page_info.field("endCursor").exists()
 }
 
 /// Wraps a count query as a deferred total.

@@ -18,6 +18,7 @@ use crate::entity::{
 };
 use crate::error::{ApiError, ApiResult};
 use crate::principal::Principal;
+use crate::service::columns::MemberColumns;
 use crate::service::page::{Page, Window};
 use crate::service::{groups, members, products, surveys, tasks, units};
 
@@ -146,9 +147,12 @@ macro_rules! nested_loader {
 #[derive(Clone, PartialEq, Eq, Hash, Debug)]
 pub struct GroupMembersParams {
     pub include_former: bool,
+    /// What the selection reads of each member (`Member::columns`).
+    pub columns: MemberColumns,
 }
 nested_loader!(GroupMembersParams, member::Model, |this, ids, p, window| {
-    groups::members_of(&this.db, &this.principal, &ids, p.include_former, window).await?
+    let (principal, former) = (&this.principal, p.include_former);
+    groups::members_of(&this.db, principal, &ids, former, p.columns, window).await?
 });
 
 /// `unit.groups(filter:)`.
@@ -171,9 +175,12 @@ nested_loader!(UnitGroupsParams, group::Model, |this, ids, p, window| {
 
 /// `unit.members`.
 #[derive(Clone, PartialEq, Eq, Hash, Debug)]
-pub struct UnitMembersParams;
-nested_loader!(UnitMembersParams, member::Model, |this, ids, _p, window| {
-    members::in_units(&this.db, &this.principal, &ids, window).await?
+pub struct UnitMembersParams {
+    /// What the selection reads of each member (`Member::columns`).
+    pub columns: MemberColumns,
+}
+nested_loader!(UnitMembersParams, member::Model, |this, ids, p, window| {
+    members::in_units(&this.db, &this.principal, &ids, p.columns, window).await?
 });
 
 /// `group.tasks(filter:)`.

@@ -16,6 +16,7 @@ use sea_orm::{
 };
 
 use super::audit::{self, Touched};
+use super::columns::MemberColumns;
 use super::page::{self, Page, Window};
 use super::{folded_contains, scope, units};
 use crate::db::write_txn;
@@ -261,10 +262,11 @@ pub async fn members_of(
     p: &Principal,
     group_ids: &[i64],
     include_former: bool,
+    columns: MemberColumns,
     window: Window,
 ) -> ApiResult<HashMap<i64, Page<member::Model>>> {
     scope::require(p, Action::ReadPersonalData)?;
-    let mut q = member::Entity::find();
+    let mut q = columns.select(member::Entity::find());
     QueryTrait::query(&mut q).join(
         JoinType::InnerJoin,
         membership::Entity,
@@ -277,7 +279,8 @@ pub async fn members_of(
     }
     let parent = Expr::col((membership::Entity, membership::Column::GroupId));
     let order = super::members::name_order();
-    page::fetch_per_parent(db, q, parent, group_ids, &order, window).await
+    let decode = |row: &_| columns.decode(row);
+    page::fetch_per_parent_with(db, q, parent, group_ids, &order, window, decode).await
 }
 
 /// Input of `createGroup`.

@@ -16,6 +16,7 @@ use sea_orm::{
 };
 
 use super::audit::{self, Touched};
+use super::columns::MemberColumns;
 use super::page::{self, Page, Window};
 use super::{contains, folded_contains, scope, units};
 use crate::db::write_txn;
@@ -164,17 +165,19 @@ pub async fn in_units(
     db: &DatabaseConnection,
     p: &Principal,
     unit_ids: &[i64],
+    columns: MemberColumns,
     window: Window,
 ) -> ApiResult<HashMap<i64, Page<member::Model>>> {
     scope::require(p, Action::ReadPersonalData)?;
-    let mut q = member::Entity::find().filter(scope::members(p));
+    let mut q = columns.select(member::Entity::find().filter(scope::members(p)));
     QueryTrait::query(&mut q).join(
         JoinType::InnerJoin,
         admin_unit::Entity,
         scope::in_joined_unit_subtree(r#""members"."unit_path""#),
     );
     let parent = Expr::col((admin_unit::Entity, admin_unit::Column::Id));
-    page::fetch_per_parent(db, q, parent, unit_ids, &name_order(), window).await
+    let decode = |row: &_| columns.decode(row);
+    page::fetch_per_parent_with(db, q, parent, unit_ids, &name_order(), window, decode).await
 }
 
 /// Memberships of many members (`member.memberships`), one statement, newest first.

@@ -5,6 +5,7 @@
 pub mod activities;
 pub mod api_keys;
 pub mod audit;
+pub mod columns;
 pub mod corrections;
 pub mod export;
 pub mod groups;

@@ -207,6 +207,11 @@ pub struct Window {
     /// parent, a fifth of the statement for a district's members when nobody reads it. Pages
     /// that did not count leave `Page::total` empty and the connection counts on demand.
     pub total_wanted: bool,
+    /// Whether the reader asks for cursors (`edges { cursor }`, `pageInfo { startCursor
+    /// endCursor }`). Batched nested pages read each row's sort key back only then: decoding it
+    /// (a name key is a string per row) was a tenth of the server's time for a district's
+    /// members read for their nodes alone. A page fetched without them has no `cursors`.
+    pub cursors_wanted: bool,
 }
 
 impl Window {
@@ -218,6 +223,7 @@ impl Window {
             after: None,
             before: None,
             total_wanted: true,
+            cursors_wanted: true,
         }
     }
 }
@@ -265,6 +271,7 @@ impl PageArgs {
             after,
             before,
             total_wanted: true,
+            cursors_wanted: true,
         })
     }
 }
@@ -274,7 +281,8 @@ impl PageArgs {
 pub struct Page<T> {
     pub items: Vec<T>,
     /// `cursors[i]` is the position of `items[i]`, encoded only when a client reads it (most
-    /// nested pages are read for their nodes alone).
+    /// nested pages are read for their nodes alone). Empty when the window did not want them
+    /// (`Window::cursors_wanted`).
     pub cursors: Vec<Cursor>,
     pub has_next: bool,
     pub has_previous: bool,
@@ -305,14 +313,22 @@ impl<T> Page<T> {
     }
 
     /// Builds a page from up to `limit + 1` rows fetched in the window's direction (the extra
-    /// row only signals that there is more).
-    fn from_probe(mut rows: Vec<(T, Cursor)>, window: &Window, total: Option<u64>) -> Self {
-        let more = rows.len() as u64 > window.limit;
-        rows.truncate(window.limit as usize);
+    /// row only signals that there is more), with their cursors, or none (`cursors` empty)
+    /// when the window did not want them.
+    fn from_probe(
+        mut items: Vec<T>,
+        mut cursors: Vec<Cursor>,
+        window: &Window,
+        total: Option<u64>,
+    ) -> Self {
+        debug_assert!(cursors.is_empty() || cursors.len() == items.len());
+        let more = items.len() as u64 > window.limit;
+        items.truncate(window.limit as usize);
+        cursors.truncate(window.limit as usize);
         if window.backward {
-            rows.reverse();
+            items.reverse();
+            cursors.reverse();
         }
-        let (items, cursors) = rows.into_iter().unzip();
         // Relay: a bound the client gave says there are rows beyond it (the cursor's own row, at
         // least); the probe row says so for the open end.
         let (has_next, has_previous) = if window.backward {
@@ -437,11 +453,15 @@ where
         .limit(window.limit + 1);
     let backend = db.get_database_backend();
     let rows = db.query_all_raw(backend.build(&query)).await?;
-    let rows = rows
+    let items = rows
         .iter()
-        .map(|row| Ok((M::from_query_result(row, "")?, cursor_of(terms, row)?)))
+        .map(|row| M::from_query_result(row, ""))
+        .collect::<Result<Vec<_>, _>>()?;
+    let cursors = rows
+        .iter()
+        .map(|row| cursor_of(terms, row))
         .collect::<ApiResult<Vec<_>>>()?;
-    Ok(Page::from_probe(rows, &window, None))
+    Ok(Page::from_probe(items, cursors, &window, None))
 }
 
 /// Pages of child rows for many parents in ONE statement — the batching behind nested
@@ -475,6 +495,25 @@ where
     M: FromQueryResult + Send + Sync,
     C: ConnectionTrait,
 {
+    let decode = |row: &QueryResult| M::from_query_result(row, "");
+    fetch_per_parent_with(db, select, parent, parent_ids, terms, window, decode).await
+}
+
+/// [`fetch_per_parent`] for a select that reads only some of its entity's columns, with the
+/// `decode` that builds a model from them (see `service::columns`).
+pub async fn fetch_per_parent_with<E, M, C>(
+    db: &C,
+    select: Select<E>,
+    parent: Expr,
+    parent_ids: &[i64],
+    terms: &[SortTerm],
+    window: Window,
+    decode: impl Fn(&QueryResult) -> Result<M, sea_orm::DbErr>,
+) -> ApiResult<std::collections::HashMap<i64, Page<M>>>
+where
+    E: EntityTrait,
+    C: ConnectionTrait,
+{
     let statement = per_parent_statement(
         db.get_database_backend(),
         select.into_query(),
@@ -484,8 +523,9 @@ where
         &window,
     )?;
     let rows = db.query_all_raw(statement).await?;
-    // Per parent: its total, and its rows inside the window with their positions.
-    type Numbered<M> = Vec<(i64, M, Cursor)>;
+    // Per parent: its total, and its rows inside the window with their positions (and their
+    // cursors, when wanted).
+    type Numbered<M> = Vec<(i64, M, Option<Cursor>)>;
     let mut grouped: std::collections::HashMap<i64, (Option<u64>, Numbered<M>)> =
         std::collections::HashMap::new();
     for row in rows {
@@ -501,11 +541,12 @@ where
         let inside: i32 = row.try_get("", "inside")?;
         if inside == 1 && window.limit > 0 {
             let position: i64 = row.try_get("", "row_pos")?;
-            entry.1.push((
-                position,
-                M::from_query_result(&row, "")?,
-                cursor_of(terms, &row)?,
-            ));
+            let cursor = if window.cursors_wanted {
+                Some(cursor_of(terms, &row)?)
+            } else {
+                None
+            };
+            entry.1.push((position, decode(&row)?, cursor));
         }
     }
     Ok(grouped
@@ -514,8 +555,10 @@ where
             // The order of a statement's rows is not promised without an outer `ORDER BY`;
             // they come in order all the same, so this sort only checks.
             rows.sort_by_key(|(position, _, _)| *position);
-            let rows = rows.into_iter().map(|(_, m, c)| (m, c)).collect();
-            (key, Page::from_probe(rows, &window, total))
+            let (items, cursors): (Vec<M>, Vec<Option<Cursor>>) =
+                rows.into_iter().map(|(_, m, c)| (m, c)).unzip();
+            let cursors = cursors.into_iter().flatten().collect();
+            (key, Page::from_probe(items, cursors, &window, total))
         })
         .collect())
 }
@@ -554,8 +597,10 @@ fn per_parent_statement(
     }
 
     inner.clear_order_by();
-    for (i, term) in terms.iter().enumerate() {
-        inner.expr_as(term.expr.clone(), key_alias(i));
+    if window.cursors_wanted {
+        for (i, term) in terms.iter().enumerate() {
+            inner.expr_as(term.expr.clone(), key_alias(i));
+        }
     }
     let parent_key = Alias::new("parent_key");
     let lateral_parent = Expr::col((Alias::new("p"), parent_key.clone()));
@@ -654,7 +699,8 @@ pub fn slice<T>(all: Vec<T>, window: &Window, key: impl Fn(&T) -> Vec<KeyValue>)
         rows.reverse();
     }
     rows.truncate(window.limit as usize + 1);
-    Page::from_probe(rows, window, Some(total))
+    let (items, cursors) = rows.into_iter().unzip();
+    Page::from_probe(items, cursors, window, Some(total))
 }
 
 /// A leading sort term that puts NULLs of `value` after every other value in `ASC` (and before
@@ -734,21 +780,27 @@ mod tests {
         assert!(lite.sql.contains("PARTITION BY"), "{}", lite.sql);
     }
 
+    /// A batched page counts its parents' rows only when the total is wanted, and reads each
+    /// row's sort key back only when cursors are; either way it is numbered in sort-key order.
     #[test]
-    fn parents_are_counted_only_when_the_total_is_wanted() {
-        let statement = |backend: sea_orm::DbBackend, total_wanted: bool| {
+    fn per_parent_statements_read_only_what_is_wanted() {
+        let statement = |backend, total_wanted, cursors_wanted| {
             let window = Window {
                 total_wanted,
+                cursors_wanted,
                 ..Window::first(20)
             };
             tasks_of_groups(backend, &[7], &window).sql
         };
         for backend in [sea_orm::DbBackend::Postgres, sea_orm::DbBackend::Sqlite] {
-            let counted = statement(backend, true);
-            assert!(counted.contains(r#"AS "parent_total""#), "{counted}");
-            let uncounted = statement(backend, false);
-            assert!(!uncounted.contains("COUNT("), "{uncounted}");
-            assert!(uncounted.contains(r#"AS "row_pos""#), "{uncounted}");
+            let all = statement(backend, true, true);
+            assert!(all.contains(r#"AS "parent_total""#), "{all}");
+            assert!(all.contains(r#"AS "ck0""#), "{all}");
+            let bare = statement(backend, false, false);
+            assert!(!bare.contains("COUNT("), "{bare}");
+            assert!(!bare.contains("ck0"), "{bare}");
+            assert!(bare.contains(r#"AS "row_pos""#), "{bare}");
+            assert!(bare.contains(r#""tasks"."id" ASC"#), "{bare}");
         }
     }
 

@@ -10,7 +10,7 @@ use super::{
     AdminUnit, Member, MemberConnection, Membership, Product, Task, TaskConnection, page_args,
 };
 use crate::entity::group;
-use crate::graphql::connection::{connection, deferred, total_for, wants_total};
+use crate::graphql::connection::{connection, deferred, total_for, wants_cursors, wants_total};
 use crate::graphql::context::{db, loader, principal};
 use crate::graphql::enums::{GroupKind, GroupStatus, TaskKind, TaskStatus};
 use crate::graphql::loaders::{
@@ -95,11 +95,15 @@ impl Group {
     ) -> Result<MemberConnection> {
         let window = Window {
             total_wanted: wants_total(ctx),
+            cursors_wanted: wants_cursors(ctx),
             ..page_args(first, after, last, before).window()?
         };
         let key = Nested {
             parent: self.0.id,
-            params: GroupMembersParams { include_former },
+            params: GroupMembersParams {
+                include_former,
+                columns: Member::columns(ctx),
+            },
             window,
         };
         let page = loader(ctx)?
@@ -173,6 +177,7 @@ impl Group {
         };
         let window = Window {
             total_wanted: wants_total(ctx),
+            cursors_wanted: wants_cursors(ctx),
             ..page_args(first, after, last, before).window()?
         };
         let page = loader(ctx)?

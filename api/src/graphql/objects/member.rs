@@ -13,11 +13,35 @@ use crate::graphql::context::loader;
 use crate::graphql::enums::{Affiliation, MembershipRole};
 use crate::graphql::loaders::{GroupById, MemberById, MemberMemberships};
 use crate::ids::{NodeType, encode};
+use crate::service::columns::MemberColumns;
 
 #[derive(Clone)]
 pub struct Member(pub member::Model);
 
 connection!(MemberConnection, MemberEdge, Member);
+
+impl Member {
+    /// The columns a member connection being resolved reads of its members: the fields under
+    /// `nodes` and `edges { node }`, themselves or in fragments (the look-ahead sees every field
+    /// that could be resolved). Keep this next to the fields below: a field that reads a column
+    /// must name it here, and `tests/api/projection.rs` reads every field of `Member` through a
+    /// projected page to hold the two together.
+    pub fn columns(ctx: &Context<'_>) -> MemberColumns {
+        let look = ctx.look_ahead();
+        let (nodes, edges) = (look.field("nodes"), look.field("edges").field("node"));
+        let reads = |field: &str| nodes.field(field).exists() || edges.field(field).exists();
+        MemberColumns {
+            name_parts: reads("familyName") || reads("middleName") || reads("givenName"),
+            full_name: reads("fullName"),
+            phone: reads("phone"),
+            affiliation: reads("affiliation"),
+            trained_on: reads("trainedOn"),
+            unit: reads("unit"),
+            version: reads("version"),
+            created_at: reads("createdAt"),
+        }
+    }
+}
 
 #[Object]
 impl Member {

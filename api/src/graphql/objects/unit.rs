@@ -9,7 +9,9 @@ use super::{
     Group, GroupConnection, Member, MemberConnection, UnitGroupsFilter, UnitSurvey, page_args,
 };
 use crate::entity::admin_unit;
-use crate::graphql::connection::{Total, connection, deferred, total_for, wants_total};
+use crate::graphql::connection::{
+    Total, connection, deferred, total_for, wants_cursors, wants_total,
+};
 use crate::graphql::context::{db, loader, principal};
 use crate::graphql::enums::UnitKind;
 use crate::graphql::loaders::{
@@ -161,6 +163,7 @@ impl AdminUnit {
         };
         let window = Window {
             total_wanted: wants_total(ctx),
+            cursors_wanted: wants_cursors(ctx),
             ..page_args(first, after, last, before).window()?
         };
         let key = Nested {
@@ -206,11 +209,14 @@ impl AdminUnit {
     ) -> Result<MemberConnection> {
         let window = Window {
             total_wanted: wants_total(ctx),
+            cursors_wanted: wants_cursors(ctx),
             ..page_args(first, after, last, before).window()?
         };
         let key = Nested {
             parent: self.0.id,
-            params: UnitMembersParams,
+            params: UnitMembersParams {
+                columns: Member::columns(ctx),
+            },
             window,
         };
         let page = loader(ctx)?
