@@ -1,8 +1,11 @@
-//! Nested pages read only what their selection asks for: the columns of each member, and each
-//! row's cursor only when `edges { cursor }` or a cursor of `pageInfo` is read. Whatever the
-//! selection, a nested page answers exactly what a full read of the same record answers.
+//! Nested pages read only what their selection asks for: the columns of each member and each
+//! group, and each row's cursor only when `edges { cursor }` or a cursor of `pageInfo` is read.
+//! Whatever the selection, a nested page answers exactly what a full read of the same record
+//! answers.
 
-use cdtg_api::entity::member;
+use std::collections::{BTreeMap, HashSet};
+
+use cdtg_api::entity::{group, member};
 use cdtg_api::ids::NodeType;
 use chrono::NaiveDate;
 use sea_orm::sea_query::Expr;
@@ -13,18 +16,33 @@ use crate::fixture::{Fixture, PASSWORD, gid, users};
 use crate::helpers::{Backend, TestApp};
 use crate::on_both_databases;
 
-/// Every field of `Member`, as a selection: leaves by name, objects by their `id`. Read from
-/// the schema, so a field added later is covered without touching this test.
-async fn member_fields(app: &TestApp, token: &str) -> Vec<String> {
+/// Every field of `type_name`, as a selection: leaves by name, objects by their `id` (or their
+/// `__typename`, for those without one: connections, statistics). Read from the schema, so a
+/// field added later is covered without touching this test.
+async fn fields_of(app: &TestApp, token: &str, type_name: &str) -> Vec<String> {
     let data = app
         .ok(
             token,
-            r#"{ __type(name: "Member") { fields { name args { name type { kind } }
-                 type { kind ofType { kind ofType { kind ofType { kind } } } } } } }"#,
+            r#"{ __schema { types { name fields { name args { name defaultValue type { kind } }
+                 type { kind name ofType { kind name ofType { kind name ofType { kind name } } } } } } } }"#,
             json!({}),
         )
         .await;
-    let fields = data["__type"]["fields"].as_array().unwrap();
+    let types = data["__schema"]["types"].as_array().unwrap();
+    let with_id: HashSet<&str> = types
+        .iter()
+        .filter(|t| {
+            t["fields"]
+                .as_array()
+                .is_some_and(|f| f.iter().any(|f| f["name"] == "id"))
+        })
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    let fields = types
+        .iter()
+        .find(|t| t["name"] == type_name)
+        .and_then(|t| t["fields"].as_array())
+        .unwrap_or_else(|| panic!("no type {type_name}"));
     assert!(fields.len() >= 10, "{fields:?}");
     fields
         .iter()
@@ -35,24 +53,25 @@ async fn member_fields(app: &TestApp, token: &str) -> Vec<String> {
                     .as_array()
                     .unwrap()
                     .iter()
-                    .all(|a| a["type"]["kind"] != "NON_NULL"),
+                    .all(|a| a["type"]["kind"] != "NON_NULL" || !a["defaultValue"].is_null()),
                 "{name} has a required argument: this test does not know what to pass"
             );
-            // The innermost type's kind: through NON_NULL and LIST wrappers.
+            // The innermost type: through NON_NULL and LIST wrappers.
             let mut t = &f["type"];
             while matches!(t["kind"].as_str(), Some("NON_NULL" | "LIST")) {
                 t = &t["ofType"];
             }
             match t["kind"].as_str().unwrap() {
                 "SCALAR" | "ENUM" => name.to_owned(),
-                _ => format!("{name} {{ id }}"),
+                _ if with_id.contains(t["name"].as_str().unwrap()) => format!("{name} {{ id }}"),
+                _ => format!("{name} {{ __typename }}"),
             }
         })
         .collect()
 }
 
-/// The members of `data` at `path`, by id.
-fn by_id(list: &Value) -> std::collections::BTreeMap<String, Value> {
+/// The records of a list, by id.
+fn by_id(list: &Value) -> BTreeMap<String, Value> {
     list.as_array()
         .unwrap_or_else(|| panic!("not a list: {list}"))
         .iter()
@@ -60,13 +79,74 @@ fn by_id(list: &Value) -> std::collections::BTreeMap<String, Value> {
         .collect()
 }
 
+/// Reads `ids` of `type_name` in full through `node(id:)`, checks that `checked` holds no
+/// neutral value (empty, zero, null) a projection could leave in place unnoticed, then reads
+/// every field alone and all of them together through the nested pages of `pages` (a query
+/// with `$p` for its parent and a fragment `F` on the type, answering two lists at `paths`),
+/// comparing each value with the full record.
+async fn projected_equals_full(
+    app: &TestApp,
+    token: &str,
+    type_name: &str,
+    (ids, checked): (&[String], &str),
+    (pages, parent, paths): (&str, &str, [&[&str]; 2]),
+) {
+    let fields = fields_of(app, token, type_name).await;
+    let mut full = BTreeMap::new();
+    for id in ids {
+        let q = format!(
+            "query($id: ID!) {{ node(id: $id) {{ ... on {type_name} {{ {} }} }} }}",
+            fields.join(" ")
+        );
+        let data = app.ok(token, &q, json!({ "id": id })).await;
+        full.insert(id.clone(), data["node"].clone());
+    }
+    for field in &fields {
+        let name = field.split(' ').next().unwrap();
+        let value = &full[checked][name];
+        assert!(
+            !(value.is_null() || value == "" || value == 0 || value == &json!([])),
+            "{type_name} {checked}: {name} is {value}, neutral: a projection leaving it out would pass"
+        );
+    }
+
+    let mut selections: Vec<Vec<String>> = fields.iter().map(|f| vec![f.clone()]).collect();
+    selections.push(fields.clone());
+    for selection in selections {
+        let s = selection.join(" ");
+        let q = format!("{pages} fragment F on {type_name} {{ {s} }}");
+        let data = app.ok(token, &q, json!({ "p": parent })).await;
+        for path in paths {
+            let list = path.iter().fold(&data, |v, key| &v[*key]);
+            let list = match list.as_array() {
+                // `edges`: the nodes inside.
+                Some(items) if items.first().is_some_and(|e| e.get("node").is_some()) => {
+                    Value::Array(items.iter().map(|e| e["node"].clone()).collect())
+                }
+                _ => list.clone(),
+            };
+            let read = by_id(&list);
+            for (id, record) in &full {
+                let read = read
+                    .get(id)
+                    .unwrap_or_else(|| panic!("{id} missing at {path:?}: {data}"));
+                for field in &selection {
+                    let name = field.split(' ').next().unwrap();
+                    assert_eq!(
+                        read[name], record[name],
+                        "{name} of {type_name} {id} at {path:?}, selecting `{s}`"
+                    );
+                }
+            }
+        }
+    }
+}
+
 async fn nested_members_answer_what_a_full_read_answers(backend: Backend) {
     let Some(app) = TestApp::spawn(backend).await else {
         return;
     };
     let f = Fixture::load(&app).await;
-    // No field of the leader holds a neutral value (empty, zero, null) a projection could
-    // leave in place unnoticed.
     member::Entity::update_many()
         .col_expr(
             member::Column::TrainedOn,
@@ -77,67 +157,73 @@ async fn nested_members_answer_what_a_full_read_answers(backend: Backend) {
         .await
         .unwrap();
     let token = app.login(users::ADMIN, PASSWORD).await;
-    let fields = member_fields(&app, &token).await;
+    let ids: Vec<String> = [f.member_a1_leader, f.member_a1_plain, f.member_a1_third]
+        .into_iter()
+        .map(|id| gid(NodeType::Member, id))
+        .collect();
+    // A group's members through `nodes`, a unit's through `edges { node }`.
     let group = gid(NodeType::Group, f.group_a1);
+    let pages = r#"query($p: ID!) {
+           group(id: $p) { members(first: 20) { nodes { id ...F } }
+             unit { parent { members(first: 100) { edges { node { id ...F } } } } } }
+         }"#;
+    let paths: [&[&str]; 2] = [
+        &["group", "members", "nodes"],
+        &["group", "unit", "parent", "members", "edges"],
+    ];
+    let checked = ids[0].clone();
+    projected_equals_full(
+        &app,
+        &token,
+        "Member",
+        (&ids, &checked),
+        (pages, &group, paths),
+    )
+    .await;
+}
+
+async fn nested_groups_answer_what_a_full_read_answers(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let f = Fixture::load(&app).await;
+    group::Entity::update_many()
+        .col_expr(
+            group::Column::EstablishedOn,
+            Expr::value(NaiveDate::from_ymd_opt(2025, 1, 15).unwrap()),
+        )
+        .col_expr(group::Column::DecisionNumber, Expr::value("12/QĐ-UBND"))
+        .col_expr(
+            group::Column::ZaloUrl,
+            Expr::value("https://zalo.me/g/abc123"),
+        )
+        .col_expr(
+            group::Column::LeaderMemberId,
+            Expr::value(f.member_a1_leader),
+        )
+        .filter(group::Column::Id.eq(f.group_a1))
+        .exec(&app.state.db)
+        .await
+        .unwrap();
+    let token = app.login(users::ADMIN, PASSWORD).await;
+    let ids: Vec<String> = [f.group_a1, f.group_a1_management]
+        .into_iter()
+        .map(|id| gid(NodeType::Group, id))
+        .collect();
     let ward = gid(NodeType::AdminUnit, f.ward_a1);
-
-    // The full records, read one by one.
-    let mut full = std::collections::BTreeMap::new();
-    for id in [f.member_a1_leader, f.member_a1_plain, f.member_a1_third] {
-        let id = gid(NodeType::Member, id);
-        let q = format!(
-            "query($id: ID!) {{ node(id: $id) {{ ... on Member {{ {} }} }} }}",
-            fields.join(" ")
-        );
-        let data = app.ok(&token, &q, json!({ "id": id })).await;
-        full.insert(id, data["node"].clone());
-    }
-
-    let leader = &full[&gid(NodeType::Member, f.member_a1_leader)];
-    for field in &fields {
-        let name = field.split(' ').next().unwrap();
-        let value = &leader[name];
-        assert!(
-            !(value.is_null() || value == "" || value == 0 || value == &json!([])),
-            "the leader's {name} is {value}: neutral, a projection leaving it out would pass"
-        );
-    }
-
-    // Each field alone, then all of them through a fragment, through `nodes` of a group's
-    // members and `edges { node }` of a unit's.
-    let mut selections: Vec<Vec<String>> = fields.iter().map(|f| vec![f.clone()]).collect();
-    selections.push(fields.clone());
-    for selection in selections {
-        let s = selection.join(" ");
-        let q = format!(
-            "query($g: ID!, $u: ID!) {{
-               group(id: $g) {{ members(first: 20) {{ nodes {{ id ...M }} }} }}
-               adminUnit(id: $u) {{ members(first: 100) {{ edges {{ node {{ id ...M }} }} }} }}
-             }}
-             fragment M on Member {{ {s} }}"
-        );
-        let data = app.ok(&token, &q, json!({ "g": group, "u": ward })).await;
-        let of_group = by_id(&data["group"]["members"]["nodes"]);
-        assert_eq!(of_group.len(), 3, "{data}");
-        let edges = data["adminUnit"]["members"]["edges"].as_array().unwrap();
-        let of_unit = by_id(&Value::Array(
-            edges.iter().map(|e| e["node"].clone()).collect(),
-        ));
-        for (id, record) in &full {
-            for (source, read) in [("group", &of_group), ("unit", &of_unit)] {
-                let read = read
-                    .get(id)
-                    .unwrap_or_else(|| panic!("{id} missing from the {source}'s members"));
-                for field in &selection {
-                    let name = field.split(' ').next().unwrap();
-                    assert_eq!(
-                        read[name], record[name],
-                        "{name} of {id} through the {source}'s members, selecting `{s}`"
-                    );
-                }
-            }
-        }
-    }
+    let pages = r#"query($p: ID!) { adminUnit(id: $p) {
+           a: groups(first: 100) { nodes { id ...F } }
+           b: groups(first: 100) { edges { node { id ...F } } } } }"#;
+    let paths: [&[&str]; 2] = [&["adminUnit", "a", "nodes"], &["adminUnit", "b", "edges"]];
+    let checked = ids[0].clone();
+    projected_equals_full(
+        &app,
+        &token,
+        "Group",
+        (&ids, &checked),
+        (pages, &ward, paths),
+    )
+    .await;
 }
 
 async fn nested_cursors_are_read_when_a_fragment_asks(backend: Backend) {
@@ -193,5 +279,6 @@ async fn nested_cursors_are_read_when_a_fragment_asks(backend: Backend) {
 
 on_both_databases!(
     nested_members_answer_what_a_full_read_answers,
+    nested_groups_answer_what_a_full_read_answers,
     nested_cursors_are_read_when_a_fragment_asks,
 );

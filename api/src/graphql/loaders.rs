@@ -18,7 +18,7 @@ use crate::entity::{
 };
 use crate::error::{ApiError, ApiResult};
 use crate::principal::Principal;
-use crate::service::columns::MemberColumns;
+use crate::service::columns::{GroupColumns, MemberColumns};
 use crate::service::page::{Page, Window};
 use crate::service::{groups, members, products, surveys, tasks, units};
 
@@ -161,6 +161,8 @@ pub struct UnitGroupsParams {
     pub kind: Option<GroupKind>,
     pub status: Option<GroupStatus>,
     pub search: Option<String>,
+    /// What the selection reads of each group (`Group::columns`).
+    pub columns: GroupColumns,
 }
 nested_loader!(UnitGroupsParams, group::Model, |this, ids, p, window| {
     let f = groups::GroupFilter {
@@ -170,7 +172,7 @@ nested_loader!(UnitGroupsParams, group::Model, |this, ids, p, window| {
         search: p.search.clone(),
         ..Default::default()
     };
-    groups::in_units(&this.db, &this.principal, &ids, &f, window).await?
+    groups::in_units(&this.db, &this.principal, &ids, &f, p.columns, window).await?
 });
 
 /// `unit.members`.

@@ -16,7 +16,7 @@ use sea_orm::{
 };
 
 use super::audit::{self, Touched};
-use super::columns::MemberColumns;
+use super::columns::{GroupColumns, MemberColumns};
 use super::page::{self, Page, Window};
 use super::{folded_contains, scope, units};
 use crate::db::write_txn;
@@ -241,10 +241,11 @@ pub async fn in_units(
     p: &Principal,
     unit_ids: &[i64],
     f: &GroupFilter,
+    columns: GroupColumns,
     window: Window,
 ) -> ApiResult<HashMap<i64, Page<group::Model>>> {
     scope::require(p, Action::ReadGroups)?;
-    let mut q = group::Entity::find().filter(scope::groups(p));
+    let mut q = columns.select(group::Entity::find().filter(scope::groups(p)));
     QueryTrait::query(&mut q).join(
         JoinType::InnerJoin,
         admin_unit::Entity,
@@ -253,7 +254,8 @@ pub async fn in_units(
     let q = apply_filter(q, f, None);
     let parent = Expr::col((admin_unit::Entity, admin_unit::Column::Id));
     let order = sort(GroupOrder::Name, false);
-    page::fetch_per_parent(db, q, parent, unit_ids, &order, window).await
+    let decode = |row: &_| columns.decode(row);
+    page::fetch_per_parent_with(db, q, parent, unit_ids, &order, window, decode).await
 }
 
 /// Members (current, or all with `include_former`) of many groups, one statement.

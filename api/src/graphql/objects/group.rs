@@ -17,6 +17,7 @@ use crate::graphql::loaders::{
     GroupMembersParams, GroupMemberships, GroupProducts, GroupTasksParams, MemberById, Nested,
 };
 use crate::ids::{NodeType, encode};
+use crate::service::columns::GroupColumns;
 use crate::service::page::{Page, Window};
 use crate::service::{members, tasks};
 
@@ -24,6 +25,35 @@ use crate::service::{members, tasks};
 pub struct Group(pub group::Model);
 
 connection!(GroupConnection, GroupEdge, Group);
+
+impl Group {
+    /// The columns a group connection being resolved reads of its groups: the fields under
+    /// `nodes` and `edges { node }`, themselves or in fragments. Keep this next to the fields
+    /// below: a field that reads a column must name it here (`stats` hands the whole group on,
+    /// so it reads them all), and `tests/api/projection.rs` reads every field of `Group`
+    /// through a projected page to hold the two together.
+    pub fn columns(ctx: &Context<'_>) -> GroupColumns {
+        let look = ctx.look_ahead();
+        let (nodes, edges) = (look.field("nodes"), look.field("edges").field("node"));
+        let reads = |field: &str| nodes.field(field).exists() || edges.field(field).exists();
+        if reads("stats") {
+            return GroupColumns::ALL;
+        }
+        GroupColumns {
+            name: reads("name"),
+            kind: reads("kind"),
+            status: reads("status"),
+            unit: reads("unit"),
+            established_on: reads("establishedOn"),
+            decision_number: reads("decisionNumber"),
+            zalo_url: reads("zaloUrl"),
+            leader: reads("leader"),
+            version: reads("version"),
+            created_at: reads("createdAt"),
+            updated_at: reads("updatedAt"),
+        }
+    }
+}
 
 /// Filter for a group's tasks (`Group.tasks`).
 #[derive(InputObject, Default, Clone)]

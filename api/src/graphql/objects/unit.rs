@@ -160,6 +160,7 @@ impl AdminUnit {
             kind: f.kind.map(Into::into),
             status: f.status.map(Into::into),
             search: super::search_filter(f.search.clone())?,
+            columns: Group::columns(ctx),
         };
         let window = Window {
             total_wanted: wants_total(ctx),
