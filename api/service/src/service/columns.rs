@@ -34,18 +34,6 @@ pub struct MemberColumns {
 }
 
 impl MemberColumns {
-    /// Every column a member shows.
-    pub const ALL: MemberColumns = MemberColumns {
-        name_parts: true,
-        full_name: true,
-        phone: true,
-        affiliation: true,
-        trained_on: true,
-        unit: true,
-        version: true,
-        created_at: true,
-    };
-
     /// Only the columns asked for, with `id`.
     pub fn select(&self, select: Select<member::Entity>) -> Select<member::Entity> {
         use member::Column as C;
