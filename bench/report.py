@@ -58,9 +58,9 @@ ROWS = ("This run: CDTG spends {cpu} ms of server CPU per request (PostGraphile 
         "still read every column; async-graphql builds a value tree with one future "
         "per field before the JSON is written; and on PostgreSQL each parent's probe numbers "
         "its rows with a window function (about a tenth of the members statement, measured by "
-        "hand), which the order of a `LATERAL` join's rows would make unnecessary. After the run of "
-        "2026-12-04 21:59, groups pages too read only the columns their fields show: Q4 +6–11% "
-        "measured A/B (Q2, 50 groups, within noise).")
+        "hand), which the order of a `LATERAL` join's rows would make unnecessary. Since 23cab3e "
+        "groups pages too read only the columns their fields show: Q4 +6–11% measured A/B "
+        "against the build before it (Q2, 50 groups, within noise).")
 ROW_SHAPES = {"Q2": "members and open tasks of 50 groups", "Q4": "960 current members of 188 groups"}
 
 

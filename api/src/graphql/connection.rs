@@ -185,6 +185,15 @@ pub fn wants_cursors(ctx: &async_graphql::Context<'_>) -> bool {
         || page_info.field("endCursor").exists()
 }
 
+/// Whether the nodes of the connection being resolved read a field: under `nodes` or
+/// `edges { node }`, themselves or in fragments. The look-ahead sees every field that could
+/// be resolved, so a page that fetches what this says its nodes read lacks nothing.
+pub fn node_reads<'a>(ctx: &'a async_graphql::Context<'_>) -> impl Fn(&str) -> bool + 'a {
+    let look = ctx.look_ahead();
+    let (nodes, edges) = (look.field("nodes"), look.field("edges").field("node"));
+    move |field| nodes.field(field).exists() || edges.field(field).exists()
+}
+
 /// Wraps a count query as a deferred total.
 pub fn deferred<F, Fut>(f: F) -> CountFn
 where

@@ -10,7 +10,9 @@ use super::{
     AdminUnit, Member, MemberConnection, Membership, Product, Task, TaskConnection, page_args,
 };
 use crate::entity::group;
-use crate::graphql::connection::{connection, deferred, total_for, wants_cursors, wants_total};
+use crate::graphql::connection::{
+    connection, deferred, node_reads, total_for, wants_cursors, wants_total,
+};
 use crate::graphql::context::{db, loader, principal};
 use crate::graphql::enums::{GroupKind, GroupStatus, TaskKind, TaskStatus};
 use crate::graphql::loaders::{
@@ -33,9 +35,7 @@ impl Group {
     /// so it reads them all), and `tests/api/projection.rs` reads every field of `Group`
     /// through a projected page to hold the two together.
     pub fn columns(ctx: &Context<'_>) -> GroupColumns {
-        let look = ctx.look_ahead();
-        let (nodes, edges) = (look.field("nodes"), look.field("edges").field("node"));
-        let reads = |field: &str| nodes.field(field).exists() || edges.field(field).exists();
+        let reads = node_reads(ctx);
         if reads("stats") {
             return GroupColumns::ALL;
         }

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 
 use super::{AdminUnit, Group};
 use crate::entity::{member, membership};
-use crate::graphql::connection::connection;
+use crate::graphql::connection::{connection, node_reads};
 use crate::graphql::context::loader;
 use crate::graphql::enums::{Affiliation, MembershipRole};
 use crate::graphql::loaders::{GroupById, MemberById, MemberMemberships};
@@ -27,9 +27,7 @@ impl Member {
     /// must name it here, and `tests/api/projection.rs` reads every field of `Member` through a
     /// projected page to hold the two together.
     pub fn columns(ctx: &Context<'_>) -> MemberColumns {
-        let look = ctx.look_ahead();
-        let (nodes, edges) = (look.field("nodes"), look.field("edges").field("node"));
-        let reads = |field: &str| nodes.field(field).exists() || edges.field(field).exists();
+        let reads = node_reads(ctx);
         MemberColumns {
             name_parts: reads("familyName") || reads("middleName") || reads("givenName"),
             full_name: reads("fullName"),
