@@ -21,6 +21,7 @@ mod m20261202_000010_group_targets;
 mod m20261202_000011_activity_revisions;
 mod m20261202_000012_walk_ins_and_archives;
 mod m20261202_000013_event_log_and_shared_budgets;
+mod m20261205_000014_report_rollups_one_lookup;
 pub mod rollups;
 pub mod sql;
 
@@ -44,6 +45,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000011_activity_revisions::Migration),
             Box::new(m20261202_000012_walk_ins_and_archives::Migration),
             Box::new(m20261202_000013_event_log_and_shared_budgets::Migration),
+            Box::new(m20261205_000014_report_rollups_one_lookup::Migration),
         ]
     }
 }
