@@ -246,6 +246,7 @@ impl Application {
                 .filter(|t| !t.is_empty())
                 .map(Arc::from),
             persisted: Arc::new(PersistedQueries::new(args.apq_cache_size, allow_list)),
+            documents: Arc::default(),
             rate_limiter: Arc::new(match &shared_pool {
                 Some(pool) => RateLimiter::shared(per_user, per_address, pool.clone()),
                 None => RateLimiter::new(per_user, per_address),

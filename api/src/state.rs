@@ -53,6 +53,8 @@ pub struct AppState {
     /// The bearer token `/metrics` requires, if any.
     pub metrics_token: Option<Arc<str>>,
     pub persisted: Arc<crate::persisted::PersistedQueries>,
+    /// Documents parsed before, by their text (see `pipeline::documents`).
+    pub documents: Arc<crate::pipeline::documents::ParsedDocuments>,
     pub rate_limiter: Arc<crate::ratelimit::RateLimiter>,
     pub metrics: Arc<crate::metrics::Metrics>,
     /// The streaming replica read-only operations may use, if one is configured.

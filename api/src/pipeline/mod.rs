@@ -19,6 +19,7 @@
 //!
 //! The transports keep only media types, status codes and framing, so they cannot drift apart.
 
+pub mod documents;
 pub mod response;
 pub mod shape;
 
@@ -342,7 +343,6 @@ async fn run_once(
     if kind == Some(OperationType::Subscription) {
         // Each event is sealed like any response; the denials of the subscription's setup are
         // written when the stream ends (the flush guard lives inside it).
-        let doc = Arc::new(doc);
         let stream = schema.execute_stream(request).map(move |mut r| {
             let _keep = &audit;
             response::finish(&mut r, &doc, operation_name.as_deref());
@@ -384,7 +384,7 @@ async fn run_once(
 /// An operation that passed every check before execution.
 struct Prepared {
     request: Request,
-    doc: ExecutableDocument,
+    doc: Arc<ExecutableDocument>,
     operation_name: Option<String>,
     kind: Option<OperationType>,
     principal: Option<Principal>,
@@ -400,7 +400,7 @@ async fn prepare(
     route: Route,
 ) -> Result<Prepared, Refusal> {
     let query = resolve_query(state, &env)?;
-    let doc = async_graphql::parser::parse_query(&query).map_err(|e| Refusal {
+    let doc = state.documents.parse(&query).map_err(|e| Refusal {
         kind: RefusalKind::Request,
         error: serde_json::json!({
             "message": e.to_string(),
@@ -493,6 +493,8 @@ async fn prepare(
         request = request.variables(Variables::from_json(vars));
     }
     request.uploads = uploads;
+    // The document parsed above is the one that runs: async-graphql would parse the text again.
+    request.set_parsed_query(ExecutableDocument::clone(&doc));
     // A query may read from the replica (see `replica`); a mutation, and a subscription (whose
     // event log must be read where events are written), use the primary.
     let (db, on_replica) = if kind == Some(OperationType::Query) && route == Route::Any {
