@@ -1,13 +1,16 @@
-//! Nested pages read only what their selection asks for: the columns of each member and each
-//! group, and each row's cursor only when `edges { cursor }` or a cursor of `pageInfo` is read.
+//! Nested pages read only what their selection asks for: the columns of each member, group and
+//! task, and each row's cursor only when `edges { cursor }` or a cursor of `pageInfo` is read.
 //! Whatever the selection, a nested page answers exactly what a full read of the same record
 //! answers.
 
 use std::collections::{BTreeMap, HashSet};
 
-use cdtg_api::entity::{group, member};
+use cdtg_api::entity::{group, member, task};
 use cdtg_api::ids::NodeType;
-use chrono::NaiveDate;
+use cdtg_api::principal::Principal;
+use cdtg_api::service::tasks;
+use cdtg_core::task::{TaskKind, TaskPriority, TaskStatus};
+use chrono::{NaiveDate, TimeZone, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::{Value, json};
@@ -226,6 +229,72 @@ async fn nested_groups_answer_what_a_full_read_answers(backend: Backend) {
     .await;
 }
 
+async fn nested_tasks_answer_what_a_full_read_answers(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let f = Fixture::load(&app).await;
+    // The fixture's task, done after its due date, with every field set; and an overdue one
+    // with a different kind and priority. `overdue` reads the status and the due date: left
+    // without either, one of the two would answer wrongly.
+    let completed = Utc.with_ymd_and_hms(2026, 3, 9, 10, 30, 0).unwrap();
+    task::Entity::update_many()
+        .col_expr(
+            task::Column::Description,
+            Expr::value("Hai buổi ở nhà văn hoá"),
+        )
+        .col_expr(
+            task::Column::AssigneeMemberId,
+            Expr::value(f.member_a1_plain),
+        )
+        .col_expr(task::Column::Status, Expr::value(TaskStatus::Done))
+        .col_expr(task::Column::Progress, Expr::value(50_i64))
+        .col_expr(
+            task::Column::DueOn,
+            Expr::value(NaiveDate::from_ymd_opt(2026, 6, 30).unwrap()),
+        )
+        .col_expr(task::Column::CompletedAt, Expr::value(completed))
+        .filter(task::Column::Id.eq(f.task_a1))
+        .exec(&app.state.db)
+        .await
+        .unwrap();
+    let overdue = tasks::create(
+        &app.state.db,
+        &Principal::system(),
+        tasks::NewTask {
+            group_id: f.group_a1,
+            assignee_id: Some(f.member_a1_leader),
+            title: "Khảo sát hộ gia đình".into(),
+            description: Some("Phiếu giấy".into()),
+            kind: TaskKind::Survey,
+            priority: TaskPriority::Urgent,
+            due_on: NaiveDate::from_ymd_opt(2025, 1, 31),
+            target: Some(40),
+        },
+    )
+    .await
+    .unwrap();
+    let token = app.login(users::ADMIN, PASSWORD).await;
+    let ids = [
+        gid(NodeType::Task, f.task_a1),
+        gid(NodeType::Task, overdue.id),
+    ];
+    let group = gid(NodeType::Group, f.group_a1);
+    let pages = r#"query($p: ID!) { group(id: $p) {
+           a: tasks(first: 20) { nodes { id ...F } }
+           b: tasks(first: 20) { edges { node { id ...F } } } } }"#;
+    let paths: [&[&str]; 2] = [&["group", "a", "nodes"], &["group", "b", "edges"]];
+    let checked = ids[0].clone();
+    projected_equals_full(
+        &app,
+        &token,
+        "Task",
+        (&ids, &checked),
+        (pages, &group, paths),
+    )
+    .await;
+}
+
 async fn nested_cursors_are_read_when_a_fragment_asks(backend: Backend) {
     let Some(app) = TestApp::spawn(backend).await else {
         return;
@@ -280,5 +349,6 @@ async fn nested_cursors_are_read_when_a_fragment_asks(backend: Backend) {
 on_both_databases!(
     nested_members_answer_what_a_full_read_answers,
     nested_groups_answer_what_a_full_read_answers,
+    nested_tasks_answer_what_a_full_read_answers,
     nested_cursors_are_read_when_a_fragment_asks,
 );

@@ -18,7 +18,7 @@ use crate::entity::{
 };
 use crate::error::{ApiError, ApiResult};
 use crate::principal::Principal;
-use crate::service::columns::{GroupColumns, MemberColumns};
+use crate::service::columns::{GroupColumns, MemberColumns, TaskColumns};
 use crate::service::page::{Page, Window};
 use crate::service::{groups, members, products, surveys, tasks, units};
 
@@ -191,6 +191,8 @@ pub struct GroupTasksParams {
     pub status: Option<Vec<TaskStatus>>,
     pub kind: Option<TaskKind>,
     pub overdue: Option<bool>,
+    /// What the selection reads of each task (`Task::columns`).
+    pub columns: TaskColumns,
 }
 nested_loader!(GroupTasksParams, task::Model, |this, ids, p, window| {
     let f = tasks::TaskFilter {
@@ -199,7 +201,7 @@ nested_loader!(GroupTasksParams, task::Model, |this, ids, p, window| {
         overdue: p.overdue,
         ..Default::default()
     };
-    tasks::of_groups(&this.db, &this.principal, &ids, &f, window).await?
+    tasks::of_groups(&this.db, &this.principal, &ids, &f, p.columns, window).await?
 });
 
 /// `task.activities`.

@@ -173,21 +173,21 @@ impl SortTerm {
         }))
     }
 
-    /// This term's value in a fetched row (`ck{i}`).
-    fn read(&self, row: &QueryResult, column: &str) -> ApiResult<KeyValue> {
+    /// This term's value in a fetched row (`ck{i}`, by name or position).
+    fn read<I: sea_orm::ColIdx>(&self, row: &QueryResult, column: I) -> ApiResult<KeyValue> {
         let value = match self.kind {
-            KeyKind::BigInt => row.try_get::<Option<i64>>("", column)?.map(KeyValue::Int),
+            KeyKind::BigInt => row.try_get_by::<Option<i64>, _>(column)?.map(KeyValue::Int),
             KeyKind::Int => row
-                .try_get::<Option<i32>>("", column)?
+                .try_get_by::<Option<i32>, _>(column)?
                 .map(|n| KeyValue::Int(n.into())),
             KeyKind::Text => row
-                .try_get::<Option<String>>("", column)?
+                .try_get_by::<Option<String>, _>(column)?
                 .map(KeyValue::Text),
             KeyKind::Date => row
-                .try_get::<Option<chrono::NaiveDate>>("", column)?
+                .try_get_by::<Option<chrono::NaiveDate>, _>(column)?
                 .map(|d| KeyValue::Text(d.format("%Y-%m-%d").to_string())),
             KeyKind::Time => row
-                .try_get::<Option<chrono::DateTime<chrono::Utc>>>("", column)?
+                .try_get_by::<Option<chrono::DateTime<chrono::Utc>>, _>(column)?
                 .map(|t| KeyValue::Text(t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true))),
         };
         Ok(value.unwrap_or(KeyValue::Null))
@@ -419,9 +419,19 @@ fn cursor_of(terms: &[SortTerm], row: &QueryResult) -> ApiResult<Cursor> {
         .iter()
         .enumerate()
         .map(|(i, t)| match NAMES.get(i) {
-            Some(name) => t.read(row, name),
-            None => t.read(row, &format!("ck{i}")),
+            Some(name) => t.read(row, *name),
+            None => t.read(row, format!("ck{i}").as_str()),
         })
+        .collect::<ApiResult<Vec<_>>>()?;
+    Ok(Cursor(values))
+}
+
+/// [`cursor_of`] for a row whose sort keys start at position `first`, in `terms` order.
+fn cursor_at(terms: &[SortTerm], row: &QueryResult, first: usize) -> ApiResult<Cursor> {
+    let values = terms
+        .iter()
+        .enumerate()
+        .map(|(i, t)| t.read(row, first + i))
         .collect::<ApiResult<Vec<_>>>()?;
     Ok(Cursor(values))
 }
@@ -528,23 +538,27 @@ where
     type Numbered<M> = Vec<(i64, M, Option<Cursor>)>;
     let mut grouped: std::collections::HashMap<i64, (Option<u64>, Numbered<M>)> =
         std::collections::HashMap::new();
+    // The statement's own columns come after the select's, at the same positions in every row:
+    // found by name once, then read by position (see `columns::Positional`).
+    let at = match rows.first() {
+        Some(row) => PerParentColumns::find(row, &window)?,
+        None => return Ok(std::collections::HashMap::new()),
+    };
     for row in rows {
-        let key: i64 = row.try_get("", "parent_key")?;
-        let parent_total: Option<i64> = if window.total_wanted {
-            Some(row.try_get("", "parent_total")?)
-        } else {
-            None
+        let key: i64 = row.try_get_by_index(at.parent_key)?;
+        let parent_total: Option<i64> = match at.parent_total {
+            Some(i) => Some(row.try_get_by_index(i)?),
+            None => None,
         };
         let entry = grouped
             .entry(key)
             .or_insert_with(|| (parent_total.map(|n| n as u64), Vec::new()));
-        let inside: i32 = row.try_get("", "inside")?;
+        let inside: i32 = row.try_get_by_index(at.inside)?;
         if inside == 1 && window.limit > 0 {
-            let position: i64 = row.try_get("", "row_pos")?;
-            let cursor = if window.cursors_wanted {
-                Some(cursor_of(terms, &row)?)
-            } else {
-                None
+            let position: i64 = row.try_get_by_index(at.row_pos)?;
+            let cursor = match at.first_key {
+                Some(first) => Some(cursor_at(terms, &row, first)?),
+                None => None,
             };
             entry.1.push((position, decode(&row)?, cursor));
         }
@@ -561,6 +575,46 @@ where
             (key, Page::from_probe(items, cursors, &window, total))
         })
         .collect())
+}
+
+/// Where the columns [`per_parent_statement`] adds sit in its rows.
+struct PerParentColumns {
+    parent_key: usize,
+    inside: usize,
+    row_pos: usize,
+    /// When the window wants its total.
+    parent_total: Option<usize>,
+    /// The first sort key (`ck0`, the others follow it), when the window wants cursors (every
+    /// ordering has at least one term: the primary key).
+    first_key: Option<usize>,
+}
+
+impl PerParentColumns {
+    fn find(row: &QueryResult, window: &Window) -> ApiResult<Self> {
+        let names = row.column_names();
+        let position = |name: &str| {
+            names.iter().position(|n| n == name).ok_or_else(|| {
+                ApiError::from(sea_orm::DbErr::Custom(format!(
+                    "per-parent page: no column {name}"
+                )))
+            })
+        };
+        Ok(PerParentColumns {
+            parent_key: position("parent_key")?,
+            inside: position("inside")?,
+            row_pos: position("row_pos")?,
+            parent_total: if window.total_wanted {
+                Some(position("parent_total")?)
+            } else {
+                None
+            },
+            first_key: if window.cursors_wanted {
+                Some(position("ck0")?)
+            } else {
+                None
+            },
+        })
+    }
 }
 
 /// The statement of [`fetch_per_parent`] for `backend`.

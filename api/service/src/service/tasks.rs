@@ -26,6 +26,7 @@ use sea_orm::{
 use sha2::{Digest, Sha256};
 
 use super::audit::{self, Touched};
+use super::columns::TaskColumns;
 use super::page::{self, Page, Window};
 use super::{folded_contains, scope, today_in_vietnam, units};
 use crate::db::write_txn;
@@ -220,13 +221,16 @@ pub async fn of_groups(
     p: &Principal,
     group_ids: &[i64],
     f: &TaskFilter,
+    columns: TaskColumns,
     window: Window,
 ) -> ApiResult<HashMap<i64, Page<task::Model>>> {
     scope::require(p, Action::ReadTasks)?;
-    let q = apply_filter(task::Entity::find().filter(scope::tasks(p)), f, None);
+    let q = columns.select(task::Entity::find().filter(scope::tasks(p)));
+    let q = apply_filter(q, f, None);
     let parent = Expr::col((task::Entity, task::Column::GroupId));
     let order = order_terms(TaskOrder::DueOn, false);
-    page::fetch_per_parent(db, q, parent, group_ids, &order, window).await
+    let decode = |row: &_| columns.decode(row);
+    page::fetch_per_parent_with(db, q, parent, group_ids, &order, window, decode).await
 }
 
 /// Activities of many tasks (`task.activities`), newest first, one statement.

@@ -204,6 +204,7 @@ impl Group {
             status: f.status.map(|v| v.into_iter().map(Into::into).collect()),
             kind: f.kind.map(Into::into),
             overdue: f.overdue,
+            columns: Task::columns(ctx),
         };
         let window = Window {
             total_wanted: wants_total(ctx),

@@ -8,13 +8,14 @@ use std::sync::Arc;
 
 use super::{Group, Member, page_args};
 use crate::entity::{activity, task};
-use crate::graphql::connection::{Total, connection};
+use crate::graphql::connection::{Total, connection, node_reads};
 use crate::graphql::context::loader;
 use crate::graphql::enums::{OutcomeKind, TaskKind, TaskPriority, TaskStatus};
 use crate::graphql::loaders::{
     ActivityOutcomes, GroupById, MemberById, Nested, TaskActivitiesParams, TaskById,
 };
 use crate::ids::{NodeType, encode};
+use crate::service::columns::TaskColumns;
 use crate::service::page::Page;
 use crate::service::today_in_vietnam;
 
@@ -27,6 +28,32 @@ connection!(TaskConnection, TaskEdge, Task);
 pub struct Activity(pub activity::Model);
 
 connection!(ActivityConnection, ActivityEdge, Activity);
+
+impl Task {
+    /// The columns a task connection being resolved reads of its tasks (see
+    /// `Member::columns`): a field that reads a column must name it here, and
+    /// `tests/api/projection.rs` reads every field of `Task` through a projected page.
+    pub fn columns(ctx: &Context<'_>) -> TaskColumns {
+        let reads = node_reads(ctx);
+        let overdue = reads("overdue");
+        TaskColumns {
+            title: reads("title"),
+            description: reads("description"),
+            kind: reads("kind"),
+            status: reads("status") || overdue,
+            priority: reads("priority"),
+            due_on: reads("dueOn") || overdue,
+            target: reads("target"),
+            progress: reads("progress"),
+            version: reads("version"),
+            created_at: reads("createdAt"),
+            updated_at: reads("updatedAt"),
+            completed_at: reads("completedAt"),
+            group: reads("group"),
+            assignee: reads("assignee"),
+        }
+    }
+}
 
 #[Object]
 impl Task {
