@@ -472,6 +472,40 @@ async fn events_cross_instances_on_postgres() {
         e["taskEvents"],
         json!({ "kind": "ASSIGNED", "task": { "title": "Từ máy chủ thứ nhất" } })
     );
+
+    // A field report's event crosses too: it is written and notified in the report's own
+    // single statement, not through `events::record`.
+    let started = first
+        .ok(
+            &ward,
+            TRANSITION,
+            json!({ "i": { "id": gid(NodeType::Task, f.task_a1), "action": "START", "expectedVersion": 1 } }),
+        )
+        .await;
+    assert_eq!(started["transitionTask"]["task"]["status"], "IN_PROGRESS");
+    let e = ws
+        .next_data(Duration::from_secs(5))
+        .await
+        .expect("transition relayed");
+    assert_eq!(e["taskEvents"]["kind"], "TRANSITIONED");
+    let member = first.login(users::MEMBER_A1, PASSWORD).await;
+    let task = json!(gid(NodeType::Task, f.task_a1));
+    first
+        .ok(
+            &member,
+            REPORT,
+            report("cross-instance-report", &task, 3, 1),
+        )
+        .await;
+    let e = ws
+        .next_data(Duration::from_secs(5))
+        .await
+        .expect("report relayed");
+    assert_eq!(e["taskEvents"]["kind"], "ACTIVITY_REPORTED", "{e}");
+    assert_eq!(
+        e["taskEvents"]["task"]["title"], "Kích hoạt VNeID tổ dân phố 1",
+        "{e}"
+    );
 }
 
 /// A task kind this version does not know (a newer version wrote it) fails that task's lookup

@@ -4,7 +4,8 @@
 //! read, and the `UPDATE … WHERE version = ?` either wins or reports `CONFLICT`. Exactly-once
 //! reports: the phone's idempotency key is unique per reporting user in the database, a replay
 //! with the same content returns the original result, a replay with other content is `CONFLICT`,
-//! and progress is added by `progress = progress + delta` in the same transaction as the insert.
+//! and progress is added by `progress = progress + delta` in the same atomic write as the insert
+//! (one statement on PostgreSQL, one transaction on SQLite).
 //!
 //! Keys belong to the user who reports, and the task's scope is checked before any key is
 //! looked up: a key tells nobody anything about another user's reports (whether one exists,
@@ -670,6 +671,9 @@ pub async fn report_activity(
     )?;
     validate::occurred_at("occurredAt", r.occurred_at, Utc::now())?;
     let hash = report_hash(&r, &note);
+    if db.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
+        return report_in_one_write(db, p, &r, note, &hash).await;
+    }
     let txn = write_txn(db).await?;
     let outcome = match report_in(&txn, p, &r, note, &hash).await {
         // The same report again: the original answer, and nothing written or audited.
@@ -680,90 +684,210 @@ pub async fn report_activity(
         // Another request with the same key won the race between our look-up and our insert.
         Err(ApiError::Conflict(ref m)) if m == RACE => {
             txn.rollback().await?;
-            return replay(db, p, &r.idempotency_key, &hash)
-                .await?
-                .ok_or_else(|| ApiError::Internal("idempotency race without a row".into()));
+            return raced(db, p, &r, &hash).await;
         }
-        // PostgreSQL wrote the audit row with the activity: only the commit is left.
-        Ok(Filed::Now(reported, AuditRow::Written)) => {
-            txn.commit().await?;
-            return Ok(reported);
-        }
-        Ok(Filed::Now(reported, AuditRow::Pending(touched))) => Ok((reported, touched)),
+        Ok(Filed::Now(reported, touched)) => Ok((reported, touched)),
         Err(e) => Err(e),
     };
     audit::conclude(db, txn, p, "reportActivity", outcome).await
 }
 
-/// Inserts a report and its outcomes. On PostgreSQL one statement that also writes the
-/// report's audit row (the outcomes and the audit row in CTEs over the inserted row); elsewhere
-/// two, and the audit row is left to [`audit::conclude`].
-async fn insert_activity(
-    txn: &DatabaseTransaction,
+/// The answer to a report whose insert lost the race for its key to the same report sent
+/// twice at once: the winner's.
+async fn raced(
+    db: &DatabaseConnection,
     p: &Principal,
-    row: activity_e::ActiveModel,
-    outcomes: &[(OutcomeKind, i64)],
-    unit_path: &str,
-) -> Result<(activity_e::Model, AuditRow), sea_orm::DbErr> {
-    use sea_orm::sea_query::PostgresQueryBuilder;
-    use sea_orm::{ConnectionTrait, DatabaseBackend, FromQueryResult, QueryTrait, Statement};
+    r: &Report,
+    hash: &str,
+) -> ApiResult<Reported> {
+    replay(db, p, &r.idempotency_key, hash)
+        .await?
+        .ok_or_else(|| ApiError::Internal("idempotency race without a row".into()))
+}
 
-    if txn.get_database_backend() != DatabaseBackend::Postgres {
-        let activity = row.insert(txn).await?;
-        if !outcomes.is_empty() {
-            activity_outcome::Entity::insert_many(outcomes.iter().map(|(k, n)| {
-                activity_outcome::ActiveModel {
-                    activity_id: Set(activity.id),
-                    kind: Set(*k),
-                    count: Set(*n as i32),
-                    ..Default::default()
-                }
-            }))
-            .exec(txn)
-            .await?;
+/// Files a report on PostgreSQL in two statements and no explicit transaction: the look-up,
+/// then one statement that writes everything — the task's progress, its event and
+/// notification, the activity, its outcomes and its audit row — and commits on its own.
+///
+/// Why no transaction: the look-up's reads were never isolated from the write (read committed),
+/// so the transaction only made the writes atomic, which one statement is by itself. What it
+/// cost was two round trips (`BEGIN`, `COMMIT`), and worse, the time between the activity's
+/// insert and the `COMMIT` arriving, during which the report held the row locks of the unit
+/// rollups its triggers update — rows that every report of the day shares, so concurrent
+/// reports queued on them. Now the locks are held for the statement and its commit only.
+async fn report_in_one_write(
+    db: &DatabaseConnection,
+    p: &Principal,
+    r: &Report,
+    note: Option<String>,
+    hash: &str,
+) -> ApiResult<Reported> {
+    let outcome = match prepare_report(db, p, r, note, hash).await {
+        Ok(Prepared::Before(reported)) => return Ok(reported),
+        Ok(Prepared::New(new)) => write_report_pg(db, p, new, &r.outcomes).await,
+        Err(e) => Err(e),
+    };
+    match outcome {
+        Ok(reported) => Ok(reported),
+        Err(ApiError::Conflict(ref m)) if m == RACE => raced(db, p, r, hash).await,
+        Err(e) => {
+            audit::record_failure(db, p, "reportActivity", &e).await;
+            Err(e)
         }
-        let touched = Touched::new("Activity", activity.id, unit_path);
-        return Ok((activity, AuditRow::Pending(touched)));
     }
-    let mut insert = activity_e::Entity::insert(row).into_query();
-    insert.returning_all();
-    let (insert_sql, values) = insert.build(PostgresQueryBuilder);
-    let mut values = values.0;
-    let mut sql = format!("WITH a AS ({insert_sql})");
-    if !outcomes.is_empty() {
-        let mut rows = Vec::with_capacity(outcomes.len());
-        for (kind, count) in outcomes {
-            values.push((*kind).into());
-            values.push((*count as i32).into());
-            rows.push(format!(
-                "(${}, ${}::integer)",
-                values.len() - 1,
-                values.len()
-            ));
+}
+
+/// The one statement of [`report_in_one_write`]. With a task, every write reads from the task's
+/// update, so a task that vanished since the look-up writes nothing and answers `NOT_FOUND`.
+async fn write_report_pg(
+    db: &DatabaseConnection,
+    p: &Principal,
+    new: NewReport,
+    outcomes: &[(OutcomeKind, i64)],
+) -> ApiResult<Reported> {
+    use sea_orm::{
+        ConnectionTrait, DatabaseBackend, FromQueryResult, IdenStatic, Iterable, Statement,
+    };
+
+    let mut values: Vec<sea_orm::Value> = Vec::new();
+    let param = |v: sea_orm::Value, values: &mut Vec<sea_orm::Value>| {
+        values.push(v);
+        format!("${}", values.len())
+    };
+    let mut ctes: Vec<String> = Vec::new();
+    if let Some(task) = &new.task {
+        let now = param(Utc::now().into(), &mut values);
+        let delta = param(new.delta.into(), &mut values);
+        let id = param(task.id.into(), &mut values);
+        let kind = param(TaskEventKind::ActivityReported.as_str().into(), &mut values);
+        let group = param(new.group_id.into(), &mut values);
+        let path = param(new.unit_path.clone().into(), &mut values);
+        ctes.push(format!(
+            "t AS (UPDATE tasks SET progress = progress + {delta}, updated_at = {now} \
+             WHERE id = {id} RETURNING *)"
+        ));
+        ctes.push(format!(
+            "e AS (INSERT INTO task_events (kind, task_id, group_id, unit_path, occurred_at) \
+             SELECT {kind}, t.id, {group}, {path}, {now} FROM t RETURNING *)"
+        ));
+    }
+    // The activity's columns in the entity's order, every one but the id; the task's id comes
+    // from the update, which is the guard above.
+    let mut columns = Vec::new();
+    let mut exprs = Vec::new();
+    for column in activity_e::Column::iter() {
+        if matches!(column, activity_e::Column::Id) {
+            continue;
         }
-        sql.push_str(&format!(
-            ", o AS (INSERT INTO activity_outcomes (activity_id, kind, count) \
+        columns.push(column.as_str().to_owned());
+        exprs.push(match (column, &new.task) {
+            (activity_e::Column::TaskId, Some(_)) => "t.id".to_owned(),
+            _ => {
+                let value = new.activity.get(column).into_value().ok_or_else(|| {
+                    ApiError::Internal(format!("activity column {} not set", column.as_str()))
+                })?;
+                param(value, &mut values)
+            }
+        });
+    }
+    ctes.push(format!(
+        "a AS (INSERT INTO activities ({}) SELECT {}{} RETURNING *)",
+        columns.join(", "),
+        exprs.join(", "),
+        if new.task.is_some() { " FROM t" } else { "" }
+    ));
+    if !outcomes.is_empty() {
+        let rows: Vec<String> = outcomes
+            .iter()
+            .map(|(kind, count)| {
+                let kind = param((*kind).into(), &mut values);
+                let count = param((*count as i32).into(), &mut values);
+                format!("({kind}, {count}::integer)")
+            })
+            .collect();
+        ctes.push(format!(
+            "o AS (INSERT INTO activity_outcomes (activity_id, kind, count) \
              SELECT a.id, x.kind, x.count FROM a, (VALUES {}) AS x(kind, count))",
             rows.join(", ")
         ));
     }
-    let audit_row =
-        audit::pg_success_cte("a", p, "reportActivity", "Activity", unit_path, &mut values);
-    sql.push_str(&format!(", r AS ({audit_row}) SELECT * FROM a"));
+    let audit_row = audit::pg_success_cte(
+        "a",
+        p,
+        "reportActivity",
+        "Activity",
+        &new.unit_path,
+        &mut values,
+    );
+    ctes.push(format!("r AS ({audit_row})"));
+    // The answer: the activity and the task as they now are, under prefixes (their columns
+    // share names). Counting the notifications makes them run.
+    let mut select: Vec<String> = activity_e::Column::iter()
+        .map(|c| format!("a.{0} AS a_{0}", c.as_str()))
+        .collect();
+    let from = if new.task.is_some() {
+        select.extend(task::Column::iter().map(|c| format!("t.{0} AS t_{0}", c.as_str())));
+        select.push(format!(
+            "(SELECT count(*) FROM ({}) n) AS notified",
+            events::pg_notify_select("e")
+        ));
+        "a, t"
+    } else {
+        "a"
+    };
+    let sql = format!(
+        "WITH {} SELECT {} FROM {from}",
+        ctes.join(", "),
+        select.join(", ")
+    );
     let stmt = Statement::from_sql_and_values(DatabaseBackend::Postgres, sql, values);
-    let row = txn
-        .query_one_raw(stmt)
-        .await?
-        .ok_or_else(|| sea_orm::DbErr::RecordNotInserted)?;
-    Ok((
-        activity_e::Model::from_query_result(&row, "")?,
-        AuditRow::Written,
-    ))
+    let row = match db.query_one_raw(stmt).await {
+        Ok(Some(row)) => row,
+        // Only an update that found no task leaves the statement without a row.
+        Ok(None) => return Err(ApiError::NotFound("task")),
+        Err(e) if is_unique_violation(&e) => return Err(ApiError::Conflict(RACE.to_owned())),
+        Err(e) => return Err(e.into()),
+    };
+    let activity = activity_e::Model::from_query_result(&row, "a_")?;
+    let task = match new.task {
+        Some(_) => Some(task::Model::from_query_result(&row, "t_")?),
+        None => None,
+    };
+    Ok(Reported {
+        activity,
+        task,
+        created: true,
+    })
+}
+
+/// Inserts a report and its outcomes (SQLite; PostgreSQL writes them in
+/// [`write_report_pg`]); the audit row is left to [`audit::conclude`].
+async fn insert_activity(
+    txn: &DatabaseTransaction,
+    row: activity_e::ActiveModel,
+    outcomes: &[(OutcomeKind, i64)],
+    unit_path: &str,
+) -> Result<(activity_e::Model, Touched), sea_orm::DbErr> {
+    let activity = row.insert(txn).await?;
+    if !outcomes.is_empty() {
+        activity_outcome::Entity::insert_many(outcomes.iter().map(|(k, n)| {
+            activity_outcome::ActiveModel {
+                activity_id: Set(activity.id),
+                kind: Set(*k),
+                count: Set(*n as i32),
+                ..Default::default()
+            }
+        }))
+        .exec(txn)
+        .await?;
+    }
+    let touched = Touched::new("Activity", activity.id, unit_path);
+    Ok((activity, touched))
 }
 
 /// Adds a report's progress to its task (atomically in the database: concurrent reports never
-/// lose each other's increments) and records the task's event; the task as it now is. On
-/// PostgreSQL one statement, the event's notification in it; elsewhere two.
+/// lose each other's increments) and records the task's event; the task as it now is (SQLite;
+/// PostgreSQL does this in [`write_report_pg`]).
 async fn add_progress(
     txn: &DatabaseTransaction,
     task_id: i64,
@@ -771,55 +895,27 @@ async fn add_progress(
     group_id: i64,
     unit_path: &str,
 ) -> Result<Option<task::Model>, sea_orm::DbErr> {
-    use sea_orm::{ConnectionTrait, DatabaseBackend, FromQueryResult, Statement};
-
-    let now = Utc::now();
-    if txn.get_database_backend() != DatabaseBackend::Postgres {
-        let task = task::Entity::update_many()
-            .col_expr(
-                task::Column::Progress,
-                Expr::col(task::Column::Progress).add(delta),
-            )
-            .col_expr(task::Column::UpdatedAt, Expr::value(now))
-            .filter(task::Column::Id.eq(task_id))
-            .exec_with_returning(txn)
-            .await?
-            .pop();
-        if task.is_some() {
-            events::record(
-                txn,
-                TaskEventKind::ActivityReported,
-                task_id,
-                group_id,
-                unit_path,
-            )
-            .await?;
-        }
-        return Ok(task);
+    let task = task::Entity::update_many()
+        .col_expr(
+            task::Column::Progress,
+            Expr::col(task::Column::Progress).add(delta),
+        )
+        .col_expr(task::Column::UpdatedAt, Expr::value(Utc::now()))
+        .filter(task::Column::Id.eq(task_id))
+        .exec_with_returning(txn)
+        .await?
+        .pop();
+    if task.is_some() {
+        events::record(
+            txn,
+            TaskEventKind::ActivityReported,
+            task_id,
+            group_id,
+            unit_path,
+        )
+        .await?;
     }
-    let sql = format!(
-        "WITH t AS (UPDATE tasks SET progress = progress + $1, updated_at = $2 WHERE id = $3 RETURNING *), \
-         e AS (INSERT INTO task_events (kind, task_id, group_id, unit_path, occurred_at) \
-               SELECT $4, t.id, $5, $6, $2 FROM t RETURNING *) \
-         SELECT t.*, (SELECT count(*) FROM ({}) n) AS notified FROM t",
-        events::pg_notify_select("e")
-    );
-    let stmt = Statement::from_sql_and_values(
-        DatabaseBackend::Postgres,
-        sql,
-        [
-            delta.into(),
-            now.into(),
-            task_id.into(),
-            TaskEventKind::ActivityReported.as_str().into(),
-            group_id.into(),
-            unit_path.into(),
-        ],
-    );
-    match txn.query_one_raw(stmt).await? {
-        Some(row) => Ok(Some(task::Model::from_query_result(&row, "")?)),
-        None => Ok(None),
-    }
+    Ok(task)
 }
 
 const RACE: &str = "idempotency-race";
@@ -900,18 +996,30 @@ fn refuse_unreportable(task: &task::Model, occurred_at: DateTime<Utc>) -> ApiRes
     Err(ApiError::bad_input("taskId", why))
 }
 
-/// A report, filed now or before (the same key and content again).
+/// A report, filed now (with the object its audit row will name) or before (the same key and
+/// content again).
 enum Filed {
-    Now(Reported, AuditRow),
+    Now(Reported, Touched),
     Before(Reported),
 }
 
-/// Where a new report's audit row stands when the report is filed.
-enum AuditRow {
-    /// Written in the report's own statement (PostgreSQL).
-    Written,
-    /// Still to be written, by [`audit::conclude`], for this object.
-    Pending(Touched),
+/// A report after its look-up and its rules: a replay of an earlier one, or a new one to write.
+enum Prepared {
+    Before(Reported),
+    New(NewReport),
+}
+
+/// What writing a new report needs.
+struct NewReport {
+    /// The task as the look-up read it; `None` for walk-in help.
+    task: Option<task::Model>,
+    group_id: i64,
+    /// The group's unit path, which the event and the audit row carry.
+    unit_path: String,
+    /// What the report adds to the task's progress.
+    delta: i64,
+    /// The activity row, every column but its id set.
+    activity: activity_e::ActiveModel,
 }
 
 /// What a report must know before it writes, read in one statement: the task (or, for walk-in
@@ -929,12 +1037,12 @@ struct Target {
 }
 
 async fn target_of(
-    txn: &DatabaseTransaction,
+    conn: &impl sea_orm::ConnectionTrait,
     p: &Principal,
     r: &Report,
 ) -> ApiResult<Option<Target>> {
     use sea_orm::sea_query::{Alias, Query};
-    use sea_orm::{ConnectionTrait, FromQueryResult, Iterable};
+    use sea_orm::{FromQueryResult, Iterable};
 
     let g = group::Entity;
     let earlier = |col: activity_e::Column| {
@@ -986,7 +1094,7 @@ async fn target_of(
                 .cond_where(scope::groups(p));
         }
     }
-    let Some(row) = txn.query_one(&q).await? else {
+    let Some(row) = conn.query_one(&q).await? else {
         return Ok(None);
     };
     let task = match r.target {
@@ -1005,18 +1113,16 @@ async fn target_of(
     }))
 }
 
-/// Files a report in `txn`: when it is new, the look-up, the task's progress with its event,
-/// and the activity with its outcomes and (on PostgreSQL) its audit row — three statements on
-/// PostgreSQL, five elsewhere (where the audit row follows in `audit::conclude`); a replay is
-/// the look-up and the earlier report.
-async fn report_in(
-    txn: &DatabaseTransaction,
+/// Reads what a report must know (one statement) and applies its rules: the earlier report
+/// under its key (a replay reads it, one statement more), or the new report to write.
+async fn prepare_report(
+    conn: &impl sea_orm::ConnectionTrait,
     p: &Principal,
     r: &Report,
     note: Option<String>,
     hash: &str,
-) -> ApiResult<Filed> {
-    let Some(target) = target_of(txn, p, r).await? else {
+) -> ApiResult<Prepared> {
+    let Some(target) = target_of(conn, p, r).await? else {
         return Err(match r.target {
             ReportFor::Task(_) => ApiError::NotFound("task"),
             ReportFor::Group(_) => ApiError::NotFound("group"),
@@ -1029,10 +1135,10 @@ async fn report_in(
             ));
         }
         let activity = activity_e::Entity::find_by_id(*earlier)
-            .one(txn)
+            .one(conn)
             .await?
             .ok_or_else(|| ApiError::Internal("an earlier report vanished".into()))?;
-        return Ok(Filed::Before(Reported {
+        return Ok(Prepared::Before(Reported {
             activity,
             task: target.task,
             created: false,
@@ -1062,7 +1168,7 @@ async fn report_in(
         .filter(|(k, _)| *k == OutcomeKind::VneidActivated)
         .map(|(_, n)| n)
         .sum();
-    let row = activity_e::ActiveModel {
+    let activity = activity_e::ActiveModel {
         task_id: Set(task.as_ref().map(|t| t.id)),
         group_id: Set(target.group_id),
         member_id: Set(if p.role.is_group_scoped() {
@@ -1081,20 +1187,39 @@ async fn report_in(
         created_at: Set(Utc::now()),
         ..Default::default()
     };
-    // The progress first, the activity last: the activity's insert takes the row locks of the
-    // unit rollups its triggers update (a city's counters are shared by every report of the
-    // day), so with nothing after it but the commit, concurrent reports wait on each other
-    // for the shortest time.
-    let task = match task {
+    Ok(Prepared::New(NewReport {
+        task,
+        group_id: target.group_id,
+        unit_path: target.group_unit_path,
+        delta,
+        activity,
+    }))
+}
+
+/// Files a report in `txn` (SQLite): the look-up, the task's progress and its event, the
+/// activity and its outcomes — five statements, the audit row following in
+/// [`audit::conclude`]; a replay is the look-up and the earlier report.
+async fn report_in(
+    txn: &DatabaseTransaction,
+    p: &Principal,
+    r: &Report,
+    note: Option<String>,
+    hash: &str,
+) -> ApiResult<Filed> {
+    let new = match prepare_report(txn, p, r, note, hash).await? {
+        Prepared::Before(reported) => return Ok(Filed::Before(reported)),
+        Prepared::New(new) => new,
+    };
+    let task = match &new.task {
         Some(t) => Some(
-            add_progress(txn, t.id, delta, target.group_id, &target.group_unit_path)
+            add_progress(txn, t.id, new.delta, new.group_id, &new.unit_path)
                 .await?
                 .ok_or(ApiError::NotFound("task"))?,
         ),
         None => None,
     };
-    let (activity, audit_row) =
-        match insert_activity(txn, p, row, &r.outcomes, &target.group_unit_path).await {
+    let (activity, touched) =
+        match insert_activity(txn, new.activity, &r.outcomes, &new.unit_path).await {
             Ok(inserted) => inserted,
             Err(e) if is_unique_violation(&e) => {
                 return Err(ApiError::Conflict(RACE.to_owned()));
@@ -1107,6 +1232,6 @@ async fn report_in(
             task,
             created: true,
         },
-        audit_row,
+        touched,
     ))
 }
