@@ -127,6 +127,99 @@ struct AccountRow {
     disabled: bool,
 }
 
+/// A snapshot of the open sockets: which ones, and the accounts, sessions and keys behind them.
+#[derive(Default)]
+pub struct Watched {
+    sockets: HashSet<u64>,
+    users: Vec<i64>,
+    sessions: Vec<String>,
+    keys: Vec<i64>,
+}
+
+/// What the database says now about the accounts of a [`Watched`] snapshot.
+#[derive(Default)]
+pub struct Accounts {
+    rows: HashMap<i64, AccountRow>,
+    /// The sessions and keys that are still live; any other socket's credential ended.
+    live_sessions: HashSet<String>,
+    live_keys: HashSet<i64>,
+    /// Scope units that closed before today: their accounts are held.
+    closed: HashSet<i64>,
+}
+
+impl Watched {
+    /// Reads the accounts, sessions, keys and scope units behind the snapshot.
+    pub async fn read(&self, db: &DatabaseConnection) -> Result<Accounts, sea_orm::DbErr> {
+        let mut accounts = Accounts::default();
+        if self.users.is_empty() {
+            return Ok(accounts);
+        }
+        let now = chrono::Utc::now();
+        for chunk in self.sessions.chunks(500) {
+            let found: Vec<String> = session::Entity::find()
+                .select_only()
+                .column(session::Column::Id)
+                .filter(session::Column::Id.is_in(chunk.iter().cloned()))
+                .filter(session::Column::RevokedAt.is_null())
+                .filter(session::Column::ExpiresAt.gt(now))
+                .into_tuple()
+                .all(db)
+                .await?;
+            accounts.live_sessions.extend(found);
+        }
+        for chunk in self.keys.chunks(500) {
+            let found: Vec<i64> = api_key::Entity::find()
+                .select_only()
+                .column(api_key::Column::Id)
+                .filter(api_key::Column::Id.is_in(chunk.iter().copied()))
+                .filter(api_key::Column::RevokedAt.is_null())
+                .filter(api_key::Column::ExpiresAt.gt(now))
+                .into_tuple()
+                .all(db)
+                .await?;
+            accounts.live_keys.extend(found);
+        }
+        for chunk in self.users.chunks(500) {
+            let found = user::Entity::find()
+                .select_only()
+                .columns([
+                    user::Column::Id,
+                    user::Column::Role,
+                    user::Column::ScopeUnitId,
+                    user::Column::ScopeGroupId,
+                    user::Column::Disabled,
+                ])
+                .filter(user::Column::Id.is_in(chunk.iter().copied()))
+                .into_model::<AccountRow>()
+                .all(db)
+                .await?;
+            accounts.rows.extend(found.into_iter().map(|r| (r.id, r)));
+        }
+        let scope_units: Vec<i64> = accounts
+            .rows
+            .values()
+            .filter_map(|r| r.scope_unit_id)
+            .collect::<HashSet<i64>>()
+            .into_iter()
+            .collect();
+        if !scope_units.is_empty() {
+            let today = crate::service::today_in_vietnam();
+            for chunk in scope_units.chunks(500) {
+                let found: Vec<i64> = admin_unit::Entity::find()
+                    .select_only()
+                    .column(admin_unit::Column::Id)
+                    .filter(admin_unit::Column::Id.is_in(chunk.iter().copied()))
+                    .filter(admin_unit::Column::ValidTo.lt(today))
+                    .into_tuple()
+                    .all(db)
+                    .await?;
+                accounts.closed.extend(found);
+            }
+        }
+        Ok(accounts)
+    }
+}
+
 impl Default for Sockets {
     fn default() -> Self {
         Self::new()
@@ -185,103 +278,54 @@ impl Sockets {
     /// Re-reads the accounts behind open sockets (one statement per 500 of them) and revokes
     /// the sockets whose account no longer grants what they were opened with.
     pub async fn check_accounts(&self, db: &DatabaseConnection) -> Result<(), sea_orm::DbErr> {
-        let (users, sessions, keys) = {
-            let inner = self.lock();
-            let users: HashSet<i64> = inner.sockets.values().map(|e| e.user_id).collect();
-            let mut sessions = HashSet::new();
-            let mut keys = HashSet::new();
-            for e in inner.sockets.values() {
-                match &e.credential {
-                    Credential::Session { id } => {
-                        sessions.insert(id.clone());
-                    }
-                    Credential::ApiKey { id, .. } => {
-                        keys.insert(*id);
-                    }
-                    Credential::System => {}
-                }
-            }
-            (
-                users.into_iter().collect::<Vec<_>>(),
-                sessions.into_iter().collect::<Vec<_>>(),
-                keys.into_iter().collect::<Vec<_>>(),
-            )
-        };
-        if users.is_empty() {
-            return Ok(());
-        }
-        let now = chrono::Utc::now();
-        // The sessions and keys that are still live; any other socket's credential ended.
-        let mut live_sessions: HashSet<String> = HashSet::new();
-        for chunk in sessions.chunks(500) {
-            let found: Vec<String> = session::Entity::find()
-                .select_only()
-                .column(session::Column::Id)
-                .filter(session::Column::Id.is_in(chunk.iter().cloned()))
-                .filter(session::Column::RevokedAt.is_null())
-                .filter(session::Column::ExpiresAt.gt(now))
-                .into_tuple()
-                .all(db)
-                .await?;
-            live_sessions.extend(found);
-        }
-        let mut live_keys: HashSet<i64> = HashSet::new();
-        for chunk in keys.chunks(500) {
-            let found: Vec<i64> = api_key::Entity::find()
-                .select_only()
-                .column(api_key::Column::Id)
-                .filter(api_key::Column::Id.is_in(chunk.iter().copied()))
-                .filter(api_key::Column::RevokedAt.is_null())
-                .filter(api_key::Column::ExpiresAt.gt(now))
-                .into_tuple()
-                .all(db)
-                .await?;
-            live_keys.extend(found);
-        }
-        let mut rows: HashMap<i64, AccountRow> = HashMap::new();
-        for chunk in users.chunks(500) {
-            let found = user::Entity::find()
-                .select_only()
-                .columns([
-                    user::Column::Id,
-                    user::Column::Role,
-                    user::Column::ScopeUnitId,
-                    user::Column::ScopeGroupId,
-                    user::Column::Disabled,
-                ])
-                .filter(user::Column::Id.is_in(chunk.iter().copied()))
-                .into_model::<AccountRow>()
-                .all(db)
-                .await?;
-            rows.extend(found.into_iter().map(|r| (r.id, r)));
-        }
-        // Scope units that closed before today: their accounts are held.
-        let scope_units: HashSet<i64> = rows.values().filter_map(|r| r.scope_unit_id).collect();
-        let mut closed: HashSet<i64> = HashSet::new();
-        if !scope_units.is_empty() {
-            let today = crate::service::today_in_vietnam();
-            let units: Vec<i64> = scope_units.into_iter().collect();
-            for chunk in units.chunks(500) {
-                let found: Vec<i64> = admin_unit::Entity::find()
-                    .select_only()
-                    .column(admin_unit::Column::Id)
-                    .filter(admin_unit::Column::Id.is_in(chunk.iter().copied()))
-                    .filter(admin_unit::Column::ValidTo.lt(today))
-                    .into_tuple()
-                    .all(db)
-                    .await?;
-                closed.extend(found);
-            }
-        }
+        let watched = self.watched();
+        let accounts = watched.read(db).await?;
+        self.revoke_stale(&watched, &accounts);
+        Ok(())
+    }
+
+    /// The sockets open now and what they were opened with: the only sockets a check may judge.
+    pub fn watched(&self) -> Watched {
         let inner = self.lock();
-        for entry in inner.sockets.values() {
+        let mut watched = Watched::default();
+        let mut users = HashSet::new();
+        let mut sessions = HashSet::new();
+        let mut keys = HashSet::new();
+        for (id, e) in &inner.sockets {
+            watched.sockets.insert(*id);
+            users.insert(e.user_id);
+            match &e.credential {
+                Credential::Session { id } => {
+                    sessions.insert(id.clone());
+                }
+                Credential::ApiKey { id, .. } => {
+                    keys.insert(*id);
+                }
+                Credential::System => {}
+            }
+        }
+        watched.users = users.into_iter().collect();
+        watched.sessions = sessions.into_iter().collect();
+        watched.keys = keys.into_iter().collect();
+        watched
+    }
+
+    /// Tells every socket of `watched` whose account no longer grants what it was opened with
+    /// to close. A socket registered since `watched` was taken is left to the next check: its
+    /// account was not read, and absent from `accounts` it would look deleted.
+    pub fn revoke_stale(&self, watched: &Watched, accounts: &Accounts) {
+        let inner = self.lock();
+        for (id, entry) in &inner.sockets {
+            if !watched.sockets.contains(id) {
+                continue;
+            }
             let credential_live = match &entry.credential {
-                Credential::Session { id } => live_sessions.contains(id),
-                Credential::ApiKey { id, .. } => live_keys.contains(id),
+                Credential::Session { id } => accounts.live_sessions.contains(id),
+                Credential::ApiKey { id, .. } => accounts.live_keys.contains(id),
                 Credential::System => true,
             };
             // The most specific reason first: disabling an account also ends its sessions.
-            let verdict = match rows.get(&entry.user_id) {
+            let verdict = match accounts.rows.get(&entry.user_id) {
                 None => Some(Revoked::Disabled),
                 Some(row) if row.disabled => Some(Revoked::Disabled),
                 _ if !credential_live => Some(Revoked::Ended),
@@ -289,7 +333,11 @@ impl Sockets {
                 // being disabled (above) and the key ending concern it.
                 Some(_) if matches!(entry.credential, Credential::ApiKey { .. }) => None,
                 Some(row) if !entry.fingerprint.matches(row) => Some(Revoked::Changed),
-                Some(row) if row.scope_unit_id.is_some_and(|u| closed.contains(&u)) => {
+                Some(row)
+                    if row
+                        .scope_unit_id
+                        .is_some_and(|u| accounts.closed.contains(&u)) =>
+                {
                     Some(Revoked::Held)
                 }
                 Some(_) => None,
@@ -300,7 +348,6 @@ impl Sockets {
                 let _ = entry.revoke.send(Some(v));
             }
         }
-        Ok(())
     }
 
     /// Runs [`Self::check_accounts`] every [`WATCH_INTERVAL`] for as long as the process lives.

@@ -283,6 +283,49 @@ async fn a_disabled_account_is_cut_off_on_every_transport(backend: Backend) {
     assert!(WsClient::connect(&app, &member).await.is_err());
 }
 
+/// A socket that opens while the watcher is reading accounts is not judged by that read: its
+/// account is not in it, and it must not look deleted. The watcher's steps are driven by hand
+/// so the socket opens between its snapshot and its verdict every time.
+async fn a_socket_opened_during_an_account_check_stays_open(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    Fixture::load(&app).await;
+    let admin = app.login(users::ADMIN, PASSWORD).await;
+    let member = app.login(users::MEMBER_A1, PASSWORD).await;
+    let mut early = WsClient::connect(&app, &admin).await.unwrap();
+    let me = "{ me { username } }";
+    assert!(matches!(
+        over_socket(&mut early, "1", me, json!({})).await,
+        Answer::Data(_)
+    ));
+
+    let sockets = &app.state.sockets;
+    let watched = sockets.watched();
+    let mut late = WsClient::connect(&app, &member).await.unwrap();
+    assert!(matches!(
+        over_socket(&mut late, "1", me, json!({})).await,
+        Answer::Data(_)
+    ));
+    let accounts = watched.read(&app.state.db).await.unwrap();
+    sockets.revoke_stale(&watched, &accounts);
+
+    // A wrongly revoked socket is closed at once; a second is ample for the close frame.
+    assert_eq!(late.next_message(Duration::from_secs(1)).await, None);
+    assert_eq!(
+        late.closed, None,
+        "the socket that opened mid-check stays open"
+    );
+    assert_eq!(
+        over_socket(&mut late, "2", me, json!({})).await,
+        Answer::Data(json!({ "me": { "username": users::MEMBER_A1 } }))
+    );
+    assert_eq!(
+        over_socket(&mut early, "2", me, json!({})).await,
+        Answer::Data(json!({ "me": { "username": users::ADMIN } }))
+    );
+}
+
 /// A token that expires: the socket closes with 4403 at expiry; HTTP refuses the token too.
 async fn an_expired_token_closes_its_socket(backend: Backend) {
     let mut args = test_args();
@@ -852,6 +895,7 @@ async fn wait_for_audit_rows(app: &TestApp, n: usize) -> Vec<cdtg_api::entity::a
 on_both_databases!(
     limits_and_errors_are_the_same_over_http_and_websocket,
     a_disabled_account_is_cut_off_on_every_transport,
+    a_socket_opened_during_an_account_check_stays_open,
     an_expired_token_closes_its_socket,
     scope_changes_reach_open_sockets,
     the_allow_list_holds_on_every_transport,
