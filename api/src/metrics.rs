@@ -84,12 +84,14 @@ impl Metrics {
         self.subscriptions.fetch_sub(1, Ordering::Relaxed);
     }
 
-    /// The exposition text; pool and statement figures are passed in by the caller.
+    /// The exposition text; pool, statement and account-read figures are passed in by the
+    /// caller.
     pub fn render(
         &self,
         pool_size: u32,
         pool_idle: u32,
         statements: u64,
+        principal_reads: u64,
         replica: Option<ReplicaFigures>,
     ) -> String {
         let mut out = String::new();
@@ -162,6 +164,12 @@ impl Metrics {
         );
         let _ = writeln!(out, "# TYPE cdtg_db_statements_total counter");
         let _ = writeln!(out, "cdtg_db_statements_total {statements}");
+        let _ = writeln!(
+            out,
+            "# HELP cdtg_principal_reads_total Accounts read to check a credential (the rest were answered by the principal cache)."
+        );
+        let _ = writeln!(out, "# TYPE cdtg_principal_reads_total counter");
+        let _ = writeln!(out, "cdtg_principal_reads_total {principal_reads}");
         let _ = writeln!(
             out,
             "# HELP cdtg_subscriptions Active GraphQL subscriptions."

@@ -64,6 +64,7 @@ pub async fn metrics(state: web::Data<AppState>, req: actix_web::HttpRequest) ->
                 size,
                 idle,
                 state.statements.get(),
+                state.principals.reads(),
                 state
                     .replica
                     .as_ref()

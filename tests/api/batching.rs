@@ -116,20 +116,15 @@ const NESTED: &str = r#"query($u: ID!) { groups(first: 100, filter: { unitId: $u
     products { name listings { platform } }
 } } }"#;
 
-async fn statements_for(app: &TestApp, token: &str, unit: i64) -> (u64, usize) {
-    let before = app.statements();
-    let data = app
-        .ok(
+async fn nested_cost(app: &TestApp, token: &str, unit: i64) -> (u64, usize) {
+    let (spent, data) = app
+        .statements_for(
             token,
             NESTED,
             json!({ "u": gid(NodeType::AdminUnit, unit) }),
         )
         .await;
-    let after = app.statements();
-    (
-        after - before,
-        data["groups"]["nodes"].as_array().unwrap().len(),
-    )
+    (spent, data["groups"]["nodes"].as_array().unwrap().len())
 }
 
 async fn nested_queries_cost_the_same_for_5_or_50_groups(backend: Backend) {
@@ -185,8 +180,8 @@ async fn nested_queries_cost_the_same_for_5_or_50_groups(backend: Backend) {
     .unwrap();
     let token = app.login(users::ADMIN, PASSWORD).await;
 
-    let (small, small_rows) = statements_for(&app, &token, f.ward_a2).await;
-    let (large, large_rows) = statements_for(&app, &token, f.ward_b1).await;
+    let (small, small_rows) = nested_cost(&app, &token, f.ward_a2).await;
+    let (large, large_rows) = nested_cost(&app, &token, f.ward_b1).await;
     assert_eq!((small_rows, large_rows), (5, 50));
     // The bound depends on the query's shape only: two authentication look-ups, then one
     // statement per level and edge (groups, count, unit filter, units, parents, members,
@@ -203,25 +198,6 @@ async fn nested_queries_cost_the_same_for_5_or_50_groups(backend: Backend) {
     );
 }
 
-/// A query's own statements and its answer: sent twice back to back, the fewer counts. The
-/// account is read at most once a second per token (the principal cache), so one of the two
-/// runs with it cached.
-async fn fewest_statements(
-    app: &TestApp,
-    token: &str,
-    query: String,
-    vars: serde_json::Value,
-) -> (u64, serde_json::Value) {
-    let mut fewest = u64::MAX;
-    let mut data = serde_json::Value::Null;
-    for _ in 0..2 {
-        let before = app.statements();
-        data = app.ok(token, &query, vars.clone()).await;
-        fewest = fewest.min(app.statements() - before);
-    }
-    (fewest, data)
-}
-
 /// A group's unit and the units above it are all named by the group's path: walking up costs
 /// one batch, not one round trip per level — whether by `parent` chains or `ancestors`.
 async fn walking_up_the_tree_costs_one_statement(backend: Backend) {
@@ -233,7 +209,7 @@ async fn walking_up_the_tree_costs_one_statement(backend: Backend) {
     let g = json!({ "g": gid(NodeType::Group, f.group_a1) });
     let m = json!({ "m": gid(NodeType::Member, f.member_a1_plain) });
     let cost = |query: &'static str, vars: &serde_json::Value| {
-        fewest_statements(&app, &token, query.to_owned(), vars.clone())
+        app.statements_for(&token, query, vars.clone())
     };
     // One chain per request: two root fields (a group and a member) may resolve in different
     // loader ticks, and their units would then be two batches by timing alone.
@@ -312,7 +288,8 @@ async fn nested_totals_come_from_the_batch_only_when_read(backend: Backend) {
     add_groups(&app, f.ward_b1, &path, 49).await;
     let token = app.login(users::ADMIN, PASSWORD).await;
     let vars = json!({ "u": gid(NodeType::AdminUnit, f.ward_b1) });
-    let cost = |query: String| fewest_statements(&app, &token, query, vars.clone());
+    let (app, token, vars) = (&app, &token, &vars);
+    let cost = |query: String| async move { app.statements_for(token, &query, vars.clone()).await };
     let query = |members: &str, tasks: &str, groups: &str| {
         format!(
             "query($u: ID!) {{ adminUnit(id: $u) {{ groups(first: 100) {{ {groups} nodes {{ name \

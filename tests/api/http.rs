@@ -664,6 +664,15 @@ async fn operational_endpoints(backend: Backend) {
     ] {
         assert!(metrics.contains(needle), "{needle} in:\n{metrics}");
     }
+    // The Dashboard request checked its fresh token against the database: one account read at
+    // least (a cache entry expiring in between may add one).
+    let principal_reads: u64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("cdtg_principal_reads_total "))
+        .unwrap_or_else(|| panic!("cdtg_principal_reads_total in:\n{metrics}"))
+        .parse()
+        .unwrap();
+    assert!(principal_reads >= 1, "{metrics}");
     assert!(
         !metrics.contains(&token) && !metrics.contains("+84"),
         "no secrets or personal data in metrics"

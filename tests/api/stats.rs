@@ -246,21 +246,13 @@ async fn cost(
     per_district: i32,
     fields: &str,
 ) -> (u64, usize) {
-    // The fewest of two runs: a run may also read the account once more, when its cached entry
-    // expires or a write anywhere in this process (another test's server) makes it stale.
-    let mut spent = u64::MAX;
-    let mut data = serde_json::Value::Null;
-    for _ in 0..2 {
-        let before = app.statements();
-        data = app
-            .ok(
-                token,
-                &WARD_STATS.replace("FIELDS", fields),
-                json!({ "u": city, "n": per_district }),
-            )
-            .await;
-        spent = spent.min(app.statements() - before);
-    }
+    let (spent, data) = app
+        .statements_for(
+            token,
+            &WARD_STATS.replace("FIELDS", fields),
+            json!({ "u": city, "n": per_district }),
+        )
+        .await;
     let wards: usize = data["adminUnit"]["children"]["nodes"]
         .as_array()
         .unwrap()

@@ -56,9 +56,17 @@ struct Entry {
 #[derive(Default)]
 pub struct PrincipalCache {
     entries: DashMap<[u8; 32], Entry>,
+    /// Credentials checked against the database (misses and refusals), for `/metrics`: how
+    /// well the cache serves, and what a statement count includes besides a request's own work.
+    reads: AtomicU64,
 }
 
 impl PrincipalCache {
+    /// How many times this instance has read an account for a credential.
+    pub fn reads(&self) -> u64 {
+        self.reads.load(Ordering::Relaxed)
+    }
+
     /// [`super::authenticate`], answered from the cache within the bound.
     pub async fn authenticate(
         &self,
@@ -79,6 +87,7 @@ impl PrincipalCache {
             return Ok(hit.principal.clone());
         }
         let read_at = Instant::now();
+        self.reads.fetch_add(1, Ordering::Relaxed);
         let principal = super::authenticate(db, keys, token).await?;
         if self.entries.len() >= MAX_ENTRIES {
             self.entries.clear();
