@@ -29,7 +29,7 @@ QUERY_LABEL = {
 # What would close each target when it is missed: from profiling this code base at scale 1
 # (EXPLAIN ANALYZE and statement logs on the bench database; see README.md, "Findings"). The
 # figures quoted are those of the profiled build (Q2 and Q4: the run of 2026-12-03 14:39 and the
-# A/B measurements of 2026-12-04; Q3: 2026-12-01; Q6: 2026-12-03 evening); rerun and re-profile
+# A/B measurements of 2026-12-04; Q3: 2026-12-01; Q6: 2026-12-05 evening); rerun and re-profile
 # after changing CDTG.
 TRIPS = ("Q1 is one statement since 2026-12-04 (b67a17d): when the selection reads the group's "
          "unit, the group is read joined to its unit and every unit above it (a look-ahead join "
@@ -40,7 +40,11 @@ TRIPS = ("Q1 is one statement since 2026-12-04 (b67a17d): when the selection rea
          "own work per request: HTTP, parsing and validating the document, resolvers and the JSON "
          "answer; the floor sends a prepared statement and copies its JSON through. Since 3cdd49c "
          "the pool no longer pings a connection on every acquire (sqlx's default; it pings on "
-         "release anyway): Q1 +7–9% measured A/B on 2026-12-04.")
+         "release anyway): Q1 +7–9% measured A/B on 2026-12-04. Since 3f0df80 each operation "
+         "text is parsed once and then remembered, where it was parsed twice per request (the "
+         "pipeline's checks, then async-graphql): the parser was a fifth of the server's CPU "
+         "under Q1, and Q1 gained 27–29% (server CPU 0.28 → 0.19 ms per request), measured A/B "
+         "on 2026-12-05.")
 STATS = ("Unit statistics read per-unit rollups kept by database triggers (fc4d7c8, all-time "
          "task and activity totals since 9611e96). In the run of 2026-12-01 one dashboard alone took "
          "14.6 ms on PostgreSQL at scale 1 and 16.0 ms at scale 10 (the floor: 39 and 413 ms), so "
@@ -54,13 +58,17 @@ ROWS = ("This run: CDTG spends {cpu} ms of server CPU per request (PostGraphile 
         "server's Q4 profile), and of members only the columns their fields show (PostgreSQL's "
         "members statement for Q4 a third cheaper); together Q4 +25–30% and Q2 +19%, measured "
         "A/B (README.md, Findings). Each parent's page ({rows}) is one `LATERAL … LIMIT` probe, "
-        "which counts its parent's rows only when `totalCount` is read. What is left: tasks pages "
-        "still read every column; async-graphql builds a value tree with one future "
-        "per field before the JSON is written; and on PostgreSQL each parent's probe numbers "
-        "its rows with a window function (about a tenth of the members statement, measured by "
-        "hand), which the order of a `LATERAL` join's rows would make unnecessary. Since 23cab3e "
-        "groups pages too read only the columns their fields show: Q4 +6–11% measured A/B "
-        "against the build before it (Q2, 50 groups, within noise).")
+        "which counts its parent's rows only when `totalCount` is read. Since 23cab3e groups "
+        "pages too read only the columns their fields show (Q4 +6–11% measured A/B against the "
+        "build before it; Q2, 50 groups, within noise); since 5175be8 tasks pages as well, and "
+        "since 3f0df80 an operation's text is parsed once and remembered: Q2 +6–7% for both, "
+        "measured A/B on 2026-12-05. Since 5175be8 a nested page's rows are read by position "
+        "rather than by column name (Q4 server CPU -2–3% per request, measured A/B on "
+        "2026-12-05). What is left: async-graphql builds a value tree with one "
+        "future per field before the JSON is written (boxing the resolvers' bodies so that "
+        "each field's future is small measured no gain); and on PostgreSQL each parent's probe "
+        "numbers its rows with a window function (about a tenth of the members statement, "
+        "measured by hand), which the order of a `LATERAL` join's rows would make unnecessary.")
 ROW_SHAPES = {"Q2": "members and open tasks of 50 groups", "Q4": "960 current members of 188 groups"}
 
 
@@ -82,14 +90,25 @@ def trips_hint(agg) -> str:
                         db=f("cdtg-pg", "pg_cpu"), pgdb=f("postgraphile", "pg_cpu"))
 
 
-REPORT = ("A report is three statements on PostgreSQL (the look-up; the progress with its event "
-          "and notification; the activity with its outcomes and its audit row) against "
-          "PostGraphile's one plain insert. Measured on 2026-12-03 with eight connections at scale "
-          "1: the rollup triggers on `activities` cost PostgreSQL ~0.3 ms of CPU per report (0.77–0.80 "
-          "ms with them, 0.49–0.51 with them disabled on a scratch copy, throughput ~30% higher "
-          "without), and the report is CPU-bound on two cores. Writing the activity last cut the "
-          "backends seen waiting on the rollup rows' locks by two thirds. What would close it: one "
-          "trigger per fact table whose upserts share one look-up of the group, task and anchors.")
+REPORT = ("A report is two statements on PostgreSQL (the look-up; then one statement, committing "
+          "on its own, with the progress, its event and notification, the activity with its "
+          "outcomes and its audit row) against PostGraphile's one plain insert, whose rollup "
+          "triggers on `activities` are the same as CDTG's. Since 29d26cd there is no explicit "
+          "transaction: its BEGIN and COMMIT round trips are gone, and the rollups' row locks "
+          "(shared by every report of the day) are held for the statement only (A/B on "
+          "2026-12-05, Q6 alone, two runs each on fresh databases: 2,017 and 1,848 req/s "
+          "before, 2,245 and 2,253 after; 0.59× and 0.56× PostGraphile before, 0.64× and 0.64× "
+          "after). Earlier, b41b04d had the two activity rollups share one look-up of the unit, "
+          "task kind and day (+4–8%), and 3f0df80 parsed the mutation's text once. What is "
+          "left, measured the same evening: the event's notification. The same build with "
+          "the `pg_notify` taken out ran 2,740 req/s (0.76×; PostgreSQL 0.40 ms per report "
+          "against 0.48): PostgreSQL commits notifying transactions one at a time under one "
+          "lock, and the listening session handles every notification. Announcing the events "
+          "after the commit instead, batched, in a statement with `synchronous_commit` off, "
+          "measured 2,135–2,165 req/s against 2,107 for the notification inside the write in "
+          "the same runs: no gain, and a committed report could go unannounced, so it was not "
+          "taken. Closing the rest needs fewer notifications: one per batch of reports that "
+          "only says the log has grown, the listeners reading the new events from it.")
 HINTS = {
     "Q1": TRIPS,
     "Q6": REPORT,
