@@ -522,7 +522,16 @@ def cdtg_statements(base: str) -> int | None:
     return int(m.group(1)) if m else None
 
 
-def run_wrk(arm: Arm, q: str, seconds: int, conns: int, workdir: Path, tag: str) -> dict:
+# How long wrk waits for one response before counting it as failed. At scale 1 every arm
+# answers in milliseconds, and 10 s means something is wrong. Above it the comparison arms'
+# dashboards take 7–17 s each on a slow day (the floor's and PostGraphile's Q3 at scale 100):
+# a 10 s limit turned those slow answers into failures and the arms' figures into nothing, so
+# large runs wait a minute and measure them.
+WRK_TIMEOUT_S = {"small": 10, "large": 60}
+
+
+def run_wrk(arm: Arm, q: str, seconds: int, conns: int, workdir: Path, tag: str,
+            timeout_s: int = WRK_TIMEOUT_S["small"]) -> dict:
     req = arm.requests[q]
     bodyf = workdir / f"body-{arm.name}-{q}.json"
     bodyf.write_text(body_bytes(req))
@@ -534,9 +543,10 @@ def run_wrk(arm: Arm, q: str, seconds: int, conns: int, workdir: Path, tag: str)
         tf.write_text("\n".join(req.tasks) + "\n")
         env["BENCH_TASKS_FILE"] = str(tf)
     out = subprocess.run(
-        ["wrk", "-t1", f"-c{conns}", f"-d{seconds}s", "--timeout", "10s",
+        ["wrk", "-t1", f"-c{conns}", f"-d{seconds}s", "--timeout", f"{timeout_s}s",
          "-s", str(BENCH / "lua" / "graphql.lua"), arm.base + req.path],
-        env={**os.environ, **env}, capture_output=True, text=True, timeout=seconds + 60,
+        env={**os.environ, **env}, capture_output=True, text=True,
+        timeout=seconds + timeout_s + 60,
     )
     m = re.search(r"^BENCH_RESULT (.*)$", out.stdout, re.M)
     if not m:
@@ -544,14 +554,15 @@ def run_wrk(arm: Arm, q: str, seconds: int, conns: int, workdir: Path, tag: str)
     return json.loads(m.group(1))
 
 
-def measured_run(arm: Arm, q: str, seconds: int, conns: int, workdir: Path, tag: str) -> dict:
+def measured_run(arm: Arm, q: str, seconds: int, conns: int, workdir: Path, tag: str,
+                 timeout_s: int = WRK_TIMEOUT_S["small"]) -> dict:
     pid = arm.proc.pid
     reset_peak_rss(pid)
     stm0 = cdtg_statements(arm.base) if arm.name.startswith("cdtg") else None
     x0 = pg_xacts(arm.pg_db) if arm.pg_db else None
     c0 = cpu_ms([pid])
     pg0 = cpu_ms_each(pg_backend_pids(arm.pg_db)) if arm.pg_db else {}
-    r = run_wrk(arm, q, seconds, conns, workdir, tag)
+    r = run_wrk(arm, q, seconds, conns, workdir, tag, timeout_s)
     # wrk has stopped, but the server may still be answering requests that were in flight:
     # wait until it is idle, so their cost lands in this run and not in the next arm's.
     quiesce(arm)
@@ -576,10 +587,24 @@ def measured_run(arm: Arm, q: str, seconds: int, conns: int, workdir: Path, tag:
     return res
 
 
+def pg_active(db: str) -> int:
+    """Statements running on `db` now (this probe's own session aside)."""
+    return int(psql(db, "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                        "AND state = 'active' AND pid <> pg_backend_pid()"))
+
+
 def quiesce(arm: Arm) -> None:
-    """Waits (bounded: at most ~5 s) until the arm's database counters stop moving: the server
-    has finished the requests still in flight when wrk stopped, and PostgreSQL backends, which
-    publish their counters at most once a second, have published them."""
+    """Waits until the arm's database counters stop moving: the server has finished the
+    requests still in flight when wrk stopped, and PostgreSQL backends, which publish their
+    counters at most once a second, have published them. On PostgreSQL it first waits (at most
+    a minute) for the statements still running: a comparison arm's dashboard at scale 100 runs
+    for seconds after wrk has gone, and would otherwise load the next arm's run."""
+    if arm.pg_db:
+        for _ in range(120):
+            if pg_active(arm.pg_db) == 0:
+                break
+            time.sleep(0.5)
+
     def probe():
         if arm.pg_db:
             return pg_xacts(arm.pg_db)
@@ -704,6 +729,7 @@ def run_scale(args, scale: int, workdir: Path) -> tuple[list[dict], dict, list[s
     # complete nothing (each request waits behind seven others). Fewer connections, longer runs.
     duration, connections = ((args.duration, args.connections) if scale == 1
                              else (max(args.duration, args.large_duration), args.large_connections))
+    wrk_timeout = WRK_TIMEOUT_S["small" if scale == 1 else "large"]
     pg_db, sqlite, seeding = seed(args, scale, dbs, workdir)
     arms, ids = start_arms(args, dbs, args.arms, pg_db, sqlite, workdir)
     problems: list[str] = []
@@ -739,7 +765,8 @@ def run_scale(args, scale: int, workdir: Path) -> tuple[list[dict], dict, list[s
     for q in queries:
         # Warm-up: every arm, untimed (caches, prepared statements, JIT).
         for a in arms:
-            run_wrk(a, q, args.warmup, connections, workdir, f"{tag}-warm-{a.name}")
+            run_wrk(a, q, args.warmup, connections, workdir, f"{tag}-warm-{a.name}", wrk_timeout)
+            quiesce(a)
         if q == "Q3":
             for a in arms:
                 alone[a.name] = alone_ms(a.base, a.requests[q])
@@ -749,7 +776,8 @@ def run_scale(args, scale: int, workdir: Path) -> tuple[list[dict], dict, list[s
             k = (rnd - 1) % len(arms)
             for a in arms[k:] + arms[:k]:
                 la = load_average()
-                r = measured_run(a, q, duration, connections, workdir, f"{tag}-{a.name}-{q}-{rnd}")
+                r = measured_run(a, q, duration, connections, workdir, f"{tag}-{a.name}-{q}-{rnd}",
+                                 wrk_timeout)
                 r.update({"scale": scale, "db": a.db, "arm": a.name, "query": q, "round": rnd, "loadavg": la})
                 rows.append(r)
                 log(f"  s{scale} {q} r{rnd} {a.name:12s} {r['rps']:8.1f} req/s p99 {r['p99_ms']:7.1f} ms "

@@ -173,6 +173,20 @@ def cells(rows):
     return agg
 
 
+def round_ratios(rows, scale, q, num: str, den: str) -> str:
+    """` [lo–hi] over the rounds`: the ratio of two arms' req/s within each round (the arms take
+    turns within a round, so each round's pair ran under the same conditions). It is the noise
+    a target's ratio carries; empty with fewer than two rounds."""
+    by_round: dict[int, dict[str, float]] = {}
+    for r in rows:
+        if r["scale"] == scale and r["query"] == q and r["arm"] in (num, den):
+            by_round.setdefault(r["round"], {})[r["arm"]] = r["rps"]
+    ratios = [v[num] / v[den] for v in by_round.values() if num in v and v.get(den)]
+    if len(ratios) < 2:
+        return ""
+    return f" [{min(ratios):.2f}–{max(ratios):.2f}× over the rounds]"
+
+
 def verdict(ok: bool | None) -> str:
     return "n/a" if ok is None else ("**met**" if ok else "**missed**")
 
@@ -208,7 +222,9 @@ def write(result: dict, out: Path) -> None:
                  f"{earlier.get('why', '')}".rstrip())
     L.append(f"- Load: wrk 4.1, {a['connections']} connections, 1 thread, {a['duration']} s per measured run after "
              f"{a['warmup']} s of warm-up per arm and query; {a['rounds']} rounds with the arms interleaved "
-             "(A/B/C/D, rotating who goes first). Figures are the median of the rounds, ranges [min–max]."
+             "(A/B/C/D, rotating who goes first). Figures are the median of the rounds, ranges [min–max]; "
+             "a target's ratio is that of the two arms' medians, and its range the lowest and highest "
+             "ratio of the two within one round."
              + (f" Above scale 1 (the dashboard only): {a.get('large_connections', a['connections'])} connections, "
                 f"{max(a['duration'], a.get('large_duration', a['duration']))} s per run."
                 if any(sc > 1 for sc in scales) else ""))
@@ -248,7 +264,8 @@ def write(result: dict, out: Path) -> None:
                 ok = ratio >= 2 and lower_p99
                 gap = "" if ok else (f"needs {2 / ratio:.2f}× more throughput" if ratio < 2 else "") + \
                     ("" if lower_p99 else f"; p99 {c['p99'] / p['p99']:.2f}× PostGraphile's")
-                L.append(f"| CDTG ≥ 2× PostGraphile req/s, lower p99 — {q} | {s} | {ratio:.2f}×, p99 "
+                L.append(f"| CDTG ≥ 2× PostGraphile req/s, lower p99 — {q} | {s} | {ratio:.2f}×"
+                         f"{round_ratios(rows, s, q, 'cdtg-pg', 'postgraphile')}, p99 "
                          f"{fmt(c['p99'])} vs {fmt(p['p99'])} ms | {verdict(ok)} | "
                          f"{gap.strip('; ') + ('. ' + HINTS[q] if not ok else '')} |")
         for q, goal in (("Q1", 0.5), ("Q2", 0.8), ("Q3", 0.8), ("Q4", 0.8)):
@@ -260,7 +277,8 @@ def write(result: dict, out: Path) -> None:
                     continue
                 ratio = c["rps"] / f["rps"]
                 ok = ratio >= goal
-                L.append(f"| CDTG ≥ {goal}× the floor — {q} | {s} | {ratio:.2f}× "
+                L.append(f"| CDTG ≥ {goal}× the floor — {q} | {s} | {ratio:.2f}×"
+                         f"{round_ratios(rows, s, q, 'cdtg-pg', 'floor')} "
                          f"({fmt(c['rps'])} vs {fmt(f['rps'])} req/s) | {verdict(ok)} | "
                          + ("" if ok else f"needs {goal / ratio:.2f}× more throughput. {HINTS[q]}") + " |")
         # The field report: against PostGraphile's plain insert, doing all CDTG's report does.
@@ -268,7 +286,8 @@ def write(result: dict, out: Path) -> None:
         if c and p and p["rps"]:
             ratio = c["rps"] / p["rps"] if c["rps"] else 0.0
             ok = ratio >= 0.8
-            L.append(f"| CDTG ≥ 0.8× PostGraphile's plain insert — Q6 | {s} | {ratio:.2f}× "
+            L.append(f"| CDTG ≥ 0.8× PostGraphile's plain insert — Q6 | {s} | {ratio:.2f}×"
+                     f"{round_ratios(rows, s, 'Q6', 'cdtg-pg', 'postgraphile')} "
                      f"({fmt(c['rps'])} vs {fmt(p['rps'])} req/s) | {verdict(ok)} | "
                      + ("" if ok else f"needs {0.8 / ratio if ratio else float('inf'):.2f}× more "
                         f"throughput. {HINTS['Q6']}") + " |")
@@ -283,7 +302,8 @@ def write(result: dict, out: Path) -> None:
                 slower = pg["rps"] / lite["rps"]
                 ok = slower <= 1.5
                 L.append(f"| SQLite reads within 1.5× of PostgreSQL — {q} | {s} | "
-                         f"{fmt(lite['rps'])} vs {fmt(pg['rps'])} req/s (PostgreSQL/SQLite {slower:.2f}×) | "
+                         f"{fmt(lite['rps'])} vs {fmt(pg['rps'])} req/s (PostgreSQL/SQLite {slower:.2f}×"
+                         f"{round_ratios(rows, s, q, 'cdtg-pg', 'cdtg-sqlite')}) | "
                          f"{verdict(ok)} | " + ("" if ok else HINTS["sqlite"]) + " |")
         from harness import FETCH_FIELDS, PER_REQUEST_STATEMENTS  # the documents' fetch counts
 
