@@ -337,7 +337,7 @@ def write(result: dict, out: Path) -> None:
                  + ("" if r <= 3 else HINTS["q3scale"]) + " |")
     else:
         L.append("| Q3 p99 at scale 100 ≤ 3× scale 1 (PostgreSQL) | 1→100 | not measured in this run | n/a | "
-                 "run `BENCH_SCALES=1,100 bench/run.sh` (seeding scale 100 takes ~3 min) |")
+                 "run `BENCH_SCALES=1,100 bench/run.sh` (seeding, rebuilding and checking scale 100 take 20–35 min) |")
     L.append("")
 
     # ---- The dashboard alone
