@@ -76,9 +76,25 @@ pg_running() {
 	as_pg "$pg_bindir/pg_ctl" -D "$datadir" status >/dev/null 2>&1
 }
 
-# Whether something listens on 127.0.0.1:PORT.
+# Whether PORT is taken on this machine: something listens on it, or any socket other than a
+# closing one holds it as its local port. The second matters because an outgoing connection
+# (a test's connection to PostgreSQL, say) can hold a port in the ephemeral range for a while,
+# and a server cannot bind it until that connection closes.
 port_in_use() {
-	(: <"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+	(: <"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+	command -v ss >/dev/null || return 1
+	[[ -n $(ss -Htan exclude time-wait "sport = :$1" 2>/dev/null) ]]
+}
+
+# The first port from START upwards that is free and not among the ports already given.
+free_port_from() {
+	local port=$1
+	shift
+	while port_in_use "$port" || [[ " $* " == *" $port "* ]]; do
+		port=$((port + 1))
+		((port < 32768)) || die "no free port from $1 up to 32767"
+	done
+	echo "$port"
 }
 
 # Waits until a command succeeds: wait_for SECONDS DESCRIPTION COMMAND...

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # deploy/up.sh — start the local multi-instance CDTG topology with one command:
 #
-#   PostgreSQL 15 primary (127.0.0.1:55432) ──streaming──▶ replica (127.0.0.1:55433)
+#   PostgreSQL 15 primary (127.0.0.1:15432) ──streaming──▶ replica (127.0.0.1:15433)
 #        ▲ writes, LISTEN/NOTIFY                              ▲ read-only operations
 #        └──────────── cdtg-1 :8181 · cdtg-2 :8182 · cdtg-3 :8183 ◀── HAProxy :8180 (stats :8189)
 #
@@ -13,10 +13,11 @@
 # one), migrates and seeds the demo. Later runs (after deploy/down.sh) reuse the data. It refuses
 # to start over a topology that is already running. deploy/down.sh stops everything.
 #
-# Environment (the ports are chosen when deploy/.run is created; later runs keep them):
+# Environment (the ports are chosen when deploy/.run is created; later runs keep them; a default
+# port that is taken then moves up to the next free one, a port given here is used as given):
 #   CDTG_BIN                    an existing cdtg binary to use instead of building one
-#   CDTG_DEPLOY_PG_PORT         the primary's port (55432)
-#   CDTG_DEPLOY_REPLICA_PORT    the replica's port (55433)
+#   CDTG_DEPLOY_PG_PORT         the primary's port (15432)
+#   CDTG_DEPLOY_REPLICA_PORT    the replica's port (15433)
 #   CDTG_DEPLOY_PORT            the load balancer's port (8180)
 #   CDTG_DEPLOY_STATS_PORT      HAProxy's stats page (8189)
 #   CDTG_DEPLOY_INSTANCE_PORTS  the instances' ports ("8181 8182 8183"; any number of them)
@@ -44,11 +45,31 @@ choose_settings() {
 		fi
 	else
 		pg_bindir=$(find_pg_bindir) || die "PostgreSQL 15 not found (apt-get install postgresql-15, or set CDTG_DEPLOY_PG_BINDIR)"
-		pg_port=${CDTG_DEPLOY_PG_PORT:-55432}
-		replica_port=${CDTG_DEPLOY_REPLICA_PORT:-55433}
-		lb_port=${CDTG_DEPLOY_PORT:-8180}
-		stats_port=${CDTG_DEPLOY_STATS_PORT:-8189}
-		read -r -a instance_ports <<<"${CDTG_DEPLOY_INSTANCE_PORTS:-8181 8182 8183}"
+		# A port given in the environment is used as given (and refused later if taken). A default
+		# that is taken moves up to the next free port, so a stray program or a lingering
+		# connection does not stop the demo. The defaults lie below the kernel's ephemeral range
+		# (32768 and up on Linux), where outgoing connections never take them.
+		local taken=()
+		pg_port=${CDTG_DEPLOY_PG_PORT:-$(free_port_from 15432)}
+		taken+=("$pg_port")
+		replica_port=${CDTG_DEPLOY_REPLICA_PORT:-$(free_port_from 15433 "${taken[@]}")}
+		taken+=("$replica_port")
+		lb_port=${CDTG_DEPLOY_PORT:-$(free_port_from 8180 "${taken[@]}")}
+		taken+=("$lb_port")
+		stats_port=${CDTG_DEPLOY_STATS_PORT:-$(free_port_from 8189 "${taken[@]}")}
+		taken+=("$stats_port")
+		if [[ -n ${CDTG_DEPLOY_INSTANCE_PORTS:-} ]]; then
+			read -r -a instance_ports <<<"$CDTG_DEPLOY_INSTANCE_PORTS"
+		else
+			instance_ports=()
+			local next=8181
+			for _ in 1 2 3; do
+				next=$(free_port_from "$next" "${taken[@]}")
+				instance_ports+=("$next")
+				taken+=("$next")
+				next=$((next + 1))
+			done
+		fi
 	fi
 	((${#instance_ports[@]} >= 1)) || die "no instance ports"
 	primary_url=postgres://postgres@127.0.0.1:$pg_port/cdtg
