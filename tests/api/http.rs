@@ -820,6 +820,19 @@ async fn graceful_shutdown_finishes_in_flight_requests(backend: Backend) {
     };
     let f = Fixture::load(&app).await;
     let token = app.login(users::WARD_A1, PASSWORD).await;
+    // What tells this server from another after the stop; before it, it reads the name.
+    let read_name = json!({
+        "query": "query($id: ID!) { node(id: $id) { ... on Group { name } } }",
+        "variables": { "id": crate::fixture::gid(cdtg_api::ids::NodeType::Group, f.group_a1) },
+    });
+    let before = app
+        .ok(
+            &token,
+            read_name["query"].as_str().unwrap(),
+            read_name["variables"].clone(),
+        )
+        .await;
+    assert!(before["node"]["name"].is_string(), "{before}");
 
     // Block writes to the group: SQLite's write lock, or PostgreSQL's row lock.
     let (blocker, _) = cdtg_api::db::connect(app.db.url(), &cdtg_api::db::PoolSettings::default())
@@ -872,15 +885,28 @@ async fn graceful_shutdown_finishes_in_flight_requests(backend: Backend) {
         "{body}"
     );
     stopping.await.unwrap();
-    let fresh = reqwest::Client::new();
-    assert!(
-        fresh
-            .get(format!("{}/livez", app.address))
-            .send()
-            .await
-            .is_err(),
-        "new connections are refused after the stop"
-    );
+    // After the stop nothing of this server answers on its address: a new connection is
+    // refused. The freed port is the kernel's to give again, though, and the suite starts
+    // servers in parallel all the time, so a connection that is answered is judged by what
+    // answers it: this test's own data (the name just written) would mean this server still
+    // serves; anything else is another test's server on the reused port.
+    let fresh = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(10))
+        .build()
+        .unwrap();
+    let after_stop = fresh
+        .post(format!("{}/graphql", app.address))
+        .bearer_auth(&token)
+        .json(&read_name)
+        .send()
+        .await;
+    if let Ok(res) = after_stop {
+        let body = res.text().await.unwrap_or_default();
+        assert!(
+            !body.contains("Đổi tên khi dừng"),
+            "new connections are refused after the stop, but the stopped server answered: {body}"
+        );
+    }
 }
 
 on_both_databases!(
