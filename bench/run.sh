@@ -58,7 +58,7 @@ if [ ! -x "$BENCH_NODE_DIR/node_modules/.bin/node" ] || [ ! -e "$BENCH_NODE_DIR/
     npm install --silent --no-audit --no-fund --prefix "$BENCH_NODE_DIR" node@22 postgraphile@5 >/dev/null
 fi
 
-# --- the release server and the floor (one cargo job; ~6 min from clean on 2 cores) ----------
+# --- the release server and the floor (one cargo job; ~9 min from clean on 2 cores) ----------
 say "building cdtg and the floor (release, target dir $CARGO_TARGET_DIR)"
 (cd "$repo" && cargo build --release --quiet -p cdtg-api -p cdtg-bench-floor)
 export CDTG_BIN="$CARGO_TARGET_DIR/release/cdtg"
