@@ -10,6 +10,7 @@ use sea_orm::{
 
 use super::page::{self, Page, Window};
 use super::scope;
+use crate::db::WriteTxn;
 use crate::entity::audit_event;
 use crate::error::{ApiError, ApiResult};
 use crate::principal::Principal;
@@ -161,7 +162,7 @@ pub async fn record_failed_login(
 /// back, and records a denial when the failure was one (`FORBIDDEN`, or `NOT_FOUND` on a write).
 pub async fn conclude<T>(
     db: &DatabaseConnection,
-    txn: DatabaseTransaction,
+    txn: WriteTxn,
     p: &Principal,
     action: &'static str,
     outcome: ApiResult<(T, Touched)>,
