@@ -23,6 +23,7 @@ use tokio::sync::watch;
 
 use crate::entity::{admin_unit, api_key, session, user};
 use crate::principal::{Credential, Principal, Scope};
+use crate::state::BackgroundWork;
 
 /// How often the accounts behind open sockets are re-read.
 pub const WATCH_INTERVAL: Duration = Duration::from_millis(500);
@@ -351,7 +352,7 @@ impl Sockets {
     }
 
     /// Runs [`Self::check_accounts`] every [`WATCH_INTERVAL`] for as long as the process lives.
-    pub fn watch(self: Arc<Self>, db: DatabaseConnection) {
+    pub fn watch(self: Arc<Self>, db: DatabaseConnection, background: Arc<BackgroundWork>) {
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(WATCH_INTERVAL);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -360,6 +361,7 @@ impl Sockets {
                 if self.is_empty() {
                     continue;
                 }
+                let _run = background.run();
                 if let Err(e) = self.check_accounts(&db).await {
                     // The database is down: operations fail on their own; keep watching.
                     tracing::debug!(error = %e, "socket account check failed");

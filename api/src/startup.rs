@@ -40,10 +40,12 @@ pub struct Application {
 fn sweep_in_background(state: &AppState) {
     let (limiter, throttle) = (state.rate_limiter.clone(), state.throttle.clone());
     let db = state.db.clone();
+    let background = state.background.clone();
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(60));
         loop {
             tick.tick().await;
+            let _run = background.run();
             limiter.sweep_all().await;
             throttle.sweep().await;
             if let Err(e) = crate::events::prune(&db).await {
@@ -253,8 +255,12 @@ impl Application {
             }),
             metrics: Arc::new(Metrics::default()),
             replica,
+            background: Arc::default(),
         };
-        state.sockets.clone().watch(state.db.clone());
+        state
+            .sockets
+            .clone()
+            .watch(state.db.clone(), state.background.clone());
         sweep_in_background(&state);
         let limits = QueryLimits {
             max_depth: args.max_query_depth,

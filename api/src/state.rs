@@ -3,6 +3,7 @@
 //! sockets, its APQ cache, and — on SQLite only — its rate limits and login throttle).
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use sea_orm::DatabaseConnection;
 
@@ -59,6 +60,42 @@ pub struct AppState {
     pub metrics: Arc<crate::metrics::Metrics>,
     /// The streaming replica read-only operations may use, if one is configured.
     pub replica: Option<Arc<crate::replica::Replica>>,
+    /// What the instance does on the primary off the request path.
+    pub background: Arc<BackgroundWork>,
+}
+
+/// Database work the instance does on its own, off the request path: the minute's sweep and
+/// the open sockets' account checks. Each run is counted as it starts and as it ends, so that a
+/// count of statements taken around one request (`statements` is the whole pool's) can tell
+/// whether background work ran meanwhile.
+#[derive(Debug, Default)]
+pub struct BackgroundWork {
+    started: AtomicU64,
+    finished: AtomicU64,
+}
+
+impl BackgroundWork {
+    /// Counts a run that lasts as long as the guard.
+    pub fn run(&self) -> BackgroundRun<'_> {
+        self.started.fetch_add(1, Ordering::SeqCst);
+        BackgroundRun(self)
+    }
+
+    /// Runs started and runs finished so far.
+    pub fn runs(&self) -> (u64, u64) {
+        // Finished first: a run that ends between the two loads still reads as in progress.
+        let finished = self.finished.load(Ordering::SeqCst);
+        (self.started.load(Ordering::SeqCst), finished)
+    }
+}
+
+/// One run of [`BackgroundWork`], counted as finished when dropped.
+pub struct BackgroundRun<'a>(&'a BackgroundWork);
+
+impl Drop for BackgroundRun<'_> {
+    fn drop(&mut self) {
+        self.0.finished.fetch_add(1, Ordering::SeqCst);
+    }
 }
 
 impl AppState {
