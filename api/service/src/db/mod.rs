@@ -3,11 +3,11 @@
 //! SQLite gets WAL (readers never block the writer), enforced foreign keys and a busy timeout;
 //! write transactions on SQLite begin `IMMEDIATE` (see [`write_txn`]) so two writers never
 //! deadlock on a read-to-write lock upgrade, and a process's writers queue for the file in
-//! order of arrival before they ask SQLite for its lock. Every statement is counted, which the tests use to
-//! prove batching and `/metrics` exposes.
+//! order of arrival before they ask SQLite for its lock. Every statement is counted, which the
+//! tests use to prove batching and `/metrics` exposes.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock, Mutex};
 use std::time::Duration;
@@ -349,18 +349,16 @@ pub async fn write_txn(db: &DatabaseConnection) -> Result<WriteTxn, DbErr> {
 
 /// Waits for this process's turn to write to `db`'s SQLite file (first come, first served).
 ///
-/// `None` for an in-memory database (each connection is a database of its own) and after
-/// [`WRITERS_TURN_PATIENCE`]: the writer then goes on to SQLite's lock and busy timeout, as it
-/// would without the queue, so a writer that somehow waits on itself fails as before rather than
-/// hangs.
+/// The queue is keyed by the file's name as the pool was given it (sqlx names each in-memory
+/// database uniquely, so those get a queue each); a queue stays for the life of the process,
+/// which opens few files. `None` after [`WRITERS_TURN_PATIENCE`]: the writer then goes on to
+/// SQLite's lock and busy timeout, as it would without the queue, so a writer that somehow
+/// waits on itself fails as before rather than hangs.
 async fn sqlite_writers_turn(db: &DatabaseConnection) -> Option<OwnedMutexGuard<()>> {
     static QUEUES: LazyLock<Mutex<HashMap<PathBuf, Arc<tokio::sync::Mutex<()>>>>> =
         LazyLock::new(Default::default);
     let options = db.get_sqlite_connection_pool().connect_options();
     let file = options.get_filename();
-    if file.as_os_str().is_empty() || file == Path::new(":memory:") {
-        return None;
-    }
     let queue = {
         let mut queues = QUEUES
             .lock()
