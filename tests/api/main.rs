@@ -27,6 +27,7 @@ mod migrations;
 mod names;
 mod ordering;
 mod pipeline;
+mod plain_nodes;
 mod platform;
 mod principal_cache;
 mod products;

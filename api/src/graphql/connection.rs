@@ -127,8 +127,8 @@ macro_rules! connection {
                     .collect()
             }
 
-            async fn nodes(&self) -> &[$node] {
-                &self.page.items
+            async fn nodes(&self) -> $crate::graphql::plain::PlainList<'_, $node> {
+                $crate::graphql::plain::PlainList(&self.page.items)
             }
 
             async fn page_info(&self) -> $crate::graphql::connection::PageInfo {

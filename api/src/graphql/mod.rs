@@ -9,6 +9,7 @@ pub mod loaders;
 pub mod mutation;
 pub mod node;
 pub mod objects;
+pub mod plain;
 pub mod query;
 pub mod scalars;
 pub mod sheets;
@@ -42,7 +43,9 @@ impl Default for QueryLimits {
     }
 }
 
-/// Builds the schema around the application state.
+/// Builds the schema around the application state. It registers no extension: the nodes of a
+/// page are answered without per-field hooks (`plain`), so an extension that must see every
+/// field would first have to send `PlainList` down async-graphql's own path.
 pub fn build_schema(state: Option<AppState>, limits: &QueryLimits) -> CdtgSchema {
     let mut builder = Schema::build(
         query::QueryRoot,

@@ -18,6 +18,7 @@ use crate::graphql::enums::{GroupKind, GroupStatus, TaskKind, TaskStatus};
 use crate::graphql::loaders::{
     GroupMembersParams, GroupMemberships, GroupProducts, GroupTasksParams, MemberById, Nested,
 };
+use crate::graphql::plain::PlainFields;
 use crate::ids::{NodeType, encode};
 use crate::service::columns::GroupColumns;
 use crate::service::page::{Page, Window};
@@ -260,4 +261,20 @@ impl Group {
             .map(Product)
             .collect())
     }
+}
+
+/// The fields above that read only the row (see `plain`).
+impl PlainFields for Group {
+    const PLAIN: &'static [&'static str] = &[
+        "id",
+        "name",
+        "kind",
+        "status",
+        "establishedOn",
+        "decisionNumber",
+        "zaloUrl",
+        "version",
+        "createdAt",
+        "updatedAt",
+    ];
 }

@@ -12,6 +12,7 @@ use crate::graphql::connection::{connection, node_reads};
 use crate::graphql::context::loader;
 use crate::graphql::enums::{Affiliation, MembershipRole};
 use crate::graphql::loaders::{GroupById, MemberById, MemberMemberships};
+use crate::graphql::plain::PlainFields;
 use crate::ids::{NodeType, encode};
 use crate::service::columns::MemberColumns;
 
@@ -111,6 +112,22 @@ impl Member {
             .filter_map(|id| found.get(&id).cloned().map(Group))
             .collect())
     }
+}
+
+/// The fields above that read only the row (see `plain`).
+impl PlainFields for Member {
+    const PLAIN: &'static [&'static str] = &[
+        "id",
+        "familyName",
+        "middleName",
+        "givenName",
+        "fullName",
+        "phone",
+        "affiliation",
+        "trainedOn",
+        "version",
+        "createdAt",
+    ];
 }
 
 #[derive(Clone)]

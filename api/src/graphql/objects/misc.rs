@@ -11,6 +11,7 @@ use crate::graphql::connection::connection;
 use crate::graphql::context::{db, loader, principal};
 use crate::graphql::enums::Role;
 use crate::graphql::loaders::{GroupById, MemberById, UnitById};
+use crate::graphql::plain::PlainFields;
 use crate::ids::{NodeType, encode};
 
 #[derive(Clone)]
@@ -140,6 +141,20 @@ impl User {
             })
             .collect())
     }
+}
+
+/// The fields above that read only the row (see `plain`).
+impl PlainFields for User {
+    const PLAIN: &'static [&'static str] = &[
+        "id",
+        "username",
+        "role",
+        "disabled",
+        "displayName",
+        "mustChangePassword",
+        "createdAt",
+        "updatedAt",
+    ];
 }
 
 /// A signed-in device: its access tokens and refresh tokens work until it ends (`logout`,
@@ -284,4 +299,19 @@ impl AuditEvent {
     async fn request_id(&self) -> Option<&str> {
         self.0.request_id.as_deref()
     }
+}
+
+/// The fields above that read only the row (see `plain`).
+impl PlainFields for AuditEvent {
+    const PLAIN: &'static [&'static str] = &[
+        "id",
+        "occurredAt",
+        "actor",
+        "action",
+        "objectType",
+        "objectId",
+        "outcome",
+        "detail",
+        "requestId",
+    ];
 }

@@ -11,6 +11,7 @@ use crate::graphql::connection::connection;
 use crate::graphql::context::loader;
 use crate::graphql::enums::{ListingStatus, Platform};
 use crate::graphql::loaders::{GroupById, ProductById, ProductListings};
+use crate::graphql::plain::PlainFields;
 use crate::ids::{NodeType, encode};
 
 #[derive(Clone)]
@@ -82,6 +83,23 @@ impl Product {
     }
 }
 
+/// The fields above that read only the row (see `plain`).
+impl PlainFields for Product {
+    const PLAIN: &'static [&'static str] = &[
+        "id",
+        "name",
+        "category",
+        "producer",
+        "saleUnit",
+        "ocopStars",
+        "priceVnd",
+        "description",
+        "archivedAt",
+        "createdAt",
+        "updatedAt",
+    ];
+}
+
 #[Object]
 impl Listing {
     pub async fn id(&self) -> ID {
@@ -113,4 +131,17 @@ impl Listing {
             .await?
             .map(Product))
     }
+}
+
+/// The fields above that read only the row (see `plain`).
+impl PlainFields for Listing {
+    const PLAIN: &'static [&'static str] = &[
+        "id",
+        "platform",
+        "url",
+        "status",
+        "listedOn",
+        "updatedAt",
+        "archivedAt",
+    ];
 }

@@ -14,6 +14,7 @@ use crate::graphql::enums::{OutcomeKind, TaskKind, TaskPriority, TaskStatus};
 use crate::graphql::loaders::{
     ActivityOutcomes, GroupById, MemberById, Nested, TaskActivitiesParams, TaskById,
 };
+use crate::graphql::plain::PlainFields;
 use crate::ids::{NodeType, encode};
 use crate::service::columns::TaskColumns;
 use crate::service::page::Page;
@@ -147,6 +148,26 @@ impl Task {
     }
 }
 
+/// The fields above that read only the row (see `plain`).
+impl PlainFields for Task {
+    const PLAIN: &'static [&'static str] = &[
+        "id",
+        "title",
+        "description",
+        "kind",
+        "status",
+        "priority",
+        "dueOn",
+        "overdue",
+        "target",
+        "progress",
+        "version",
+        "createdAt",
+        "updatedAt",
+        "completedAt",
+    ];
+}
+
 /// How many of one kind of outcome a session achieved.
 #[derive(SimpleObject, Clone)]
 pub struct Outcome {
@@ -228,6 +249,18 @@ impl Activity {
             Some(id) => Ok(loader(ctx)?.load_one(MemberById(id)).await?.map(Member)),
         }
     }
+}
+
+/// The fields above that read only the row (see `plain`).
+impl PlainFields for Activity {
+    const PLAIN: &'static [&'static str] = &[
+        "id",
+        "occurredAt",
+        "residentsHelped",
+        "note",
+        "idempotencyKey",
+        "createdAt",
+    ];
 }
 
 /// A field report as it stood before a correction, or when it was voided.

@@ -17,6 +17,7 @@ use crate::graphql::enums::UnitKind;
 use crate::graphql::loaders::{
     Nested, UnitById, UnitChildren, UnitGroupsParams, UnitMembersParams, UnitSurveys,
 };
+use crate::graphql::plain::PlainFields;
 use crate::ids::{NodeType, encode};
 use crate::service::page::{Page, Window};
 use crate::service::{groups, members, unit_admin, units};
@@ -270,4 +271,18 @@ impl AdminUnit {
             .unwrap_or_default();
         Ok(rows.into_iter().map(UnitSurvey).collect())
     }
+}
+
+/// The fields above that read only the row (see `plain`).
+impl PlainFields for AdminUnit {
+    const PLAIN: &'static [&'static str] = &[
+        "id",
+        "code",
+        "name",
+        "kind",
+        "depth",
+        "validFrom",
+        "validTo",
+        "current",
+    ];
 }
