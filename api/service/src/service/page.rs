@@ -690,12 +690,28 @@ fn per_parent_statement(
         let mut parents = parent_ids.to_vec();
         parents.sort_unstable();
         parents.dedup();
-        values.push(id_array(&parents).into());
+        // One parent (the page under one unit or group, the most common read) is a plain
+        // value rather than an array of one. PostgreSQL's generic plan supposes an array
+        // parameter holds ten elements, so against the custom plan for one element it never
+        // looked worth keeping: each execution was planned again, which cost three times the
+        // execution itself for a unit's groups.
+        let parents_sql = if let [parent] = parents[..] {
+            values.push(parent.into());
+            format!(
+                r#"(SELECT CAST(${} AS bigint) AS "parent_key") AS "p""#,
+                values.len()
+            )
+        } else {
+            values.push(id_array(&parents).into());
+            format!(
+                r#"unnest(CAST(${} AS bigint[])) AS "p"("parent_key")"#,
+                values.len()
+            )
+        };
         sea_orm::Statement::from_sql_and_values(
             backend,
             format!(
-                r#"SELECT "w".* FROM unnest(CAST(${} AS bigint[])) AS "p"("parent_key") CROSS JOIN LATERAL ({}) AS "w""#,
-                values.len(),
+                r#"SELECT "w".* FROM {parents_sql} CROSS JOIN LATERAL ({}) AS "w""#,
                 built.sql
             ),
             values,
@@ -793,7 +809,9 @@ mod tests {
     /// PostgreSQL gets one statement text whatever the number of parents (so one cached plan,
     /// PostgreSQL turning to a generic plan after five executions, where an `IN ($1, …, $188)`
     /// list was planned again at every bind), with the ids as one array value read one parent
-    /// at a time through `LATERAL`; SQLite gets the list and the partitioned window.
+    /// at a time through `LATERAL`; one parent alone is one plain value, in a text of its own
+    /// (its generic plan is then as cheap as a custom one, so PostgreSQL keeps it). SQLite
+    /// gets the list and the partitioned window.
     #[test]
     fn parents_go_to_postgresql_as_one_array_parameter() {
         let statement = |backend: sea_orm::DbBackend, ids: &[i64]| {
@@ -824,6 +842,22 @@ mod tests {
         assert_eq!(values(&twice)[4], sea_orm::Value::from("{7,42}"));
         assert_eq!(values(&none)[4], sea_orm::Value::from("{}"));
         assert_eq!(values(&two)[3], sea_orm::Value::from(21u64));
+
+        let one = statement(pg, &[42]);
+        assert_eq!(one.sql, statement(pg, &[42, 42]).sql);
+        assert_eq!(
+            one.sql,
+            two.sql.replace(
+                r#"unnest(CAST($5 AS bigint[])) AS "p"("parent_key")"#,
+                r#"(SELECT CAST($5 AS bigint) AS "parent_key") AS "p""#
+            )
+        );
+        assert_ne!(one.sql, two.sql);
+        assert_eq!(values(&one)[4], sea_orm::Value::from(42i64));
+        assert_eq!(
+            values(&statement(pg, &[42, 42]))[4],
+            sea_orm::Value::from(42i64)
+        );
 
         let lite = statement(sea_orm::DbBackend::Sqlite, &[7, 42]);
         assert!(
