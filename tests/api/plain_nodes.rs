@@ -9,9 +9,10 @@ use cdtg_api::graphql::objects::{
     AdminUnit, AuditEvent, Group, Listing, Member, Product, Task, User,
 };
 use cdtg_api::graphql::plain::PlainFields;
+use cdtg_api::ids::NodeType;
 use serde_json::{Value, json};
 
-use crate::fixture::{Fixture, PASSWORD, users};
+use crate::fixture::{Fixture, PASSWORD, gid, users};
 use crate::helpers::{Backend, TestApp};
 use crate::on_both_databases;
 
@@ -108,7 +109,7 @@ async fn plain_nodes_answer_what_async_graphql_answers(backend: Backend) {
 }
 
 /// A page whose selection mixes plain fields with one that loads (a member's unit) takes
-/// async-graphql's path and still answers both, batched as before.
+/// async-graphql's path and answers both.
 async fn a_mixed_selection_answers_both_kinds_of_field(backend: Backend) {
     let Some(app) = TestApp::spawn(backend).await else {
         return;
@@ -119,7 +120,7 @@ async fn a_mixed_selection_answers_both_kinds_of_field(backend: Backend) {
         .ok(
             &token,
             "query($g: ID!) { group(id: $g) { members(first: 20) { nodes { fullName unit { name } phone } } } }",
-            json!({ "g": crate::fixture::gid(cdtg_api::ids::NodeType::Group, f.group_a1) }),
+            json!({ "g": gid(NodeType::Group, f.group_a1) }),
         )
         .await;
     let nodes = data["group"]["members"]["nodes"].as_array().unwrap();
