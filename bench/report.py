@@ -66,11 +66,16 @@ ROWS = ("This run: CDTG spends {cpu} ms of server CPU per request (PostGraphile 
         "rather than by column name (Q4 server CPU -2–3% per request, measured A/B on "
         "2026-12-05). Since a47678c the release build optimises across crates (fat LTO, one "
         "code-generation unit): server CPU per request Q1 -15%, Q2 about -8%, Q4 about -5%, "
-        "measured A/B on 2026-12-06. What is left: async-graphql builds a value tree with one "
-        "future per field before the JSON is written (boxing the resolvers' bodies so that "
-        "each field's future is small measured no gain); and on PostgreSQL each parent's probe "
-        "numbers its rows with a window function (about a tenth of the members statement, "
-        "measured by hand), which the order of a `LATERAL` join's rows would make unnecessary.")
+        "measured A/B on 2026-12-06. Since 332c5c3 a page's nodes whose fields only read the "
+        "row are answered in place rather than through one future per field, since a0b7201 a "
+        "nested page's loader key hashes its parent alone, and since 6a63588 a page under one "
+        "parent (the ward's groups) keeps PostgreSQL's generic plan where it was planned again "
+        "at every execution: together Q2 +38% and Q4 +18% (medians; per Q2 request server CPU "
+        "-29% and PostgreSQL's -26%), measured A/B on 2026-12-06 (README.md, Findings). What is "
+        "left: objects with a field that loads (the 50 groups, each with its two pages) still "
+        "take async-graphql's future per field, and the value tree is built before the JSON is "
+        "written; on PostgreSQL the members statement is one index probe per group (51 here), "
+        "about half of PostgreSQL's time per request.")
 ROW_SHAPES = {"Q2": "members and open tasks of 50 groups", "Q4": "960 current members of 188 groups"}
 
 
