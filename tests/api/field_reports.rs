@@ -633,9 +633,14 @@ async fn a_report_costs_a_fixed_handful_of_statements(backend: Backend) {
         3,
         "VNEID_ACTIVATED",
     );
+    // The server's minute sweep prunes the event log through the same pool: should one run
+    // overlap the report (a slow machine), its statements (at most three) are allowed for too.
+    let background = app.state.background.runs();
     let before = app.statements();
     let first = app.ok(&token, REPORT, vars.clone()).await;
     let filed = app.statements() - before;
+    let (started, finished) = app.state.background.runs();
+    let sweep = 3 * u64::from((started, finished) != background || started != finished);
     assert_eq!(first["reportActivity"]["created"], true);
     // PostgreSQL: the look-up, then one statement for the progress with the event and its
     // notification, the activity with its outcomes, and the audit row. SQLite, without
@@ -645,7 +650,7 @@ async fn a_report_costs_a_fixed_handful_of_statements(backend: Backend) {
         Backend::Sqlite => 6,
     };
     assert!(
-        filed <= bound + account_read(),
+        filed <= bound + account_read() + sweep,
         "{filed} statements for one new report"
     );
 
