@@ -93,6 +93,15 @@ pub fn progress_delta(
     }
 }
 
+/// The VNeID accounts a report activated: the sum of its `VNEID_ACTIVATED` outcome counts,
+/// which the server keeps beside the report for the city's headline figure.
+pub fn vneid_activations(outcomes: &[(OutcomeKind, i64)]) -> i64 {
+    outcomes
+        .iter()
+        .filter(|(k, _)| *k == OutcomeKind::VneidActivated)
+        .fold(0i64, |sum, (_, n)| sum.saturating_add(*n))
+}
+
 /// Validates one field report exactly as the server will, and returns the normalised note.
 ///
 /// Checks, in order, with the GraphQL input names as fields: `idempotencyKey` (see
@@ -134,6 +143,15 @@ mod tests {
 
     const KEY: &str = "0b7d1c2e-8f0a-4c1e-9a55-3f2d8b6a9e10";
     const MAX: i64 = DEFAULT_MAX_RESIDENTS_PER_SESSION;
+
+    #[test]
+    fn vneid_activations_count_only_their_outcome() {
+        assert_eq!(vneid_activations(&[]), 0);
+        assert_eq!(
+            vneid_activations(&[(O::PersonTrained, 4), (O::VneidActivated, 3)]),
+            3
+        );
+    }
 
     #[test]
     fn target_outcomes() {

@@ -33,6 +33,31 @@ async fn send(app: &TestApp, token: &str, vars: Value) -> Value {
     app.ok(token, REPORT, vars).await["reportActivity"]["activity"]["id"].clone()
 }
 
+/// Takes a task through START, SUBMIT and COMPLETE as `ward`, its ward leader.
+async fn complete(app: &TestApp, ward: &str, task: i64) {
+    let task = gid(NodeType::Task, task);
+    let version = |data: &Value| data["transitionTask"]["task"]["version"].as_i64().unwrap();
+    let mut v = app
+        .ok(
+            ward,
+            "query($t: ID!) { task(id: $t) { version } }",
+            json!({ "t": task }),
+        )
+        .await["task"]["version"]
+        .as_i64()
+        .unwrap();
+    for action in ["START", "SUBMIT", "COMPLETE"] {
+        let d = app
+            .ok(
+                ward,
+                TRANSITION,
+                json!({ "i": { "id": task, "action": action, "expectedVersion": v } }),
+            )
+            .await;
+        v = version(&d);
+    }
+}
+
 async fn the_activities_list_filters_sorts_and_keeps_to_scope(backend: Backend) {
     let Some(app) = TestApp::spawn(backend).await else {
         return;
@@ -203,37 +228,7 @@ async fn offline_work_done_before_completion_still_counts(backend: Backend) {
     let f = Fixture::load(&app).await;
     let ward = app.login(users::WARD_A1, PASSWORD).await;
     let member = app.login(users::MEMBER_A1, PASSWORD).await;
-    let task = gid(NodeType::Task, f.task_a1);
-    let version = |data: &Value| data["transitionTask"]["task"]["version"].as_i64().unwrap();
-    let v = app
-        .ok(
-            &ward,
-            "query($t: ID!) { task(id: $t) { version status } }",
-            json!({ "t": task }),
-        )
-        .await["task"]["version"]
-        .as_i64()
-        .unwrap();
-    let d = app
-        .ok(
-            &ward,
-            TRANSITION,
-            json!({ "i": { "id": task, "action": "START", "expectedVersion": v } }),
-        )
-        .await;
-    let d = app
-        .ok(
-            &ward,
-            TRANSITION,
-            json!({ "i": { "id": task, "action": "SUBMIT", "expectedVersion": version(&d) } }),
-        )
-        .await;
-    app.ok(
-        &ward,
-        TRANSITION,
-        json!({ "i": { "id": task, "action": "COMPLETE", "expectedVersion": version(&d) } }),
-    )
-    .await;
+    complete(&app, &ward, f.task_a1).await;
     // Done an hour ago, sent now: accepted.
     let an_hour_ago = (chrono::Utc::now() - chrono::Duration::hours(1)).to_rfc3339();
     let data = app
@@ -588,10 +583,11 @@ async fn groups_have_targets_with_progress(backend: Backend) {
     );
 }
 
-/// A field report is a fixed handful of statements — the look-up (task, group, scope and an
-/// earlier report under the key, together), then the task's progress and its event, the
-/// activity with its outcomes and its audit row — with the caller's account read from the
-/// principal cache; a replay is two.
+/// A field report is a fixed handful of statements, with the caller's account read from the
+/// principal cache. On PostgreSQL a new report is one statement, its checks (scope, the task's
+/// status, an earlier report under the key) included, whether it is for an open task, for work
+/// done before its task's completion, or walk-in help; a replay or a refusal adds the look-up
+/// that says why nothing was written.
 async fn a_report_costs_a_fixed_handful_of_statements(backend: Backend) {
     let mut args = crate::helpers::test_args();
     // Shared request budgets would add one statement per request on PostgreSQL.
@@ -602,11 +598,8 @@ async fn a_report_costs_a_fixed_handful_of_statements(backend: Backend) {
     };
     let f = Fixture::load(&app).await;
     let token = app.login(users::MEMBER_A1, PASSWORD).await;
-    // Counted with the account cached. The account is read again — one statement more, allowed
-    // for then — should a second pass between the requests (a slow machine), or should a write
-    // to accounts anywhere in this process (another test's server) make the cache stale.
-    let cached_since = std::time::Instant::now();
-    let generation = cdtg_api::auth::cache::generation();
+    // Counted with the account cached (the warm-up report caches it).
+    let mut cached = AccountCached::now();
     send(
         &app,
         &token,
@@ -619,12 +612,6 @@ async fn a_report_costs_a_fixed_handful_of_statements(backend: Backend) {
         ),
     )
     .await;
-    let account_read = || {
-        u64::from(
-            cached_since.elapsed() >= cdtg_api::auth::cache::PRINCIPAL_TTL
-                || cdtg_api::auth::cache::generation() != generation,
-        )
-    };
 
     let vars = report(
         "counted-report-1",
@@ -633,36 +620,34 @@ async fn a_report_costs_a_fixed_handful_of_statements(backend: Backend) {
         3,
         "VNEID_ACTIVATED",
     );
-    // The server's minute sweep prunes the event log through the same pool: should one run
-    // overlap the report (a slow machine), its statements (at most three) are allowed for too.
-    let background = app.state.background.runs();
-    let before = app.statements();
-    let first = app.ok(&token, REPORT, vars.clone()).await;
-    let filed = app.statements() - before;
-    let sweep = 3 * u64::from(!app.quiet_since(background));
+    let (first, filed) = counted(&app, &token, vars.clone()).await;
     assert_eq!(first["reportActivity"]["created"], true);
-    // PostgreSQL: the look-up, then one statement for the progress with the event and its
+    // PostgreSQL: one statement for the checks, the progress with the event and its
     // notification, the activity with its outcomes, and the audit row. SQLite, without
-    // data-modifying CTEs, takes four more.
-    let bound = match backend {
-        Backend::Postgres => 2,
+    // data-modifying CTEs, takes a look-up and four more.
+    let new_report = match backend {
+        Backend::Postgres => 1,
         Backend::Sqlite => 6,
     };
     assert!(
-        filed <= bound + account_read() + sweep,
+        filed <= new_report + cached.read(),
         "{filed} statements for one new report"
     );
 
-    let before = app.statements();
-    let again = app.ok(&token, REPORT, vars).await;
-    let replayed = app.statements() - before;
+    let (again, replayed) = counted(&app, &token, vars).await;
     assert_eq!(again["reportActivity"]["created"], false);
     assert_eq!(
         again["reportActivity"]["activity"],
         first["reportActivity"]["activity"]
     );
+    // PostgreSQL: the statement that wrote nothing, the look-up that finds the earlier report,
+    // and the report itself. SQLite: the look-up and the report.
+    let replay = match backend {
+        Backend::Postgres => 3,
+        Backend::Sqlite => 2,
+    };
     assert!(
-        replayed <= 2 + account_read(),
+        replayed <= replay + cached.read(),
         "{replayed} statements for a replay"
     );
 
@@ -683,14 +668,92 @@ async fn a_report_costs_a_fixed_handful_of_statements(backend: Backend) {
         .filter(|e| e["action"] == "reportActivity")
         .collect();
     assert_eq!(reported.len(), 2, "warm-up and counted report: {audit}");
-    let counted = reported
+    let audited = reported
         .iter()
         .find(|e| e["objectId"] == first["reportActivity"]["activity"]["id"])
         .unwrap_or_else(|| panic!("the counted report's audit row: {audit}"));
-    assert_eq!(counted["objectType"], "Activity");
-    assert_eq!(counted["actor"], users::MEMBER_A1);
-    assert_eq!(counted["outcome"], "SUCCEEDED");
-    assert!(counted["requestId"].is_string(), "{counted}");
+    assert_eq!(audited["objectType"], "Activity");
+    assert_eq!(audited["actor"], users::MEMBER_A1);
+    assert_eq!(audited["outcome"], "SUCCEEDED");
+    assert!(audited["requestId"].is_string(), "{audited}");
+
+    // Walk-in help passes its checks (the group in scope and not archived) in the same one
+    // statement on PostgreSQL. (The ward leader's sign-in above wrote to accounts: the
+    // member's account is cached afresh first.)
+    app.ok(&token, "{ me { username } }", json!({})).await;
+    cached = AccountCached::now();
+    let walk_in = json!({ "i": { "idempotencyKey": "counted-walk-in-1",
+        "groupId": gid(NodeType::Group, f.group_a1), "occurredAt": "2026-11-20T10:00:00Z",
+        "residentsHelped": 2 } });
+    let (data, filed) = counted(&app, &token, walk_in).await;
+    assert_eq!(data["reportActivity"]["created"], true);
+    assert!(
+        filed <= new_report + cached.read(),
+        "{filed} statements for walk-in help"
+    );
+
+    // Work done before its task's completion, sent after it, is a rule of its own in the
+    // checks: still one statement. Work dated after the completion is refused by the same
+    // checks, and the look-up then says why.
+    complete(&app, &ward, f.task_a1).await;
+    let an_hour_ago = (chrono::Utc::now() - chrono::Duration::hours(1)).to_rfc3339();
+    let late = report(
+        "counted-late-1",
+        f.task_a1,
+        &an_hour_ago,
+        1,
+        "VNEID_ACTIVATED",
+    );
+    let (data, filed) = counted(&app, &token, late).await;
+    assert_eq!(data["reportActivity"]["created"], true);
+    assert!(
+        filed <= new_report + cached.read(),
+        "{filed} statements for work done before the completion"
+    );
+    let later = (chrono::Utc::now() + chrono::Duration::seconds(5)).to_rfc3339();
+    let refused = report("counted-late-2", f.task_a1, &later, 1, "VNEID_ACTIVATED");
+    let (_, body) = app.gql(Some(&token), REPORT, refused).await;
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
+        "{body}"
+    );
+}
+
+/// Since when an account has been cached. It is read again — one statement more, allowed for
+/// then — should a second pass before a counted request (a slow machine), or should a write to
+/// accounts anywhere in this process (another test's server) make the cache stale.
+struct AccountCached {
+    since: std::time::Instant,
+    generation: u64,
+}
+
+impl AccountCached {
+    fn now() -> Self {
+        Self {
+            since: std::time::Instant::now(),
+            generation: cdtg_api::auth::cache::generation(),
+        }
+    }
+
+    /// The statements an account read may have added: 0 or 1.
+    fn read(&self) -> u64 {
+        u64::from(
+            self.since.elapsed() >= cdtg_api::auth::cache::PRINCIPAL_TTL
+                || cdtg_api::auth::cache::generation() != self.generation,
+        )
+    }
+}
+
+/// Sends one report; its answer and the statements it spent. The server's minute sweep prunes
+/// the event log through the same pool: should one run overlap the report (a slow machine), its
+/// statements (at most three) are not counted.
+async fn counted(app: &TestApp, token: &str, vars: Value) -> (Value, u64) {
+    let background = app.state.background.runs();
+    let before = app.statements();
+    let data = app.ok(token, REPORT, vars).await;
+    let spent = app.statements() - before;
+    let sweep = 3 * u64::from(!app.quiet_since(background));
+    (data, spent.saturating_sub(sweep))
 }
 
 on_both_databases!(

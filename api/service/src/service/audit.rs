@@ -71,18 +71,21 @@ async fn insert<C: ConnectionTrait>(
     .map(|_| ())
 }
 
-/// The success row of an act as a PostgreSQL data-modifying CTE over `cte`, the CTE that
-/// inserted the touched row (its `id` becomes the object id), so the act and its record are one
-/// statement. The values are appended to `values` and numbered after those already there.
+/// The success row of an act as a PostgreSQL data-modifying CTE, so the act and its record are
+/// one statement. `object` is the CTE that inserted the touched row (its `id` becomes the object
+/// id), `from` the FROM list the row is selected from (it names `object`), and `unit_path` an
+/// SQL expression over `from`. The values are appended to `values` and numbered after those
+/// already there.
 ///
 /// Used by the field report, where the audit row was a round trip of its own while the rollup
-/// counters the report's insert had locked waited for the commit (see `tasks::report_activity`).
+/// counters the report's insert had locked waited for the commit (see `tasks::report_pg`).
 pub(crate) fn pg_success_cte(
-    cte: &str,
+    object: &str,
+    from: &str,
+    unit_path: &str,
     p: &Principal,
     action: &str,
     object_type: &str,
-    unit_path: &str,
     values: &mut Vec<sea_orm::Value>,
 ) -> String {
     let first = values.len() + 1;
@@ -92,22 +95,20 @@ pub(crate) fn pg_success_cte(
         p.username.clone().into(),
         action.to_owned().into(),
         object_type.to_owned().into(),
-        unit_path.to_owned().into(),
         p.request_id.clone().into(),
     ]);
     let n = |i: usize| first + i;
     format!(
         "INSERT INTO audit_events (occurred_at, actor_user_id, actor_name, action, object_type, \
          object_id, outcome, unit_path, request_id, detail) \
-         SELECT ${}, ${}, ${}, ${}, ${}, CAST({cte}.id AS text), 'SUCCEEDED', ${}, ${}, NULL \
-         FROM {cte}",
+         SELECT ${}, ${}, ${}, ${}, ${}, CAST({object}.id AS text), 'SUCCEEDED', {unit_path}, ${}, \
+         NULL FROM {from}",
         n(0),
         n(1),
         n(2),
         n(3),
         n(4),
-        n(5),
-        n(6)
+        n(5)
     )
 }
 

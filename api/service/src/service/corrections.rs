@@ -275,12 +275,7 @@ pub async fn correct(
         let delta = t.as_ref().map_or(0, |t| {
             rules::progress_delta(t.kind, c.residents_helped, &c.outcomes)
         });
-        let vneid: i64 = c
-            .outcomes
-            .iter()
-            .filter(|(k, _)| *k == OutcomeKind::VneidActivated)
-            .map(|(_, n)| n)
-            .sum();
+        let vneid = rules::vneid_activations(&c.outcomes);
         let mut am: activity::ActiveModel = a.clone().into();
         if let Some(at) = c.occurred_at {
             am.occurred_at = Set(at);

@@ -17,7 +17,7 @@ use cdtg_core::activity::{self, OutcomeKind};
 use cdtg_core::policy::Action;
 use cdtg_core::task::{self as rules, TaskAction, TaskKind, TaskStatus, TransitionError};
 use cdtg_core::{limits, text, validate};
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, SubsecRound, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::sea_query::ExprTrait;
 use sea_orm::{
@@ -35,6 +35,8 @@ use crate::entity::{activity as activity_e, activity_outcome, group, task};
 use crate::error::{ApiError, ApiResult, is_unique_violation};
 use crate::events::{self, TaskEventKind};
 use crate::principal::Principal;
+
+mod report_pg;
 
 #[derive(Debug, Clone, Default)]
 pub struct TaskFilter {
@@ -670,9 +672,17 @@ pub async fn report_activity(
         max_residents,
     )?;
     validate::occurred_at("occurredAt", r.occurred_at, Utc::now())?;
+    // PostgreSQL keeps microseconds and checks the report's rules in SQL against the bound
+    // value, which has lost the rest: the Rust rules must judge the same instant, and SQLite
+    // stores it too, so both databases keep the same report. (The hash counts milliseconds, so
+    // replays of earlier reports still match.)
+    let r = Report {
+        occurred_at: r.occurred_at.trunc_subsecs(6),
+        ..r
+    };
     let hash = report_hash(&r, &note);
     if db.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
-        return report_in_one_write(db, p, &r, note, &hash).await;
+        return report_pg::report(db, p, &r, note, &hash).await;
     }
     let txn = write_txn(db).await?;
     let outcome = match report_in(&txn, p, &r, note, &hash).await {
@@ -703,161 +713,6 @@ async fn raced(
     replay(db, p, &r.idempotency_key, hash)
         .await?
         .ok_or_else(|| ApiError::Internal("idempotency race without a row".into()))
-}
-
-/// Files a report on PostgreSQL in two statements and no explicit transaction: the look-up,
-/// then one statement that writes everything — the task's progress, its event and
-/// notification, the activity, its outcomes and its audit row — and commits on its own.
-///
-/// Why no transaction: the look-up's reads were never isolated from the write (read committed),
-/// so the transaction only made the writes atomic, which one statement is by itself. What it
-/// cost was two round trips (`BEGIN`, `COMMIT`), and worse, the time between the activity's
-/// insert and the `COMMIT` arriving, during which the report held the row locks of the unit
-/// rollups its triggers update — rows that every report of the day shares, so concurrent
-/// reports queued on them. Now the locks are held for the statement and its commit only.
-async fn report_in_one_write(
-    db: &DatabaseConnection,
-    p: &Principal,
-    r: &Report,
-    note: Option<String>,
-    hash: &str,
-) -> ApiResult<Reported> {
-    let outcome = match prepare_report(db, p, r, note, hash).await {
-        Ok(Prepared::Before(reported)) => return Ok(reported),
-        Ok(Prepared::New(new)) => write_report_pg(db, p, new, &r.outcomes).await,
-        Err(e) => Err(e),
-    };
-    match outcome {
-        Ok(reported) => Ok(reported),
-        Err(ApiError::Conflict(ref m)) if m == RACE => raced(db, p, r, hash).await,
-        Err(e) => {
-            audit::record_failure(db, p, "reportActivity", &e).await;
-            Err(e)
-        }
-    }
-}
-
-/// The one statement of [`report_in_one_write`]. With a task, every write reads from the task's
-/// update, so a task that vanished since the look-up writes nothing and answers `NOT_FOUND`.
-async fn write_report_pg(
-    db: &DatabaseConnection,
-    p: &Principal,
-    new: NewReport,
-    outcomes: &[(OutcomeKind, i64)],
-) -> ApiResult<Reported> {
-    use sea_orm::{
-        ConnectionTrait, DatabaseBackend, FromQueryResult, IdenStatic, Iterable, Statement,
-    };
-
-    let mut values: Vec<sea_orm::Value> = Vec::new();
-    let param = |v: sea_orm::Value, values: &mut Vec<sea_orm::Value>| {
-        values.push(v);
-        format!("${}", values.len())
-    };
-    let mut ctes: Vec<String> = Vec::new();
-    if let Some(task) = &new.task {
-        let now = param(Utc::now().into(), &mut values);
-        let delta = param(new.delta.into(), &mut values);
-        let id = param(task.id.into(), &mut values);
-        let kind = param(TaskEventKind::ActivityReported.as_str().into(), &mut values);
-        let group = param(new.group_id.into(), &mut values);
-        let path = param(new.unit_path.clone().into(), &mut values);
-        ctes.push(format!(
-            "t AS (UPDATE tasks SET progress = progress + {delta}, updated_at = {now} \
-             WHERE id = {id} RETURNING *)"
-        ));
-        ctes.push(format!(
-            "e AS (INSERT INTO task_events (kind, task_id, group_id, unit_path, occurred_at) \
-             SELECT {kind}, t.id, {group}, {path}, {now} FROM t RETURNING *)"
-        ));
-    }
-    // The activity's columns in the entity's order, every one but the id; the task's id comes
-    // from the update, which is the guard above.
-    let mut columns = Vec::new();
-    let mut exprs = Vec::new();
-    for column in activity_e::Column::iter() {
-        if matches!(column, activity_e::Column::Id) {
-            continue;
-        }
-        columns.push(column.as_str().to_owned());
-        exprs.push(match (column, &new.task) {
-            (activity_e::Column::TaskId, Some(_)) => "t.id".to_owned(),
-            _ => {
-                let value = new.activity.get(column).into_value().ok_or_else(|| {
-                    ApiError::Internal(format!("activity column {} not set", column.as_str()))
-                })?;
-                param(value, &mut values)
-            }
-        });
-    }
-    ctes.push(format!(
-        "a AS (INSERT INTO activities ({}) SELECT {}{} RETURNING *)",
-        columns.join(", "),
-        exprs.join(", "),
-        if new.task.is_some() { " FROM t" } else { "" }
-    ));
-    if !outcomes.is_empty() {
-        let rows: Vec<String> = outcomes
-            .iter()
-            .map(|(kind, count)| {
-                let kind = param((*kind).into(), &mut values);
-                let count = param((*count as i32).into(), &mut values);
-                format!("({kind}, {count}::integer)")
-            })
-            .collect();
-        ctes.push(format!(
-            "o AS (INSERT INTO activity_outcomes (activity_id, kind, count) \
-             SELECT a.id, x.kind, x.count FROM a, (VALUES {}) AS x(kind, count))",
-            rows.join(", ")
-        ));
-    }
-    let audit_row = audit::pg_success_cte(
-        "a",
-        p,
-        "reportActivity",
-        "Activity",
-        &new.unit_path,
-        &mut values,
-    );
-    ctes.push(format!("r AS ({audit_row})"));
-    // The answer: the activity and the task as they now are, under prefixes (their columns
-    // share names). Counting the notifications makes them run.
-    let mut select: Vec<String> = activity_e::Column::iter()
-        .map(|c| format!("a.{0} AS a_{0}", c.as_str()))
-        .collect();
-    let from = if new.task.is_some() {
-        select.extend(task::Column::iter().map(|c| format!("t.{0} AS t_{0}", c.as_str())));
-        select.push(format!(
-            "(SELECT count(*) FROM ({}) n) AS notified",
-            events::pg_notify_select("e")
-        ));
-        "a, t"
-    } else {
-        "a"
-    };
-    let sql = format!(
-        "WITH {} SELECT {} FROM {from}",
-        ctes.join(", "),
-        select.join(", ")
-    );
-    let stmt = Statement::from_sql_and_values(DatabaseBackend::Postgres, sql, values);
-    let row = match db.query_one_raw(stmt).await {
-        Ok(Some(row)) => row,
-        // Only an update that found no task leaves the statement without a row.
-        Ok(None) => return Err(ApiError::NotFound("task")),
-        Err(e) if is_unique_violation(&e) => return Err(ApiError::Conflict(RACE.to_owned())),
-        Err(e) => return Err(e.into()),
-    };
-    let activity = activity_e::Model::from_query_result(&row, "a_")?;
-    let task = match new.task {
-        Some(_) => Some(task::Model::from_query_result(&row, "t_")?),
-        None => None,
-    };
-    Ok(Reported {
-        activity,
-        task,
-        created: true,
-    })
 }
 
 /// Inserts a report and its outcomes (SQLite; PostgreSQL writes them in
@@ -1113,6 +968,33 @@ async fn target_of(
     }))
 }
 
+/// The activity row of a new report, every column set but the four that depend on its target
+/// as the database holds it: the id, the task, the group and the progress delta.
+fn activity_row(
+    p: &Principal,
+    r: &Report,
+    note: Option<String>,
+    hash: &str,
+) -> activity_e::ActiveModel {
+    let vneid = activity::vneid_activations(&r.outcomes);
+    activity_e::ActiveModel {
+        member_id: Set(if p.role.is_group_scoped() {
+            p.member_id
+        } else {
+            None
+        }),
+        reported_by_user_id: Set(p.user_ref()),
+        occurred_at: Set(r.occurred_at),
+        residents_helped: Set(r.residents_helped as i32),
+        vneid_activations: Set(vneid as i32),
+        note: Set(note),
+        idempotency_key: Set(r.idempotency_key.clone()),
+        request_hash: Set(hash.to_owned()),
+        created_at: Set(Utc::now()),
+        ..Default::default()
+    }
+}
+
 /// Reads what a report must know (one statement) and applies its rules: the earlier report
 /// under its key (a replay reads it, one statement more), or the new report to write.
 async fn prepare_report(
@@ -1162,31 +1044,10 @@ async fn prepare_report(
     let delta = task.as_ref().map_or(0, |t| {
         activity::progress_delta(t.kind, r.residents_helped, &r.outcomes)
     });
-    let vneid: i64 = r
-        .outcomes
-        .iter()
-        .filter(|(k, _)| *k == OutcomeKind::VneidActivated)
-        .map(|(_, n)| n)
-        .sum();
-    let activity = activity_e::ActiveModel {
-        task_id: Set(task.as_ref().map(|t| t.id)),
-        group_id: Set(target.group_id),
-        member_id: Set(if p.role.is_group_scoped() {
-            p.member_id
-        } else {
-            None
-        }),
-        reported_by_user_id: Set(p.user_ref()),
-        occurred_at: Set(r.occurred_at),
-        residents_helped: Set(r.residents_helped as i32),
-        vneid_activations: Set(vneid as i32),
-        progress_delta: Set(delta),
-        note: Set(note),
-        idempotency_key: Set(r.idempotency_key.clone()),
-        request_hash: Set(hash.to_owned()),
-        created_at: Set(Utc::now()),
-        ..Default::default()
-    };
+    let mut activity = activity_row(p, r, note, hash);
+    activity.task_id = Set(task.as_ref().map(|t| t.id));
+    activity.group_id = Set(target.group_id);
+    activity.progress_delta = Set(delta);
     Ok(Prepared::New(NewReport {
         task,
         group_id: target.group_id,
