@@ -716,7 +716,7 @@ async fn raced(
 }
 
 /// Inserts a report and its outcomes (SQLite; PostgreSQL writes them in
-/// [`write_report_pg`]); the audit row is left to [`audit::conclude`].
+/// `report_pg`); the audit row is left to [`audit::conclude`].
 async fn insert_activity(
     txn: &DatabaseTransaction,
     row: activity_e::ActiveModel,
@@ -742,7 +742,7 @@ async fn insert_activity(
 
 /// Adds a report's progress to its task (atomically in the database: concurrent reports never
 /// lose each other's increments) and records the task's event; the task as it now is (SQLite;
-/// PostgreSQL does this in [`write_report_pg`]).
+/// PostgreSQL does this in `report_pg`).
 async fn add_progress(
     txn: &DatabaseTransaction,
     task_id: i64,

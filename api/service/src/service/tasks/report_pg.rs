@@ -21,10 +21,12 @@
 //! that every report of the day shares. Now the locks are held for the statement and its commit.
 //!
 //! Why the rules are written twice, in SQL here and in Rust in `prepare_report`: the look-up was
-//! a round trip of its own on every report. The Rust rules still decide every refusal and every
-//! replay, and a report that the SQL refuses and the Rust accepts is still filed (through
-//! [`known_target`]), so the two can only disagree at the cost of a statement, never of an
-//! answer.
+//! a round trip of its own on every report. The Rust rules still word every refusal and answer
+//! every replay. Should the two ever disagree, a report the SQL refuses and the Rust accepts
+//! costs a statement more and is still filed (through [`known_target`]); the other way round,
+//! SQL more lenient than the Rust, would file a report the rules refuse, which is why the
+//! end-to-end tests check both each rule's refusal and that a report passing them all is one
+//! statement.
 
 use cdtg_core::activity::{self, OutcomeKind};
 use cdtg_core::group::GroupStatus;
