@@ -28,7 +28,7 @@
 //! end-to-end tests check both each rule's refusal and that a report passing them all is one
 //! statement.
 
-use cdtg_core::activity::{self, OutcomeKind};
+use cdtg_core::activity;
 use cdtg_core::group::GroupStatus;
 use cdtg_core::task::{self as rules, TaskKind, TaskStatus};
 use chrono::Utc;
@@ -60,7 +60,7 @@ pub(super) async fn report(
     hash: &str,
 ) -> ApiResult<Reported> {
     let row = activity_row(p, r, note.clone(), hash);
-    let written = write(db, p, checked_target(p, r), r, row, &r.outcomes).await;
+    let written = write(db, p, checked_target(p, r), r, row).await;
     let outcome = match written {
         Ok(Some(reported)) => Ok(reported),
         // Nothing written: a rule refused the report, or it was filed before. The look-up
@@ -69,7 +69,7 @@ pub(super) async fn report(
             Ok(Prepared::Before(reported)) => return Ok(reported),
             Ok(Prepared::New(new)) => {
                 let target = known_target(&new);
-                write(db, p, target, r, new.activity, &r.outcomes)
+                write(db, p, target, r, new.activity)
                     .await
                     .and_then(|written| written.ok_or(ApiError::NotFound("task")))
             }
@@ -184,7 +184,6 @@ async fn write(
     target: SelectStatement,
     r: &Report,
     activity: activity_e::ActiveModel,
-    outcomes: &[(OutcomeKind, i64)],
 ) -> ApiResult<Option<Reported>> {
     let for_task = matches!(r.target, ReportFor::Task(_));
     let (target_sql, target_values) = target.build(PostgresQueryBuilder);
@@ -236,8 +235,9 @@ async fn write(
         columns.join(", "),
         exprs.join(", "),
     ));
-    if !outcomes.is_empty() {
-        let rows: Vec<String> = outcomes
+    if !r.outcomes.is_empty() {
+        let rows: Vec<String> = r
+            .outcomes
             .iter()
             .map(|(kind, count)| {
                 let kind = param((*kind).into(), &mut values);
