@@ -466,8 +466,17 @@ class Arm:
         return [self.proc.pid]
 
 
+# The CDTG arm's pool on PostgreSQL, sized to this machine: two cores that PostgreSQL shares
+# with every arm and with wrk. Sixteen connections (the server's default, meant for a database
+# on a host of its own) let eight concurrent reports queue on the rollup rows inside PostgreSQL,
+# where every waiter costs a backend's context switches; eight keep Q2's parallel nested pages
+# supplied (four starved them). The measurements: bench/README.md, "Where a report waits, and a
+# pool sized to the machine".
+CDTG_PG_POOL = "8"
+
+
 def cdtg_env(url: str, port: int) -> dict[str, str]:
-    return {
+    env = {
         "DATABASE_URL": url, "CDTG_BIND": f"127.0.0.1:{port}", "CDTG_JWT_SECRET": JWT_SECRET,
         # Benchmarks measure throughput, not the abuse limits: both limits off (RESULTS.md says so).
         "CDTG_RATE_LIMIT_PER_USER": "0", "CDTG_RATE_LIMIT_PER_ADDRESS": "0",
@@ -475,6 +484,9 @@ def cdtg_env(url: str, port: int) -> dict[str, str]:
         "CDTG_ACCESS_TOKEN_TTL_SECS": "86400",
         "CDTG_LOG_FORMAT": "text",
     }
+    if url.startswith("postgres"):
+        env["CDTG_DB_MAX_CONNECTIONS"] = CDTG_PG_POOL
+    return env
 
 
 def login(base: str) -> str:

@@ -131,7 +131,16 @@ REPORT = ("A new report is one statement on PostgreSQL, committing on its own: i
           "(backends sleeping on those locks, on the WAL flush and for the next message); "
           "CDTG's write averaged 0.66 ms against the insert's 0.56. Beyond the insert, CDTG "
           "writes the task's progress, the event and the audit row (five more index entries) "
-          "and checks the report's rules; those are what the target asks it to keep.")
+          "and checks the report's rules; those are what the target asks it to keep. Waits "
+          "sampled on 2026-12-06 at night (README.md, \"Where a report waits\"): CDTG's reports "
+          "waited on those row locks, on the lock PostgreSQL holds while a notifying transaction "
+          "commits, and on their own WAL flush, where PostGraphile's inserts shared flushes. "
+          "Announcing the event in a statement of its own after the commit took away the second "
+          "wait but not the gap (0.63–0.76× against 0.73–0.77× in three pairs): the row locks "
+          "serialise the reports anyway. Fewer connections did better: with a pool of 8 instead "
+          "of the server's default 16, PostgreSQL spent 0.52–0.70 ms per report against "
+          "0.68–0.75 and Q6 measured 0.83× and 0.92× against 0.75× and 0.79× in two pairs, so "
+          "the harness now runs the CDTG arm with 8 connections on this two-core machine.")
 HINTS = {
     "Q1": TRIPS,
     "Q6": REPORT,
@@ -253,7 +262,8 @@ def write(result: dict, out: Path) -> None:
                 if any(sc > 1 for sc in scales) else ""))
     L.append("- CDTG runs with `CDTG_RATE_LIMIT_PER_USER=0` and `CDTG_RATE_LIMIT_PER_ADDRESS=0` (rate limits "
              "off for the benchmark), a valid `admin` (CITY_ADMIN) token, default workers (one per core) "
-             "and pool (16 connections on PostgreSQL, 4 on SQLite).")
+             "and a pool of 8 connections on PostgreSQL (sized to the two-core machine it shares with "
+             "PostgreSQL; the server's default is 16) and 4 on SQLite (the default).")
     L.append("- All PostgreSQL arms connect over the Unix socket (`?host=/var/run/postgresql`), the same "
              "transport for every arm. PostgreSQL 15, shared cluster, database `cdtg_bench_s<scale>` "
              "(dropped and reseeded).")
