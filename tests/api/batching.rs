@@ -6,8 +6,9 @@ use cdtg_core::group::{Affiliation, GroupKind, GroupStatus, MembershipRole};
 use cdtg_core::product::{ListingStatus, Platform};
 use cdtg_core::task::{TaskKind, TaskPriority, TaskStatus};
 use chrono::{NaiveDate, Utc};
-use sea_orm::{EntityTrait, Set};
-use serde_json::json;
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, Set};
+use serde_json::{Value, json};
 
 use crate::fixture::{Fixture, PASSWORD, gid, users};
 use crate::helpers::{Backend, TestApp};
@@ -341,8 +342,87 @@ async fn nested_totals_come_from_the_batch_only_when_read(backend: Backend) {
     assert_eq!(data, strip(counted_data));
 }
 
+/// Every parent's nested page is its own and in its connection's order, forwards and
+/// backwards, from a cursor or from the end, with its total or without: the batched pages of a
+/// ward's groups equal each group's members read on their own through the top-level
+/// connection, a statement that pages one list and numbers nothing.
+async fn each_parents_batched_page_is_its_own_page(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let f = Fixture::load(&app).await;
+    let path = cdtg_api::entity::admin_unit::Entity::find_by_id(f.ward_b1)
+        .one(&app.state.db)
+        .await
+        .unwrap()
+        .unwrap()
+        .path;
+    add_groups(&app, f.ward_b1, &path, 6).await;
+    // Each group's first member (the lowest id) sorts last by name, so an order by id and one
+    // by name differ inside every group; across groups the names tie, which the id settles.
+    member::Entity::update_many()
+        .col_expr(
+            member::Column::NameKey,
+            Expr::value(cdtg_core::text::person_sort_key("Ngô", None, "Số 9")),
+        )
+        .filter(member::Column::GivenName.eq("Số 0"))
+        .exec(&app.state.db)
+        .await
+        .unwrap();
+    let token = app.login(users::ADMIN, PASSWORD).await;
+    let ward = gid(NodeType::AdminUnit, f.ward_b1);
+
+    // Cursors from the whole ward's list, so each falls somewhere inside each group's.
+    let all = app
+        .ok(
+            &token,
+            "query($u: ID!) { members(filter: { unitId: $u }, first: 100) { edges { cursor } } }",
+            json!({ "u": ward }),
+        )
+        .await;
+    let edges = all["members"]["edges"].as_array().unwrap();
+    assert!(edges.len() >= 19, "{all}");
+    let mut cursors = vec![Value::Null];
+    cursors.extend([1, edges.len() / 2, edges.len() - 2].map(|i| edges[i]["cursor"].clone()));
+
+    const PAGE: &str = "totalCount nodes { id } pageInfo { hasNextPage hasPreviousPage }";
+    let batched = format!(
+        "query($u: ID!, $c: String) {{ adminUnit(id: $u) {{ groups(first: 100) {{ nodes {{ id \
+         forward: members(first: 2, after: $c) {{ {PAGE} }} \
+         backward: members(last: 2, before: $c) {{ {PAGE} }} \
+         bare: members(first: 2, after: $c) {{ nodes {{ id }} }} }} }} }} }}"
+    );
+    let own = format!(
+        "query($g: ID!, $c: String) {{ \
+         forward: members(filter: {{ groupId: $g }}, first: 2, after: $c) {{ {PAGE} }} \
+         backward: members(filter: {{ groupId: $g }}, last: 2, before: $c) {{ {PAGE} }} }}"
+    );
+    let (mut pages, mut rows) = (0, 0);
+    for c in &cursors {
+        let data = app.ok(&token, &batched, json!({ "u": ward, "c": c })).await;
+        let groups = data["adminUnit"]["groups"]["nodes"].as_array().unwrap();
+        assert_eq!(groups.len(), 7, "{data}");
+        for g in groups {
+            let alone = app.ok(&token, &own, json!({ "g": g["id"], "c": c })).await;
+            for direction in ["forward", "backward"] {
+                assert_eq!(
+                    g[direction], alone[direction],
+                    "{direction} from {c} in {g}"
+                );
+                rows += g[direction]["nodes"].as_array().unwrap().len();
+            }
+            assert_eq!(g["bare"]["nodes"], alone["forward"]["nodes"], "{g}");
+            pages += 1;
+        }
+    }
+    assert_eq!(pages, 4 * 7);
+    // Not every page is empty: six groups of three, read from four places in both directions.
+    assert!(rows > 40, "{rows} rows");
+}
+
 on_both_databases!(
     nested_queries_cost_the_same_for_5_or_50_groups,
     walking_up_the_tree_costs_one_statement,
     nested_totals_come_from_the_batch_only_when_read,
+    each_parents_batched_page_is_its_own_page,
 );

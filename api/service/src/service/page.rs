@@ -479,11 +479,11 @@ where
 ///
 /// `select` must already be restricted to the caller's scope; `parent` is the expression naming
 /// each row's parent and `parent_ids` the parents asked for. Each parent's rows are ordered by
-/// `terms` after an `inside` flag (the window's bounds as a column rather than a `WHERE`, so
-/// rows inside come first), numbered (`row_pos`), and, when the window wants its total,
-/// counted whole (`parent_total`, bounds or not), so `totalCount` on nested connections costs
-/// no statement of its own; a parent none of whose rows is inside still sends its first row,
-/// for its total. Without the count a page's `total` is `None`.
+/// `terms`, and, when the window wants its total, counted whole (`parent_total`, bounds or
+/// not), so `totalCount` on nested connections costs no statement of its own. A window with a
+/// cursor bound puts an `inside` flag before the terms (the bounds as a column rather than a
+/// `WHERE`, so rows inside come first): a parent none of whose rows is inside still sends its
+/// first row, for its total. Without the count a page's `total` is `None`.
 ///
 /// PostgreSQL reads each parent's page by itself: `unnest(parents) CROSS JOIN LATERAL (… WHERE
 /// parent = p ORDER BY … LIMIT n + 1)`, an index probe and a small sort per parent whatever the
@@ -491,7 +491,11 @@ where
 /// instead left the plan to them: planned for the actual ids it hash-joined the whole child
 /// table and sorted all of it (5–9 ms for the 960 members of a district's 188 groups), under
 /// the generic plan it was a nested loop (2.4 ms); the `LATERAL` form takes 2.1–2.3 ms under
-/// either (see `bench/README.md`). SQLite has no `LATERAL` and keeps the partitioned window.
+/// either (see `bench/README.md`). A parent's rows are one run of the subquery, which sends
+/// them in its own order (a nested loop, the only join a `LATERAL` subquery allows, keeps each
+/// run's rows together and in order), so they are numbered as they arrive: a `ROW_NUMBER()`
+/// per parent cost PostgreSQL a tenth of the members statement of 50 groups. SQLite has no
+/// `LATERAL` and keeps the partitioned window and its numbers.
 pub async fn fetch_per_parent<E, M, C>(
     db: &C,
     select: Select<E>,
@@ -540,8 +544,9 @@ where
         std::collections::HashMap::new();
     // The statement's own columns come after the select's, at the same positions in every row:
     // found by name once, then read by position (see `columns::Positional`).
+    let numbered = numbered_per_parent(db.get_database_backend());
     let at = match rows.first() {
-        Some(row) => PerParentColumns::find(row, &window)?,
+        Some(row) => PerParentColumns::find(row, &window, numbered)?,
         None => return Ok(std::collections::HashMap::new()),
     };
     for row in rows {
@@ -553,9 +558,17 @@ where
         let entry = grouped
             .entry(key)
             .or_insert_with(|| (parent_total.map(|n| n as u64), Vec::new()));
-        let inside: i32 = row.try_get_by_index(at.inside)?;
-        if inside == 1 && window.limit > 0 {
-            let position: i64 = row.try_get_by_index(at.row_pos)?;
+        let inside = match at.inside {
+            Some(i) => row.try_get_by_index::<i32>(i)? == 1,
+            None => true,
+        };
+        if inside && window.limit > 0 {
+            // Rows inside the window come before the rest of their parent's, so without the
+            // database's number a row's place among them is the order it arrived in.
+            let position: i64 = match at.row_pos {
+                Some(i) => row.try_get_by_index(i)?,
+                None => entry.1.len() as i64 + 1,
+            };
             let cursor = match at.first_key {
                 Some(first) => Some(cursor_at(terms, &row, first)?),
                 None => None,
@@ -566,9 +579,11 @@ where
     Ok(grouped
         .into_iter()
         .map(|(key, (total, mut rows))| {
-            // The order of a statement's rows is not promised without an outer `ORDER BY`;
-            // they come in order all the same, so this sort only checks.
-            rows.sort_by_key(|(position, _, _)| *position);
+            // SQLite's rows are numbered by the window: the order of a statement's rows is not
+            // promised without an outer `ORDER BY`, so they are put in their numbers' order.
+            if at.row_pos.is_some() {
+                rows.sort_by_key(|(position, _, _)| *position);
+            }
             let (items, cursors): (Vec<M>, Vec<Option<Cursor>>) =
                 rows.into_iter().map(|(_, m, c)| (m, c)).unzip();
             let cursors = cursors.into_iter().flatten().collect();
@@ -577,11 +592,19 @@ where
         .collect())
 }
 
+/// Whether `backend` numbers each parent's rows in the statement (`row_pos`): SQLite, which
+/// windows every parent's rows at once; PostgreSQL reads one parent at a time (`LATERAL`).
+fn numbered_per_parent(backend: sea_orm::DbBackend) -> bool {
+    backend != sea_orm::DbBackend::Postgres
+}
+
 /// Where the columns [`per_parent_statement`] adds sit in its rows.
 struct PerParentColumns {
     parent_key: usize,
-    inside: usize,
-    row_pos: usize,
+    /// When the window has a cursor bound.
+    inside: Option<usize>,
+    /// On SQLite, whose pages are numbered by a window function.
+    row_pos: Option<usize>,
     /// When the window wants its total.
     parent_total: Option<usize>,
     /// The first sort key (`ck0`, the others follow it), when the window wants cursors (every
@@ -590,7 +613,7 @@ struct PerParentColumns {
 }
 
 impl PerParentColumns {
-    fn find(row: &QueryResult, window: &Window) -> ApiResult<Self> {
+    fn find(row: &QueryResult, window: &Window, numbered: bool) -> ApiResult<Self> {
         let names = row.column_names();
         let position = |name: &str| {
             names.iter().position(|n| n == name).ok_or_else(|| {
@@ -601,8 +624,16 @@ impl PerParentColumns {
         };
         Ok(PerParentColumns {
             parent_key: position("parent_key")?,
-            inside: position("inside")?,
-            row_pos: position("row_pos")?,
+            inside: if window.after.is_some() || window.before.is_some() {
+                Some(position("inside")?)
+            } else {
+                None
+            },
+            row_pos: if numbered {
+                Some(position("row_pos")?)
+            } else {
+                None
+            },
             parent_total: if window.total_wanted {
                 Some(position("parent_total")?)
             } else {
@@ -628,23 +659,26 @@ fn per_parent_statement(
 ) -> ApiResult<sea_orm::Statement> {
     use sea_orm::sea_query::{CaseStatement, Func, OverStatement, WindowStatement};
 
-    let lateral = backend == sea_orm::DbBackend::Postgres;
-    let inside: Expr = if window.after.is_none() && window.before.is_none() {
-        Expr::val(1)
+    let lateral = !numbered_per_parent(backend);
+    // Without a bound every row is inside: no flag to compute, send or sort by.
+    let inside: Option<Expr> = if window.after.is_none() && window.before.is_none() {
+        None
     } else {
-        CaseStatement::new()
-            .case(bounds(terms, window)?, 1)
-            .finally(0)
-            .into()
+        Some(
+            CaseStatement::new()
+                .case(bounds(terms, window)?, 1)
+                .finally(0)
+                .into(),
+        )
     };
-    let mut numbered = WindowStatement::new();
-    if !lateral {
-        numbered.add_partition_by(parent.clone());
-    }
-    numbered.order_by_expr(inside.clone(), sea_orm::Order::Desc);
-    for term in terms {
-        numbered.order_by_expr(term.expr.clone(), term.order(window.backward));
-    }
+    let order = |by: &mut dyn FnMut(Expr, sea_orm::Order)| {
+        if let Some(inside) = &inside {
+            by(inside.clone(), sea_orm::Order::Desc);
+        }
+        for term in terms {
+            by(term.expr.clone(), term.order(window.backward));
+        }
+    };
     let mut counted = WindowStatement::new();
     if !lateral {
         counted.add_partition_by(parent.clone());
@@ -658,17 +692,25 @@ fn per_parent_statement(
     }
     let parent_key = Alias::new("parent_key");
     let lateral_parent = Expr::col((Alias::new("p"), parent_key.clone()));
-    inner
-        .expr_as(
-            if lateral {
-                lateral_parent.clone()
-            } else {
-                parent.clone()
-            },
-            parent_key.clone(),
-        )
-        .expr_as(inside.clone(), Alias::new("inside"))
-        .expr_window_as(Func::cust("ROW_NUMBER"), numbered, Alias::new("row_pos"));
+    inner.expr_as(
+        if lateral {
+            lateral_parent.clone()
+        } else {
+            parent.clone()
+        },
+        parent_key.clone(),
+    );
+    if let Some(inside) = &inside {
+        inner.expr_as(inside.clone(), Alias::new("inside"));
+    }
+    if !lateral {
+        let mut numbered = WindowStatement::new();
+        numbered.add_partition_by(parent.clone());
+        order(&mut |expr, o| {
+            numbered.order_by_expr(expr, o);
+        });
+        inner.expr_window_as(Func::cust("ROW_NUMBER"), numbered, Alias::new("row_pos"));
+    }
     if window.total_wanted {
         inner.expr_window_as(
             Func::count(Expr::cust("*")),
@@ -679,10 +721,9 @@ fn per_parent_statement(
 
     Ok(if lateral {
         inner.and_where(parent.eq(lateral_parent));
-        inner.order_by_expr(inside, sea_orm::Order::Desc);
-        for term in terms {
-            inner.order_by_expr(term.expr.clone(), term.order(window.backward));
-        }
+        order(&mut |expr, o| {
+            inner.order_by_expr(expr, o);
+        });
         inner.limit(window.limit + 1);
         let built = backend.build(&inner);
         let mut values = built.values.map(|v| v.0).unwrap_or_default();
@@ -825,7 +866,7 @@ mod tests {
         assert_eq!(two.sql, none.sql);
         assert!(
             two.sql.contains(
-                r#"FROM unnest(CAST($5 AS bigint[])) AS "p"("parent_key") CROSS JOIN LATERAL"#
+                r#"FROM unnest(CAST($2 AS bigint[])) AS "p"("parent_key") CROSS JOIN LATERAL"#
             ),
             "{}",
             two.sql
@@ -835,27 +876,27 @@ mod tests {
             "{}",
             two.sql
         );
-        assert!(two.sql.contains("LIMIT $4) AS \"w\""), "{}", two.sql);
+        assert!(two.sql.contains("LIMIT $1) AS \"w\""), "{}", two.sql);
         let values = |s: &sea_orm::Statement| s.values.clone().unwrap().0;
-        assert_eq!(values(&two)[4], sea_orm::Value::from("{7,42}"));
+        assert_eq!(values(&two)[1], sea_orm::Value::from("{7,42}"));
         let twice = statement(pg, &[42, 7, 42]);
-        assert_eq!(values(&twice)[4], sea_orm::Value::from("{7,42}"));
-        assert_eq!(values(&none)[4], sea_orm::Value::from("{}"));
-        assert_eq!(values(&two)[3], sea_orm::Value::from(21u64));
+        assert_eq!(values(&twice)[1], sea_orm::Value::from("{7,42}"));
+        assert_eq!(values(&none)[1], sea_orm::Value::from("{}"));
+        assert_eq!(values(&two)[0], sea_orm::Value::from(21u64));
 
         let one = statement(pg, &[42]);
         assert_eq!(one.sql, statement(pg, &[42, 42]).sql);
         assert_eq!(
             one.sql,
             two.sql.replace(
-                r#"unnest(CAST($5 AS bigint[])) AS "p"("parent_key")"#,
-                r#"(SELECT CAST($5 AS bigint) AS "parent_key") AS "p""#
+                r#"unnest(CAST($2 AS bigint[])) AS "p"("parent_key")"#,
+                r#"(SELECT CAST($2 AS bigint) AS "parent_key") AS "p""#
             )
         );
         assert_ne!(one.sql, two.sql);
-        assert_eq!(values(&one)[4], sea_orm::Value::from(42i64));
+        assert_eq!(values(&one)[1], sea_orm::Value::from(42i64));
         assert_eq!(
-            values(&statement(pg, &[42, 42]))[4],
+            values(&statement(pg, &[42, 42]))[1],
             sea_orm::Value::from(42i64)
         );
 
@@ -868,27 +909,33 @@ mod tests {
         assert!(lite.sql.contains("PARTITION BY"), "{}", lite.sql);
     }
 
-    /// A batched page counts its parents' rows only when the total is wanted, and reads each
-    /// row's sort key back only when cursors are; either way it is numbered in sort-key order.
+    /// A batched page counts its parents' rows only when the total is wanted, reads each row's
+    /// sort key back only when cursors are, and flags the rows inside the window only when it
+    /// has a bound. SQLite numbers each parent's rows in sort-key order; PostgreSQL, reading
+    /// one parent at a time, leaves them in the order its subquery sends them.
     #[test]
     fn per_parent_statements_read_only_what_is_wanted() {
-        let statement = |backend, total_wanted, cursors_wanted| {
+        let statement = |backend, total_wanted, cursors_wanted, bounded: bool| {
             let window = Window {
                 total_wanted,
                 cursors_wanted,
+                after: bounded.then(|| Cursor(vec![KeyValue::Int(7)])),
                 ..Window::first(20)
             };
             tasks_of_groups(backend, &[7], &window).sql
         };
         for backend in [sea_orm::DbBackend::Postgres, sea_orm::DbBackend::Sqlite] {
-            let all = statement(backend, true, true);
+            let all = statement(backend, true, true, true);
             assert!(all.contains(r#"AS "parent_total""#), "{all}");
             assert!(all.contains(r#"AS "ck0""#), "{all}");
-            let bare = statement(backend, false, false);
+            assert!(all.contains(r#"AS "inside""#), "{all}");
+            let bare = statement(backend, false, false, false);
             assert!(!bare.contains("COUNT("), "{bare}");
             assert!(!bare.contains("ck0"), "{bare}");
-            assert!(bare.contains(r#"AS "row_pos""#), "{bare}");
+            assert!(!bare.contains("inside"), "{bare}");
             assert!(bare.contains(r#""tasks"."id" ASC"#), "{bare}");
+            let numbered = bare.contains(r#"AS "row_pos""#);
+            assert_eq!(numbered, backend == sea_orm::DbBackend::Sqlite, "{bare}");
         }
     }
 
