@@ -187,16 +187,10 @@ fn reorder<'a>(
                     .collect()
             });
             // Most objects already are in order (their fields finished in turn): check before
-            // rebuilding the map.
-            let mut positions = map
-                .keys()
-                .map(|name| keys.iter().position(|k| k.key == name.as_str()));
-            let mut last = None;
-            let in_order = positions.all(|p| {
-                let ok = p.is_some() && p > last;
-                last = p;
-                ok
-            });
+            // rebuilding the map. In order, the object's keys are the query's keys with some
+            // left out (a `@skip`, say), so one walk along both finds each key's place.
+            let mut rest = keys.iter();
+            let in_order = map.keys().all(|name| rest.any(|k| k.key == name.as_str()));
             if !in_order {
                 let mut old = std::mem::take(map);
                 for k in keys.iter() {
@@ -204,11 +198,14 @@ fn reorder<'a>(
                         map.insert(name, v);
                     }
                 }
+                // Keys the query does not name (none are expected) stay, after the rest.
                 map.extend(old);
             }
-            for k in keys.iter_mut() {
-                if let Some(v) = map.get_mut(k.key) {
-                    reorder(v, &k.below, doc, &mut k.order);
+            let mut rest = keys.iter_mut();
+            for (name, v) in map.iter_mut() {
+                match rest.find(|k| k.key == name.as_str()) {
+                    Some(k) => reorder(v, &k.below, doc, &mut k.order),
+                    None => break,
                 }
             }
         }
@@ -278,7 +275,18 @@ mod tests {
             ("id", Value::from("b")),
             ("name", Value::from("B")),
         ]);
-        let mut data = object(vec![("groups", Value::List(vec![in_order, shuffled]))]);
+        // A field left out (`@skip`) and a key the query does not name: the named ones are put
+        // in order and their lists too, the stranger goes last.
+        let partial = object(vec![
+            ("status", Value::from("ACTIVE")),
+            ("stranger", Value::from(1)),
+            ("tasks", Value::List(vec![task("id")])),
+            ("id", Value::from("c")),
+        ]);
+        let mut data = object(vec![(
+            "groups",
+            Value::List(vec![in_order, shuffled, partial]),
+        )]);
         let set = operation_selection(&doc, None).unwrap();
         restore_field_order(&mut data, &[set], &doc);
 
@@ -286,6 +294,13 @@ mod tests {
         let Value::List(groups) = &top["groups"] else {
             panic!()
         };
+        let (partial, groups) = groups.split_last().unwrap();
+        assert_eq!(keys(partial), ["id", "status", "tasks", "stranger"]);
+        let Value::Object(p) = partial else { panic!() };
+        let Value::List(tasks) = &p["tasks"] else {
+            panic!()
+        };
+        assert_eq!(keys(&tasks[0]), ["title", "id"]);
         for group in groups {
             assert_eq!(keys(group), ["id", "name", "status", "tasks"]);
             let Value::Object(g) = group else { panic!() };
