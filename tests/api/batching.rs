@@ -15,8 +15,14 @@ use crate::helpers::{Backend, TestApp};
 use crate::on_both_databases;
 
 /// Adds `n` groups under `unit` with 3 members and 2 tasks each, in bulk.
-async fn add_groups(app: &TestApp, unit: i64, unit_path: &str, n: usize) {
+async fn add_groups(app: &TestApp, unit: i64, n: usize) {
     let db = &app.state.db;
+    let unit_path = &cdtg_api::entity::admin_unit::Entity::find_by_id(unit)
+        .one(db)
+        .await
+        .unwrap()
+        .unwrap()
+        .path;
     let now = Utc::now();
     let mut groups = vec![];
     let mut members = vec![];
@@ -133,21 +139,8 @@ async fn nested_queries_cost_the_same_for_5_or_50_groups(backend: Backend) {
         return;
     };
     let f = Fixture::load(&app).await;
-    let path_of = |id: i64| {
-        let db = app.state.db.clone();
-        async move {
-            cdtg_api::entity::admin_unit::Entity::find_by_id(id)
-                .one(&db)
-                .await
-                .unwrap()
-                .unwrap()
-                .path
-        }
-    };
-    let a2_path = path_of(f.ward_a2).await;
-    let b1_path = path_of(f.ward_b1).await;
-    add_groups(&app, f.ward_a2, &a2_path, 4).await;
-    add_groups(&app, f.ward_b1, &b1_path, 49).await;
+    add_groups(&app, f.ward_a2, 4).await;
+    add_groups(&app, f.ward_b1, 49).await;
     // Give A2 a listed product as B1 has one, so both answers have the same shape.
     let sys = cdtg_api::principal::Principal::system();
     let p = cdtg_api::service::products::create(
@@ -280,13 +273,7 @@ async fn nested_totals_come_from_the_batch_only_when_read(backend: Backend) {
         return;
     };
     let f = Fixture::load(&app).await;
-    let path = cdtg_api::entity::admin_unit::Entity::find_by_id(f.ward_b1)
-        .one(&app.state.db)
-        .await
-        .unwrap()
-        .unwrap()
-        .path;
-    add_groups(&app, f.ward_b1, &path, 49).await;
+    add_groups(&app, f.ward_b1, 49).await;
     let token = app.login(users::ADMIN, PASSWORD).await;
     let vars = json!({ "u": gid(NodeType::AdminUnit, f.ward_b1) });
     let (app, token, vars) = (&app, &token, &vars);
@@ -351,13 +338,7 @@ async fn each_parents_batched_page_is_its_own_page(backend: Backend) {
         return;
     };
     let f = Fixture::load(&app).await;
-    let path = cdtg_api::entity::admin_unit::Entity::find_by_id(f.ward_b1)
-        .one(&app.state.db)
-        .await
-        .unwrap()
-        .unwrap()
-        .path;
-    add_groups(&app, f.ward_b1, &path, 6).await;
+    add_groups(&app, f.ward_b1, 6).await;
     // Each group's first member (the lowest id) sorts last by name, so an order by id and one
     // by name differ inside every group; across groups the names tie, which the id settles.
     member::Entity::update_many()
