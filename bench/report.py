@@ -76,10 +76,12 @@ ROWS = ("This run: CDTG spends {cpu} ms of server CPU per request (PostGraphile 
         "checked the order they arrive in) nor sorts on a constant flag when no cursor bounds "
         "the page, and since 9d5ecae the field-order pass walks each object's keys alongside "
         "the query's: Q2 medians +11%, PostgreSQL's CPU per Q2 request -15–20%, measured A/B on "
-        "2026-12-06 (README.md, Findings). What is left: objects with a field that loads (the 50 groups, each with its two pages) still "
-        "take async-graphql's future per field, and the value tree is built before the JSON is "
-        "written; on PostgreSQL the members statement is one index probe per group (51 here), "
-        "about half of PostgreSQL's time per request.")
+        "2026-12-06 (README.md, Findings). What is left: objects with a field that loads (the "
+        "50 groups, each with its two pages) still take async-graphql's future per field, and "
+        "the value tree is built before the JSON is written; on PostgreSQL the members "
+        "statement, one index probe per group and one look-up per member, is about two thirds "
+        "of the execution time of Q2's statements (0.68 of 1.00 ms in a statement log under "
+        "load on 2026-12-06).")
 ROW_SHAPES = {"Q2": "members and open tasks of 50 groups", "Q4": "960 current members of 188 groups"}
 
 
