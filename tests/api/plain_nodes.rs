@@ -10,6 +10,7 @@ use cdtg_api::graphql::objects::{
 };
 use cdtg_api::graphql::plain::PlainFields;
 use cdtg_api::ids::NodeType;
+use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::fixture::{Fixture, PASSWORD, gid, users};
@@ -108,8 +109,8 @@ async fn plain_nodes_answer_what_async_graphql_answers(backend: Backend) {
     }
 }
 
-/// A page whose selection mixes plain fields with one that loads (a member's unit) takes
-/// async-graphql's path and answers both.
+/// A page whose selection mixes plain fields with one that loads (a member's unit) answers
+/// both, in the order asked.
 async fn a_mixed_selection_answers_both_kinds_of_field(backend: Backend) {
     let Some(app) = TestApp::spawn(backend).await else {
         return;
@@ -139,7 +140,130 @@ async fn a_mixed_selection_answers_both_kinds_of_field(backend: Backend) {
     );
 }
 
+/// The whole response to `{ groups(first: 100) { nodes { <selection> } } }`, and the same with
+/// the selection inside a fragment (async-graphql's own path), with each one's errors sorted
+/// by path: the in-place path records a page's errors in item order, async-graphql in the
+/// order its futures finish. Each error's location must point at its field in its own text;
+/// it is then left out, since the fragment moves every field along the line.
+async fn groups_both_ways(app: &TestApp, token: &str, selection: &str) -> (Value, Value) {
+    let read = |nodes: String| async move {
+        let text = format!("{{ groups(first: 100) {{ nodes {{ {nodes} }} }} }}");
+        let (status, mut body) = app.gql(Some(token), &text, json!({})).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        if let Some(Value::Array(errors)) = body.get_mut("errors") {
+            for error in errors.iter_mut() {
+                let key = error["path"].as_array().and_then(|p| p.last()).cloned();
+                let at = &error["locations"][0];
+                assert_eq!(at["line"], 1, "{error}");
+                let column = at["column"].as_u64().unwrap() as usize;
+                assert!(
+                    text[column - 1..].starts_with(key.as_ref().and_then(Value::as_str).unwrap()),
+                    "{error} points elsewhere in {text}"
+                );
+                error.as_object_mut().unwrap().remove("locations");
+            }
+            errors.sort_by_key(|e| e["path"].to_string());
+        }
+        body
+    };
+    (
+        read(selection.to_owned()).await,
+        read(format!("... on Group {{ {selection} }}")).await,
+    )
+}
+
+/// Plain fields around loading ones, a loading field that fails on every node and another
+/// nested two levels deep: the page answered in place is the page async-graphql answers,
+/// errors (with their paths and codes) included.
+async fn loading_fields_answer_what_async_graphql_answers(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let _ = Fixture::load(&app).await;
+    let token = app.login(users::ADMIN, PASSWORD).await;
+    let (direct, fragment) = groups_both_ways(
+        &app,
+        &token,
+        "__typename id members(first: 2) { totalCount nodes { fullName unit { name } } } \
+         name broken: tasks(first: -1) { totalCount } unit { name } status again: id",
+    )
+    .await;
+    assert_eq!(
+        serde_json::to_string(&direct).unwrap(),
+        serde_json::to_string(&fragment).unwrap()
+    );
+    let nodes = direct["data"]["groups"]["nodes"].as_array().unwrap();
+    assert!(nodes.len() >= 4, "{direct}");
+    for node in nodes {
+        // The failed field is left out, as async-graphql leaves it out.
+        let keys: Vec<&String> = node.as_object().unwrap().keys().collect();
+        assert_eq!(
+            keys,
+            [
+                "__typename",
+                "id",
+                "members",
+                "name",
+                "unit",
+                "status",
+                "again"
+            ],
+            "{node}"
+        );
+        assert!(
+            node["members"]["totalCount"].as_i64().unwrap() >= 0,
+            "{node}"
+        );
+        assert!(node["unit"]["name"].is_string(), "{node}");
+    }
+    let errors = direct["errors"].as_array().unwrap();
+    assert_eq!(errors.len(), nodes.len(), "{direct}");
+    for error in errors {
+        assert_eq!(error["extensions"]["code"], "BAD_USER_INPUT", "{error}");
+        assert_eq!(error["path"][0], "groups", "{error}");
+        assert_eq!(error["path"][3], "broken", "{error}");
+    }
+}
+
+/// A loading field selected twice under one key is merged, as async-graphql merges it.
+async fn a_loading_field_selected_twice_is_merged(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let _ = Fixture::load(&app).await;
+    let token = app.login(users::ADMIN, PASSWORD).await;
+    let (direct, fragment) = groups_both_ways(
+        &app,
+        &token,
+        "name members(first: 3) { totalCount } id members(first: 3) { nodes { fullName } }",
+    )
+    .await;
+    assert_eq!(
+        serde_json::to_string(&direct).unwrap(),
+        serde_json::to_string(&fragment).unwrap()
+    );
+    assert!(direct.get("errors").is_none(), "{direct}");
+    let nodes = direct["data"]["groups"]["nodes"].as_array().unwrap();
+    assert!(nodes.len() >= 4, "{direct}");
+    assert!(
+        nodes
+            .iter()
+            .any(|n| !n["members"]["nodes"].as_array().unwrap().is_empty()),
+        "{direct}"
+    );
+    for node in nodes {
+        // Both selections' keys, in one object.
+        let members = node["members"].as_object().unwrap();
+        let keys: Vec<&String> = members.keys().collect();
+        assert_eq!(keys, ["totalCount", "nodes"], "{node}");
+        let listed = members["nodes"].as_array().unwrap().len() as u64;
+        assert!(members["totalCount"].as_u64().unwrap() >= listed, "{node}");
+    }
+}
+
 on_both_databases!(
     plain_nodes_answer_what_async_graphql_answers,
     a_mixed_selection_answers_both_kinds_of_field,
+    loading_fields_answer_what_async_graphql_answers,
+    a_loading_field_selected_twice_is_merged,
 );
