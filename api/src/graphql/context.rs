@@ -1,8 +1,8 @@
 //! What resolvers get from the request: the database, the application state, and — when the
-//! request carried a valid token — the principal and its per-request DataLoader.
+//! request carried a valid token — the principal and its per-request DataLoaders.
 
 use async_graphql::Context;
-use async_graphql::dataloader::{DataLoader, HashMapCache};
+use async_graphql::dataloader::{DataLoader, HashMapCache, NoCache};
 use sea_orm::DatabaseConnection;
 
 use super::loaders::BatchLoader;
@@ -43,24 +43,36 @@ pub struct ClientInfo {
 /// Per-operation data, inserted by the pipeline.
 pub struct Session {
     pub principal: Principal,
+    /// Rows by key (units, groups, members, …), remembered for the operation: walking up a
+    /// unit's ancestors or naming one member twice reads it once.
     pub loader: DataLoader<BatchLoader, HashMapCache>,
+    /// Nested pages (a group's members, a unit's groups), remembered by nobody. A page is read
+    /// for one field of one parent, and the connection that answers it owns its rows; a page
+    /// the loader also kept would have to be copied row by row for every parent (a ward's 50
+    /// groups bring hundreds of members and tasks). Keys asked in the same batch are still
+    /// read once.
+    pub pages: DataLoader<BatchLoader, NoCache>,
 }
 
 impl Session {
     pub fn new(db: DatabaseConnection, principal: Principal) -> Self {
+        let batch_loader = BatchLoader {
+            db,
+            principal: principal.clone(),
+        };
         // The cache lives as long as the operation, which is also the principal's lifetime: rows
         // loaded for one caller, or for one operation on a long-lived socket, are never served
         // to another.
-        let loader = DataLoader::with_cache(
-            BatchLoader {
-                db,
-                principal: principal.clone(),
-            },
-            spawn_batch,
-            HashMapCache::default(),
-        )
-        .delay(std::time::Duration::ZERO);
-        Session { principal, loader }
+        let loader =
+            DataLoader::with_cache(batch_loader.clone(), spawn_batch, HashMapCache::default())
+                .delay(std::time::Duration::ZERO);
+        let pages = DataLoader::with_cache(batch_loader, spawn_batch, NoCache)
+            .delay(std::time::Duration::ZERO);
+        Session {
+            principal,
+            loader,
+            pages,
+        }
     }
 }
 
@@ -92,4 +104,11 @@ pub fn loader<'a>(
     ctx: &Context<'a>,
 ) -> Result<&'a DataLoader<BatchLoader, HashMapCache>, ApiError> {
     session(ctx).map(|s| &s.loader)
+}
+
+/// The loader of nested pages (see [`Session::pages`]).
+pub fn page_loader<'a>(
+    ctx: &Context<'a>,
+) -> Result<&'a DataLoader<BatchLoader, NoCache>, ApiError> {
+    session(ctx).map(|s| &s.pages)
 }

@@ -22,6 +22,7 @@ use crate::service::columns::{GroupColumns, MemberColumns, TaskColumns};
 use crate::service::page::{Page, Window};
 use crate::service::{groups, members, products, surveys, tasks, units};
 
+#[derive(Clone)]
 pub struct BatchLoader {
     pub db: DatabaseConnection,
     pub principal: Principal,
@@ -126,7 +127,8 @@ impl<P> Hash for Nested<P> {
 
 macro_rules! nested_loader {
     ($params:ty, $model:ty, |$this:ident, $ids:ident, $p:ident, $window:ident| $body:expr) => {
-        // Shared, not copied: the loader's cache and each waiting resolver hold the same page.
+        // Shared, not copied: nothing keeps a nested page (`Session::pages`), so the resolver
+        // that waited for it is its only holder and takes it without a copy (`Arc::unwrap_or_clone`).
         impl Loader<Nested<$params>> for BatchLoader {
             type Value = Arc<Page<$model>>;
             type Error = ApiError;

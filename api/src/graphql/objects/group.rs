@@ -13,7 +13,7 @@ use crate::entity::group;
 use crate::graphql::connection::{
     connection, deferred, node_reads, total_for, wants_cursors, wants_total,
 };
-use crate::graphql::context::{db, loader, principal};
+use crate::graphql::context::{db, loader, page_loader, principal};
 use crate::graphql::enums::{GroupKind, GroupStatus, TaskKind, TaskStatus};
 use crate::graphql::loaders::{
     GroupMembersParams, GroupMemberships, GroupProducts, GroupTasksParams, MemberById, Nested,
@@ -137,7 +137,7 @@ impl Group {
             },
             window,
         };
-        let page = loader(ctx)?
+        let page = page_loader(ctx)?
             .load_one(key)
             .await?
             .map_or_else(|| Page::empty(Some(0)), Arc::unwrap_or_clone);
@@ -212,7 +212,7 @@ impl Group {
             cursors_wanted: wants_cursors(ctx),
             ..page_args(first, after, last, before).window()?
         };
-        let page = loader(ctx)?
+        let page = page_loader(ctx)?
             .load_one(Nested {
                 parent: self.0.id,
                 params: params.clone(),

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use super::{Group, Member, page_args};
 use crate::entity::{activity, task};
 use crate::graphql::connection::{Total, connection, node_reads};
-use crate::graphql::context::loader;
+use crate::graphql::context::{loader, page_loader};
 use crate::graphql::enums::{OutcomeKind, TaskKind, TaskPriority, TaskStatus};
 use crate::graphql::loaders::{
     ActivityOutcomes, GroupById, MemberById, Nested, TaskActivitiesParams, TaskById,
@@ -132,7 +132,7 @@ impl Task {
         before: Option<String>,
     ) -> Result<ActivityConnection> {
         let window = page_args(first, after, last, before).window()?;
-        let page = loader(ctx)?
+        let page = page_loader(ctx)?
             .load_one(Nested {
                 parent: self.0.id,
                 params: TaskActivitiesParams,

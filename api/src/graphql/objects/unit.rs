@@ -12,7 +12,7 @@ use crate::entity::admin_unit;
 use crate::graphql::connection::{
     Total, connection, deferred, total_for, wants_cursors, wants_total,
 };
-use crate::graphql::context::{db, loader, principal};
+use crate::graphql::context::{db, loader, page_loader, principal};
 use crate::graphql::enums::UnitKind;
 use crate::graphql::loaders::{
     Nested, UnitById, UnitChildren, UnitGroupsParams, UnitMembersParams, UnitSurveys,
@@ -173,7 +173,7 @@ impl AdminUnit {
             params: params.clone(),
             window,
         };
-        let page = loader(ctx)?
+        let page = page_loader(ctx)?
             .load_one(key)
             .await?
             .map_or_else(|| Page::empty(Some(0)), Arc::unwrap_or_clone);
@@ -221,7 +221,7 @@ impl AdminUnit {
             },
             window,
         };
-        let page = loader(ctx)?
+        let page = page_loader(ctx)?
             .load_one(key)
             .await?
             .map_or_else(|| Page::empty(Some(0)), Arc::unwrap_or_clone);
