@@ -140,60 +140,65 @@ async fn a_mixed_selection_answers_both_kinds_of_field(backend: Backend) {
     );
 }
 
-/// The whole response to `{ groups(first: 100) { nodes { <selection> } } }`, and the same with
-/// the selection inside a fragment (async-graphql's own path), with each one's errors sorted
-/// by path: the in-place path records a page's errors in item order, async-graphql in the
-/// order its futures finish. Each error's location must point at its field in its own text;
-/// it is then left out, since the fragment moves every field along the line.
-async fn groups_both_ways(app: &TestApp, token: &str, selection: &str) -> (Value, Value) {
-    let read = |nodes: String| async move {
-        let text = format!("{{ groups(first: 100) {{ nodes {{ {nodes} }} }} }}");
-        let (status, mut body) = app.gql(Some(token), &text, json!({})).await;
-        assert_eq!(status, StatusCode::OK, "{body}");
-        if let Some(Value::Array(errors)) = body.get_mut("errors") {
-            for error in errors.iter_mut() {
-                let key = error["path"].as_array().and_then(|p| p.last()).cloned();
-                let at = &error["locations"][0];
-                assert_eq!(at["line"], 1, "{error}");
-                let column = at["column"].as_u64().unwrap() as usize;
-                assert!(
-                    text[column - 1..].starts_with(key.as_ref().and_then(Value::as_str).unwrap()),
-                    "{error} points elsewhere in {text}"
-                );
-                error.as_object_mut().unwrap().remove("locations");
-            }
-            errors.sort_by_key(|e| e["path"].to_string());
-        }
-        body
-    };
-    (
-        read(selection.to_owned()).await,
-        read(format!("... on Group {{ {selection} }}")).await,
-    )
-}
-
-/// Plain fields around loading ones, a loading field that fails on every node and another
-/// nested two levels deep: the page answered in place is the page async-graphql answers,
-/// errors (with their paths and codes) included.
-async fn loading_fields_answer_what_async_graphql_answers(backend: Backend) {
-    let Some(app) = TestApp::spawn(backend).await else {
-        return;
-    };
+/// The whole response to `{ groups(first: 100) { nodes { <selection> } } }` read by the
+/// administrator of the fixture, once it has been checked against the same selection inside a
+/// fragment (async-graphql's own path): the same text, errors included. Errors are sorted by
+/// path, since the in-place path records a page's errors in item order and async-graphql in
+/// the order its futures finish. Each error's location must point at its field in its own
+/// text; it is then left out, since the fragment moves every field along the line.
+async fn groups_both_ways(backend: Backend, selection: &str) -> Option<Value> {
+    let app = TestApp::spawn(backend).await?;
     let _ = Fixture::load(&app).await;
     let token = app.login(users::ADMIN, PASSWORD).await;
-    let (direct, fragment) = groups_both_ways(
-        &app,
-        &token,
-        "__typename id members(first: 2) { totalCount nodes { fullName unit { name } } } \
-         name broken: tasks(first: -1) { totalCount } unit { name } status again: id",
-    )
-    .await;
+    let read = |nodes: String| {
+        let (app, token) = (&app, &token);
+        async move {
+            let text = format!("{{ groups(first: 100) {{ nodes {{ {nodes} }} }} }}");
+            let (status, mut body) = app.gql(Some(token), &text, json!({})).await;
+            assert_eq!(status, StatusCode::OK, "{body}");
+            if let Some(Value::Array(errors)) = body.get_mut("errors") {
+                for error in errors.iter_mut() {
+                    let key = error["path"].as_array().and_then(|p| p.last()).cloned();
+                    let at = &error["locations"][0];
+                    assert_eq!(at["line"], 1, "{error}");
+                    let column = at["column"].as_u64().unwrap() as usize;
+                    assert!(
+                        text[column - 1..]
+                            .starts_with(key.as_ref().and_then(Value::as_str).unwrap()),
+                        "{error} points elsewhere in {text}"
+                    );
+                    error.as_object_mut().unwrap().remove("locations");
+                }
+                errors.sort_by_key(|e| e["path"].to_string());
+            }
+            body
+        }
+    };
+    let direct = read(selection.to_owned()).await;
+    let fragment = read(format!("... on Group {{ {selection} }}")).await;
     assert_eq!(
         serde_json::to_string(&direct).unwrap(),
         serde_json::to_string(&fragment).unwrap()
     );
     let nodes = direct["data"]["groups"]["nodes"].as_array().unwrap();
     assert!(nodes.len() >= 4, "{direct}");
+    Some(direct)
+}
+
+/// Plain fields around loading ones, a loading field that fails on every node and another
+/// nested two levels deep: the page answered in place is the page async-graphql answers,
+/// errors (with their paths and codes) included.
+async fn loading_fields_answer_what_async_graphql_answers(backend: Backend) {
+    let Some(direct) = groups_both_ways(
+        backend,
+        "__typename id members(first: 2) { totalCount nodes { fullName unit { name } } } \
+         name broken: tasks(first: -1) { totalCount } unit { name } status again: id",
+    )
+    .await
+    else {
+        return;
+    };
+    let nodes = direct["data"]["groups"]["nodes"].as_array().unwrap();
     for node in nodes {
         // The failed field is left out, as async-graphql leaves it out.
         let keys: Vec<&String> = node.as_object().unwrap().keys().collect();
@@ -227,24 +232,16 @@ async fn loading_fields_answer_what_async_graphql_answers(backend: Backend) {
 
 /// A loading field selected twice under one key is merged, as async-graphql merges it.
 async fn a_loading_field_selected_twice_is_merged(backend: Backend) {
-    let Some(app) = TestApp::spawn(backend).await else {
-        return;
-    };
-    let _ = Fixture::load(&app).await;
-    let token = app.login(users::ADMIN, PASSWORD).await;
-    let (direct, fragment) = groups_both_ways(
-        &app,
-        &token,
+    let Some(direct) = groups_both_ways(
+        backend,
         "name members(first: 3) { totalCount } id members(first: 3) { nodes { fullName } }",
     )
-    .await;
-    assert_eq!(
-        serde_json::to_string(&direct).unwrap(),
-        serde_json::to_string(&fragment).unwrap()
-    );
+    .await
+    else {
+        return;
+    };
     assert!(direct.get("errors").is_none(), "{direct}");
     let nodes = direct["data"]["groups"]["nodes"].as_array().unwrap();
-    assert!(nodes.len() >= 4, "{direct}");
     assert!(
         nodes
             .iter()
