@@ -128,7 +128,8 @@ impl<P> Hash for Nested<P> {
 macro_rules! nested_loader {
     ($params:ty, $model:ty, |$this:ident, $ids:ident, $p:ident, $window:ident| $body:expr) => {
         // Shared, not copied: nothing keeps a nested page (`Session::pages`), so the resolver
-        // that waited for it is its only holder and takes it without a copy (`Arc::unwrap_or_clone`).
+        // that waited for it is its only holder (unless one batch asked for it twice) and takes
+        // it without a copy (`Arc::unwrap_or_clone`).
         impl Loader<Nested<$params>> for BatchLoader {
             type Value = Arc<Page<$model>>;
             type Error = ApiError;
